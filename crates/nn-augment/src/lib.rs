@@ -1,0 +1,1 @@
+//! nn-augment (work in progress).

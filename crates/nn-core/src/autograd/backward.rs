@@ -1,0 +1,230 @@
+//! The backward pass: reverse topological traversal with gradient accumulation.
+
+use std::collections::HashMap;
+
+use ndarray::IxDyn;
+
+use super::BackwardCtx;
+use crate::tensor::{Array, Tensor, TensorId};
+
+impl Tensor {
+    /// Computes the gradient of this scalar with respect to every leaf of its graph that requires
+    /// a gradient, adds it to the leaf's accumulated gradient ([`Tensor::grad`]) and frees the
+    /// graph. Gradients accumulate across calls until cleared ([`Tensor::zero_grad`],
+    /// [`crate::Parameter::zero_grad`]), as in PyTorch.
+    ///
+    /// # Panics
+    /// If the tensor does not have exactly one element, or if its graph was already freed by an
+    /// earlier backward pass.
+    pub fn backward(&self) {
+        assert_eq!(
+            self.len(),
+            1,
+            "backward: the output must be a scalar, got shape {:?}; use backward_with for \
+             non-scalar outputs",
+            self.shape()
+        );
+        self.backward_with(Array::ones(IxDyn(self.shape())));
+    }
+
+    /// Backward from a non-scalar output with an explicit `dL/dself` (`grad`, of this tensor's
+    /// shape). See [`Tensor::backward`].
+    ///
+    /// # Panics
+    /// If `grad`'s shape differs from this tensor's, or the graph was already freed.
+    pub fn backward_with(&self, grad: Array) {
+        assert_eq!(
+            grad.shape(),
+            self.shape(),
+            "backward_with: gradient shape {:?} differs from the output shape {:?}",
+            grad.shape(),
+            self.shape()
+        );
+        if !self.requires_grad() {
+            return;
+        }
+        run_backward(self, grad);
+    }
+}
+
+/// Counts, for every node reachable from `root` through nodes that require a gradient, how many
+/// recorded edges point to it.
+fn count_dependencies(root: &Tensor) -> HashMap<TensorId, usize> {
+    let mut deps: HashMap<TensorId, usize> = HashMap::new();
+    let mut stack = vec![root.clone()];
+    deps.insert(root.id(), 0);
+    while let Some(t) = stack.pop() {
+        let guard = t.node.grad_fn.lock().expect("grad_fn lock");
+        if let Some(gf) = guard.as_ref() {
+            for input in gf.inputs.iter().filter(|i| i.requires_grad()) {
+                let count = deps.entry(input.id()).or_insert(0);
+                *count += 1;
+                if *count == 1 {
+                    stack.push(input.clone());
+                }
+            }
+        } else if !t.is_leaf() {
+            panic!(
+                "backward: the graph of a tensor of shape {:?} was already freed by an earlier \
+                 backward pass (each graph supports one backward pass; recompute the forward pass)",
+                t.shape()
+            );
+        }
+    }
+    deps
+}
+
+fn accumulate(into: &mut Option<Array>, grad: Array) {
+    match into {
+        Some(existing) => *existing += &grad,
+        None => *into = Some(grad),
+    }
+}
+
+fn run_backward(root: &Tensor, seed: Array) {
+    let mut deps = count_dependencies(root);
+    let mut pending: HashMap<TensorId, Array> = HashMap::new();
+    pending.insert(root.id(), seed);
+    let mut ready = vec![root.clone()];
+
+    while let Some(t) = ready.pop() {
+        let grad = pending
+            .remove(&t.id())
+            .expect("a ready node has its gradient");
+        if let Some(slot) = &t.node.grad {
+            accumulate(&mut slot.lock().expect("grad lock"), grad);
+            continue;
+        }
+        // Taking the backward function frees this node's part of the graph once it has run.
+        let grad_fn = t
+            .node
+            .grad_fn
+            .lock()
+            .expect("grad_fn lock")
+            .take()
+            .expect("dependencies were counted on a live graph");
+        let ctx = BackwardCtx {
+            inputs: &grad_fn.inputs,
+            output: &t.node.data,
+        };
+        let input_grads = grad_fn.op.backward(&ctx, grad);
+        assert_eq!(
+            input_grads.len(),
+            grad_fn.inputs.len(),
+            "backward of `{}` returned {} gradients for {} inputs",
+            grad_fn.op.name(),
+            input_grads.len(),
+            grad_fn.inputs.len()
+        );
+        for (input, g) in grad_fn.inputs.iter().zip(input_grads) {
+            if !input.requires_grad() {
+                continue;
+            }
+            let g = g.unwrap_or_else(|| {
+                panic!(
+                    "backward of `{}` returned no gradient for an input that requires one",
+                    grad_fn.op.name()
+                )
+            });
+            assert_eq!(
+                g.shape(),
+                input.shape(),
+                "backward of `{}` returned a gradient of shape {:?} for an input of shape {:?}",
+                grad_fn.op.name(),
+                g.shape(),
+                input.shape()
+            );
+            let mut slot = pending.remove(&input.id());
+            accumulate(&mut slot, g);
+            pending.insert(input.id(), slot.expect("just accumulated"));
+            let count = deps.get_mut(&input.id()).expect("counted input");
+            *count -= 1;
+            if *count == 0 {
+                ready.push(input.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Tensor, no_grad};
+
+    #[test]
+    fn value_used_twice_accumulates() {
+        // y = x * x + x  => dy/dx = 2x + 1
+        let x = Tensor::from_vec(vec![1.0, -2.0, 3.0], &[3]).with_requires_grad();
+        let y = (&(&x * &x) + &x).sum_all();
+        y.backward();
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[3.0, -3.0, 7.0]);
+    }
+
+    #[test]
+    fn diamond_graph() {
+        // a = 2x, b = 3x, y = a * b = 6x² => dy/dx = 12x
+        let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).with_requires_grad();
+        let a = &x * &Tensor::full(&[2], 2.0);
+        let b = &x * &Tensor::full(&[2], 3.0);
+        (&a * &b).sum_all().backward();
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[12.0, 24.0]);
+    }
+
+    #[test]
+    fn gradients_accumulate_across_backward_calls_until_cleared() {
+        let x = Tensor::from_vec(vec![1.0], &[1]).with_requires_grad();
+        (&x * &x).sum_all().backward();
+        (&x * &x).sum_all().backward();
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[4.0]);
+        x.zero_grad();
+        assert!(x.grad().is_none());
+    }
+
+    #[test]
+    fn backward_frees_the_graph() {
+        let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).with_requires_grad();
+        let h = &x * &x;
+        let y = h.sum_all();
+        assert!(y.has_grad_fn() && h.has_grad_fn());
+        y.backward();
+        assert!(!y.has_grad_fn() && !h.has_grad_fn());
+        // Only our own handle to x remains: the graph's references were dropped.
+        assert_eq!(std::sync::Arc::strong_count(&x.node), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "already freed")]
+    fn second_backward_panics() {
+        let x = Tensor::from_vec(vec![1.0], &[1]).with_requires_grad();
+        let h = &x * &x;
+        let y = &h * &h;
+        y.sum_all().backward();
+        y.sum_all().backward();
+    }
+
+    #[test]
+    fn inputs_without_grad_get_none() {
+        let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).with_requires_grad();
+        let c = Tensor::from_vec(vec![5.0, 6.0], &[2]);
+        (&x * &c).sum_all().backward();
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[5.0, 6.0]);
+        assert!(c.grad().is_none());
+    }
+
+    #[test]
+    fn no_grad_output_does_not_require_grad() {
+        let x = Tensor::from_vec(vec![1.0], &[1]).with_requires_grad();
+        let _g = no_grad();
+        assert!(!(&x * &x).requires_grad());
+    }
+
+    #[test]
+    fn deep_chain_does_not_overflow() {
+        let x = Tensor::from_vec(vec![1.0], &[1]).with_requires_grad();
+        let mut y = x.clone();
+        for _ in 0..20_000 {
+            y = &y * &Tensor::ones(&[1]);
+        }
+        y.sum_all().backward();
+        assert_eq!(x.grad().unwrap()[[0]], 1.0);
+    }
+}

@@ -1,0 +1,42 @@
+//! # nn-core
+//!
+//! Tensors, reverse-mode automatic differentiation, differentiable ops, layers, losses,
+//! initialisation, gradient checking and checkpoints: everything needed to write, check and
+//! train a neural network on the CPU.
+//!
+//! ```
+//! use nn_core::{Tensor, rng::seeded};
+//!
+//! // A linear least-squares step by hand: loss = Σ (x·w − y)², one gradient-descent update.
+//! let mut rng = seeded(0);
+//! let x = Tensor::randn(&[8, 3], 0.0, 1.0, &mut rng);
+//! let y = Tensor::randn(&[8, 1], 0.0, 1.0, &mut rng);
+//! let w = Tensor::zeros(&[3, 1]).with_requires_grad();
+//! let r = &x.matmul(&w) + &(&y * &Tensor::scalar(-1.0));
+//! let loss = (&r * &r).sum_all();
+//! loss.backward();
+//! let g = w.grad().unwrap();
+//! assert_eq!(g.shape(), &[3, 1]);
+//! ```
+//!
+//! ## Contents
+//! * [`tensor`] — [`Tensor`], the n-dimensional `f32` array with autograd.
+//! * [`autograd`] — the graph, [`Backward`] for new ops, [`no_grad`].
+//! * [`ops`] — differentiable ops (arithmetic with broadcasting, matmul, reductions, shape ops,
+//!   activations), one per file.
+//! * [`module`] — [`Module`], [`Parameter`], [`Buffer`], the explicit train/eval [`Mode`].
+//! * [`linalg`] — the single GEMM seam.
+//! * [`gradcheck`] — finite-difference gradient checking.
+//! * [`rng`] — the workspace's seeded random-number convention.
+
+pub mod autograd;
+pub mod gradcheck;
+pub mod linalg;
+pub mod module;
+pub mod ops;
+pub mod rng;
+pub mod tensor;
+
+pub use autograd::{Backward, BackwardCtx, NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
+pub use module::{Buffer, Ctx, Entry, Mode, Module, ParamGuard, Parameter};
+pub use tensor::{Array, Data, Tensor, TensorId};

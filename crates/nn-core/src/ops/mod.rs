@@ -1,0 +1,45 @@
+//! Differentiable ops. One op per file: forward, backward, the formula in the doc comment and the
+//! gradient test together. Ops are inherent methods of [`crate::Tensor`] (`x.relu()`,
+//! `x.matmul(&w)`); the arithmetic ones also overload `+ - * /` on tensors and references.
+
+mod broadcast;
+
+mod add;
+mod matmul;
+mod mul;
+mod relu;
+mod sum;
+
+pub use broadcast::{broadcast_shapes, sum_to_shape};
+
+/// Implements `std::ops::$trait` for every combination of `Tensor` and `&Tensor` by calling the
+/// inherent method `$method`.
+macro_rules! impl_binary_operator {
+    ($trait:ident, $method:ident) => {
+        impl std::ops::$trait<&$crate::Tensor> for &$crate::Tensor {
+            type Output = $crate::Tensor;
+            fn $method(self, rhs: &$crate::Tensor) -> $crate::Tensor {
+                $crate::Tensor::$method(self, rhs)
+            }
+        }
+        impl std::ops::$trait<$crate::Tensor> for $crate::Tensor {
+            type Output = $crate::Tensor;
+            fn $method(self, rhs: $crate::Tensor) -> $crate::Tensor {
+                $crate::Tensor::$method(&self, &rhs)
+            }
+        }
+        impl std::ops::$trait<&$crate::Tensor> for $crate::Tensor {
+            type Output = $crate::Tensor;
+            fn $method(self, rhs: &$crate::Tensor) -> $crate::Tensor {
+                $crate::Tensor::$method(&self, rhs)
+            }
+        }
+        impl std::ops::$trait<$crate::Tensor> for &$crate::Tensor {
+            type Output = $crate::Tensor;
+            fn $method(self, rhs: $crate::Tensor) -> $crate::Tensor {
+                $crate::Tensor::$method(self, &rhs)
+            }
+        }
+    };
+}
+pub(crate) use impl_binary_operator;

@@ -1,0 +1,1 @@
+//! nn-data (work in progress).

@@ -1,0 +1,1 @@
+//! nn-optim (work in progress).

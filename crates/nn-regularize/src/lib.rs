@@ -1,0 +1,1 @@
+//! nn-regularize (work in progress).

@@ -1,0 +1,1 @@
+//! nn-train (work in progress).
