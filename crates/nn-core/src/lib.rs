@@ -25,13 +25,24 @@
 //! * [`ops`] — differentiable ops (arithmetic with broadcasting, matmul, reductions, shape ops,
 //!   activations), one per file.
 //! * [`module`] — [`Module`], [`Parameter`], [`Buffer`], the explicit train/eval [`Mode`].
+//! * [`layers`] — `Linear`, `Sequential`, activations, `Flatten`, `Maxout`, convolution, pooling,
+//!   normalisation.
+//! * [`loss`] — cross-entropy (hard/soft labels, label smoothing), SVM hinge, MSE.
+//! * [`init`] — initialisation schemes and PyTorch's fan computation.
+//! * [`checkpoint`] — safetensors state dicts compatible with PyTorch.
+//! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
 //! * [`linalg`] — the single GEMM seam.
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 
 pub mod autograd;
+pub mod checkpoint;
+pub mod fold;
 pub mod gradcheck;
+pub mod init;
+pub mod layers;
 pub mod linalg;
+pub mod loss;
 pub mod module;
 pub mod ops;
 pub mod rng;

@@ -1,0 +1,1 @@
+//! Layers: modules with parameters and buffers (`Linear`, `Sequential`, activations, `Flatten`, `Maxout`, convolution, pooling and normalisation layers).
