@@ -1,5 +1,7 @@
 //! Linear-algebra kernels shared by the ops (the GEMM seam).
 
 mod gemm;
+mod gemm_serial;
 
 pub use gemm::gemm;
+pub use gemm_serial::gemm_serial;

@@ -10,6 +10,10 @@ mod matmul;
 mod mul;
 mod relu;
 mod sum;
+pub mod conv;
+pub use conv::Conv2dOptions;
+pub mod pool;
+pub use pool::{AvgPool2dOptions, MaxPool2dOptions};
 
 pub use broadcast::{broadcast_shapes, sum_to_shape};
 

@@ -1,0 +1,245 @@
+//! Convolution backward pass: input, weight and bias gradients in one sweep over the batch.
+//!
+//! For every sample and group, with dY_n,g the `[C_out/groups, P]` output gradient:
+//!
+//! ```text
+//! ∂L/∂W_g  = Σ_n dY_n,g · col(x_n,g)ᵀ        (C_out/groups × K)
+//! ∂L/∂x_n  = col2im(W_gᵀ · dY_n,g)           (scatter-add of the unfolded gradient)
+//! ∂L/∂b_c  = Σ_n Σ_p dY_n,c,p
+//! ```
+//!
+//! The batch is cut into a fixed number of contiguous *slices* (depending on the shape only);
+//! slices run in parallel, each accumulating its own partial weight gradient over its samples in
+//! order, and the partials are then summed in slice order. So the weight gradient is the same
+//! bit for bit whatever the number of rayon threads.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use super::forward::{GemmFn, gemm_for, samples_per_gemm};
+use super::geometry::Geom;
+use super::im2col::{col2im, im2col};
+use super::workspace::{give_back, take_buffer, with_workspace};
+
+/// Upper bound on the number of slices (and so of partial weight gradients held at once).
+const MAX_SLICES: usize = 8;
+
+/// The gradients of a convolution (each only if requested).
+pub(crate) struct ConvGrads {
+    pub dx: Option<Vec<f32>>,
+    pub dw: Option<Vec<f32>>,
+    pub db: Option<Vec<f32>>,
+}
+
+/// Sums `v` in a fixed order with 16 independent lanes (vectorisable, deterministic).
+#[inline]
+pub(crate) fn lane_sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let mut it = v.chunks_exact(16);
+    for c in &mut it {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut s = 0.0;
+    for (a, x) in acc.iter_mut().zip(it.remainder()) {
+        *a += x;
+    }
+    for a in acc {
+        s += a;
+    }
+    s
+}
+
+/// The gradients of [`super::forward::forward`] for output gradient `dy` (`[N, C_out, oH, oW]`).
+pub(crate) fn backward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    need: (bool, bool, bool),
+) -> ConvGrads {
+    let (need_x, need_w, need_b) = need;
+    let (p, k) = (g.p(), g.k());
+    let db = need_b.then(|| {
+        (0..g.cout)
+            .into_par_iter()
+            .map(|c| {
+                (0..g.n)
+                    .map(|n| lane_sum(&dy[(n * g.cout + c) * p..(n * g.cout + c + 1) * p]) as f64)
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    });
+    if !need_x && !need_w {
+        return ConvGrads {
+            dx: None,
+            dw: None,
+            db,
+        };
+    }
+    let mut dx = need_x.then(|| vec![0.0f32; g.n * g.cin * g.hw()]);
+    let b = samples_per_gemm(g);
+    let chunks = g.n.div_ceil(b);
+    let slices = chunks.clamp(1, MAX_SLICES);
+    // Slice s holds chunks [s·chunks/slices, (s+1)·chunks/slices).
+    let bounds: Vec<(usize, usize)> = (0..slices)
+        .map(|s| {
+            let lo = (s * chunks / slices * b).min(g.n);
+            let hi = ((s + 1) * chunks / slices * b).min(g.n);
+            (lo, hi)
+        })
+        .collect();
+    let parallel = slices >= 2 && rayon::current_num_threads() > 1;
+    let mm = gemm_for(parallel);
+    let wlen = g.cout * k;
+    let mut partials: Vec<Vec<f32>> = if need_w {
+        (0..slices).map(|_| take_buffer(wlen)).collect()
+    } else {
+        (0..slices).map(|_| Vec::new()).collect()
+    };
+    // Split the input gradient into the slices' sample ranges.
+    let xs = g.cin * g.hw();
+    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(slices);
+    if let Some(dx) = dx.as_mut() {
+        let mut rest: &mut [f32] = dx;
+        for &(lo, hi) in &bounds {
+            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
+            dx_parts.push(head);
+            rest = tail;
+        }
+    } else {
+        dx_parts.resize_with(slices, Default::default);
+    }
+    let work = |((part, dxs), &(lo, hi)): ((&mut Vec<f32>, &mut [f32]), &(usize, usize))| {
+        slice_backward(g, x, w, dy, (lo, hi), b, part, dxs, (need_x, need_w), mm);
+    };
+    if parallel {
+        partials
+            .par_iter_mut()
+            .zip(dx_parts.into_par_iter())
+            .zip(bounds.par_iter())
+            .for_each(work);
+    } else {
+        partials
+            .iter_mut()
+            .zip(dx_parts)
+            .zip(bounds.iter())
+            .for_each(work);
+    }
+    let dw = need_w.then(|| {
+        let mut it = partials.into_iter();
+        let mut dw = it.next().expect("at least one slice");
+        let rest: Vec<Vec<f32>> = it.collect();
+        if !rest.is_empty() {
+            dw.par_chunks_mut(4096).enumerate().for_each(|(ci, d)| {
+                for r in &rest {
+                    for (a, v) in d.iter_mut().zip(&r[ci * 4096..]) {
+                        *a += v;
+                    }
+                }
+            });
+        }
+        rest.into_iter().for_each(give_back);
+        // The result leaves the pool (it becomes the gradient array); copy only if it is much
+        // larger than needed.
+        dw
+    });
+    ConvGrads { dx, dw, db }
+}
+
+/// Backward over samples `lo..hi`: accumulates the slice's weight gradient into `part`
+/// (overwritten) and writes the slice's input gradients into `dxs` (zeroed by the caller).
+#[allow(clippy::too_many_arguments)]
+fn slice_backward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    (lo, hi): (usize, usize),
+    b: usize,
+    part: &mut [f32],
+    dxs: &mut [f32],
+    (need_x, need_w): (bool, bool),
+    mm: GemmFn,
+) {
+    let (p, k, hw) = (g.p(), g.k(), g.hw());
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let (xs, ys) = (g.cin * hw, g.cout * p);
+    let mut first = true;
+    let mut n0 = lo;
+    while n0 < hi {
+        let nb = b.min(hi - n0);
+        let ld = nb * p;
+        let direct = nb == 1 && g.is_pointwise();
+        let col_len = if need_w && !direct { k * ld } else { 0 };
+        let dcol_len = if need_x && !direct { k * ld } else { 0 };
+        let dyc_len = if nb > 1 { cout_g * ld } else { 0 };
+        for gi in 0..g.groups {
+            let wg =
+                ArrayView2::from_shape((cout_g, k), &w[gi * cout_g * k..(gi + 1) * cout_g * k])
+                    .expect("weight block");
+            with_workspace(col_len + dcol_len + dyc_len, |ws| {
+                let (col, rest) = ws.split_at_mut(col_len);
+                let (dcol, dyc) = rest.split_at_mut(dcol_len);
+                // The output gradient of this chunk and group as a [cout_g, nb·p] matrix.
+                let dyv = if nb == 1 {
+                    let off = n0 * ys + gi * cout_g * p;
+                    ArrayView2::from_shape((cout_g, p), &dy[off..off + cout_g * p])
+                        .expect("output gradient block")
+                } else {
+                    for bi in 0..nb {
+                        for co in 0..cout_g {
+                            let off = (n0 + bi) * ys + (gi * cout_g + co) * p;
+                            dyc[co * ld + bi * p..co * ld + (bi + 1) * p]
+                                .copy_from_slice(&dy[off..off + p]);
+                        }
+                    }
+                    ArrayView2::from_shape((cout_g, ld), &*dyc).expect("gathered gradient")
+                };
+                if need_w {
+                    let pg = ArrayViewMut2::from_shape(
+                        (cout_g, k),
+                        &mut part[gi * cout_g * k..(gi + 1) * cout_g * k],
+                    )
+                    .expect("partial weight gradient");
+                    if direct {
+                        let xg = ArrayView2::from_shape(
+                            (cin_g, p),
+                            &x[n0 * xs + gi * cin_g * hw..n0 * xs + (gi + 1) * cin_g * hw],
+                        )
+                        .expect("input block");
+                        mm(1.0, dyv, xg.t(), if first { 0.0 } else { 1.0 }, pg);
+                    } else {
+                        for bi in 0..nb {
+                            let x_n = &x[(n0 + bi) * xs..(n0 + bi + 1) * xs];
+                            im2col(g, x_n, gi * cin_g, col, ld, bi * p);
+                        }
+                        let colv = ArrayView2::from_shape((k, ld), &*col).expect("unfolded");
+                        mm(1.0, dyv, colv.t(), if first { 0.0 } else { 1.0 }, pg);
+                    }
+                }
+                if need_x {
+                    let dx_c = &mut dxs[(n0 - lo) * xs..(n0 - lo + nb) * xs];
+                    if direct {
+                        let dxg = ArrayViewMut2::from_shape(
+                            (cin_g, p),
+                            &mut dx_c[gi * cin_g * hw..(gi + 1) * cin_g * hw],
+                        )
+                        .expect("input gradient block");
+                        mm(1.0, wg.t(), dyv, 0.0, dxg);
+                    } else {
+                        let dcolv =
+                            ArrayViewMut2::from_shape((k, ld), &mut *dcol).expect("unfolded grad");
+                        mm(1.0, wg.t(), dyv, 0.0, dcolv);
+                        for (bi, dx_n) in dx_c.chunks_mut(xs).enumerate() {
+                            col2im(g, dcol, ld, bi * p, dx_n, gi * cin_g);
+                        }
+                    }
+                }
+            });
+        }
+        first = false;
+        n0 += nb;
+    }
+}

@@ -1,0 +1,146 @@
+//! 2-d convolution (cross-correlation, as in every deep-learning library) on NCHW tensors, with
+//! stride, zero padding, dilation, groups (depthwise included) and an optional bias.
+//!
+//! For input x `[N, C_in, H, W]`, weight w `[C_out, C_in/G, kH, kW]`, bias b `[C_out]`, group
+//! g(o) = ⌊o / (C_out/G)⌋ of output channel o:
+//!
+//! ```text
+//! y[n,o,oy,ox] = b[o] + Σ_{c<C_in/G} Σ_{i<kH} Σ_{j<kW}
+//!                w[o,c,i,j] · x[n, g(o)·C_in/G + c, oy·sH − pH + i·dH, ox·sW − pW + j·dW]
+//! oH = ⌊(H + 2pH − dH(kH − 1) − 1) / sH⌋ + 1     (likewise oW)
+//! ```
+//!
+//! with x = 0 outside the image. Backward gives ∂L/∂x (a transposed convolution of ∂L/∂y),
+//! ∂L/∂w (the correlation of x with ∂L/∂y) and ∂L/∂b (∂L/∂y summed over n, oy, ox).
+//!
+//! **Algorithm.** im2col + GEMM (Chellapilla et al. 2006, "High performance convolutional neural
+//! networks for document processing"): the receptive fields of a few samples are unfolded into a
+//! per-thread workspace that is reused across calls (bounded: never the whole batch), multiplied
+//! by the weight through the GEMM seam [`crate::linalg`], and batch chunks run in parallel on
+//! rayon. 1×1 stride-1 convolutions multiply the input directly; depthwise convolutions use a
+//! direct kernel. The weight gradient is reduced over fixed batch slices in a fixed order, so
+//! results do not depend on the number of threads.
+
+mod backward;
+mod depthwise;
+mod forward;
+mod geometry;
+mod im2col;
+mod workspace;
+
+pub(crate) use backward::lane_sum;
+pub use geometry::Conv2dOptions;
+
+use geometry::Geom;
+use ndarray::IxDyn;
+
+use crate::autograd::{Backward, BackwardCtx};
+use crate::tensor::{Array, Tensor};
+
+struct Conv2dBackward {
+    geom: Geom,
+    has_bias: bool,
+}
+
+impl Backward for Conv2dBackward {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
+        let g = &self.geom;
+        let need_x = ctx.needs_grad(0);
+        let need_w = ctx.needs_grad(1);
+        let need_b = self.has_bias && ctx.needs_grad(2);
+        let x = ctx.inputs[0].data().as_standard_layout();
+        let w = ctx.inputs[1].data().as_standard_layout();
+        let dy = grad.as_standard_layout();
+        let (x, w, dy) = (
+            x.as_slice().expect("standard layout"),
+            w.as_slice().expect("standard layout"),
+            dy.as_slice().expect("standard layout"),
+        );
+        let (dx, dw, db) = if g.groups > 1 && g.cin_g() == 1 {
+            (
+                need_x.then(|| depthwise::backward_input(g, w, dy)),
+                need_w.then(|| depthwise::backward_weight(g, x, dy)),
+                backward::backward(g, x, w, dy, (false, false, need_b)).db,
+            )
+        } else {
+            let r = backward::backward(g, x, w, dy, (need_x, need_w, need_b));
+            (r.dx, r.dw, r.db)
+        };
+        let shaped = |v: Vec<f32>, s: &[usize]| {
+            Array::from_shape_vec(IxDyn(s), v).expect("gradient has the input's shape")
+        };
+        let mut out = vec![
+            dx.map(|v| shaped(v, ctx.inputs[0].shape())),
+            dw.map(|v| shaped(v, ctx.inputs[1].shape())),
+        ];
+        if self.has_bias {
+            out.push(db.map(|v| shaped(v, &[g.cout])));
+        }
+        out
+    }
+}
+
+impl Tensor {
+    /// 2-d convolution of this `[N, C_in, H, W]` tensor with `weight` `[C_out, C_in/groups, kH,
+    /// kW]` and an optional `bias` `[C_out]`, as PyTorch's `F.conv2d(x, weight, bias, stride,
+    /// padding, dilation, groups)`; see the [module docs](crate::ops::conv) for the formula.
+    ///
+    /// ```
+    /// use nn_core::{Tensor, ops::Conv2dOptions};
+    /// let x = Tensor::ones(&[1, 1, 4, 4]);
+    /// let w = Tensor::ones(&[2, 1, 3, 3]);
+    /// let y = x.conv2d(&w, None, Conv2dOptions::default().padding(1));
+    /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
+    /// assert_eq!(y.to_vec()[..4], [4.0, 6.0, 6.0, 4.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes do not fit each other and the options (the message names them).
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, options: Conv2dOptions) -> Tensor {
+        let g = Geom::new(self.shape(), weight.shape(), &options);
+        if let Some(b) = bias {
+            assert!(
+                b.shape() == [g.cout],
+                "conv2d: bias shape {:?} does not match weight shape {:?} (expected [{}])",
+                b.shape(),
+                weight.shape(),
+                g.cout
+            );
+        }
+        let x = self.data().as_standard_layout();
+        let w = weight.data().as_standard_layout();
+        let bias_data = bias.map(|b| b.data().as_standard_layout());
+        let (xs, ws) = (
+            x.as_slice().expect("standard layout"),
+            w.as_slice().expect("standard layout"),
+        );
+        let bs = bias_data
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout"));
+        let y = if g.groups > 1 && g.cin_g() == 1 {
+            depthwise::forward(&g, xs, ws, bs)
+        } else {
+            forward::forward(&g, xs, ws, bs)
+        };
+        let y = Array::from_shape_vec(IxDyn(&g.out_shape()), y).expect("output shape");
+        let mut inputs = vec![self.clone(), weight.clone()];
+        if let Some(b) = bias {
+            inputs.push(b.clone());
+        }
+        Tensor::from_op(
+            y,
+            inputs,
+            Conv2dBackward {
+                geom: g,
+                has_bias: bias.is_some(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

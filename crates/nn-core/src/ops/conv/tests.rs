@@ -1,0 +1,271 @@
+//! Convolution tests: naive reference, gradient checks, thread-count independence.
+
+use super::Conv2dOptions;
+use crate::Tensor;
+use crate::gradcheck::assert_gradients;
+use crate::rng::seeded;
+
+/// Direct 7-loop convolution (reference), returning y and the gradients of Σ y·gy.
+#[allow(clippy::type_complexity)]
+fn naive(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    o: Conv2dOptions,
+    gy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (xs, ws) = (x.shape(), w.shape());
+    let (n, cin, h, wd) = (xs[0], xs[1], xs[2], xs[3]);
+    let (cout, cin_g, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
+    let cout_g = cout / o.groups;
+    let oh = (h + 2 * o.padding.0 - o.dilation.0 * (kh - 1) - 1) / o.stride.0 + 1;
+    let ow = (wd + 2 * o.padding.1 - o.dilation.1 * (kw - 1) - 1) / o.stride.1 + 1;
+    let (xv, wv) = (x.to_vec(), w.to_vec());
+    let bv = b.map(|b| b.to_vec());
+    let mut y = vec![0.0f32; n * cout * oh * ow];
+    let mut dx = vec![0.0f32; xv.len()];
+    let mut dw = vec![0.0f32; wv.len()];
+    let mut db = vec![0.0f32; cout];
+    for ni in 0..n {
+        for co in 0..cout {
+            let gi = co / cout_g;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let yi = ((ni * cout + co) * oh + oy) * ow + ox;
+                    let mut s = bv.as_ref().map_or(0.0, |b| b[co]);
+                    db[co] += gy[yi];
+                    for c in 0..cin_g {
+                        let ci = gi * cin_g + c;
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let iy = (oy * o.stride.0 + i * o.dilation.0) as isize
+                                    - o.padding.0 as isize;
+                                let ix = (ox * o.stride.1 + j * o.dilation.1) as isize
+                                    - o.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xi = ((ni * cin + ci) * h + iy as usize) * wd + ix as usize;
+                                let wi = ((co * cin_g + c) * kh + i) * kw + j;
+                                s += wv[wi] * xv[xi];
+                                dx[xi] += wv[wi] * gy[yi];
+                                dw[wi] += xv[xi] * gy[yi];
+                            }
+                        }
+                    }
+                    y[yi] = s;
+                }
+            }
+        }
+    }
+    (y, dx, dw, db)
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}[{i}]: {x} vs reference {y}"
+        );
+    }
+}
+
+fn check_against_naive(xs: &[usize], ws: &[usize], o: Conv2dOptions, bias: bool, seed: u64) {
+    let mut rng = seeded(seed);
+    let x = Tensor::randn(xs, 0.0, 1.0, &mut rng).with_requires_grad();
+    let w = Tensor::randn(ws, 0.0, 1.0, &mut rng).with_requires_grad();
+    let b = bias.then(|| Tensor::randn(&[ws[0]], 0.0, 1.0, &mut rng).with_requires_grad());
+    let y = x.conv2d(&w, b.as_ref(), o);
+    let gy = Tensor::randn(y.shape(), 0.0, 1.0, &mut rng).to_array();
+    let (ry, rdx, rdw, rdb) = naive(&x, &w, b.as_ref(), o, gy.as_slice().unwrap());
+    let what = format!("x {xs:?} w {ws:?} {o:?}");
+    close(&y.to_vec(), &ry, 1e-4, &format!("y {what}"));
+    y.backward_with(gy);
+    close(
+        x.grad().unwrap().as_slice().unwrap(),
+        &rdx,
+        1e-4,
+        &format!("dx {what}"),
+    );
+    close(
+        w.grad().unwrap().as_slice().unwrap(),
+        &rdw,
+        1e-4,
+        &format!("dw {what}"),
+    );
+    if let Some(b) = b {
+        close(
+            b.grad().unwrap().as_slice().unwrap(),
+            &rdb,
+            1e-4,
+            &format!("db {what}"),
+        );
+    }
+}
+
+#[test]
+fn forward_small_example() {
+    // 1 channel 3×3 input, 2×2 kernel of ones: sums of 2×2 windows.
+    let x = Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[1, 1, 3, 3]);
+    let w = Tensor::ones(&[1, 1, 2, 2]);
+    let b = Tensor::from_vec(vec![0.5], &[1]);
+    let y = x.conv2d(&w, Some(&b), Conv2dOptions::default());
+    assert_eq!(y.shape(), &[1, 1, 2, 2]);
+    assert_eq!(y.to_vec(), vec![12.5, 16.5, 24.5, 28.5]);
+}
+
+#[test]
+fn matches_naive_on_all_paths() {
+    let d = Conv2dOptions::default();
+    // im2col path, one sample per GEMM (large images) and batched samples (small images).
+    check_against_naive(&[2, 3, 17, 16], &[4, 3, 3, 3], d.padding(1), true, 1);
+    check_against_naive(&[5, 3, 5, 4], &[4, 3, 3, 3], d.padding(1), true, 2);
+    check_against_naive(
+        &[3, 4, 7, 6],
+        &[6, 4, 3, 2],
+        d.stride(2).padding(1),
+        false,
+        3,
+    );
+    check_against_naive(
+        &[2, 2, 9, 9],
+        &[3, 2, 3, 3],
+        d.dilation(2).padding(2),
+        true,
+        4,
+    );
+    check_against_naive(
+        &[2, 2, 9, 8],
+        &[3, 2, 2, 3],
+        Conv2dOptions {
+            stride: (2, 3),
+            padding: (0, 2),
+            dilation: (3, 1),
+            groups: 1,
+        },
+        true,
+        5,
+    );
+    // Pointwise: direct GEMM on the input (large image) and batched (small image).
+    check_against_naive(&[2, 5, 16, 17], &[3, 5, 1, 1], d, true, 6);
+    check_against_naive(&[6, 5, 3, 3], &[3, 5, 1, 1], d, true, 7);
+    // 1×1 with stride 2.
+    check_against_naive(&[2, 4, 7, 7], &[3, 4, 1, 1], d.stride(2), false, 8);
+    // Groups, and depthwise with a channel multiplier.
+    check_against_naive(
+        &[2, 6, 6, 5],
+        &[4, 3, 3, 3],
+        d.groups(2).padding(1),
+        true,
+        9,
+    );
+    check_against_naive(
+        &[3, 4, 6, 6],
+        &[4, 1, 3, 3],
+        d.groups(4).padding(1),
+        true,
+        10,
+    );
+    check_against_naive(
+        &[2, 3, 7, 6],
+        &[6, 1, 5, 5],
+        d.groups(3).padding(2).stride(2),
+        true,
+        11,
+    );
+    check_against_naive(
+        &[2, 2, 7, 7],
+        &[2, 1, 3, 3],
+        d.groups(2).dilation(2),
+        false,
+        12,
+    );
+    // Many samples: several slices of the weight-gradient reduction.
+    check_against_naive(&[37, 2, 4, 4], &[3, 2, 3, 3], d.padding(1), true, 13);
+}
+
+#[test]
+fn gradients() {
+    let d = Conv2dOptions::default();
+    assert_gradients(
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.padding(1)),
+        &[&[2, 3, 5, 5], &[4, 3, 3, 3], &[4]],
+        1,
+    );
+    assert_gradients(
+        |t| t[0].conv2d(&t[1], None, d.stride(2).padding(2).dilation(2)),
+        &[&[2, 2, 7, 6], &[3, 2, 3, 3]],
+        2,
+    );
+    assert_gradients(
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.groups(3).padding(1)),
+        &[&[2, 3, 5, 5], &[6, 1, 3, 3], &[6]],
+        3,
+    );
+    assert_gradients(
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.groups(2)),
+        &[&[3, 4, 4, 4], &[4, 2, 1, 1], &[4]],
+        4,
+    );
+}
+
+#[test]
+fn only_needed_gradients_are_computed() {
+    let mut rng = seeded(3);
+    let x = Tensor::randn(&[2, 3, 6, 6], 0.0, 1.0, &mut rng);
+    let w = Tensor::randn(&[4, 3, 3, 3], 0.0, 1.0, &mut rng).with_requires_grad();
+    let y = x.conv2d(&w, None, Conv2dOptions::default());
+    y.sum_all().backward();
+    assert!(x.grad().is_none());
+    assert_eq!(w.grad().unwrap().shape(), &[4, 3, 3, 3]);
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut rng = seeded(9);
+            let x = Tensor::randn(&[19, 8, 6, 6], 0.0, 1.0, &mut rng).with_requires_grad();
+            let w = Tensor::randn(&[8, 8, 3, 3], 0.0, 1.0, &mut rng).with_requires_grad();
+            let b = Tensor::randn(&[8], 0.0, 1.0, &mut rng).with_requires_grad();
+            let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().padding(1));
+            let gy = Tensor::randn(y.shape(), 0.0, 1.0, &mut rng).to_array();
+            y.backward_with(gy);
+            (
+                y.to_vec(),
+                x.grad().unwrap(),
+                w.grad().unwrap(),
+                b.grad().unwrap(),
+            )
+        })
+    };
+    let one = run(1);
+    let three = run(3);
+    assert_eq!(one.0, three.0);
+    assert_eq!(one.1, three.1);
+    assert_eq!(one.2, three.2);
+    assert_eq!(one.3, three.3);
+}
+
+#[test]
+#[should_panic(expected = "conv2d: bias shape")]
+fn bias_shape_is_checked() {
+    let x = Tensor::ones(&[1, 2, 4, 4]);
+    let w = Tensor::ones(&[3, 2, 3, 3]);
+    let _ = x.conv2d(&w, Some(&Tensor::ones(&[2])), Conv2dOptions::default());
+}
+
+#[test]
+#[should_panic(expected = "smaller than the kernel")]
+fn too_small_input_is_reported() {
+    let _ = Tensor::ones(&[1, 1, 2, 2]).conv2d(
+        &Tensor::ones(&[1, 1, 3, 3]),
+        None,
+        Conv2dOptions::default(),
+    );
+}

@@ -1,0 +1,294 @@
+//! 2-d max pooling.
+//!
+//! y[n,c,oy,ox] = max_{i<kH, j<kW} x[n, c, oy·sH − pH + i·dH, ox·sW − pW + j·dW] over the taps
+//! inside the image (padding never wins), NaN propagating as in PyTorch. The backward pass routes
+//! each output gradient to the position of its maximum (the first one on ties):
+//! ∂L/∂x[p] = Σ_{outputs whose argmax is p} ∂L/∂y.
+
+use ndarray::IxDyn;
+use rayon::prelude::*;
+
+use super::{planes, pool_out_len};
+use crate::autograd::{Backward, BackwardCtx};
+use crate::tensor::{Array, Tensor};
+
+/// Hyper-parameters of 2-d max pooling, as PyTorch's `F.max_pool2d`: kernel, stride (default:
+/// the kernel), zero padding (at most half the dilated kernel), dilation and ceil mode.
+///
+/// ```
+/// use nn_core::ops::MaxPool2dOptions;
+/// let o = MaxPool2dOptions::new(3).stride(2).padding(1);
+/// assert_eq!((o.kernel, o.stride, o.padding), ((3, 3), (2, 2), (1, 1)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct MaxPool2dOptions {
+    /// Window size (height, width).
+    pub kernel: (usize, usize),
+    /// Step between windows (height, width).
+    pub stride: (usize, usize),
+    /// Implicit padding on both sides (height, width); padded positions never win.
+    pub padding: (usize, usize),
+    /// Spacing between window taps (height, width).
+    pub dilation: (usize, usize),
+    /// Round the output size up instead of down (a last, partial window).
+    pub ceil_mode: bool,
+}
+
+impl MaxPool2dOptions {
+    /// A square `k`×`k` window with stride `k`, no padding, no dilation, floor mode.
+    pub fn new(k: usize) -> Self {
+        MaxPool2dOptions {
+            kernel: (k, k),
+            stride: (k, k),
+            padding: (0, 0),
+            dilation: (1, 1),
+            ceil_mode: false,
+        }
+    }
+    /// The same stride in both directions.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = (s, s);
+        self
+    }
+    /// The same padding in both directions.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = (p, p);
+        self
+    }
+    /// The same dilation in both directions.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = (d, d);
+        self
+    }
+    /// Ceil mode on or off.
+    pub fn ceil_mode(mut self, on: bool) -> Self {
+        self.ceil_mode = on;
+        self
+    }
+
+    /// Checks the options (as PyTorch does) and returns the output size for an `h`×`w` input,
+    /// or a message naming the problem.
+    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize), String> {
+        let (k, s, p, d) = (self.kernel, self.stride, self.padding, self.dilation);
+        if k.0 == 0 || k.1 == 0 || s.0 == 0 || s.1 == 0 || d.0 == 0 || d.1 == 0 {
+            return Err(format!(
+                "kernel {k:?}, stride {s:?} and dilation {d:?} must be positive"
+            ));
+        }
+        if 2 * p.0 > d.0 * (k.0 - 1) + 1 || 2 * p.1 > d.1 * (k.1 - 1) + 1 {
+            return Err(format!(
+                "padding {p:?} must be at most half the (dilated) kernel {k:?}"
+            ));
+        }
+        let oh = pool_out_len(h, k.0, s.0, p.0, d.0, self.ceil_mode);
+        let ow = pool_out_len(w, k.1, s.1, p.1, d.1, self.ceil_mode);
+        match (oh, ow) {
+            (Some(oh), Some(ow)) => Ok((oh, ow)),
+            _ => Err(format!(
+                "input {h}×{w} is smaller than the kernel {k:?} (padding {p:?}, dilation {d:?})"
+            )),
+        }
+    }
+}
+
+struct MaxPoolBackward {
+    /// Flat in-plane index of each output's maximum.
+    argmax: Vec<u32>,
+    plane_in: usize,
+    plane_out: usize,
+}
+
+impl Backward for MaxPoolBackward {
+    fn name(&self) -> &'static str {
+        "max_pool2d"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
+        let shape = ctx.inputs[0].shape();
+        let mut dx = vec![0.0f32; shape.iter().product()];
+        let g = grad.as_standard_layout();
+        let g = g.as_slice().expect("standard layout");
+        if self.plane_in > 0 && self.plane_out > 0 {
+            dx.par_chunks_mut(self.plane_in)
+                .zip(g.par_chunks(self.plane_out))
+                .zip(self.argmax.par_chunks(self.plane_out))
+                .for_each(|((dxp, gp), ap)| {
+                    for (&a, &v) in ap.iter().zip(gp) {
+                        dxp[a as usize] += v;
+                    }
+                });
+        }
+        vec![Some(
+            Array::from_shape_vec(IxDyn(shape), dx).expect("input shape"),
+        )]
+    }
+}
+
+impl Tensor {
+    /// 2-d max pooling of this `[N, C, H, W]` tensor, as PyTorch's `F.max_pool2d`; see the
+    /// [module docs](crate::ops::pool).
+    ///
+    /// ```
+    /// use nn_core::{Tensor, ops::MaxPool2dOptions};
+    /// let x = Tensor::from_vec((0..16).map(|v| v as f32).collect(), &[1, 1, 4, 4]);
+    /// assert_eq!(x.max_pool2d(MaxPool2dOptions::new(2)).to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the input is not 4-d or the options do not fit it (the message names both).
+    pub fn max_pool2d(&self, o: MaxPool2dOptions) -> Tensor {
+        let (np, h, w) = planes("max_pool2d", self.shape());
+        let (oh, ow) = o
+            .output_size(h, w)
+            .unwrap_or_or_panic("max_pool2d", self.shape());
+        assert!(
+            h * w <= u32::MAX as usize,
+            "max_pool2d: plane {h}×{w} too large"
+        );
+        let x = self.data().as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let (pin, pout) = (h * w, oh * ow);
+        let mut y = vec![0.0f32; np * pout];
+        let mut argmax = vec![0u32; np * pout];
+        let (kh, kw) = o.kernel;
+        let (sh, sw) = o.stride;
+        let (ph, pw) = o.padding;
+        let (dh, dw) = o.dilation;
+        if pin > 0 && pout > 0 {
+            y.par_chunks_mut(pout)
+                .zip(argmax.par_chunks_mut(pout))
+                .zip(x.par_chunks(pin))
+                .for_each(|((yp, ap), xp)| {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut best = f32::NEG_INFINITY;
+                            let mut arg = usize::MAX;
+                            for i in 0..kh {
+                                let iy = (oy * sh + i * dh) as isize - ph as isize;
+                                if iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                for j in 0..kw {
+                                    let ix = (ox * sw + j * dw) as isize - pw as isize;
+                                    if ix < 0 || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let idx = iy as usize * w + ix as usize;
+                                    let v = xp[idx];
+                                    if arg == usize::MAX || v > best || v.is_nan() {
+                                        best = v;
+                                        arg = idx;
+                                        if v.is_nan() {
+                                            break;
+                                        }
+                                    }
+                                }
+                                if best.is_nan() {
+                                    break;
+                                }
+                            }
+                            yp[oy * ow + ox] = best;
+                            ap[oy * ow + ox] = arg as u32;
+                        }
+                    }
+                });
+        }
+        let mut shape = self.shape().to_vec();
+        shape[2] = oh;
+        shape[3] = ow;
+        Tensor::from_op(
+            Array::from_shape_vec(IxDyn(&shape), y).expect("output shape"),
+            vec![self.clone()],
+            MaxPoolBackward {
+                argmax,
+                plane_in: pin,
+                plane_out: pout,
+            },
+        )
+    }
+}
+
+/// Turns an option-validation error into the op's panic message.
+pub(crate) trait OrPanic<T> {
+    fn unwrap_or_or_panic(self, op: &str, shape: &[usize]) -> T;
+}
+
+impl<T> OrPanic<T> for Result<T, String> {
+    fn unwrap_or_or_panic(self, op: &str, shape: &[usize]) -> T {
+        self.unwrap_or_else(|e| panic!("{op}: input shape {shape:?}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{GradCheckConfig, assert_gradients_at};
+    use rand::seq::SliceRandom;
+
+    /// Distinct values 0.01 apart in random order: no two taps of a window are within the
+    /// finite-difference step of each other (no kink crossed).
+    fn separated(shape: &[usize], seed: u64) -> Array {
+        let n: usize = shape.iter().product();
+        let mut v: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - 0.005 * n as f32).collect();
+        v.shuffle(&mut crate::rng::seeded(seed));
+        Array::from_shape_vec(IxDyn(shape), v).unwrap()
+    }
+
+    #[test]
+    fn forward_with_padding_and_ceil_mode() {
+        let x = Tensor::from_vec((0..25).map(|v| v as f32).collect(), &[1, 1, 5, 5]);
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).ceil_mode(true));
+        assert_eq!(y.shape(), &[1, 1, 3, 3]);
+        assert_eq!(y.to_vec(), vec![6., 8., 9., 16., 18., 19., 21., 23., 24.]);
+        let y = x.max_pool2d(MaxPool2dOptions::new(3).stride(2).padding(1));
+        assert_eq!(y.shape(), &[1, 1, 3, 3]);
+        assert_eq!(y.to_vec(), vec![6., 8., 9., 16., 18., 19., 21., 23., 24.]);
+    }
+
+    #[test]
+    fn padding_never_wins_and_nan_propagates() {
+        let x = Tensor::from_vec(vec![-5.0, -6.0, -7.0, f32::NAN], &[1, 1, 2, 2]);
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).stride(1).padding(1));
+        let v = y.to_vec();
+        assert_eq!(v[0], -5.0);
+        assert_eq!(v[3], -5.0);
+        assert!(v[4].is_nan() && v[8].is_nan());
+    }
+
+    #[test]
+    fn gradient_goes_to_the_maximum() {
+        let x = Tensor::from_vec(vec![1.0, 3.0, 2.0, 0.0], &[1, 1, 2, 2]).with_requires_grad();
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).stride(1).padding(1));
+        y.sum_all().backward();
+        // 9 windows: 3 wins the 4 that contain it, 2 the 3 others that contain it, 1 and 0 their
+        // own corner windows.
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[1.0, 4.0, 3.0, 1.0]);
+    }
+
+    #[test]
+    fn gradients() {
+        let cfg = GradCheckConfig::default();
+        assert_gradients_at(
+            |t| {
+                t[0].max_pool2d(
+                    MaxPool2dOptions::new(3)
+                        .stride(2)
+                        .padding(1)
+                        .ceil_mode(true),
+                )
+            },
+            &[separated(&[2, 3, 6, 7], 1)],
+            &cfg,
+        );
+        assert_gradients_at(
+            |t| t[0].max_pool2d(MaxPool2dOptions::new(2).dilation(2).stride(1)),
+            &[separated(&[1, 2, 5, 5], 2)],
+            &cfg,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "at most half")]
+    fn too_much_padding_is_rejected() {
+        let _ = Tensor::ones(&[1, 1, 4, 4]).max_pool2d(MaxPool2dOptions::new(2).padding(2));
+    }
+}

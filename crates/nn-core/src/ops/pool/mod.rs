@@ -1,0 +1,63 @@
+//! 2-d pooling on NCHW tensors: max pooling, average pooling, adaptive and global average
+//! pooling. Every (sample, channel) plane is pooled independently and in parallel.
+
+mod adaptive_avg;
+mod avg;
+mod max;
+
+pub use avg::AvgPool2dOptions;
+pub use max::MaxPool2dOptions;
+
+/// The pooled length along one axis, as PyTorch's `pooling_output_shape`:
+///
+/// ```text
+/// out = ⌊(in + 2·pad − dil·(k − 1) − 1 + (ceil_mode ? stride − 1 : 0)) / stride⌋ + 1
+/// ```
+///
+/// and, in ceil mode, one less if the last window would start in the right padding
+/// (`(out − 1)·stride ≥ in + pad`). `None` if no window fits.
+pub(crate) fn pool_out_len(
+    input: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+    ceil_mode: bool,
+) -> Option<usize> {
+    let span = dil * (k - 1) + 1;
+    if input + 2 * pad < span {
+        return None;
+    }
+    let extra = if ceil_mode { stride - 1 } else { 0 };
+    let mut out = (input + 2 * pad - span + extra) / stride + 1;
+    if ceil_mode && (out - 1) * stride >= input + pad {
+        out -= 1;
+    }
+    Some(out)
+}
+
+/// Splits a 4-d shape into (planes N·C, H, W), panicking with the op's name otherwise.
+pub(crate) fn planes(op: &str, shape: &[usize]) -> (usize, usize, usize) {
+    assert!(
+        shape.len() == 4,
+        "{op}: expected a 4-d input [N, C, H, W], got shape {shape:?}"
+    );
+    (shape[0] * shape[1], shape[2], shape[3])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_out_len;
+
+    #[test]
+    fn output_lengths_follow_pytorch() {
+        assert_eq!(pool_out_len(32, 2, 2, 0, 1, false), Some(16));
+        assert_eq!(pool_out_len(5, 2, 2, 0, 1, false), Some(2));
+        assert_eq!(pool_out_len(5, 2, 2, 0, 1, true), Some(3));
+        assert_eq!(pool_out_len(6, 3, 2, 1, 1, true), Some(4));
+        // ceil mode never starts a window in the right padding: 3, k2, s2, p1 → 2, not 3.
+        assert_eq!(pool_out_len(3, 2, 2, 1, 1, true), Some(2));
+        assert_eq!(pool_out_len(4, 3, 2, 0, 1, true), Some(2));
+        assert_eq!(pool_out_len(1, 2, 2, 0, 1, false), None);
+    }
+}
