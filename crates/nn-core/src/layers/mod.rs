@@ -1,1 +1,17 @@
 //! Layers: modules with parameters and buffers (`Linear`, `Sequential`, activations, `Flatten`, `Maxout`, convolution, pooling and normalisation layers).
+//!
+//! Every layer is built from a config struct by a validated constructor (`LinearConfig::init`),
+//! names its parameters as PyTorch does (`weight`, `bias`), and documents its default
+//! initialisation. Forward passes take an explicit [`crate::Ctx`] (train or eval mode).
+
+mod activation;
+mod error;
+mod linear;
+mod maxout;
+mod sequential;
+
+pub use activation::ReLU;
+pub use error::LayerError;
+pub use linear::{Linear, LinearConfig};
+pub use maxout::{Maxout, MaxoutConfig};
+pub use sequential::Sequential;

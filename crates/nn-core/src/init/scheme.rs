@@ -1,0 +1,597 @@
+//! [`Init`]: the initialisation schemes, serialisable so that a config can choose one.
+//!
+//! Every scheme resolves, for given [`Fans`], to a [`Distribution`] — a constant, a normal or a
+//! uniform — which is then sampled element by element in row-major order from an explicit
+//! generator. The formulas (n = the selected fan, g = the gain):
+//!
+//! | scheme | distribution |
+//! |---|---|
+//! | `SmallRandom` | N(0, 0.01²) — the lecture's "first idea", `0.01 * np.random.randn` |
+//! | `XavierUniform { gain }` | U(±g·√(6/(fan_in + fan_out))) (Glorot & Bengio, AISTATS 2010) |
+//! | `XavierNormal { gain }` | N(0, g²·2/(fan_in + fan_out)) |
+//! | `KaimingUniform { a, mode, nonlinearity }` | U(±g·√(3/n)), g = gain(nonlinearity, a) (He et al., ICCV 2015) |
+//! | `KaimingNormal { a, mode, nonlinearity }` | N(0, g²/n) |
+//! | `TorchDefault` | U(±1/√fan_in): PyTorch's `Linear`/`Conv` default for weights, `kaiming_uniform_(a=√5)`, and for biases (with the weight's fan_in) |
+//! | `Zeros`, `Ones`, `Constant`, `Normal`, `Uniform` | as named |
+//!
+//! The lecture's "Xavier" std = 1/√D_in is `KaimingNormal { nonlinearity: Linear, mode: FanIn }`
+//! (PyTorch's Xavier averages the two fans instead); its "Kaiming / MSRA" std = √(2/D_in) is
+//! `KaimingNormal` with the defaults (`a = 0`, fan_in, leaky_relu ⇒ gain √2), i.e.
+//! [`Init::kaiming_normal`]`(Nonlinearity::Relu)`.
+
+use std::fmt;
+
+use ndarray::IxDyn;
+use rand::Rng;
+use rand_distr::{Distribution as _, Normal, Uniform};
+use serde::{Deserialize, Serialize};
+
+use super::{FanMode, Fans, InitError, Nonlinearity};
+use crate::tensor::Array;
+
+fn one() -> f32 {
+    1.0
+}
+
+/// An initialisation scheme (see the module docs for the formulas).
+///
+/// Serialised with a `kind` tag and PyTorch's defaults for omitted fields, e.g.
+/// `{"kind": "kaiming_normal", "nonlinearity": "relu"}` or `{"kind": "xavier_uniform"}`.
+///
+/// ```
+/// use nn_core::init::{Init, Nonlinearity};
+/// use nn_core::rng::seeded;
+///
+/// let init: Init = serde_json::from_str(r#"{"kind": "kaiming_normal", "nonlinearity": "relu"}"#).unwrap();
+/// assert_eq!(init, Init::kaiming_normal(Nonlinearity::Relu));
+/// let w = init.sample(&[256, 512], &mut seeded(0)).unwrap(); // std √(2/512) = 0.0625
+/// let std = (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt();
+/// assert!((std - 0.0625).abs() < 0.002);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Init {
+    /// All zeros.
+    Zeros,
+    /// All ones.
+    Ones,
+    /// Every element `value`.
+    Constant {
+        /// The value.
+        value: f32,
+    },
+    /// N(`mean`, `std`²).
+    Normal {
+        /// Mean (default 0).
+        #[serde(default)]
+        mean: f32,
+        /// Standard deviation (default 1).
+        #[serde(default = "one")]
+        std: f32,
+    },
+    /// U[`low`, `high`).
+    Uniform {
+        /// Lower bound (default 0).
+        #[serde(default)]
+        low: f32,
+        /// Upper bound (default 1).
+        #[serde(default = "one")]
+        high: f32,
+    },
+    /// Small random numbers N(0, 0.01²): works for small networks, makes the activations of deep
+    /// ones vanish (CS231n).
+    SmallRandom,
+    /// Glorot uniform: U(±gain·√(6/(fan_in + fan_out))).
+    XavierUniform {
+        /// Gain (default 1; see [`Nonlinearity::gain`]).
+        #[serde(default = "one")]
+        gain: f32,
+    },
+    /// Glorot normal: N(0, gain²·2/(fan_in + fan_out)).
+    XavierNormal {
+        /// Gain (default 1; see [`Nonlinearity::gain`]).
+        #[serde(default = "one")]
+        gain: f32,
+    },
+    /// He uniform: U(±g·√(3/fan)), g = `nonlinearity.gain(Some(a))`.
+    KaimingUniform {
+        /// Negative slope of the leaky ReLU that follows (default 0; only used with
+        /// `LeakyRelu`).
+        #[serde(default)]
+        a: f32,
+        /// Which fan to preserve (default fan_in).
+        #[serde(default)]
+        mode: FanMode,
+        /// The nonlinearity that follows (default leaky_relu, as in PyTorch).
+        #[serde(default)]
+        nonlinearity: Nonlinearity,
+    },
+    /// He normal: N(0, g²/fan), g = `nonlinearity.gain(Some(a))`.
+    KaimingNormal {
+        /// Negative slope of the leaky ReLU that follows (default 0; only used with
+        /// `LeakyRelu`).
+        #[serde(default)]
+        a: f32,
+        /// Which fan to preserve (default fan_in).
+        #[serde(default)]
+        mode: FanMode,
+        /// The nonlinearity that follows (default leaky_relu, as in PyTorch).
+        #[serde(default)]
+        nonlinearity: Nonlinearity,
+    },
+    /// PyTorch's default for `Linear` and `Conv` weights and biases: U(±1/√fan_in)
+    /// (`kaiming_uniform_(a=√5)` for the weight; the bias uses the weight's fan_in and bound
+    /// 0 when fan_in is 0).
+    TorchDefault,
+}
+
+/// A resolved initialisation distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Distribution {
+    /// Every element equals the value.
+    Constant(f32),
+    /// N(mean, std²).
+    Normal {
+        /// Mean.
+        mean: f32,
+        /// Standard deviation.
+        std: f32,
+    },
+    /// U[low, high).
+    Uniform {
+        /// Lower bound.
+        low: f32,
+        /// Upper bound.
+        high: f32,
+    },
+}
+
+impl Distribution {
+    /// The mean of the distribution.
+    pub fn mean(&self) -> f32 {
+        match *self {
+            Distribution::Constant(v) => v,
+            Distribution::Normal { mean, .. } => mean,
+            Distribution::Uniform { low, high } => 0.5 * (low + high),
+        }
+    }
+
+    /// The standard deviation of the distribution ((high − low)/√12 for a uniform).
+    pub fn std(&self) -> f32 {
+        match *self {
+            Distribution::Constant(_) => 0.0,
+            Distribution::Normal { std, .. } => std,
+            Distribution::Uniform { low, high } => (high - low) / 12f32.sqrt(),
+        }
+    }
+
+    /// Samples an array of `shape`, element by element in row-major order, from `rng`.
+    pub fn sample<R: Rng + ?Sized>(&self, shape: &[usize], rng: &mut R) -> Array {
+        match *self {
+            Distribution::Constant(v) => Array::from_elem(IxDyn(shape), v),
+            Distribution::Normal { mean, std } if std > 0.0 => {
+                let d = Normal::new(mean, std).expect("validated normal parameters");
+                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
+            }
+            Distribution::Normal { mean, .. } => Array::from_elem(IxDyn(shape), mean),
+            Distribution::Uniform { low, high } if low < high => {
+                let d = Uniform::new(low, high).expect("validated uniform bounds");
+                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
+            }
+            Distribution::Uniform { low, .. } => Array::from_elem(IxDyn(shape), low),
+        }
+    }
+}
+
+impl Init {
+    /// Kaiming normal for the nonlinearity that follows, fan_in mode, a = 0 (std = gain/√fan_in;
+    /// √(2/fan_in) for ReLU).
+    pub fn kaiming_normal(nonlinearity: Nonlinearity) -> Init {
+        Init::KaimingNormal {
+            a: 0.0,
+            mode: FanMode::FanIn,
+            nonlinearity,
+        }
+    }
+
+    /// Kaiming uniform for the nonlinearity that follows, fan_in mode, a = 0.
+    pub fn kaiming_uniform(nonlinearity: Nonlinearity) -> Init {
+        Init::KaimingUniform {
+            a: 0.0,
+            mode: FanMode::FanIn,
+            nonlinearity,
+        }
+    }
+
+    /// Xavier uniform with the gain of `nonlinearity` (e.g. 5/3 for tanh).
+    pub fn xavier_uniform(nonlinearity: Nonlinearity) -> Init {
+        Init::XavierUniform {
+            gain: nonlinearity.gain(None),
+        }
+    }
+
+    /// Xavier normal with the gain of `nonlinearity`.
+    pub fn xavier_normal(nonlinearity: Nonlinearity) -> Init {
+        Init::XavierNormal {
+            gain: nonlinearity.gain(None),
+        }
+    }
+
+    /// Whether the scheme depends on the fans of the tensor.
+    pub fn needs_fans(&self) -> bool {
+        matches!(
+            self,
+            Init::XavierUniform { .. }
+                | Init::XavierNormal { .. }
+                | Init::KaimingUniform { .. }
+                | Init::KaimingNormal { .. }
+                | Init::TorchDefault
+        )
+    }
+
+    /// Checks the hyperparameters (finite values, `std ≥ 0`, `low ≤ high`, `gain ≥ 0`).
+    ///
+    /// # Errors
+    /// [`InitError::InvalidParameter`] naming the scheme, the field and the value.
+    pub fn validate(&self) -> Result<(), InitError> {
+        let bad = |field: &'static str, value: f32, expected: &'static str| {
+            Err(InitError::InvalidParameter {
+                scheme: self.name(),
+                field,
+                value,
+                expected,
+            })
+        };
+        match *self {
+            Init::Constant { value } if !value.is_finite() => {
+                bad("value", value, "a finite number")
+            }
+            Init::Normal { mean, .. } if !mean.is_finite() => bad("mean", mean, "a finite number"),
+            Init::Normal { std, .. } if !(std.is_finite() && std >= 0.0) => {
+                bad("std", std, "a finite number ≥ 0")
+            }
+            Init::Uniform { low, .. } if !low.is_finite() => bad("low", low, "a finite number"),
+            Init::Uniform { low, high } if !(high.is_finite() && high >= low) => {
+                bad("high", high, "a finite number ≥ low")
+            }
+            Init::XavierUniform { gain } | Init::XavierNormal { gain }
+                if !(gain.is_finite() && gain >= 0.0) =>
+            {
+                bad("gain", gain, "a finite number ≥ 0")
+            }
+            Init::KaimingUniform { a, .. } | Init::KaimingNormal { a, .. } if !a.is_finite() => {
+                bad("a", a, "a finite number")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The distribution this scheme draws from for a tensor with `fans`.
+    ///
+    /// # Errors
+    /// [`InitError::InvalidParameter`] if [`Init::validate`] fails.
+    pub fn distribution(&self, fans: Fans) -> Result<Distribution, InitError> {
+        self.validate()?;
+        let fan_sum = (fans.fan_in + fans.fan_out) as f32;
+        let kaiming_std = |a: f32, mode: FanMode, nl: Nonlinearity| {
+            nl.gain(Some(a)) / (fans.select(mode) as f32).sqrt()
+        };
+        Ok(match *self {
+            Init::Zeros => Distribution::Constant(0.0),
+            Init::Ones => Distribution::Constant(1.0),
+            Init::Constant { value } => Distribution::Constant(value),
+            Init::Normal { mean, std } => Distribution::Normal { mean, std },
+            Init::Uniform { low, high } => Distribution::Uniform { low, high },
+            Init::SmallRandom => Distribution::Normal {
+                mean: 0.0,
+                std: 0.01,
+            },
+            Init::XavierUniform { gain } => symmetric_uniform(gain * (6.0 / fan_sum).sqrt()),
+            Init::XavierNormal { gain } => Distribution::Normal {
+                mean: 0.0,
+                std: gain * (2.0 / fan_sum).sqrt(),
+            },
+            Init::KaimingUniform {
+                a,
+                mode,
+                nonlinearity,
+            } => symmetric_uniform(3f32.sqrt() * kaiming_std(a, mode, nonlinearity)),
+            Init::KaimingNormal {
+                a,
+                mode,
+                nonlinearity,
+            } => Distribution::Normal {
+                mean: 0.0,
+                std: kaiming_std(a, mode, nonlinearity),
+            },
+            Init::TorchDefault if fans.fan_in == 0 => Distribution::Constant(0.0),
+            Init::TorchDefault => symmetric_uniform(1.0 / (fans.fan_in as f32).sqrt()),
+        })
+    }
+
+    /// An array of `shape` drawn from this scheme, with fans computed from `shape` as PyTorch
+    /// does ([`Fans::of`]). A tensor with no elements is returned as is (PyTorch's no-op).
+    ///
+    /// # Errors
+    /// [`InitError::InvalidParameter`] for invalid hyperparameters;
+    /// [`InitError::FansUndefined`] for a fan-based scheme on a shape with fewer than 2 axes (for
+    /// biases use [`Init::sample_with_fans`] with the weight's fans).
+    pub fn sample<R: Rng + ?Sized>(
+        &self,
+        shape: &[usize],
+        rng: &mut R,
+    ) -> Result<Array, InitError> {
+        self.validate()?;
+        if shape.contains(&0) {
+            return Ok(Array::zeros(IxDyn(shape)));
+        }
+        let fans = if self.needs_fans() {
+            Fans::of(shape)?
+        } else {
+            Fans {
+                fan_in: 1,
+                fan_out: 1,
+            }
+        };
+        Ok(self.distribution(fans)?.sample(shape, rng))
+    }
+
+    /// An array of `shape` drawn from this scheme with explicitly given `fans` (e.g. a bias
+    /// initialised from its weight's fans, as PyTorch's layers do).
+    ///
+    /// # Errors
+    /// [`InitError::InvalidParameter`] for invalid hyperparameters.
+    pub fn sample_with_fans<R: Rng + ?Sized>(
+        &self,
+        shape: &[usize],
+        fans: Fans,
+        rng: &mut R,
+    ) -> Result<Array, InitError> {
+        let dist = self.distribution(fans)?;
+        if shape.contains(&0) {
+            return Ok(Array::zeros(IxDyn(shape)));
+        }
+        Ok(dist.sample(shape, rng))
+    }
+
+    /// The scheme's name as used in configs (`"kaiming_normal"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Init::Zeros => "zeros",
+            Init::Ones => "ones",
+            Init::Constant { .. } => "constant",
+            Init::Normal { .. } => "normal",
+            Init::Uniform { .. } => "uniform",
+            Init::SmallRandom => "small_random",
+            Init::XavierUniform { .. } => "xavier_uniform",
+            Init::XavierNormal { .. } => "xavier_normal",
+            Init::KaimingUniform { .. } => "kaiming_uniform",
+            Init::KaimingNormal { .. } => "kaiming_normal",
+            Init::TorchDefault => "torch_default",
+        }
+    }
+}
+
+fn symmetric_uniform(bound: f32) -> Distribution {
+    Distribution::Uniform {
+        low: -bound,
+        high: bound,
+    }
+}
+
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name();
+        match *self {
+            Init::Constant { value } => write!(f, "{name}({value})"),
+            Init::Normal { mean, std } => write!(f, "{name}(mean={mean}, std={std})"),
+            Init::Uniform { low, high } => write!(f, "{name}({low}, {high})"),
+            Init::XavierUniform { gain } | Init::XavierNormal { gain } => {
+                write!(f, "{name}(gain={gain})")
+            }
+            Init::KaimingUniform {
+                a,
+                mode,
+                nonlinearity,
+            }
+            | Init::KaimingNormal {
+                a,
+                mode,
+                nonlinearity,
+            } => {
+                let mode = match mode {
+                    FanMode::FanIn => "fan_in",
+                    FanMode::FanOut => "fan_out",
+                };
+                write!(
+                    f,
+                    "{name}(a={a}, mode={mode}, nonlinearity={})",
+                    nonlinearity.name()
+                )
+            }
+            _ => write!(f, "{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::seeded;
+
+    fn mean_std(a: &Array) -> (f32, f32) {
+        let n = a.len() as f64;
+        let mean = a.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        (mean as f32, var.sqrt() as f32)
+    }
+
+    #[test]
+    fn distributions_have_the_documented_spread() {
+        let fans = Fans::of(&[200, 300]).unwrap();
+        let cases = [
+            (Init::SmallRandom, 0.01),
+            (
+                Init::XavierNormal { gain: 2.0 },
+                2.0 * (2.0f32 / 500.0).sqrt(),
+            ),
+            (
+                Init::XavierUniform { gain: 1.0 },
+                (6.0f32 / 500.0).sqrt() / 3f32.sqrt(),
+            ),
+            (
+                Init::kaiming_normal(Nonlinearity::Relu),
+                (2.0f32 / 300.0).sqrt(),
+            ),
+            (
+                Init::KaimingUniform {
+                    a: 0.2,
+                    mode: FanMode::FanOut,
+                    nonlinearity: Nonlinearity::LeakyRelu,
+                },
+                (2.0f32 / 1.04 / 200.0).sqrt(),
+            ),
+            (Init::TorchDefault, 1.0 / 300f32.sqrt() / 3f32.sqrt()),
+        ];
+        for (init, std) in cases {
+            let d = init.distribution(fans).unwrap();
+            assert!(
+                (d.std() - std).abs() < 1e-6 * std.max(1.0),
+                "{init}: {}",
+                d.std()
+            );
+            let a = init.sample(&[200, 300], &mut seeded(1)).unwrap();
+            let (m, s) = mean_std(&a);
+            assert!(m.abs() < 0.02 * std, "{init}: mean {m}");
+            assert!((s / std - 1.0).abs() < 0.02, "{init}: std {s} vs {std}");
+        }
+    }
+
+    #[test]
+    fn uniform_schemes_respect_their_bounds() {
+        let a = Init::TorchDefault
+            .sample(&[50, 25], &mut seeded(2))
+            .unwrap();
+        assert!(a.iter().all(|v| v.abs() < 0.2));
+        assert!(a.iter().any(|v| v.abs() > 0.19));
+    }
+
+    #[test]
+    fn constants_and_degenerate_cases() {
+        let mut rng = seeded(0);
+        assert!(
+            Init::Zeros
+                .sample(&[3], &mut rng)
+                .unwrap()
+                .iter()
+                .all(|&v| v == 0.0)
+        );
+        assert!(
+            Init::Ones
+                .sample(&[3], &mut rng)
+                .unwrap()
+                .iter()
+                .all(|&v| v == 1.0)
+        );
+        let c = Init::Constant { value: 0.1 }
+            .sample(&[2, 2], &mut rng)
+            .unwrap();
+        assert!(c.iter().all(|&v| v == 0.1));
+        let u = Init::Uniform {
+            low: 2.0,
+            high: 2.0,
+        }
+        .sample(&[4], &mut rng)
+        .unwrap();
+        assert!(u.iter().all(|&v| v == 2.0));
+        // Zero-element tensors are a no-op, even where fans would be 0.
+        assert_eq!(
+            Init::TorchDefault.sample(&[0, 5], &mut rng).unwrap().len(),
+            0
+        );
+        // A bias with the weight's fans; fan_in 0 gives bound 0 as in PyTorch.
+        let fans = Fans {
+            fan_in: 0,
+            fan_out: 3,
+        };
+        let b = Init::TorchDefault
+            .sample_with_fans(&[3], fans, &mut rng)
+            .unwrap();
+        assert!(b.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn invalid_parameters_are_rejected_with_their_name() {
+        let e = Init::Normal {
+            mean: 0.0,
+            std: -1.0,
+        }
+        .validate()
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("std") && e.to_string().contains("-1"),
+            "{e}"
+        );
+        assert!(
+            Init::Uniform {
+                low: 1.0,
+                high: 0.0
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(Init::XavierNormal { gain: f32::NAN }.validate().is_err());
+        assert!(
+            Init::KaimingNormal {
+                a: f32::INFINITY,
+                mode: FanMode::FanIn,
+                nonlinearity: Nonlinearity::Relu
+            }
+            .sample(&[2, 2], &mut seeded(0))
+            .is_err()
+        );
+        let e = Init::XavierUniform { gain: 1.0 }
+            .sample(&[5], &mut seeded(0))
+            .unwrap_err();
+        assert!(matches!(e, InitError::FansUndefined { .. }), "{e}");
+    }
+
+    #[test]
+    fn same_seed_same_values() {
+        let i = Init::kaiming_uniform(Nonlinearity::Relu);
+        let a = i.sample(&[8, 8], &mut seeded(5)).unwrap();
+        let b = i.sample(&[8, 8], &mut seeded(5)).unwrap();
+        let c = i.sample(&[8, 8], &mut seeded(6)).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn serde_round_trip_with_pytorch_defaults() {
+        let i: Init = serde_json::from_str(r#"{"kind":"kaiming_uniform"}"#).unwrap();
+        assert_eq!(
+            i,
+            Init::KaimingUniform {
+                a: 0.0,
+                mode: FanMode::FanIn,
+                nonlinearity: Nonlinearity::LeakyRelu
+            }
+        );
+        let i: Init = serde_json::from_str(r#"{"kind":"xavier_normal"}"#).unwrap();
+        assert_eq!(i, Init::XavierNormal { gain: 1.0 });
+        for init in [
+            Init::SmallRandom,
+            Init::TorchDefault,
+            Init::Constant { value: 0.5 },
+            Init::KaimingNormal {
+                a: 0.1,
+                mode: FanMode::FanOut,
+                nonlinearity: Nonlinearity::Tanh,
+            },
+        ] {
+            let s = serde_json::to_string(&init).unwrap();
+            assert_eq!(serde_json::from_str::<Init>(&s).unwrap(), init, "{s}");
+        }
+        assert!(serde_json::from_str::<Init>(r#"{"kind":"glorot"}"#).is_err());
+    }
+}

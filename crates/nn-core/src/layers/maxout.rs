@@ -1,0 +1,320 @@
+//! [`Maxout`] (Goodfellow et al., "Maxout Networks", ICML 2013): the maximum of k affine pieces,
+//!
+//! ```text
+//! yⱼ = max_{p=1..k} (W_{j,p}·x + b_{j,p})
+//! ```
+//!
+//! computed as one `Linear` to `out_features·k` units (one GEMM) followed by a max over each group
+//! of k consecutive units. The parameters are `weight` `[out_features·k, in_features]` and `bias`
+//! `[out_features·k]`; row `j·k + p` is piece p of output unit j. The gradient of the max flows to
+//! the winning piece only (the first one on ties): ∂L/∂z_{j,p} = ∂L/∂yⱼ · 𝟙[p = argmax].
+
+use std::fmt;
+
+use ndarray::{Array2, Ix2};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{LayerError, Linear, LinearConfig};
+use crate::autograd::{Backward, BackwardCtx};
+use crate::init::Init;
+use crate::module::{Ctx, Entry, Module};
+use crate::tensor::{Array, Tensor};
+
+fn yes() -> bool {
+    true
+}
+
+fn torch_default() -> Init {
+    Init::TorchDefault
+}
+
+/// Configuration of a [`Maxout`] layer.
+///
+/// ```
+/// use nn_core::layers::MaxoutConfig;
+/// use nn_core::{Ctx, Module, Tensor, rng::seeded};
+///
+/// let m = MaxoutConfig::new(8, 4, 3).init(&mut seeded(0)).unwrap();
+/// assert_eq!(m.num_parameters(), (8 + 1) * 4 * 3);
+/// assert_eq!(m.forward(&Tensor::ones(&[2, 8]), &mut Ctx::eval()).shape(), &[2, 4]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MaxoutConfig {
+    /// Size of each input row.
+    pub in_features: usize,
+    /// Number of output units.
+    pub out_features: usize,
+    /// Number of affine pieces k per output unit (≥ 1; k = 1 is a plain linear layer).
+    pub pieces: usize,
+    /// Whether the pieces have biases (default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Initialisation of the weight (default PyTorch's `Linear` default, U(±1/√in_features)).
+    #[serde(default = "torch_default")]
+    pub weight_init: Init,
+    /// Initialisation of the bias (default U(±1/√in_features)).
+    #[serde(default = "torch_default")]
+    pub bias_init: Init,
+}
+
+impl MaxoutConfig {
+    /// Maxout from `in_features` to `out_features` units of `pieces` pieces each.
+    pub fn new(in_features: usize, out_features: usize, pieces: usize) -> MaxoutConfig {
+        MaxoutConfig {
+            in_features,
+            out_features,
+            pieces,
+            bias: true,
+            weight_init: Init::TorchDefault,
+            bias_init: Init::TorchDefault,
+        }
+    }
+
+    /// Sets the weight initialisation.
+    pub fn with_weight_init(mut self, init: Init) -> MaxoutConfig {
+        self.weight_init = init;
+        self
+    }
+
+    /// Sets the bias initialisation.
+    pub fn with_bias_init(mut self, init: Init) -> MaxoutConfig {
+        self.bias_init = init;
+        self
+    }
+
+    /// Validates the configuration and builds the layer.
+    ///
+    /// # Errors
+    /// [`LayerError::InvalidConfig`] for zero sizes or zero pieces; [`LayerError::Init`] for an
+    /// invalid initialisation.
+    pub fn init<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Maxout, LayerError> {
+        if self.pieces == 0 {
+            return Err(LayerError::invalid("Maxout", "pieces", 0, "at least 1"));
+        }
+        if self.out_features == 0 {
+            return Err(LayerError::invalid(
+                "Maxout",
+                "out_features",
+                0,
+                "at least 1",
+            ));
+        }
+        let linear = LinearConfig {
+            in_features: self.in_features,
+            out_features: self.out_features * self.pieces,
+            bias: self.bias,
+            weight_init: self.weight_init,
+            bias_init: self.bias_init,
+        }
+        .init(rng)
+        .map_err(|e| match e {
+            LayerError::InvalidConfig {
+                field,
+                value,
+                expected,
+                ..
+            } => LayerError::InvalidConfig {
+                layer: "Maxout",
+                field,
+                value,
+                expected,
+            },
+            LayerError::Init { param, source, .. } => LayerError::Init {
+                layer: "Maxout",
+                param,
+                source,
+            },
+        })?;
+        Ok(Maxout {
+            linear,
+            pieces: self.pieces,
+        })
+    }
+}
+
+/// The maxout layer (see the module docs and [`MaxoutConfig`]). Input `[n, in_features]`,
+/// output `[n, out_features]`.
+#[derive(Debug, Clone)]
+pub struct Maxout {
+    linear: Linear,
+    pieces: usize,
+}
+
+impl Maxout {
+    /// A maxout layer with the given stacked weight `[out·k, in]` and bias `[out·k]`.
+    ///
+    /// # Panics
+    /// If `pieces` is 0 or does not divide the number of weight rows.
+    pub fn from_arrays(weight: Array, bias: Option<Array>, pieces: usize) -> Maxout {
+        assert!(
+            pieces > 0 && weight.ndim() == 2 && weight.shape()[0] % pieces == 0,
+            "Maxout::from_arrays: weight shape {:?} must be [out·{pieces}, in]",
+            weight.shape()
+        );
+        Maxout {
+            linear: Linear::from_arrays(weight, bias),
+            pieces,
+        }
+    }
+
+    /// The stacked affine map (`out_features·pieces` units).
+    pub fn linear(&self) -> &Linear {
+        &self.linear
+    }
+
+    /// The number of pieces k.
+    pub fn pieces(&self) -> usize {
+        self.pieces
+    }
+
+    /// The number of output units.
+    pub fn out_features(&self) -> usize {
+        self.linear.out_features() / self.pieces
+    }
+}
+
+impl Module for Maxout {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        group_max(&self.linear.forward(x, ctx), self.pieces)
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
+        self.linear.visit(prefix, f);
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Maxout(in_features={}, out_features={}, pieces={}, bias={})",
+            self.linear.in_features(),
+            self.out_features(),
+            self.pieces,
+            self.linear.bias().is_some()
+        )
+    }
+}
+
+impl fmt::Display for Maxout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// Backward of [`group_max`]: routes each output gradient to the winning column.
+struct GroupMaxBackward {
+    /// For each output element (row-major `[n, m]`), the winning column of the input.
+    argmax: Vec<u32>,
+    in_cols: usize,
+}
+
+impl Backward for GroupMaxBackward {
+    fn name(&self) -> &'static str {
+        "maxout_group_max"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_>, g: Array) -> Vec<Option<Array>> {
+        if !ctx.needs_grad(0) {
+            return vec![None];
+        }
+        let g = g.into_dimensionality::<Ix2>().expect("2-d gradient");
+        let m = g.ncols();
+        let mut gz = Array2::<f32>::zeros((g.nrows(), self.in_cols));
+        for ((r, c), &v) in g.indexed_iter() {
+            gz[[r, self.argmax[r * m + c] as usize]] = v;
+        }
+        vec![Some(gz.into_dyn())]
+    }
+}
+
+/// yᵣⱼ = max_{p<k} z_{r, j·k+p} for `z` of shape `[n, m·k]`, output `[n, m]`.
+fn group_max(z: &Tensor, k: usize) -> Tensor {
+    let zv = z
+        .data()
+        .view()
+        .into_dimensionality::<Ix2>()
+        .expect("Maxout: the affine map gives a 2-d output");
+    let (n, cols) = zv.dim();
+    let m = cols / k;
+    let mut argmax = Vec::with_capacity(n * m);
+    let mut y = Array2::<f32>::zeros((n, m));
+    for (r, row) in zv.outer_iter().enumerate() {
+        for j in 0..m {
+            let mut best = j * k;
+            for c in j * k + 1..(j + 1) * k {
+                if row[c] > row[best] {
+                    best = c;
+                }
+            }
+            y[[r, j]] = row[best];
+            argmax.push(best as u32);
+        }
+    }
+    Tensor::from_op(
+        y.into_dyn(),
+        vec![z.clone()],
+        GroupMaxBackward {
+            argmax,
+            in_cols: cols,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{GradCheckConfig, check_module_gradients};
+    use crate::rng::seeded;
+
+    #[test]
+    fn forward_is_the_max_of_the_pieces() {
+        // 1 input, 2 units × 3 pieces: pieces of unit 0 are x, −x, 0.5; of unit 1: 2x, x−1, −3.
+        let w = Array::from_shape_vec(vec![6, 1], vec![1.0, -1.0, 0.0, 2.0, 1.0, 0.0]).unwrap();
+        let b = Array::from_shape_vec(vec![6], vec![0.0, 0.0, 0.5, 0.0, -1.0, -3.0]).unwrap();
+        let m = Maxout::from_arrays(w, Some(b), 3);
+        let x = Tensor::from_vec(vec![2.0, -1.0, 0.25], &[3, 1]);
+        let y = m.forward(&x, &mut Ctx::eval());
+        assert_eq!(y.shape(), &[3, 2]);
+        assert_eq!(y.to_vec(), vec![2.0, 4.0, 1.0, -2.0, 0.5, 0.5]);
+        assert_eq!(
+            m.to_string(),
+            "Maxout(in_features=1, out_features=2, pieces=3, bias=true)"
+        );
+        let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+    }
+
+    #[test]
+    fn one_piece_is_a_linear_layer() {
+        let m = MaxoutConfig::new(4, 3, 1).init(&mut seeded(2)).unwrap();
+        let x = Tensor::randn(&[5, 4], 0.0, 1.0, &mut seeded(3));
+        let y = m.forward(&x, &mut Ctx::eval());
+        let l = m.linear().forward(&x, &mut Ctx::eval());
+        assert_eq!(y.to_vec(), l.to_vec());
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        let e = MaxoutConfig::new(4, 3, 0).init(&mut seeded(0)).unwrap_err();
+        assert!(e.to_string().contains("pieces"), "{e}");
+        let e = MaxoutConfig::new(0, 3, 2).init(&mut seeded(0)).unwrap_err();
+        assert!(e.to_string().starts_with("Maxout: in_features"), "{e}");
+    }
+
+    #[test]
+    fn gradients() {
+        let m = MaxoutConfig::new(5, 3, 4).init(&mut seeded(1)).unwrap();
+        let x = Tensor::randn(&[6, 5], 0.0, 1.0, &mut seeded(2));
+        let w = Tensor::randn(&[6, 3], 0.0, 1.0, &mut seeded(3));
+        let report = check_module_gradients(
+            &m,
+            || (&m.forward(&x, &mut Ctx::eval()) * &w).sum_all(),
+            &GradCheckConfig::default(),
+        );
+        assert!(report.passed(), "{report}");
+        // The input gradient, through the max.
+        crate::gradcheck::assert_gradients(
+            |xs| (&m.forward(&xs[0], &mut Ctx::eval()) * &w).sum_all(),
+            &[&[6, 5]],
+            4,
+        );
+    }
+}
