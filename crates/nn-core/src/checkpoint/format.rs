@@ -1,0 +1,240 @@
+//! Reading and writing state dicts as safetensors bytes and files.
+//!
+//! Tensors are written as little-endian `F32` with their shapes (row-major, PyTorch's layout), plus
+//! the metadata `{"format": "pt"}` that Hugging Face tools expect. Reading accepts every float and
+//! integer dtype PyTorch saves (`F64`, `F32`, `F16`, `BF16`, `I64` — e.g. BatchNorm's
+//! `num_batches_tracked` — `I32`, `I16`, `I8`, `U8`, `BOOL`, …) and converts it to `f32`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::IxDyn;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::{SafeTensors, serialize};
+
+use super::CheckpointError;
+use crate::tensor::Array;
+
+/// Serialises `tensors` (name, value) to safetensors bytes (`F32`), with optional extra
+/// metadata. `path` only names the destination in errors.
+///
+/// # Errors
+/// [`CheckpointError::DuplicateName`] if two tensors share a name.
+pub fn to_bytes(
+    tensors: &[(String, Array)],
+    metadata: Option<&HashMap<String, String>>,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in tensors {
+        if !seen.insert(name.as_str()) {
+            return Err(CheckpointError::DuplicateName {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            });
+        }
+    }
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, a)| a.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = tensors.iter().zip(&bytes).map(|((name, a), b)| {
+        let view = TensorView::new(Dtype::F32, a.shape().to_vec(), b).expect("consistent size");
+        (name.as_str(), view)
+    });
+    let mut info = HashMap::from([("format".to_string(), "pt".to_string())]);
+    if let Some(extra) = metadata {
+        info.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serialize(views, Some(info)).map_err(|source| CheckpointError::Format {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parses safetensors `bytes` into (name, value) pairs sorted by name, converting every tensor
+/// to `f32`. `path` only names the source in errors.
+///
+/// # Errors
+/// [`CheckpointError::Format`] for bytes that are not a valid safetensors file;
+/// [`CheckpointError::UnsupportedDtype`] for complex or sub-byte float tensors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Array)>, CheckpointError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|source| CheckpointError::Format {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = to_f32(&view).ok_or_else(|| CheckpointError::UnsupportedDtype {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                dtype: format!("{:?}", view.dtype()),
+            })?;
+            let array = Array::from_shape_vec(IxDyn(view.shape()), values)
+                .expect("safetensors validated the size");
+            Ok((name, array))
+        })
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Writes `tensors` to the safetensors file `path` atomically (a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`): a crash or error never leaves a partly
+/// written checkpoint, and an existing file is replaced only by a complete one.
+///
+/// # Errors
+/// [`CheckpointError::Write`] on I/O failure; [`CheckpointError::DuplicateName`].
+pub fn write_file(
+    path: impl AsRef<Path>,
+    tensors: &[(String, Array)],
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let bytes = to_bytes(tensors, metadata, path)?;
+    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads every tensor of the safetensors file `path` as `f32`, sorted by name.
+///
+/// # Errors
+/// [`CheckpointError::Read`], [`CheckpointError::Format`], [`CheckpointError::UnsupportedDtype`].
+pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<(String, Array)>, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(|source| CheckpointError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(&bytes, path)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let file_name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp: PathBuf = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The values of `view` as `f32`, or `None` for a dtype without a conversion.
+fn to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
+    let d = view.data();
+    fn chunks<const N: usize>(d: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+        d.chunks_exact(N)
+            .map(|c| c.try_into().expect("exact chunk"))
+    }
+    Some(match view.dtype() {
+        Dtype::F32 => chunks::<4>(d).map(f32::from_le_bytes).collect(),
+        Dtype::F64 => chunks::<8>(d)
+            .map(|b| f64::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::F16 => chunks::<2>(d)
+            .map(|b| f16_to_f32(u16::from_le_bytes(b)))
+            .collect(),
+        Dtype::BF16 => chunks::<2>(d)
+            .map(|b| f32::from_bits((u16::from_le_bytes(b) as u32) << 16))
+            .collect(),
+        Dtype::I64 => chunks::<8>(d)
+            .map(|b| i64::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::U64 => chunks::<8>(d)
+            .map(|b| u64::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::I32 => chunks::<4>(d)
+            .map(|b| i32::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::U32 => chunks::<4>(d)
+            .map(|b| u32::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::I16 => chunks::<2>(d)
+            .map(|b| i16::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::U16 => chunks::<2>(d)
+            .map(|b| u16::from_le_bytes(b) as f32)
+            .collect(),
+        Dtype::I8 => d.iter().map(|&b| b as i8 as f32).collect(),
+        Dtype::U8 => d.iter().map(|&b| b as f32).collect(),
+        Dtype::BOOL => d.iter().map(|&b| if b != 0 { 1.0 } else { 0.0 }).collect(),
+        _ => return None,
+    })
+}
+
+/// IEEE 754 binary16 → binary32 (exact).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = u32::from((h >> 10) & 0x1f);
+    let man = u32::from(h & 0x3ff);
+    match exp {
+        0 => sign * man as f32 * (1.0 / 16_777_216.0), // subnormal: man · 2⁻²⁴
+        31 if man == 0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        _ => f32::from_bits((u32::from(h & 0x8000) << 16) | ((exp + 127 - 15) << 23) | (man << 13)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_conversion() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x8000), 0.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+        assert!(f16_to_f32(0x7e00).is_nan());
+    }
+
+    #[test]
+    fn bytes_round_trip_and_duplicates_are_refused() {
+        let p = Path::new("mem.safetensors");
+        let t = vec![
+            (
+                "b".to_string(),
+                Array::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, -2.0, 3.5, 0.0]).unwrap(),
+            ),
+            ("a".to_string(), Array::from_elem(IxDyn(&[]), 7.0)),
+        ];
+        let back = from_bytes(&to_bytes(&t, None, p).unwrap(), p).unwrap();
+        assert_eq!(back[0], t[1]);
+        assert_eq!(back[1], t[0]);
+        let dup = vec![t[0].clone(), t[0].clone()];
+        let e = to_bytes(&dup, None, p).unwrap_err();
+        assert!(e.to_string().contains("two tensors are named `b`"), "{e}");
+    }
+}
