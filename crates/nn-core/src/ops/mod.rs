@@ -10,11 +10,38 @@ mod matmul;
 mod mul;
 mod relu;
 mod sum;
+
 pub mod conv;
 pub use conv::Conv2dOptions;
 pub mod pool;
 pub use pool::{AvgPool2dOptions, MaxPool2dOptions};
 
+// ops owner: elementwise arithmetic, reductions, shape ops, activations, softmax.
+mod abs;
+pub mod activation;
+mod axes;
+mod clamp;
+mod concat;
+mod div;
+mod elementwise;
+mod exp;
+mod gather;
+mod log;
+mod log_softmax;
+mod max;
+mod neg;
+mod permute;
+mod pow;
+mod reshape;
+mod scalar;
+mod slice;
+mod softmax;
+mod sqrt;
+mod stack;
+mod sub;
+mod var;
+
+pub use activation::{GeluApproximate, SELU_ALPHA, SELU_SCALE, erf};
 pub use broadcast::{broadcast_shapes, sum_to_shape};
 
 /// Implements `std::ops::$trait` for every combination of `Tensor` and `&Tensor` by calling the
