@@ -93,6 +93,23 @@ pub(crate) fn backward(
     let parallel = slices >= 2 && rayon::current_num_threads() > 1;
     let mm = gemm_for(parallel);
     let wlen = g.cout * k;
+    let transposed = partial_transposed(g);
+    // Wᵀ of every group, [K, C_out/groups] row-major: the input-gradient product reads it as its
+    // left operand (measured faster than a strided view of W).
+    let cout_g = g.cout_g();
+    let wt: Vec<f32> = if need_x {
+        let mut wt = vec![0.0f32; wlen];
+        for gi in 0..g.groups {
+            for co in 0..cout_g {
+                for kk in 0..k {
+                    wt[(gi * k + kk) * cout_g + co] = w[(gi * cout_g + co) * k + kk];
+                }
+            }
+        }
+        wt
+    } else {
+        Vec::new()
+    };
     let mut partials: Vec<Vec<f32>> = if need_w {
         (0..slices).map(|_| take_buffer(wlen)).collect()
     } else {
@@ -112,7 +129,19 @@ pub(crate) fn backward(
         dx_parts.resize_with(slices, Default::default);
     }
     let work = |((part, dxs), &(lo, hi)): ((&mut Vec<f32>, &mut [f32]), &(usize, usize))| {
-        slice_backward(g, x, w, dy, (lo, hi), b, part, dxs, (need_x, need_w), mm);
+        let layout = Layout { b, transposed };
+        slice_backward(
+            g,
+            x,
+            &wt,
+            dy,
+            (lo, hi),
+            layout,
+            part,
+            dxs,
+            (need_x, need_w),
+            mm,
+        );
     };
     if parallel {
         partials
@@ -128,36 +157,62 @@ pub(crate) fn backward(
             .for_each(work);
     }
     let dw = need_w.then(|| {
-        let mut it = partials.into_iter();
-        let mut dw = it.next().expect("at least one slice");
-        let rest: Vec<Vec<f32>> = it.collect();
-        if !rest.is_empty() {
+        let dw = if transposed {
+            // dW[g, co, kk] = Σ_s partial_s[g, kk, co], summed in slice order.
+            let mut dw = vec![0.0f32; wlen];
+            dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
+                let (gi, co) = (row / cout_g, row % cout_g);
+                for part in &partials {
+                    let blk = &part[gi * k * cout_g..(gi + 1) * k * cout_g];
+                    for (kk, v) in d.iter_mut().enumerate() {
+                        *v += blk[kk * cout_g + co];
+                    }
+                }
+            });
+            dw
+        } else {
+            let mut dw = vec![0.0f32; wlen];
             dw.par_chunks_mut(4096).enumerate().for_each(|(ci, d)| {
-                for r in &rest {
-                    for (a, v) in d.iter_mut().zip(&r[ci * 4096..]) {
+                for part in &partials {
+                    for (a, v) in d.iter_mut().zip(&part[ci * 4096..]) {
                         *a += v;
                     }
                 }
             });
-        }
-        rest.into_iter().for_each(give_back);
-        // The result leaves the pool (it becomes the gradient array); copy only if it is much
-        // larger than needed.
+            dw
+        };
+        partials.into_iter().for_each(give_back);
         dw
     });
     ConvGrads { dx, dw, db }
 }
 
+/// Whether the partial weight gradients are kept transposed (`[groups, K, C_out/groups]`): the
+/// product dY·colᵀ then has a column-major destination, which the `gemm` crate computes without
+/// repacking the unfolded input (measured 1.2-8x faster for K ≥ 64; slower for the tiny K of a
+/// 3-channel stem, which keeps `[C_out, K]`).
+fn partial_transposed(g: &Geom) -> bool {
+    g.k() >= 64
+}
+
+/// How a slice lays out its work: samples per GEMM and the partial gradient's layout.
+#[derive(Clone, Copy)]
+struct Layout {
+    b: usize,
+    transposed: bool,
+}
+
 /// Backward over samples `lo..hi`: accumulates the slice's weight gradient into `part`
 /// (overwritten) and writes the slice's input gradients into `dxs` (zeroed by the caller).
+/// `wt` holds Wᵀ per group (`[groups, K, C_out/groups]`).
 #[allow(clippy::too_many_arguments)]
 fn slice_backward(
     g: &Geom,
     x: &[f32],
-    w: &[f32],
+    wt: &[f32],
     dy: &[f32],
     (lo, hi): (usize, usize),
-    b: usize,
+    Layout { b, transposed }: Layout,
     part: &mut [f32],
     dxs: &mut [f32],
     (need_x, need_w): (bool, bool),
@@ -176,9 +231,6 @@ fn slice_backward(
         let dcol_len = if need_x && !direct { k * ld } else { 0 };
         let dyc_len = if nb > 1 { cout_g * ld } else { 0 };
         for gi in 0..g.groups {
-            let wg =
-                ArrayView2::from_shape((cout_g, k), &w[gi * cout_g * k..(gi + 1) * cout_g * k])
-                    .expect("weight block");
             with_workspace(col_len + dcol_len + dyc_len, |ws| {
                 let (col, rest) = ws.split_at_mut(col_len);
                 let (dcol, dyc) = rest.split_at_mut(dcol_len);
@@ -198,11 +250,15 @@ fn slice_backward(
                     ArrayView2::from_shape((cout_g, ld), &*dyc).expect("gathered gradient")
                 };
                 if need_w {
-                    let pg = ArrayViewMut2::from_shape(
-                        (cout_g, k),
-                        &mut part[gi * cout_g * k..(gi + 1) * cout_g * k],
-                    )
-                    .expect("partial weight gradient");
+                    let blk = &mut part[gi * cout_g * k..(gi + 1) * cout_g * k];
+                    let pg = if transposed {
+                        ArrayViewMut2::from_shape((k, cout_g), blk)
+                            .expect("partial weight gradient")
+                            .reversed_axes()
+                    } else {
+                        ArrayViewMut2::from_shape((cout_g, k), blk)
+                            .expect("partial weight gradient")
+                    };
                     if direct {
                         let xg = ArrayView2::from_shape(
                             (cin_g, p),
@@ -220,6 +276,11 @@ fn slice_backward(
                     }
                 }
                 if need_x {
+                    let wgt = ArrayView2::from_shape(
+                        (k, cout_g),
+                        &wt[gi * k * cout_g..(gi + 1) * k * cout_g],
+                    )
+                    .expect("transposed weight block");
                     let dx_c = &mut dxs[(n0 - lo) * xs..(n0 - lo + nb) * xs];
                     if direct {
                         let dxg = ArrayViewMut2::from_shape(
@@ -227,11 +288,11 @@ fn slice_backward(
                             &mut dx_c[gi * cin_g * hw..(gi + 1) * cin_g * hw],
                         )
                         .expect("input gradient block");
-                        mm(1.0, wg.t(), dyv, 0.0, dxg);
+                        mm(1.0, wgt, dyv, 0.0, dxg);
                     } else {
                         let dcolv =
                             ArrayViewMut2::from_shape((k, ld), &mut *dcol).expect("unfolded grad");
-                        mm(1.0, wg.t(), dyv, 0.0, dcolv);
+                        mm(1.0, wgt, dyv, 0.0, dcolv);
                         for (bi, dx_n) in dx_c.chunks_mut(xs).enumerate() {
                             col2im(g, dcol, ld, bi * p, dx_n, gi * cin_g);
                         }

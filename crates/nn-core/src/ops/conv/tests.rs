@@ -181,6 +181,16 @@ fn matches_naive_on_all_paths() {
         false,
         12,
     );
+    // K = C_in/groups·kH·kW ≥ 64: the weight gradient is accumulated transposed.
+    check_against_naive(&[3, 8, 6, 5], &[5, 8, 3, 3], d.padding(1), true, 14);
+    check_against_naive(
+        &[11, 16, 5, 5],
+        &[6, 8, 3, 3],
+        d.groups(2).stride(2),
+        true,
+        15,
+    );
+    check_against_naive(&[2, 70, 4, 4], &[3, 70, 1, 1], d, true, 16);
     // Many samples: several slices of the weight-gradient reduction.
     check_against_naive(&[37, 2, 4, 4], &[3, 2, 3, 3], d.padding(1), true, 13);
 }
