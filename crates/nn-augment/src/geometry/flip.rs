@@ -1,0 +1,117 @@
+//! Horizontal and vertical flips (`RandomHorizontalFlip`, `RandomVerticalFlip`).
+//!
+//! `hflip(x)[c, i, j] = x[c, i, W−1−j]`, `vflip(x)[c, i, j] = x[c, H−1−i, j]`. The horizontal flip
+//! is the standard augmentation of Krizhevsky et al. 2012 (AlexNet) and of every CIFAR recipe.
+
+use crate::error::{Result, check};
+use crate::kernels::crop as k;
+use crate::transform::{Params, Transform, bernoulli, wrong_params};
+use crate::types::{Shape, default_half};
+use ndarray::{Array3, ArrayBase, Data, Ix3};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Mirrors the image left-right (torchvision `F.horizontal_flip`).
+pub fn hflip<S: Data<Elem = f32>>(img: &ArrayBase<S, Ix3>) -> Array3<f32> {
+    k::hflip(img)
+}
+
+/// Mirrors the image top-bottom (torchvision `F.vertical_flip`).
+pub fn vflip<S: Data<Elem = f32>>(img: &ArrayBase<S, Ix3>) -> Array3<f32> {
+    k::vflip(img)
+}
+
+/// Config of a random flip: flip with probability `p` (default 0.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlipConfig {
+    /// Probability of flipping, in `[0, 1]`.
+    #[serde(default = "default_half")]
+    pub p: f64,
+}
+
+impl Default for FlipConfig {
+    fn default() -> Self {
+        FlipConfig { p: 0.5 }
+    }
+}
+
+macro_rules! flip_transform {
+    ($name:ident, $cfgname:literal, $display:literal, $f:path, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name {
+            p: f64,
+        }
+
+        impl $name {
+            /// Flip with probability `p ∈ [0, 1]`.
+            pub fn new(p: f64) -> Result<Self> {
+                check::prob($cfgname, "p", p)?;
+                Ok($name { p })
+            }
+
+            /// The flip probability.
+            pub fn p(&self) -> f64 {
+                self.p
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($display, "(p={})"), self.p)
+            }
+        }
+
+        impl Transform for $name {
+            fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
+                Params::Flip(bernoulli(rng, self.p))
+            }
+            fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
+                match params {
+                    Params::Flip(true) => $f(img),
+                    Params::Flip(false) | Params::Identity => img.clone(),
+                    p => wrong_params($display, p),
+                }
+            }
+            fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
+                match params {
+                    Params::Flip(true) => $f(&img),
+                    Params::Flip(false) | Params::Identity => img,
+                    p => wrong_params($display, p),
+                }
+            }
+            fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
+                self.apply(mask, params)
+            }
+        }
+    };
+}
+
+impl FlipConfig {
+    /// Validates and builds a [`HorizontalFlip`].
+    pub fn init_horizontal(&self) -> Result<HorizontalFlip> {
+        HorizontalFlip::new(self.p)
+    }
+
+    /// Validates and builds a [`VerticalFlip`].
+    pub fn init_vertical(&self) -> Result<VerticalFlip> {
+        VerticalFlip::new(self.p)
+    }
+}
+
+flip_transform!(
+    HorizontalFlip,
+    "horizontal_flip",
+    "RandomHorizontalFlip",
+    hflip,
+    "Random left-right flip with probability `p` (torchvision `RandomHorizontalFlip`)."
+);
+flip_transform!(
+    VerticalFlip,
+    "vertical_flip",
+    "RandomVerticalFlip",
+    vflip,
+    "Random top-bottom flip with probability `p` (torchvision `RandomVerticalFlip`)."
+);

@@ -1,0 +1,257 @@
+//! Test-time augmentation: turn one image into a batch of views (`[N, C, H, W]`), run the model on
+//! the batch, and average the predicted class probabilities over the views.
+//!
+//! * [`hflip_views`]: the image and its mirror (2 views).
+//! * [`five_crop_views`] / [`ten_crop_views`]: 4 corners + centre (+ the same on the flipped
+//!   image) — the 10-crop testing of Krizhevsky et al. 2012.
+//! * [`multi_scale_ten_crop_views`]: resize the shorter side to each scale, then ten-crop — the
+//!   ResNet test recipe (He et al. 2016: scales {224, 256, 384, 480, 640}).
+//!
+//! Averaging: feed the views through the model, apply softmax per view, then
+//! [`average_probabilities`] (the mean row) or [`tta_predict`] (mean row + argmax). Average
+//! *probabilities*, not logits: that is what the papers report and what the ensemble of views
+//! estimates.
+//!
+//! ```
+//! use nn_augment::tta::{ten_crop_views, tta_predict};
+//! use ndarray::{Array2, Array3};
+//!
+//! let img = Array3::<f32>::from_elem((3, 36, 36), 0.5);
+//! let views = ten_crop_views(&img, 32, false);
+//! assert_eq!(views.dim(), (10, 3, 32, 32));
+//! // ... run a model on `views`, softmax each row:
+//! let probs = Array2::from_shape_fn((10, 4), |(v, k)| if k == v % 2 { 0.7 } else { 0.1 });
+//! let pred = tta_predict(&probs);
+//! assert_eq!(pred.class, 0);
+//! ```
+
+use crate::error::{AugmentError, Result};
+use crate::geometry::crop::{five_crop, ten_crop};
+use crate::geometry::flip::hflip;
+use crate::geometry::resize::resize_short_side;
+use crate::types::Interpolation;
+use ndarray::{Array1, Array2, Array3, Array4, ArrayBase, Axis, Data, Ix2, Ix3};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The ResNet multi-scale test set of shorter sides.
+pub const RESNET_SCALES: [usize; 5] = [224, 256, 384, 480, 640];
+
+/// Stacks equally shaped CHW views into `[N, C, H, W]`.
+///
+/// # Panics
+/// If the views differ in shape or the list is empty.
+pub fn stack_views(views: &[Array3<f32>]) -> Array4<f32> {
+    assert!(!views.is_empty(), "stack_views: no views");
+    let d = views[0].dim();
+    let mut out = Array4::zeros((views.len(), d.0, d.1, d.2));
+    for (mut o, v) in out.outer_iter_mut().zip(views) {
+        assert_eq!(v.dim(), d, "stack_views: views of different shapes");
+        o.assign(v);
+    }
+    out
+}
+
+/// The image and its horizontal mirror: `[2, C, H, W]`.
+pub fn hflip_views<S: Data<Elem = f32>>(img: &ArrayBase<S, Ix3>) -> Array4<f32> {
+    stack_views(&[img.to_owned(), hflip(img)])
+}
+
+/// Four corner crops and the centre crop of `size × size`: `[5, C, size, size]` in the order
+/// top-left, top-right, bottom-left, bottom-right, centre (torchvision `FiveCrop`).
+///
+/// # Panics
+/// If `size` exceeds the image.
+pub fn five_crop_views<S: Data<Elem = f32>>(img: &ArrayBase<S, Ix3>, size: usize) -> Array4<f32> {
+    stack_views(&five_crop(img, size, size))
+}
+
+/// [`five_crop_views`] of the image and of its horizontal (`vertical = false`) or vertical flip:
+/// `[10, C, size, size]` (torchvision `TenCrop`).
+pub fn ten_crop_views<S: Data<Elem = f32>>(
+    img: &ArrayBase<S, Ix3>,
+    size: usize,
+    vertical: bool,
+) -> Array4<f32> {
+    stack_views(&ten_crop(img, size, size, vertical))
+}
+
+/// For each scale `s`: resize the shorter side to `s` (bilinear, antialias), then ten-crop
+/// `crop × crop`: `[10·|scales|, C, crop, crop]`, grouped by scale.
+///
+/// # Panics
+/// If a scale is smaller than `crop`.
+pub fn multi_scale_ten_crop_views<S: Data<Elem = f32>>(
+    img: &ArrayBase<S, Ix3>,
+    scales: &[usize],
+    crop: usize,
+) -> Array4<f32> {
+    let mut views = Vec::with_capacity(10 * scales.len());
+    for &s in scales {
+        assert!(
+            s >= crop,
+            "multi_scale_ten_crop: scale {s} is smaller than the crop {crop}"
+        );
+        let r = resize_short_side(img, s, Interpolation::Bilinear, true);
+        views.extend(ten_crop(&r, crop, crop, false));
+    }
+    stack_views(&views)
+}
+
+/// Mean of per-view class probabilities: `p̄_k = (1/N) Σ_v p_{v,k}` over the `N` rows of `probs`
+/// (`[views, classes]`, each row a softmax output).
+///
+/// # Panics
+/// If `probs` has no rows.
+pub fn average_probabilities<S: Data<Elem = f32>>(probs: &ArrayBase<S, Ix2>) -> Array1<f32> {
+    assert!(probs.nrows() > 0, "average_probabilities: no views");
+    probs.mean_axis(Axis(0)).expect("non-empty")
+}
+
+/// The TTA prediction of one image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TtaPrediction {
+    /// Mean probability per class.
+    pub probabilities: Array1<f32>,
+    /// `argmax` of the mean (the first one on ties).
+    pub class: usize,
+    /// The mean probability of that class.
+    pub confidence: f32,
+}
+
+/// Averages per-view probabilities and picks the most probable class.
+pub fn tta_predict<S: Data<Elem = f32>>(probs: &ArrayBase<S, Ix2>) -> TtaPrediction {
+    let p = average_probabilities(probs);
+    let mut class = 0;
+    for (k, &v) in p.iter().enumerate() {
+        if v > p[class] {
+            class = k;
+        }
+    }
+    let confidence = p[class];
+    TtaPrediction {
+        probabilities: p,
+        class,
+        confidence,
+    }
+}
+
+/// A configurable set of TTA views (for configs and CLIs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TtaViews {
+    /// The image only.
+    Identity,
+    /// Image + horizontal mirror.
+    Hflip,
+    /// Five crops of `size`.
+    FiveCrop {
+        /// Crop side.
+        size: usize,
+    },
+    /// Ten crops of `size`.
+    TenCrop {
+        /// Crop side.
+        size: usize,
+        /// Flip vertically instead of horizontally.
+        #[serde(default)]
+        vertical: bool,
+    },
+    /// Ten crops of `crop` at each shorter-side scale.
+    MultiScaleTenCrop {
+        /// Shorter sides (e.g. [`RESNET_SCALES`]).
+        scales: Vec<usize>,
+        /// Crop side.
+        crop: usize,
+    },
+}
+
+impl TtaViews {
+    /// The ResNet test recipe: ten 224-crops at each of [`RESNET_SCALES`] (50 views).
+    pub fn resnet() -> Self {
+        TtaViews::MultiScaleTenCrop {
+            scales: RESNET_SCALES.to_vec(),
+            crop: 224,
+        }
+    }
+
+    /// Checks the sizes (independently of an image).
+    pub fn validate(&self) -> Result<()> {
+        let t = "tta";
+        match self {
+            TtaViews::FiveCrop { size } | TtaViews::TenCrop { size, .. } if *size == 0 => {
+                Err(AugmentError::invalid(t, "size", size, "≥ 1"))
+            }
+            TtaViews::MultiScaleTenCrop { scales, crop } => {
+                if *crop == 0 {
+                    return Err(AugmentError::invalid(t, "crop", crop, "≥ 1"));
+                }
+                if scales.is_empty() || scales.iter().any(|s| s < crop) {
+                    return Err(AugmentError::invalid(
+                        t,
+                        "scales",
+                        scales,
+                        format!("a non-empty list of sides ≥ crop ({crop})"),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Number of views produced per image.
+    pub fn num_views(&self) -> usize {
+        match self {
+            TtaViews::Identity => 1,
+            TtaViews::Hflip => 2,
+            TtaViews::FiveCrop { .. } => 5,
+            TtaViews::TenCrop { .. } => 10,
+            TtaViews::MultiScaleTenCrop { scales, .. } => 10 * scales.len(),
+        }
+    }
+
+    /// The views of `img`: `[num_views, C, H', W']`.
+    ///
+    /// # Panics
+    /// If a crop is larger than the image.
+    pub fn views<S: Data<Elem = f32>>(&self, img: &ArrayBase<S, Ix3>) -> Array4<f32> {
+        match self {
+            TtaViews::Identity => img.to_owned().insert_axis(Axis(0)),
+            TtaViews::Hflip => hflip_views(img),
+            TtaViews::FiveCrop { size } => five_crop_views(img, *size),
+            TtaViews::TenCrop { size, vertical } => ten_crop_views(img, *size, *vertical),
+            TtaViews::MultiScaleTenCrop { scales, crop } => {
+                multi_scale_ten_crop_views(img, scales, *crop)
+            }
+        }
+    }
+}
+
+impl fmt::Display for TtaViews {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TtaViews::Identity => write!(f, "Identity"),
+            TtaViews::Hflip => write!(f, "HFlipTTA(views=2)"),
+            TtaViews::FiveCrop { size } => write!(f, "FiveCrop(size={size})"),
+            TtaViews::TenCrop { size, vertical } => {
+                write!(f, "TenCrop(size={size}, vertical_flip={vertical})")
+            }
+            TtaViews::MultiScaleTenCrop { scales, crop } => {
+                write!(f, "MultiScaleTenCrop(scales={scales:?}, crop={crop})")
+            }
+        }
+    }
+}
+
+/// Row-wise softmax of logits `[views, classes]` (a convenience for models that output logits).
+pub fn softmax_rows<S: Data<Elem = f32>>(logits: &ArrayBase<S, Ix2>) -> Array2<f32> {
+    let mut out = logits.to_owned();
+    for mut row in out.rows_mut() {
+        let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        row.mapv_inplace(|x| (x - m).exp());
+        let s = row.sum();
+        row.mapv_inplace(|x| x / s);
+    }
+    out
+}
