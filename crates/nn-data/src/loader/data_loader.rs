@@ -1,0 +1,205 @@
+//! [`DataLoader`]: batches of a [`Dataset`], deterministic for any number of threads.
+
+use super::rng::{batch_rng, sample_rng, shuffled_order};
+use super::{Batch, BatchHook, Epoch, LoaderConfig, SampleTransform};
+use crate::{DataError, Dataset};
+use rayon::ThreadPool;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Iterates a data set in mini-batches (PyTorch's `DataLoader` for a map-style data set).
+///
+/// For epoch `e`, the sample order is `0..len` or, with `shuffle`, [`shuffled_order`]`(len,
+/// seed, e)`. Batch `b` holds positions `b·B .. min((b+1)·B, len)` of that order; the sample at
+/// position `p` is read, then transformed with the generator [`sample_rng`]`(seed, e, p)`; the
+/// batch hook gets [`batch_rng`]`(seed, e, b)`. Samples of a batch are processed in parallel on
+/// rayon, but since every draw comes from its own stream and results are assembled in position
+/// order, the batches are bit-identical for any number of threads.
+///
+/// ```
+/// use std::sync::Arc;
+/// use nn_data::{digits, DataLoader, LoaderConfig};
+/// let config = LoaderConfig { batch_size: 64, shuffle: true, seed: 7, ..Default::default() };
+/// let loader = DataLoader::new(Arc::new(digits()), config)?
+///     .with_transform(Arc::new(|img, _rng| img.mapv(|v| 1.0 - v)));
+/// let mut seen = 0;
+/// for batch in loader.epoch(0) {
+///     let batch = batch?;
+///     assert_eq!(batch.images.shape()[1..], [1, 8, 8]);
+///     seen += batch.len();
+/// }
+/// assert_eq!(seen, 1797);
+/// # Ok::<(), nn_data::DataError>(())
+/// ```
+#[derive(Clone)]
+pub struct DataLoader {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    dataset: Arc<dyn Dataset>,
+    config: LoaderConfig,
+    transform: Option<SampleTransform>,
+    batch_hook: Option<BatchHook>,
+    pool: Option<Arc<ThreadPool>>,
+}
+
+impl std::fmt::Debug for DataLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataLoader")
+            .field("len", &self.inner.dataset.len())
+            .field("config", &self.inner.config)
+            .field("transform", &self.inner.transform.is_some())
+            .field("batch_hook", &self.inner.batch_hook.is_some())
+            .finish()
+    }
+}
+
+impl DataLoader {
+    /// A loader over `dataset`; errors on an invalid configuration.
+    pub fn new(dataset: Arc<dyn Dataset>, config: LoaderConfig) -> Result<Self, DataError> {
+        config.validate()?;
+        let pool = match config.num_threads {
+            Some(n) => Some(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("nn-data-{i}"))
+                    .build()
+                    .map_err(|e| DataError::invalid("num_threads", n, e.to_string()))?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dataset,
+                config,
+                transform: None,
+                batch_hook: None,
+                pool,
+            }),
+        })
+    }
+
+    fn edit(self, f: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            dataset: shared.dataset.clone(),
+            config: shared.config.clone(),
+            transform: shared.transform.clone(),
+            batch_hook: shared.batch_hook.clone(),
+            pool: shared.pool.clone(),
+        });
+        f(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Sets the per-sample transform (augmentation).
+    pub fn with_transform(self, transform: SampleTransform) -> Self {
+        self.edit(|i| i.transform = Some(transform))
+    }
+
+    /// Sets the per-batch hook (mixup, CutMix).
+    pub fn with_batch_hook(self, hook: BatchHook) -> Self {
+        self.edit(|i| i.batch_hook = Some(hook))
+    }
+
+    /// Runs decoding and transforms on `pool` (overrides `num_threads`).
+    pub fn with_thread_pool(self, pool: Arc<ThreadPool>) -> Self {
+        self.edit(|i| i.pool = Some(pool))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LoaderConfig {
+        &self.inner.config
+    }
+
+    /// The data set.
+    pub fn dataset(&self) -> &Arc<dyn Dataset> {
+        &self.inner.dataset
+    }
+
+    /// Batches per epoch.
+    pub fn num_batches(&self) -> usize {
+        self.inner.num_batches()
+    }
+
+    /// The order in which `epoch` visits the data set's indices.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        self.inner.order(epoch)
+    }
+
+    /// Batch `batch` of `epoch`, computed now on the calling thread (random access; the same
+    /// result the epoch iterator yields).
+    pub fn batch(&self, epoch: u64, batch: usize) -> Result<Batch, DataError> {
+        if batch >= self.num_batches() {
+            return Err(DataError::IndexOutOfRange {
+                index: batch,
+                len: self.num_batches(),
+            });
+        }
+        self.inner.batch(epoch, batch, &self.order(epoch))
+    }
+
+    /// Iterates the batches of `epoch` (prefetched in the background if `prefetch > 0`).
+    pub fn epoch(&self, epoch: u64) -> Epoch {
+        Epoch::new(self.inner.clone(), epoch)
+    }
+}
+
+impl Inner {
+    pub(super) fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
+    pub(super) fn num_batches(&self) -> usize {
+        let (n, b) = (self.dataset.len(), self.config.batch_size);
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    pub(super) fn order(&self, epoch: u64) -> Vec<usize> {
+        let n = self.dataset.len();
+        if self.config.shuffle {
+            shuffled_order(n, self.config.seed, epoch)
+        } else {
+            (0..n).collect()
+        }
+    }
+
+    /// Computes batch `b` of `epoch` given the epoch's `order`.
+    pub(super) fn batch(&self, epoch: u64, b: usize, order: &[usize]) -> Result<Batch, DataError> {
+        let bs = self.config.batch_size;
+        let positions = b * bs..((b + 1) * bs).min(order.len());
+        let seed = self.config.seed;
+        let work = || {
+            positions
+                .clone()
+                .into_par_iter()
+                .map(|pos| {
+                    let index = order[pos];
+                    let s = self.dataset.get(index)?;
+                    let image = match &self.transform {
+                        Some(t) => t(s.image, &mut sample_rng(seed, epoch, pos as u64)),
+                        None => s.image,
+                    };
+                    Ok((image, s.label))
+                })
+                .collect::<Result<Vec<_>, DataError>>()
+        };
+        let samples = match &self.pool {
+            Some(pool) => pool.install(work)?,
+            None => work()?,
+        };
+        let (images, labels): (Vec<_>, Vec<_>) = samples.into_iter().unzip();
+        let indices = order[positions].to_vec();
+        let batch = Batch::collate(images, labels, indices, self.dataset.num_classes())?;
+        Ok(match &self.batch_hook {
+            Some(hook) => hook(batch, &mut batch_rng(seed, epoch, b as u64)),
+            None => batch,
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Preprocessing fitted on training data and applied to any split (CS231n "Data
+//! preprocessing"): [`MeanImage`] (AlexNet), [`ChannelMean`] (VGG), [`Normalize`] (ResNet:
+//! per-channel mean and std), [`Pca`] (projection and whitening), [`Zca`] whitening, and the
+//! [`ColorPca`] statistics of AlexNet's colour augmentation.
+//!
+//! Statistics are accumulated in `f64` over fixed chunks in index order (samples are read in
+//! parallel), so a fit gives the same bits for any number of threads. Every fitted object
+//! serialises with serde; [`save_json`] / [`load_json`] write and read it (atomically) so that
+//! evaluation reuses the training statistics.
+
+mod channel_mean;
+mod color_pca;
+mod eigen;
+mod mean_image;
+mod normalize;
+mod pca;
+mod source;
+mod zca;
+
+pub use channel_mean::ChannelMean;
+pub use color_pca::ColorPca;
+pub use eigen::{SymmetricEigen, symmetric_eigen};
+pub use mean_image::MeanImage;
+pub use normalize::Normalize;
+pub use pca::{Pca, PcaConfig};
+pub use zca::{Zca, ZcaConfig};
+
+use crate::DataError;
+use crate::loader::SampleTransform;
+use ndarray::{Array3, Array4, Axis};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A fitted image → image preprocessing step (same CHW shape in and out).
+pub trait ImagePreprocessor: Send + Sync {
+    /// Applies the step to one CHW image.
+    ///
+    /// Panics if the image's shape differs from the one the step was fitted on (a programmer
+    /// error), naming both shapes.
+    fn apply(&self, image: Array3<f32>) -> Array3<f32>;
+
+    /// Applies the step to every image of an `N×C×H×W` batch, in place.
+    fn apply_batch(&self, batch: &mut Array4<f32>) {
+        for mut img in batch.axis_iter_mut(Axis(0)) {
+            let out = self.apply(img.to_owned());
+            img.assign(&out);
+        }
+    }
+}
+
+/// Wraps a preprocessing step as a loader per-sample transform (it ignores the generator).
+pub fn as_sample_transform<P: ImagePreprocessor + 'static>(step: P) -> SampleTransform {
+    let step = Arc::new(step);
+    Arc::new(move |image, _rng| step.apply(image))
+}
+
+/// Writes `value` as pretty JSON to `path` atomically (temporary file in the same folder, then
+/// rename), so a crash never leaves a half-written file.
+pub fn save_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<(), DataError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| DataError::Json {
+        path: path.into(),
+        source: e,
+    })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&text)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        DataError::io(path, e)
+    })
+}
+
+/// Reads a value written by [`save_json`].
+pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| DataError::Json {
+        path: path.into(),
+        source: e,
+    })
+}
+
+/// Panics (programmer error) if `found` differs from the fitted `expected` shape.
+pub(crate) fn check_shape(op: &str, expected: &[usize], found: &[usize]) {
+    assert_eq!(
+        expected, found,
+        "{op}: fitted on images of shape {expected:?}, got {found:?}"
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! An image-folder data set (torchvision's `ImageFolder`): `root/<class>/…/<image>`, one
+//! sub-folder per class, classes sorted by name, images decoded with the `image` crate (PNG and
+//! JPEG are enabled), optionally resized on load.
+
+use super::read_file;
+use crate::dataset::check_index;
+use crate::{DataError, Dataset, InMemoryDataset, Sample};
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader};
+use ndarray::{Array3, Array4, Axis};
+use rayon::prelude::*;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// The channels images are converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorMode {
+    /// 3 channels (torchvision's default loader converts to RGB).
+    #[default]
+    Rgb,
+    /// 1 channel (luma).
+    Gray,
+}
+
+/// How an [`ImageFolder`] finds and decodes images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFolderConfig {
+    /// Resize every image to `(height, width)` with a bilinear, antialiased filter
+    /// (like torchvision's `Resize((h, w))`); `None` keeps the size of the file.
+    pub resize: Option<(u32, u32)>,
+    /// The channels of the decoded images.
+    pub color: ColorMode,
+    /// Accepted file extensions, lower case, without dot (matched case-insensitively).
+    pub extensions: Vec<String>,
+}
+
+impl Default for ImageFolderConfig {
+    fn default() -> Self {
+        Self {
+            resize: None,
+            color: ColorMode::Rgb,
+            extensions: ["png", "jpg", "jpeg"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl ImageFolderConfig {
+    /// Checks the configuration (a resize to 0 pixels or no extension is an error).
+    pub fn validate(&self) -> Result<(), DataError> {
+        if let Some((h, w)) = self.resize {
+            if h == 0 || w == 0 {
+                return Err(DataError::invalid(
+                    "resize",
+                    format!("({h}, {w})"),
+                    "sizes ≥ 1",
+                ));
+            }
+        }
+        if self.extensions.is_empty() {
+            return Err(DataError::invalid(
+                "extensions",
+                "[]",
+                "at least one extension",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes an encoded image (format detected from the content) to CHW bytes, converting colour
+/// and resizing as configured. Errors name `origin`.
+pub fn decode_image(
+    bytes: &[u8],
+    origin: &Path,
+    color: ColorMode,
+    resize: Option<(u32, u32)>,
+) -> Result<Array3<u8>, DataError> {
+    let unreadable = |source| DataError::UnreadableImage {
+        path: origin.into(),
+        source,
+    };
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::io(origin, e))?;
+    let mut img: DynamicImage = reader.decode().map_err(unreadable)?;
+    if let Some((h, w)) = resize {
+        if (img.height(), img.width()) != (h, w) {
+            img = img.resize_exact(w, h, FilterType::Triangle);
+        }
+    }
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (c, raw) = match color {
+        ColorMode::Rgb => (3, img.into_rgb8().into_raw()),
+        ColorMode::Gray => (1, img.into_luma8().into_raw()),
+    };
+    // raw is HWC; permute to CHW.
+    let hwc = Array3::from_shape_vec((h, w, c), raw)
+        .map_err(|e| DataError::malformed(origin, e.to_string()))?;
+    Ok(hwc
+        .permuted_axes([2, 0, 1])
+        .as_standard_layout()
+        .into_owned())
+}
+
+/// A lazily decoded image-folder data set: listing happens in [`ImageFolder::new`], decoding in
+/// [`Dataset::get`] (so an unreadable file is reported when it is read, naming it), or all at
+/// once with [`ImageFolder::load_into_memory`].
+#[derive(Debug, Clone)]
+pub struct ImageFolder {
+    root: PathBuf,
+    classes: Vec<String>,
+    files: Vec<(PathBuf, usize)>,
+    config: ImageFolderConfig,
+}
+
+impl ImageFolder {
+    /// Lists `root`: every sub-folder is a class (sorted by name); every file below it (recursively,
+    /// sorted) with an accepted extension is a sample. Errors on a missing root, no class folder,
+    /// or a class folder without images.
+    pub fn new(root: impl Into<PathBuf>, config: ImageFolderConfig) -> Result<Self, DataError> {
+        config.validate()?;
+        let root = root.into();
+        let mut classes: Vec<String> = read_dir_sorted(&root)?
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        classes.sort();
+        if classes.is_empty() {
+            return Err(DataError::NoClassFolders { path: root });
+        }
+        let mut files = Vec::new();
+        for (label, class) in classes.iter().enumerate() {
+            let dir = root.join(class);
+            let before = files.len();
+            walk(&dir, &config.extensions, &mut |p| files.push((p, label)))?;
+            if files.len() == before {
+                return Err(DataError::EmptyClassFolder {
+                    path: dir,
+                    extensions: config.extensions.join(", "),
+                });
+            }
+        }
+        Ok(Self {
+            root,
+            classes,
+            files,
+            config,
+        })
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every sample's file and label, in index order.
+    pub fn files(&self) -> &[(PathBuf, usize)] {
+        &self.files
+    }
+
+    /// Reads and decodes image `index` as CHW bytes.
+    pub fn get_u8(&self, index: usize) -> Result<Array3<u8>, DataError> {
+        check_index(index, self.len())?;
+        let path = &self.files[index].0;
+        decode_image(
+            &read_file(path)?,
+            path,
+            self.config.color,
+            self.config.resize,
+        )
+    }
+
+    /// Decodes every image (in parallel on the current rayon pool) into an in-memory data set.
+    /// All images must have one size (set [`ImageFolderConfig::resize`] otherwise).
+    pub fn load_into_memory(&self) -> Result<InMemoryDataset, DataError> {
+        let images: Vec<Array3<u8>> = (0..self.len())
+            .into_par_iter()
+            .map(|i| self.get_u8(i))
+            .collect::<Result<_, _>>()?;
+        let shape = images[0].shape().to_vec();
+        let mut all = Array4::zeros((images.len(), shape[0], shape[1], shape[2]));
+        for (i, (img, mut dst)) in images.iter().zip(all.axis_iter_mut(Axis(0))).enumerate() {
+            if img.shape() != shape.as_slice() {
+                return Err(DataError::ShapeMismatch {
+                    index: i,
+                    expected: shape,
+                    found: img.shape().to_vec(),
+                });
+            }
+            dst.assign(img);
+        }
+        let labels = self.files.iter().map(|(_, l)| *l).collect();
+        InMemoryDataset::from_u8(all, 255.0, labels, self.classes.len())?
+            .with_class_names(self.classes.iter().cloned())
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| DataError::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|err| DataError::io(dir, err)))
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
+fn walk(dir: &Path, exts: &[String], found: &mut dyn FnMut(PathBuf)) -> Result<(), DataError> {
+    for p in read_dir_sorted(dir)? {
+        if p.is_dir() {
+            walk(&p, exts, found)?;
+        } else if p
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(&e)))
+        {
+            found(p);
+        }
+    }
+    Ok(())
+}
+
+impl Dataset for ImageFolder {
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    fn get(&self, index: usize) -> Result<Sample, DataError> {
+        let image = self.get_u8(index)?.mapv(|v| f32::from(v) / 255.0);
+        Ok(Sample {
+            image,
+            label: self.files[index].1,
+        })
+    }
+
+    fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    fn class_names(&self) -> Option<&[String]> {
+        Some(&self.classes)
+    }
+
+    fn label(&self, index: usize) -> Result<usize, DataError> {
+        check_index(index, self.len())?;
+        Ok(self.files[index].1)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+use super::*;
+use image::{ImageFormat, Rgb, RgbImage};
+
+fn write_image(path: &Path, w: u32, h: u32, px: [u8; 3], format: ImageFormat) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    RgbImage::from_pixel(w, h, Rgb(px))
+        .save_with_format(path, format)
+        .unwrap();
+}
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write_image(
+        &r.join("dog/a.jpg"),
+        6,
+        5,
+        [200, 100, 50],
+        ImageFormat::Jpeg,
+    );
+    write_image(&r.join("cat/b.png"), 6, 5, [10, 20, 30], ImageFormat::Png);
+    write_image(&r.join("cat/sub/a.PNG"), 6, 5, [1, 2, 3], ImageFormat::Png);
+    std::fs::write(r.join("cat/notes.txt"), "not an image").unwrap();
+    std::fs::write(r.join("README"), "a file at the root is not a class").unwrap();
+    dir
+}
+
+#[test]
+fn lists_classes_sorted_and_decodes_chw() {
+    let dir = tree();
+    let ds = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap();
+    assert_eq!(ds.class_names().unwrap(), ["cat", "dog"]);
+    assert_eq!(ds.len(), 3);
+    let labels: Vec<usize> = (0..3).map(|i| ds.label(i).unwrap()).collect();
+    assert_eq!(labels, [0, 0, 1]);
+    let s = ds.get(0).unwrap(); // cat/b.png comes before cat/sub
+    assert_eq!(s.image.shape(), [3, 5, 6]);
+    assert_eq!(s.image[[0, 4, 5]], 10.0 / 255.0);
+    assert_eq!(s.image[[2, 0, 0]], 30.0 / 255.0);
+    let jpeg = ds.get(2).unwrap().image;
+    assert!(
+        (jpeg[[0, 2, 2]] - 200.0 / 255.0).abs() < 0.05,
+        "JPEG is lossy but close"
+    );
+    let mem = ds.load_into_memory().unwrap();
+    assert_eq!(mem.get(1).unwrap(), ds.get(1).unwrap());
+}
+
+#[test]
+fn resize_and_gray() {
+    let dir = tree();
+    let cfg = ImageFolderConfig {
+        resize: Some((4, 3)),
+        color: ColorMode::Gray,
+        ..Default::default()
+    };
+    let ds = ImageFolder::new(dir.path(), cfg).unwrap();
+    let img = ds.get(1).unwrap().image;
+    assert_eq!(img.shape(), [1, 4, 3]);
+    let bad = ImageFolderConfig {
+        resize: Some((0, 3)),
+        ..Default::default()
+    };
+    assert!(ImageFolder::new(dir.path(), bad).is_err());
+}
+
+#[test]
+fn folder_problems_are_typed_errors_naming_the_path() {
+    let dir = tree();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let err = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap_err();
+    assert!(matches!(err, DataError::EmptyClassFolder { .. }) && err.to_string().contains("empty"));
+
+    let none = tempfile::tempdir().unwrap();
+    let err = ImageFolder::new(none.path(), ImageFolderConfig::default()).unwrap_err();
+    assert!(matches!(err, DataError::NoClassFolders { .. }));
+    let err = ImageFolder::new(none.path().join("missing"), ImageFolderConfig::default());
+    assert!(matches!(err, Err(DataError::Io { .. })));
+
+    let dir = tree();
+    std::fs::write(
+        dir.path().join("dog/broken.png"),
+        b"\x89PNG\r\n\x1a\n garbage",
+    )
+    .unwrap();
+    let ds = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap();
+    let err = ds.get(3).unwrap_err();
+    assert!(matches!(err, DataError::UnreadableImage { .. }), "{err}");
+    assert!(err.to_string().contains("broken.png"));
+    assert!(ds.load_into_memory().is_err());
+}
+
+#[test]
+fn different_sizes_need_a_resize_to_stack() {
+    let dir = tree();
+    write_image(
+        &dir.path().join("dog/z.png"),
+        7,
+        5,
+        [0, 0, 0],
+        ImageFormat::Png,
+    );
+    let ds = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap();
+    assert!(matches!(
+        ds.load_into_memory(),
+        Err(DataError::ShapeMismatch { index: 3, .. })
+    ));
+    let cfg = ImageFolderConfig {
+        resize: Some((5, 6)),
+        ..Default::default()
+    };
+    let ds = ImageFolder::new(dir.path(), cfg).unwrap();
+    assert_eq!(ds.load_into_memory().unwrap().image_shape(), [3, 5, 6]);
+}
