@@ -132,7 +132,7 @@ impl LinearConfig {
 
 /// A fully connected layer, y = x·Wᵀ + b (see the module docs and [`LinearConfig`]).
 ///
-/// Input `[n, in_features]`, output `[n, out_features]`.
+/// Input `[*, in_features]`, output `[*, out_features]`.
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Parameter,
@@ -189,13 +189,30 @@ impl Linear {
 }
 
 impl Module for Linear {
-    /// y = x·Wᵀ + b for `x` of shape `[n, in_features]`.
+    /// y = x·Wᵀ + b for `x` of shape `[*, in_features]` (any number of leading axes, as
+    /// PyTorch; a 2-d input goes straight to the fused op, others are reshaped around it).
     ///
     /// # Panics
-    /// If `x` is not `[n, in_features]` (the message names both shapes).
+    /// If the last axis of `x` is not `in_features` (the message names both shapes).
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
         let b = self.bias.as_ref().map(Parameter::tensor);
-        x.linear(&self.weight.tensor(), b.as_ref())
+        let w = self.weight.tensor();
+        let shape = x.shape();
+        assert!(
+            shape.last() == Some(&self.in_features()),
+            "Linear: input shape {shape:?} does not end in in_features = {} (weight {:?})",
+            self.in_features(),
+            self.weight.shape()
+        );
+        if shape.len() == 2 {
+            return x.linear(&w, b.as_ref());
+        }
+        let mut out_shape = shape[..shape.len() - 1].to_vec();
+        let rows = out_shape.iter().product();
+        out_shape.push(self.out_features());
+        x.reshape(&[rows, self.in_features()])
+            .linear(&w, b.as_ref())
+            .reshape(&out_shape)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
@@ -261,6 +278,32 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0, 1.0, 1.0, 2.0, 0.0, -2.0], &[2, 3]);
         let y = fc.forward(&x, &mut Ctx::eval());
         assert_eq!(y.to_vec(), vec![6.5, -1.0, -3.5, -1.5]);
+    }
+
+    #[test]
+    fn any_number_of_leading_axes() {
+        let fc = LinearConfig::new(4, 3).init(&mut seeded(7)).unwrap();
+        let x = Tensor::randn(&[2, 5, 4], 0.0, 1.0, &mut seeded(8));
+        let y = fc.forward(&x, &mut Ctx::eval());
+        assert_eq!(y.shape(), &[2, 5, 3]);
+        let y2 = fc.forward(&x.reshape(&[10, 4]), &mut Ctx::eval());
+        assert_eq!(y.to_vec(), y2.to_vec());
+        let v = fc.forward(&x.reshape(&[40]).slice_axis(0, 0..4, 1), &mut Ctx::eval());
+        assert_eq!(v.shape(), &[3]);
+        assert_eq!(v.to_vec(), y2.to_vec()[..3]);
+        let w = Tensor::randn(&[2, 5, 3], 0.0, 1.0, &mut seeded(9));
+        crate::gradcheck::assert_gradients(
+            |xs| &fc.forward(&xs[0], &mut Ctx::eval()) * &w,
+            &[&[2, 5, 4]],
+            3,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "does not end in in_features = 4")]
+    fn wrong_input_width_panics_with_shapes() {
+        let fc = LinearConfig::new(4, 3).init(&mut seeded(7)).unwrap();
+        fc.forward(&Tensor::zeros(&[2, 5]), &mut Ctx::eval());
     }
 
     #[test]

@@ -6,12 +6,14 @@
 
 mod activation;
 mod error;
+mod flatten;
 mod linear;
 mod maxout;
 mod sequential;
 
-pub use activation::ReLU;
+pub use activation::{Activation, ELU, GELU, LeakyReLU, ReLU, SELU, Sigmoid, Softplus, Tanh};
 pub use error::LayerError;
+pub use flatten::Flatten;
 pub use linear::{Linear, LinearConfig};
 pub use maxout::{Maxout, MaxoutConfig};
 pub use sequential::Sequential;
