@@ -35,6 +35,15 @@ impl TensorId {
     }
 }
 
+/// Tensor nodes alive in this process (see [`live_tensor_count`]).
+static LIVE_NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The number of tensor nodes alive in this process: a diagnostic for leak tests (a training loop
+/// whose graphs are freed keeps it constant from one step to the next; see `tests/memory.rs`).
+pub fn live_tensor_count() -> usize {
+    LIVE_NODES.load(Ordering::Relaxed)
+}
+
 pub(crate) struct Node {
     pub(crate) id: TensorId,
     pub(crate) data: Data,
@@ -49,6 +58,7 @@ impl Drop for Node {
     /// Dismantles an unused graph iteratively, so that dropping a very deep graph that never ran
     /// backward cannot overflow the stack.
     fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let Some(grad_fn) = self.grad_fn.get_mut().ok().and_then(Option::take) else {
             return;
         };
@@ -89,6 +99,7 @@ impl Tensor {
     // ----- construction ------------------------------------------------------------------------
 
     pub(crate) fn make(data: Data, requires_grad: bool, grad_fn: Option<GradFn>) -> Tensor {
+        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
         let is_leaf = grad_fn.is_none();
         Tensor {
             node: Arc::new(Node {
@@ -103,6 +114,7 @@ impl Tensor {
 
     /// A leaf whose gradient is accumulated into `slot` (used by [`crate::Parameter`]).
     pub(crate) fn leaf_with_slot(data: Data, requires_grad: bool, slot: GradSlot) -> Tensor {
+        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
         Tensor {
             node: Arc::new(Node {
                 id: TensorId::fresh(),
