@@ -1,0 +1,97 @@
+//! One serialisable config for any element-wise optimizer, for config files.
+
+use serde::{Deserialize, Serialize};
+
+use crate::adagrad::AdaGradConfig;
+use crate::adam::{AdamConfig, AdamWConfig};
+use crate::error::OptimError;
+use crate::group::ParamGroup;
+use crate::optimizer::Optimizer;
+use crate::rmsprop::RmsPropConfig;
+use crate::sgd::SgdConfig;
+
+/// Any element-wise optimizer's config, tagged by `kind` (`"sgd"`, `"adagrad"`, `"rmsprop"`,
+/// `"adam"`, `"adamw"`); omitted fields take PyTorch's defaults. In TOML:
+///
+/// ```toml
+/// kind = "sgd"
+/// lr = 0.1
+/// momentum = 0.9
+/// nesterov = true
+/// weight_decay = 5e-4
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerConfig {
+    /// [`crate::Sgd`].
+    Sgd(SgdConfig),
+    /// [`crate::AdaGrad`].
+    #[serde(rename = "adagrad")]
+    AdaGrad(AdaGradConfig),
+    /// [`crate::RmsProp`].
+    #[serde(rename = "rmsprop")]
+    RmsProp(RmsPropConfig),
+    /// [`crate::Adam`].
+    Adam(AdamConfig),
+    /// [`crate::Adam`] with decoupled decay.
+    #[serde(rename = "adamw")]
+    AdamW(AdamWConfig),
+}
+
+impl OptimizerConfig {
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd(c) => c.lr,
+            OptimizerConfig::AdaGrad(c) => c.lr,
+            OptimizerConfig::RmsProp(c) => c.lr,
+            OptimizerConfig::Adam(c) => c.lr,
+            OptimizerConfig::AdamW(c) => c.lr,
+        }
+    }
+
+    /// Validates and builds the optimizer with these parameter groups.
+    pub fn build(&self, groups: Vec<ParamGroup>) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(match self.clone() {
+            OptimizerConfig::Sgd(c) => Box::new(c.init_with_groups(groups)?),
+            OptimizerConfig::AdaGrad(c) => Box::new(c.init_with_groups(groups)?),
+            OptimizerConfig::RmsProp(c) => Box::new(c.init_with_groups(groups)?),
+            OptimizerConfig::Adam(c) => Box::new(c.init_with_groups(groups)?),
+            OptimizerConfig::AdamW(c) => Box::new(c.init_with_groups(groups)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_toml_with_defaults() {
+        let c: OptimizerConfig = toml::from_str("kind = \"adamw\"\nlr = 0.002\n").unwrap();
+        let OptimizerConfig::AdamW(a) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(a.lr, 0.002);
+        assert_eq!(a.weight_decay, 1e-2);
+        let opt = c.build(vec![]).unwrap();
+        assert_eq!(opt.name(), "AdamW");
+        let c: OptimizerConfig =
+            toml::from_str("kind = \"sgd\"\nlr = 0.1\nmomentum = 0.9\n[clip]\nmax_norm = 1.0\n")
+                .unwrap();
+        let OptimizerConfig::Sgd(s) = &c else {
+            panic!()
+        };
+        assert_eq!(s.clip.max_norm, Some(1.0));
+        assert_eq!(s.dampening, 0.0);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_errors() {
+        let e = toml::from_str::<OptimizerConfig>("kind = \"adam\"\nlearning_rate = 0.1\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("learning_rate"), "{e}");
+        let c: OptimizerConfig = toml::from_str("kind = \"rmsprop\"\nlr = -1.0\n").unwrap();
+        assert!(c.build(vec![]).is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! RMSprop, with momentum and centred variants.
+
+use serde::{Deserialize, Serialize};
+
+use crate::adam::lerp;
+use crate::core::Core;
+use crate::error::{OptimError, check_nonneg};
+use crate::fused::{run3, run4, run5, three, two};
+use crate::group::ParamGroup;
+use crate::optimizer::{Optimizer, impl_core_plumbing, impl_optimizer_common};
+use crate::param::ParamMut;
+use crate::transform::{Decay, DecayKind, GradClip, Heavy, Mom, WeightDecay, with_decay};
+
+/// Configuration of [`RmsProp`], with PyTorch's defaults (`torch.optim.RMSprop`).
+///
+/// Update (Hinton, Coursera lecture 6e, 2012; centred: Graves, "Generating Sequences With
+/// Recurrent Neural Networks", 2013):
+///
+/// ```text
+/// g ← g + λθ                       (L2 decay; or θ ← θ(1 − ηλ) if decoupled)
+/// s ← αs + (1 − α)g²
+/// ḡ ← αḡ + (1 − α)g;  a = √(s − ḡ²) + ε      (centred)
+///                      a = √s + ε            (otherwise)
+/// b ← μb + g/a;  θ ← θ − ηb                  (momentum μ > 0; shared heavy-ball piece)
+/// θ ← θ − η g/a                              (no momentum)
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RmsPropConfig {
+    /// Learning rate η (1e-2).
+    pub lr: f64,
+    /// Smoothing constant α (0.99).
+    pub alpha: f64,
+    /// ε (1e-8).
+    pub eps: f64,
+    /// Weight-decay coefficient λ (0).
+    pub weight_decay: f64,
+    /// Decoupled weight decay instead of L2 (false; not in PyTorch's RMSprop).
+    pub decoupled_weight_decay: bool,
+    /// Momentum μ (0).
+    pub momentum: f64,
+    /// Centred variant: normalise by an estimate of the variance (false).
+    pub centered: bool,
+    /// Maximise the objective (false).
+    pub maximize: bool,
+    /// Gradient clipping before the update (none).
+    pub clip: GradClip,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+            clip: GradClip::NONE,
+        }
+    }
+}
+
+impl RmsPropConfig {
+    /// Validates and builds the optimizer with a single (default) group.
+    pub fn init(self) -> Result<RmsProp, OptimError> {
+        self.init_with_groups(Vec::new())
+    }
+
+    /// Validates and builds the optimizer with extra parameter groups.
+    pub fn init_with_groups(self, groups: Vec<ParamGroup>) -> Result<RmsProp, OptimError> {
+        const O: &str = "RMSprop";
+        crate::error::check(
+            (0.0..=1.0).contains(&self.alpha),
+            O,
+            "alpha",
+            self.alpha,
+            "a number in [0, 1]",
+        )?;
+        check_nonneg(O, "eps", self.eps)?;
+        check_nonneg(O, "momentum", self.momentum)?;
+        let core = Core::new(
+            O,
+            self.lr,
+            self.weight_decay,
+            groups,
+            self.clip,
+            self.maximize,
+        )?;
+        let decay = if self.decoupled_weight_decay {
+            DecayKind::Decoupled
+        } else {
+            DecayKind::L2
+        };
+        Ok(RmsProp {
+            core,
+            alpha: self.alpha,
+            eps: self.eps,
+            momentum: self.momentum,
+            centered: self.centered,
+            decay,
+        })
+    }
+}
+
+/// RMSprop; see [`RmsPropConfig`] for the update.
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    core: Core,
+    alpha: f64,
+    eps: f64,
+    momentum: f64,
+    centered: bool,
+    decay: DecayKind,
+}
+
+impl RmsProp {
+    fn buffer_names(&self) -> Vec<&'static str> {
+        let mut v = vec!["square_avg"];
+        if self.centered {
+            v.push("grad_avg");
+        }
+        if self.momentum > 0.0 {
+            v.push("momentum_buffer");
+        }
+        v
+    }
+}
+
+impl_core_plumbing!(RmsProp);
+
+impl Optimizer for RmsProp {
+    fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
+        let nbuf = self.buffer_names().len();
+        let (work, prep) = self.core.begin(params, &[0.0; 3][..nbuf])?;
+        let (alpha, w, eps) = (
+            self.alpha as f32,
+            (1.0 - self.alpha) as f32,
+            self.eps as f32,
+        );
+        let mom = Heavy {
+            mu: self.momentum as f32,
+            one_minus_damp: 1.0,
+        };
+        let (centered, with_mom) = (self.centered, self.momentum > 0.0);
+        for wk in work {
+            let p = &mut params[wk.index];
+            let grp = &self.core.groups.state[wk.group];
+            let slot = self
+                .core
+                .slots
+                .get_mut(p.name)
+                .expect("slot created by begin");
+            slot.step += 1;
+            let g = p
+                .grad
+                .as_ref()
+                .expect("begin keeps only parameters with a gradient");
+            let lr = grp.lr as f32;
+            let decay = WeightDecay::prepare(self.decay, grp.weight_decay, grp.lr);
+            with_decay!(decay, d => match (centered, with_mom) {
+                (false, false) => run3(&mut p.value, g, &mut slot.bufs[0], |th, g, s| {
+                    let g = d.grad(prep.apply(g), *th);
+                    *s = *s * alpha + w * g * g;
+                    let a = s.sqrt() + eps;
+                    *th = d.param(*th) + -lr * g / a;
+                }),
+                (false, true) => {
+                    let (s, b) = two(&mut slot.bufs);
+                    run4(&mut p.value, g, s, b, |th, g, s, b| {
+                        let g = d.grad(prep.apply(g), *th);
+                        *s = *s * alpha + w * g * g;
+                        let a = s.sqrt() + eps;
+                        let dir = mom.dir(g / a, b);
+                        *th = d.param(*th) - lr * dir;
+                    })
+                }
+                (true, false) => {
+                    let (s, ga) = two(&mut slot.bufs);
+                    run4(&mut p.value, g, s, ga, |th, g, s, ga| {
+                        let g = d.grad(prep.apply(g), *th);
+                        *s = *s * alpha + w * g * g;
+                        *ga = lerp(*ga, g, w);
+                        let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
+                        *th = d.param(*th) + -lr * g / a;
+                    })
+                }
+                (true, true) => {
+                    let (s, ga, b) = three(&mut slot.bufs);
+                    run5(&mut p.value, g, s, ga, b, |th, g, s, ga, b| {
+                        let g = d.grad(prep.apply(g), *th);
+                        *s = *s * alpha + w * g * g;
+                        *ga = lerp(*ga, g, w);
+                        let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
+                        let dir = mom.dir(g / a, b);
+                        *th = d.param(*th) - lr * dir;
+                    })
+                }
+            });
+        }
+        Ok(())
+    }
+
+    impl_optimizer_common!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn first_step_matches_formula() {
+        let mut opt = RmsPropConfig {
+            lr: 0.01,
+            ..Default::default()
+        }
+        .init()
+        .unwrap();
+        let mut w = ArrayD::from_elem(IxDyn(&[1]), 1.0f32);
+        let g = ArrayD::from_elem(IxDyn(&[1]), 2.0f32);
+        opt.step(&mut [ParamMut::new("w", w.view_mut(), g.view())])
+            .unwrap();
+        let s = 0.01f64 * 4.0;
+        let expect = 1.0 - 0.01 * 2.0 / (s.sqrt() + 1e-8);
+        assert!((w[[0]] as f64 - expect).abs() < 1e-6);
+    }
+
+    #[test]
+    fn invalid_alpha_is_an_error() {
+        assert!(
+            RmsPropConfig {
+                alpha: 1.5,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            RmsPropConfig {
+                momentum: -1.0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+    }
+}
