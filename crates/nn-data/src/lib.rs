@@ -55,7 +55,7 @@ pub use loader::{
 };
 pub use preprocess::{
     ChannelMean, ColorPca, ImagePreprocessor, MeanImage, Normalize, Pca, PcaConfig, SymmetricEigen,
-    Zca, ZcaConfig, as_sample_transform, load_json, save_json, symmetric_eigen,
+    Zca, ZcaConfig, apply_to_dataset, as_sample_transform, load_json, save_json, symmetric_eigen,
 };
 pub use sources::Split;
 pub use sources::cifar::{

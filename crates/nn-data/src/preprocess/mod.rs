@@ -25,8 +25,8 @@ pub use normalize::Normalize;
 pub use pca::{Pca, PcaConfig};
 pub use zca::{Zca, ZcaConfig};
 
-use crate::DataError;
 use crate::loader::SampleTransform;
+use crate::{DataError, Dataset, InMemoryDataset};
 use ndarray::{Array3, Array4, Axis};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,6 +55,37 @@ pub trait ImagePreprocessor: Send + Sync {
 pub fn as_sample_transform<P: ImagePreprocessor + 'static>(step: P) -> SampleTransform {
     let step = Arc::new(step);
     Arc::new(move |image, _rng| step.apply(image))
+}
+
+/// Applies `step` once to every image of `dataset` (in chunks of 256 with
+/// [`ImagePreprocessor::apply_batch`], i.e. one GEMM per chunk for [`Zca`]) and returns the
+/// result as an in-memory `f32` data set with the same labels and class names.
+///
+/// This is the efficient way to use a whitening step, whose per-image cost (`D²`) is too high
+/// for a per-sample loader transform; channel-wise steps are cheap either way.
+pub fn apply_to_dataset(
+    step: &dyn ImagePreprocessor,
+    dataset: &dyn Dataset,
+) -> Result<InMemoryDataset, DataError> {
+    let src = source::Source::Dataset(dataset);
+    let [c, h, w] = src.image_shape()?;
+    let mut out = Array4::<f32>::zeros((dataset.len(), c, h, w));
+    let mut start = 0;
+    src.for_each_chunk(&mut |chunk| {
+        let mut chunk = chunk.to_owned();
+        step.apply_batch(&mut chunk);
+        let n = chunk.len_of(Axis(0));
+        out.slice_mut(ndarray::s![start..start + n, .., .., ..])
+            .assign(&chunk);
+        start += n;
+        Ok(())
+    })?;
+    let labels = crate::dataset::labels(dataset)?;
+    let ds = InMemoryDataset::from_f32(out, labels, dataset.num_classes())?;
+    match dataset.class_names() {
+        Some(names) => ds.with_class_names(names.iter().cloned()),
+        None => Ok(ds),
+    }
 }
 
 /// Writes `value` as pretty JSON to `path` atomically (temporary file in the same folder, then

@@ -224,3 +224,21 @@ fn color_pca_finds_the_dominant_direction() {
     let off = c.offset([1.0, 0.0, 0.0]);
     assert!((off[0] - c.eigenvalues[0] * c.eigenvectors[0][0]).abs() < 1e-7);
 }
+
+#[test]
+fn apply_to_dataset_keeps_labels_and_matches_per_image_application() {
+    let x = data(300, 9);
+    let ds = InMemoryDataset::from_f32(x.clone(), (0..300).map(|i| i % 3).collect(), 3)
+        .unwrap()
+        .with_class_names(["a", "b", "c"])
+        .unwrap();
+    let zca = Zca::fit(&ds, ZcaConfig { eps: 1e-3 }).unwrap();
+    let out = apply_to_dataset(&zca, &ds).unwrap();
+    use crate::Dataset;
+    assert_eq!(out.len(), 300);
+    assert_eq!(out.labels(), ds.labels());
+    assert_eq!(out.class_names().unwrap(), ["a", "b", "c"]);
+    let one = zca.apply(x.index_axis(ndarray::Axis(0), 299).to_owned());
+    let got = out.get(299).unwrap().image;
+    assert!((&got - &one).iter().all(|d| d.abs() < 1e-5));
+}
