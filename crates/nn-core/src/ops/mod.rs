@@ -15,6 +15,8 @@ pub mod conv;
 pub use conv::Conv2dOptions;
 pub mod pool;
 pub use pool::{AvgPool2dOptions, MaxPool2dOptions};
+pub mod norm;
+pub use norm::{BatchNormOptions, RunningStats};
 
 // ops owner: elementwise arithmetic, reductions, shape ops, activations, softmax.
 mod abs;

@@ -1,0 +1,438 @@
+//! Batch normalisation (Ioffe & Szegedy 2015, "Batch normalization: accelerating deep network
+//! training by reducing internal covariate shift"), PyTorch's `F.batch_norm`.
+//!
+//! For an input `[N, C, *]` the statistics of channel c run over the batch and every trailing
+//! position (M = N·L values):
+//!
+//! * **training**: normalise with the batch mean μ_B and the *biased* batch variance σ²_B, and,
+//!   if running statistics are given, update them with momentum m using the *unbiased* variance:
+//!   `running_mean ← (1 − m)·running_mean + m·μ_B`,
+//!   `running_var ← (1 − m)·running_var + m·σ²_B·M/(M − 1)`;
+//! * **evaluation**: normalise with the running statistics (a fixed affine map per channel).
+//!
+//! `y = γ·(x − μ)/√(σ² + ε) + β`. Backward in training mode (r = 1/√(σ²_B + ε)):
+//! `∂L/∂x = γr·(dy − mean(dy) − x̂·mean(dy·x̂))`; in evaluation mode `∂L/∂x = γr·dy`;
+//! `∂L/∂γ = Σ dy·x̂`, `∂L/∂β = Σ dy` in both.
+
+use ndarray::IxDyn;
+use rayon::prelude::*;
+
+use super::{Moments, dot_centered, sum64};
+use crate::autograd::{Backward, BackwardCtx};
+use crate::module::Buffer;
+use crate::tensor::{Array, Tensor};
+
+/// The running mean and variance buffers of a batch-norm (or instance-norm) layer, shape `[C]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningStats<'a> {
+    /// Running mean, updated in training mode.
+    pub mean: &'a Buffer,
+    /// Running (unbiased) variance, updated in training mode.
+    pub var: &'a Buffer,
+}
+
+/// Mode and constants of [`Tensor::batch_norm`] (PyTorch's defaults: training, momentum 0.1,
+/// ε = 1e-5).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchNormOptions {
+    /// Use (and update) batch statistics (`true`) or the running statistics (`false`).
+    pub training: bool,
+    /// Weight of the new batch statistic in the running averages (the layer passes 1/t for a
+    /// cumulative average).
+    pub momentum: f32,
+    /// Added to the variance before the square root.
+    pub eps: f32,
+}
+
+impl Default for BatchNormOptions {
+    fn default() -> Self {
+        BatchNormOptions {
+            training: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    }
+}
+
+/// Splits `[N, C, *]` into (N, C, L) for `op`.
+pub(crate) fn ncl(op: &str, shape: &[usize]) -> (usize, usize, usize) {
+    assert!(
+        shape.len() >= 2,
+        "{op}: expected an input [N, C, *] with at least 2 dimensions, got shape {shape:?}"
+    );
+    (shape[0], shape[1], shape[2..].iter().product())
+}
+
+/// Checks that an optional per-channel parameter has shape `[c]`.
+pub(crate) fn check_channel_param(op: &str, what: &str, t: Option<&Tensor>, c: usize) {
+    if let Some(t) = t {
+        assert!(
+            t.shape() == [c],
+            "{op}: {what} has shape {:?}, expected [{c}] (one value per channel)",
+            t.shape()
+        );
+    }
+}
+
+/// The values of an optional per-channel tensor, or `default` repeated.
+pub(crate) fn channel_values(t: Option<&Tensor>, c: usize, default: f32) -> Vec<f32> {
+    t.map_or_else(|| vec![default; c], Tensor::to_vec)
+}
+
+/// Per-channel moments of a contiguous `[N, C, L]` buffer (parallel over channels, each channel's
+/// planes merged in batch order).
+pub(crate) fn channel_moments(x: &[f32], (n, c, l): (usize, usize, usize)) -> Vec<Moments> {
+    (0..c)
+        .into_par_iter()
+        .map(|ci| {
+            if l == 1 {
+                let v: Vec<f32> = (0..n).map(|ni| x[ni * c + ci]).collect();
+                Moments::of(&v)
+            } else {
+                (0..n).fold(Moments::default(), |m, ni| {
+                    m.merge(Moments::of(&x[(ni * c + ci) * l..(ni * c + ci + 1) * l]))
+                })
+            }
+        })
+        .collect()
+}
+
+/// y = scale[c]·x + shift[c] over a contiguous `[N, C, L]` buffer.
+pub(crate) fn channel_affine(
+    x: &[f32],
+    c: usize,
+    l: usize,
+    scale: &[f32],
+    shift: &[f32],
+) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    if l == 0 {
+        return y;
+    }
+    y.par_chunks_mut(l * c)
+        .zip(x.par_chunks(l * c))
+        .for_each(|(yr, xr)| {
+            for ((yp, xp), (&a, &b)) in yr
+                .chunks_mut(l)
+                .zip(xr.chunks(l))
+                .zip(scale.iter().zip(shift))
+            {
+                for (o, &v) in yp.iter_mut().zip(xp) {
+                    *o = a * v + b;
+                }
+            }
+        });
+    y
+}
+
+/// Per channel (Σ dy, Σ dy·(x − mean[c])) over a contiguous `[N, C, L]` pair.
+pub(crate) fn channel_grad_sums(
+    x: &[f32],
+    dy: &[f32],
+    (n, c, l): (usize, usize, usize),
+    mean: &[f32],
+) -> Vec<(f64, f64)> {
+    (0..c)
+        .into_par_iter()
+        .map(|ci| {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for ni in 0..n {
+                let r = (ni * c + ci) * l..(ni * c + ci + 1) * l;
+                s1 += sum64(&dy[r.clone()]);
+                s2 += dot_centered(&dy[r.clone()], &x[r], mean[ci]);
+            }
+            (s1, s2)
+        })
+        .collect()
+}
+
+/// dx = a[c]·dy + b[c]·x + k[c] over a contiguous `[N, C, L]` pair.
+pub(crate) fn channel_dx(
+    x: &[f32],
+    dy: &[f32],
+    (c, l): (usize, usize),
+    coef: &[(f32, f32, f32)],
+) -> Vec<f32> {
+    let mut dx = vec![0.0f32; x.len()];
+    if l == 0 {
+        return dx;
+    }
+    dx.par_chunks_mut(l * c)
+        .zip(x.par_chunks(l * c).zip(dy.par_chunks(l * c)))
+        .for_each(|(dr, (xr, gr))| {
+            for (((dp, xp), gp), &(a, b, k)) in dr
+                .chunks_mut(l)
+                .zip(xr.chunks(l))
+                .zip(gr.chunks(l))
+                .zip(coef)
+            {
+                for ((d, &xv), &gv) in dp.iter_mut().zip(xp).zip(gp) {
+                    *d = a * gv + b * xv + k;
+                }
+            }
+        });
+    dx
+}
+
+struct BatchNormBackward {
+    /// The mean and 1/√(σ² + ε) used in the forward pass, per channel.
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+    training: bool,
+    has_weight: bool,
+    has_bias: bool,
+}
+
+impl Backward for BatchNormBackward {
+    fn name(&self) -> &'static str {
+        "batch_norm"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
+        let shape = ctx.inputs[0].shape();
+        let (n, c, l) = ncl("batch_norm", shape);
+        let x = ctx.inputs[0].data().as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let dy = grad.as_standard_layout();
+        let dy = dy.as_slice().expect("standard layout");
+        let gamma = channel_values(self.has_weight.then(|| &ctx.inputs[1]), c, 1.0);
+        let sums = channel_grad_sums(x, dy, (n, c, l), &self.mean);
+        let m = (n * l) as f64;
+        let dx = ctx.needs_grad(0).then(|| {
+            let coef: Vec<(f32, f32, f32)> = (0..c)
+                .map(|ci| {
+                    let (g, r, mu) = (gamma[ci] as f64, self.rstd[ci] as f64, self.mean[ci] as f64);
+                    if self.training {
+                        let (s1, s2) = sums[ci];
+                        // dx = γr·dy − γr³·S2/M·(x − μ) − γr·S1/M, S2 = Σ dy·(x − μ)
+                        let b = -g * r * r * r * s2 / m;
+                        ((g * r) as f32, b as f32, (-g * r * s1 / m - b * mu) as f32)
+                    } else {
+                        ((g * r) as f32, 0.0, 0.0)
+                    }
+                })
+                .collect();
+            let v = channel_dx(x, dy, (c, l), &coef);
+            Array::from_shape_vec(IxDyn(shape), v).expect("input shape")
+        });
+        let mut out = vec![dx];
+        let vec1 = |v: Vec<f32>| Array::from_shape_vec(IxDyn(&[c]), v).expect("[C]");
+        if self.has_weight {
+            let i = 1;
+            out.push(ctx.needs_grad(i).then(|| {
+                vec1(
+                    sums.iter()
+                        .zip(&self.rstd)
+                        .map(|(s, &r)| (s.1 * r as f64) as f32)
+                        .collect(),
+                )
+            }));
+        }
+        if self.has_bias {
+            let i = 1 + self.has_weight as usize;
+            out.push(
+                ctx.needs_grad(i)
+                    .then(|| vec1(sums.iter().map(|s| s.0 as f32).collect())),
+            );
+        }
+        out
+    }
+}
+
+impl Tensor {
+    /// Batch normalisation of this `[N, C, *]` tensor, as PyTorch's `F.batch_norm(x,
+    /// running_mean, running_var, weight, bias, training, momentum, eps)`; see the [module
+    /// docs](crate::ops::norm). `weight` (γ) and `bias` (β) are `[C]` and optional (affine off);
+    /// `running` is optional in training mode (no tracking) and required in evaluation mode.
+    ///
+    /// ```
+    /// use nn_core::{Tensor, ops::BatchNormOptions};
+    /// let x = Tensor::from_vec(vec![1.0, 3.0, 10.0, 30.0], &[2, 2]);
+    /// let y = x.batch_norm(None, None, None, BatchNormOptions::default());
+    /// let v = y.to_vec(); // each column normalised to mean 0, (biased) variance 1
+    /// assert!((v[0] + 1.0).abs() < 1e-4 && (v[2] - 1.0).abs() < 1e-4);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes do not fit, if training with one value per channel (as PyTorch), or if
+    /// evaluating without running statistics.
+    pub fn batch_norm(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running: Option<RunningStats<'_>>,
+        o: BatchNormOptions,
+    ) -> Tensor {
+        let (n, c, l) = ncl("batch_norm", self.shape());
+        check_channel_param("batch_norm", "weight", weight, c);
+        check_channel_param("batch_norm", "bias", bias, c);
+        if let Some(r) = running {
+            assert!(
+                r.mean.shape() == [c] && r.var.shape() == [c],
+                "batch_norm: running statistics of shapes {:?} and {:?} do not match {c} channels",
+                r.mean.shape(),
+                r.var.shape()
+            );
+        }
+        let x = self.data().as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let (mean, rstd): (Vec<f32>, Vec<f32>) = if o.training {
+            let m = n * l;
+            assert!(
+                m > 1,
+                "batch_norm: expected more than 1 value per channel when training, got input \
+                 shape {:?}",
+                self.shape()
+            );
+            let moments = channel_moments(x, (n, c, l));
+            if let Some(r) = running {
+                let unbias = m as f64 / (m as f64 - 1.0);
+                let mo = o.momentum as f64;
+                r.mean.update(|mut v| {
+                    for (rm, mm) in v.iter_mut().zip(&moments) {
+                        *rm = ((1.0 - mo) * *rm as f64 + mo * mm.mean) as f32;
+                    }
+                });
+                r.var.update(|mut v| {
+                    for (rv, mm) in v.iter_mut().zip(&moments) {
+                        *rv = ((1.0 - mo) * *rv as f64 + mo * mm.var() * unbias) as f32;
+                    }
+                });
+            }
+            moments
+                .iter()
+                .map(|m| {
+                    (
+                        m.mean as f32,
+                        (1.0 / (m.var() + o.eps as f64).sqrt()) as f32,
+                    )
+                })
+                .unzip()
+        } else {
+            let r = running.unwrap_or_else(|| {
+                panic!("batch_norm: running statistics are required in evaluation mode")
+            });
+            let mean = r.mean.value().iter().copied().collect();
+            let rstd = r
+                .var
+                .value()
+                .iter()
+                .map(|&v| (1.0 / (v as f64 + o.eps as f64).sqrt()) as f32)
+                .collect();
+            (mean, rstd)
+        };
+        let gamma = channel_values(weight, c, 1.0);
+        let beta = channel_values(bias, c, 0.0);
+        let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
+        let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
+        let y = channel_affine(x, c, l, &scale, &shift);
+        let mut inputs = vec![self.clone()];
+        inputs.extend(weight.cloned());
+        inputs.extend(bias.cloned());
+        Tensor::from_op(
+            Array::from_shape_vec(IxDyn(self.shape()), y).expect("shape"),
+            inputs,
+            BatchNormBackward {
+                mean,
+                rstd,
+                training: o.training,
+                has_weight: weight.is_some(),
+                has_bias: bias.is_some(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::assert_gradients;
+    use crate::rng::seeded;
+
+    #[test]
+    fn training_normalises_and_updates_running_stats() {
+        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[2, 2, 2]);
+        let rm = Buffer::new(Array::zeros(IxDyn(&[2])));
+        let rv = Buffer::new(Array::ones(IxDyn(&[2])));
+        let y = x.batch_norm(
+            None,
+            None,
+            Some(RunningStats {
+                mean: &rm,
+                var: &rv,
+            }),
+            BatchNormOptions::default(),
+        );
+        // Channel 0 holds 1, 2, 5, 6: mean 3.5, biased var 4.25, unbiased 17/3.
+        let v = y.to_vec();
+        let r = 1.0 / (4.25f32 + 1e-5).sqrt();
+        assert!((v[0] - (1.0 - 3.5) * r).abs() < 1e-6);
+        let rm = rm.value();
+        let rv = rv.value();
+        assert!((rm[0] - 0.35).abs() < 1e-6 && (rm[1] - 0.55).abs() < 1e-6);
+        assert!((rv[0] - (0.9 + 0.1 * 17.0 / 3.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn evaluation_uses_running_stats() {
+        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let rm = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![1.0, -1.0]).unwrap());
+        let rv = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![4.0, 1.0]).unwrap());
+        let w = Tensor::from_vec(vec![2.0, 1.0], &[2]);
+        let b = Tensor::from_vec(vec![0.5, 0.0], &[2]);
+        let o = BatchNormOptions {
+            training: false,
+            eps: 0.0,
+            ..Default::default()
+        };
+        let y = x.batch_norm(
+            Some(&w),
+            Some(&b),
+            Some(RunningStats {
+                mean: &rm,
+                var: &rv,
+            }),
+            o,
+        );
+        assert_eq!(y.to_vec(), vec![0.5, 3.0, 2.5, 5.0]);
+        assert_eq!(
+            rm.value().as_slice().unwrap(),
+            &[1.0, -1.0],
+            "eval never updates"
+        );
+    }
+
+    #[test]
+    fn gradients_in_both_modes() {
+        let train = BatchNormOptions::default();
+        assert_gradients(
+            |t| t[0].batch_norm(Some(&t[1]), Some(&t[2]), None, train),
+            &[&[4, 3, 2, 3], &[3], &[3]],
+            1,
+        );
+        assert_gradients(|t| t[0].batch_norm(None, None, None, train), &[&[5, 4]], 2);
+        let mut rng = seeded(3);
+        let rm = Buffer::new(Tensor::randn(&[3], 0.0, 1.0, &mut rng).to_array());
+        let rv = Buffer::new(Tensor::rand_uniform(&[3], 0.5, 2.0, &mut rng).to_array());
+        let eval = BatchNormOptions {
+            training: false,
+            ..train
+        };
+        assert_gradients(
+            |t| {
+                let r = RunningStats {
+                    mean: &rm,
+                    var: &rv,
+                };
+                t[0].batch_norm(Some(&t[1]), Some(&t[2]), Some(r), eval)
+            },
+            &[&[2, 3, 4], &[3], &[3]],
+            4,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 1 value per channel")]
+    fn single_value_per_channel_is_rejected_in_training() {
+        let _ = Tensor::ones(&[1, 3]).batch_norm(None, None, None, BatchNormOptions::default());
+    }
+}
