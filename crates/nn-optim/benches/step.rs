@@ -2,6 +2,8 @@
 //! fused, allocation-free update. `cargo bench -p nn-optim --bench step`; the head-to-head with
 //! PyTorch is `bench-compare/compare.py`.
 
+#![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented functions
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
