@@ -172,3 +172,36 @@ fn kaiming_preserves_activation_scale_where_small_random_collapses() {
         );
     }
 }
+
+/// The lecture's tanh experiment: with W = 0.01·randn the activations of a 6-layer tanh net
+/// vanish; with "Xavier" (std 1/√D_in, i.e. Kaiming normal for a linear gain, fan_in) their
+/// spread stays "just right" through depth; with weights too large (the lecture's 0.05·randn at
+/// D = 4096; here std 0.5 at D = 512) they saturate at ±1.
+#[test]
+fn xavier_keeps_tanh_activations_in_range() {
+    let d = 512;
+    let run = |init: Init| -> Vec<f32> {
+        let mut rng = seeded(4);
+        let mut x = Tensor::randn(&[32, d], 0.0, 1.0, &mut rng);
+        let mut stds = Vec::new();
+        with_no_grad(|| {
+            for _ in 0..6 {
+                let w = Tensor::from_array(init.sample(&[d, d], &mut rng).unwrap());
+                x = x.linear(&w, None).tanh();
+                let v = x.to_vec();
+                stds.push((v.iter().map(|a| a * a).sum::<f32>() / v.len() as f32).sqrt());
+            }
+        });
+        stds
+    };
+    let small = run(Init::SmallRandom);
+    let xavier = run(Init::kaiming_normal(Nonlinearity::Linear));
+    let large = run(Init::Normal {
+        mean: 0.0,
+        std: 0.5,
+    });
+    assert!(small[5] < 1e-3, "{small:?}");
+    assert!(xavier.iter().all(|s| (0.2..0.8).contains(s)), "{xavier:?}");
+    // Saturated: |tanh| near 1 for most units (an RMS of 0.95 needs |y| > 0.9 almost everywhere).
+    assert!(large.iter().all(|s| *s > 0.95), "{large:?}");
+}

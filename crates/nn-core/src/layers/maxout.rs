@@ -5,18 +5,16 @@
 //! ```
 //!
 //! computed as one `Linear` to `out_features·k` units (one GEMM) followed by a max over each group
-//! of k consecutive units. The parameters are `weight` `[out_features·k, in_features]` and `bias`
+//! of k consecutive units ([`Tensor::max`] over the last axis of a `[*, out, k]` view). The parameters are `weight` `[out_features·k, in_features]` and `bias`
 //! `[out_features·k]`; row `j·k + p` is piece p of output unit j. The gradient of the max flows to
 //! the winning piece only (the first one on ties): ∂L/∂z_{j,p} = ∂L/∂yⱼ · 𝟙[p = argmax].
 
 use std::fmt;
 
-use ndarray::{Array2, Ix2};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{LayerError, Linear, LinearConfig};
-use crate::autograd::{Backward, BackwardCtx};
 use crate::init::Init;
 use crate::module::{Ctx, Entry, Module};
 use crate::tensor::{Array, Tensor};
@@ -133,8 +131,8 @@ impl MaxoutConfig {
     }
 }
 
-/// The maxout layer (see the module docs and [`MaxoutConfig`]). Input `[n, in_features]`,
-/// output `[n, out_features]`.
+/// The maxout layer (see the module docs and [`MaxoutConfig`]). Input `[*, in_features]`,
+/// output `[*, out_features]`.
 #[derive(Debug, Clone)]
 pub struct Maxout {
     linear: Linear,
@@ -175,8 +173,15 @@ impl Maxout {
 }
 
 impl Module for Maxout {
+    /// `[*, in_features] → [*, out_features]`: the stacked affine map, viewed as
+    /// `[*, out_features, k]` (no copy), then the max over the last axis.
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        group_max(&self.linear.forward(x, ctx), self.pieces)
+        let z = self.linear.forward(x, ctx);
+        let mut shape = z.shape().to_vec();
+        let last = shape.len() - 1;
+        shape[last] = self.out_features();
+        shape.push(self.pieces);
+        z.reshape(&shape).max(&[last + 1], false)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
@@ -198,64 +203,6 @@ impl fmt::Display for Maxout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
     }
-}
-
-/// Backward of [`group_max`]: routes each output gradient to the winning column.
-struct GroupMaxBackward {
-    /// For each output element (row-major `[n, m]`), the winning column of the input.
-    argmax: Vec<u32>,
-    in_cols: usize,
-}
-
-impl Backward for GroupMaxBackward {
-    fn name(&self) -> &'static str {
-        "maxout_group_max"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_>, g: Array) -> Vec<Option<Array>> {
-        if !ctx.needs_grad(0) {
-            return vec![None];
-        }
-        let g = g.into_dimensionality::<Ix2>().expect("2-d gradient");
-        let m = g.ncols();
-        let mut gz = Array2::<f32>::zeros((g.nrows(), self.in_cols));
-        for ((r, c), &v) in g.indexed_iter() {
-            gz[[r, self.argmax[r * m + c] as usize]] = v;
-        }
-        vec![Some(gz.into_dyn())]
-    }
-}
-
-/// yᵣⱼ = max_{p<k} z_{r, j·k+p} for `z` of shape `[n, m·k]`, output `[n, m]`.
-fn group_max(z: &Tensor, k: usize) -> Tensor {
-    let zv = z
-        .data()
-        .view()
-        .into_dimensionality::<Ix2>()
-        .expect("Maxout: the affine map gives a 2-d output");
-    let (n, cols) = zv.dim();
-    let m = cols / k;
-    let mut argmax = Vec::with_capacity(n * m);
-    let mut y = Array2::<f32>::zeros((n, m));
-    for (r, row) in zv.outer_iter().enumerate() {
-        for j in 0..m {
-            let mut best = j * k;
-            for c in j * k + 1..(j + 1) * k {
-                if row[c] > row[best] {
-                    best = c;
-                }
-            }
-            y[[r, j]] = row[best];
-            argmax.push(best as u32);
-        }
-    }
-    Tensor::from_op(
-        y.into_dyn(),
-        vec![z.clone()],
-        GroupMaxBackward {
-            argmax,
-            in_cols: cols,
-        },
-    )
 }
 
 #[cfg(test)]
@@ -289,6 +236,16 @@ mod tests {
         let y = m.forward(&x, &mut Ctx::eval());
         let l = m.linear().forward(&x, &mut Ctx::eval());
         assert_eq!(y.to_vec(), l.to_vec());
+    }
+
+    #[test]
+    fn leading_axes_are_kept() {
+        let m = MaxoutConfig::new(4, 3, 2).init(&mut seeded(5)).unwrap();
+        let x = Tensor::randn(&[2, 5, 4], 0.0, 1.0, &mut seeded(6));
+        let y = m.forward(&x, &mut Ctx::eval());
+        assert_eq!(y.shape(), &[2, 5, 3]);
+        let flat = m.forward(&x.reshape(&[10, 4]), &mut Ctx::eval());
+        assert_eq!(y.to_vec(), flat.to_vec());
     }
 
     #[test]
