@@ -220,6 +220,42 @@ mod tests {
         assert!(f16_to_f32(0x7e00).is_nan());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+        /// Any state dict (names, shapes including scalars and empty axes, any finite or
+        /// special value) survives to_bytes → from_bytes bit for bit.
+        #[test]
+        fn random_state_dicts_round_trip(
+            tensors in proptest::collection::btree_map(
+                "[a-z][a-z0-9_.]{0,12}",
+                (proptest::collection::vec(0usize..4, 0..4), proptest::prelude::any::<u64>()),
+                0..6,
+            )
+        ) {
+            use rand::Rng as _;
+            let p = Path::new("prop.safetensors");
+            let state: Vec<(String, Array)> = tensors
+                .into_iter()
+                .map(|(name, (shape, seed))| {
+                    let mut rng = crate::rng::seeded(seed);
+                    let a = Array::from_shape_simple_fn(IxDyn(&shape), || {
+                        f32::from_bits(rng.random::<u32>())
+                    });
+                    (name, a)
+                })
+                .collect();
+            let back = from_bytes(&to_bytes(&state, None, p).unwrap(), p).unwrap();
+            proptest::prop_assert_eq!(back.len(), state.len());
+            for ((n1, a1), (n2, a2)) in state.iter().zip(&back) {
+                proptest::prop_assert_eq!(n1, n2);
+                proptest::prop_assert_eq!(a1.shape(), a2.shape());
+                let bits = |a: &Array| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                proptest::prop_assert_eq!(bits(a1), bits(a2));
+            }
+        }
+    }
+
     #[test]
     fn bytes_round_trip_and_duplicates_are_refused() {
         let p = Path::new("mem.safetensors");

@@ -238,6 +238,33 @@ mod tests {
         assert_eq!(y.to_vec(), l.to_vec());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// y[r, j] = max_p (W[j·k + p] · x[r] + b[j·k + p]), computed naively.
+        #[test]
+        fn equals_the_naive_max_of_affine_pieces(
+            n in 1usize..5, i in 1usize..6, o in 1usize..4, k in 1usize..4, seed in 0u64..1000
+        ) {
+            let m = MaxoutConfig::new(i, o, k).init(&mut seeded(seed)).unwrap();
+            let x = Tensor::randn(&[n, i], 0.0, 1.0, &mut seeded(seed + 1));
+            let y = m.forward(&x, &mut Ctx::eval()).to_vec();
+            let (w, b) = (m.linear().weight().value(), m.linear().bias().unwrap().value());
+            let xv = x.to_vec();
+            for r in 0..n {
+                for j in 0..o {
+                    let naive = (0..k)
+                        .map(|p| {
+                            let row = j * k + p;
+                            b[[row]] + (0..i).map(|c| w[[row, c]] * xv[r * i + c]).sum::<f32>()
+                        })
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    proptest::prop_assert!((y[r * o + j] - naive).abs() < 1e-5);
+                }
+            }
+        }
+    }
+
     #[test]
     fn leading_axes_are_kept() {
         let m = MaxoutConfig::new(4, 3, 2).init(&mut seeded(5)).unwrap();
