@@ -5,15 +5,24 @@
 //! initialisation. Forward passes take an explicit [`crate::Ctx`] (train or eval mode).
 
 mod activation;
+mod conv;
 mod error;
 mod flatten;
 mod linear;
 mod maxout;
+mod norm;
+mod norm_batch;
+mod pool;
 mod sequential;
 
 pub use activation::{Activation, ELU, GELU, LeakyReLU, ReLU, SELU, Sigmoid, Softplus, Tanh};
+pub use conv::{Conv2d, Conv2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
 pub use linear::{Linear, LinearConfig};
 pub use maxout::{Maxout, MaxoutConfig};
+pub use norm::{GroupNorm, GroupNormConfig, InstanceNorm2d, InstanceNormConfig};
+pub use norm::{LayerNorm, LayerNormConfig};
+pub use norm_batch::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 pub use sequential::Sequential;

@@ -102,6 +102,19 @@ pub trait Module: Send + Sync {
     /// A one-line description (e.g. `Linear(in=784, out=10, bias=true)`).
     fn describe(&self) -> String;
 
+    /// This module as [`std::any::Any`], so that model passes (e.g. batch-norm folding,
+    /// [`crate::fold`]) can recognise concrete layer types. Layers that take part return
+    /// `Some(self)`; the default is `None`.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
+    /// Mutable form of [`Module::as_any`] (containers such as `Sequential` return `Some(self)`
+    /// so that passes can rewrite their children).
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
+
     /// Every parameter with its dotted name, in visit order.
     fn named_parameters(&self) -> Vec<(String, Parameter)> {
         let mut out = Vec::new();
