@@ -48,9 +48,16 @@ fn gelu_exact(x: f32) -> f32 {
     (x * normal_cdf(x)) as f32
 }
 
-fn gelu_exact_grad(x: f32) -> f32 {
+/// Φ(x) + x·φ(x), given the forward output y = x·Φ(x): Φ(x) = y/x away from 0 (y carries Φ to
+/// f32 relative precision, including the far negative tail), which saves evaluating erf again.
+fn gelu_exact_grad(x: f32, y: f32) -> f32 {
     let x = x as f64;
-    (normal_cdf(x) + x * FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()) as f32
+    let cdf = if x.abs() > 1e-3 {
+        y as f64 / x
+    } else {
+        normal_cdf(x)
+    };
+    (cdf + x * FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()) as f32
 }
 
 fn gelu_tanh(x: f32) -> f32 {
@@ -78,7 +85,7 @@ impl Backward for GeluBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: Array) -> Vec<Option<Array>> {
         match self.approximate {
-            GeluApproximate::None => chain_unary(ctx, g, |x, _| gelu_exact_grad(x)),
+            GeluApproximate::None => chain_unary(ctx, g, gelu_exact_grad),
             GeluApproximate::Tanh => chain_unary(ctx, g, |x, _| gelu_tanh_grad(x)),
         }
     }
