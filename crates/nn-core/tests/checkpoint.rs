@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::IxDyn;
 use nn_core::checkpoint::{CheckpointError, LoadMode, load, read_file, save, write_file};
-use nn_core::layers::{LinearConfig, ReLU, Sequential};
+use nn_core::layers::{Flatten, LinearConfig, ReLU, Sequential};
 use nn_core::rng::seeded;
 use nn_core::{Array, Buffer, Ctx, Entry, Module, Parameter, Tensor};
 use serde_json::Value;
@@ -71,6 +71,43 @@ fn pytorch_mlp_state_dict_loads_and_reproduces_pytorch_outputs() {
             .map(|d| d.as_u64().unwrap() as usize)
             .collect();
         assert_eq!(shape, value.shape(), "{name}");
+    }
+}
+
+#[test]
+fn nested_pytorch_model_loads_by_dotted_names() {
+    // nn.Sequential(OrderedDict(features=Sequential(Linear(4, 8), ReLU()),
+    //                           classifier=Sequential(Flatten(), Linear(24, 3))))
+    let mut rng = seeded(9);
+    let model = Sequential::new()
+        .with_named(
+            "features",
+            Sequential::new()
+                .with(LinearConfig::new(4, 8).init(&mut rng).unwrap())
+                .with(ReLU),
+        )
+        .with_named(
+            "classifier",
+            Sequential::new()
+                .with(Flatten::default())
+                .with(LinearConfig::new(24, 3).init(&mut rng).unwrap()),
+        );
+    let io = json("nested_io.json");
+    let torch_names: Vec<String> = io["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let ours: Vec<String> = model.state_dict().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(ours, torch_names);
+    let report = load(&model, fixture("nested.safetensors"), LoadMode::Strict).unwrap();
+    assert_eq!(report.loaded, torch_names);
+    let x = Tensor::from_vec(floats(&io["input"]), &[2, 3, 4]);
+    let y = model.forward(&x, &mut Ctx::eval());
+    assert_eq!(y.shape(), &[2, 3]);
+    for (a, b) in y.to_vec().iter().zip(floats(&io["output"])) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
 }
 
