@@ -72,7 +72,14 @@ pub fn render_grid(
     let c = cell as u32;
     let width = PAD + columns as u32 * (c + PAD);
     let height = (rows.len() as u32 + 1) * (LABEL_H + c + PAD) + PAD;
-    let mut canvas = RgbImage::from_pixel(width.max(200), height, Rgb(BG));
+    let label_w = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8) as u32
+        * 8;
+    let mut canvas = RgbImage::from_pixel(width.max(label_w + 2 * PAD), height, Rgb(BG));
     let mut y = PAD;
     draw_text(&mut canvas, PAD, y + 3, "original", 2, [20, 20, 20]);
     y += LABEL_H;
@@ -146,7 +153,7 @@ pub fn showcase_rows(size: usize) -> Vec<(String, Box<dyn Transform>)> {
         ("stretch x,y 0.7-1.3".into(), j(r#"{"type": "random_stretch", "x": [0.7, 1.3], "y": [0.7, 1.3]}"#)),
         ("shear +-20".into(), j(r#"{"type": "random_affine", "shear": [-20, 20, -20, 20], "interpolation": "bilinear"}"#)),
         (
-            "affine: rot 15, trans 10%, scale 0.8-1.2, shear 10".into(),
+            "affine: rot,translate,scale,shear".into(),
             j(r#"{"type": "random_affine", "degrees": 15, "translate": [0.1, 0.1], "scale": [0.8, 1.2], "shear": 10, "interpolation": "bilinear"}"#),
         ),
         ("lens: barrel (k1 0.2-0.5)".into(), j(r#"{"type": "lens_distortion", "k1": [0.2, 0.5]}"#)),

@@ -71,7 +71,9 @@ pub use compose::{
 };
 pub use config::TransformConfig;
 pub use error::{AugmentError, Result};
-pub use geometry::affine::{RandomAffine, RandomAffineConfig, RandomStretch, RandomStretchConfig};
+pub use geometry::affine::{
+    RandomAffine, RandomAffineConfig, RandomStretch, RandomStretchConfig, Shear,
+};
 pub use geometry::crop::{
     CenterCrop, CenterCropConfig, Pad, PadConfig, RandomCrop, RandomCropConfig,
 };

@@ -46,12 +46,11 @@ pub fn test_image(height: usize, width: usize) -> Array3<f32> {
         if in_bar || top_arm || mid_arm {
             rgb = [0.9, 0.1, 0.1];
         }
-        // Thin dark grid every 1/8 of the image.
-        let gx = (u * 8.0).fract();
-        let gy = (v * 8.0).fract();
-        let line = 0.6 / (wf / 8.0).max(1.0);
-        if gx < line || gy < line * wf / hf {
-            rgb = [rgb[0] * 0.35, rgb[1] * 0.35, rgb[2] * 0.35];
+        // Thin dark grid every 1/4 of the image (about one pixel wide).
+        let gx = (u * 4.0).fract();
+        let gy = (v * 4.0).fract();
+        if gx < 4.0 / wf || gy < 4.0 / hf {
+            rgb = [rgb[0] * 0.45, rgb[1] * 0.45, rgb[2] * 0.45];
         }
         rgb[c].clamp(0.0, 1.0)
     })

@@ -20,7 +20,7 @@
 //! let views = ten_crop_views(&img, 32, false);
 //! assert_eq!(views.dim(), (10, 3, 32, 32));
 //! // ... run a model on `views`, softmax each row:
-//! let probs = Array2::from_shape_fn((10, 4), |(v, k)| if k == v % 2 { 0.7 } else { 0.1 });
+//! let probs = Array2::from_shape_fn((10, 4), |(v, k)| if k == v % 3 { 0.7 } else { 0.1 });
 //! let pred = tta_predict(&probs);
 //! assert_eq!(pred.class, 0);
 //! ```

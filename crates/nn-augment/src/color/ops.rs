@@ -112,15 +112,18 @@ pub fn equalize_inplace(img: &mut Array3<f32>) {
         let last = (0..256).rev().find(|&i| hist[i] > 0).unwrap_or(0);
         let step = (n - hist[last]) / 255;
         let mut lut = [0u8; 256];
-        if step == 0 {
-            for (i, l) in lut.iter_mut().enumerate() {
-                *l = i as u8;
+        match std::num::NonZeroUsize::new(step) {
+            None => {
+                for (i, l) in lut.iter_mut().enumerate() {
+                    *l = i as u8;
+                }
             }
-        } else {
-            let mut cum = 0usize;
-            for k in 1..256 {
-                cum += hist[k - 1];
-                lut[k] = ((cum + step / 2) / step).min(255) as u8;
+            Some(nz) => {
+                let mut cum = 0usize;
+                for k in 1..256 {
+                    cum += hist[k - 1];
+                    lut[k] = ((cum + step / 2) / nz).min(255) as u8;
+                }
             }
         }
         for x in plane.iter_mut() {

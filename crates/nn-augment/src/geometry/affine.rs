@@ -82,7 +82,7 @@ pub struct RandomAffineConfig {
     /// Shear in degrees: `x` (x-shear in `[−x, x]`), `[lo, hi]` (x-shear) or
     /// `[xlo, xhi, ylo, yhi]`.
     #[serde(default)]
-    pub shear: Option<Vec<f64>>,
+    pub shear: Option<Shear>,
     /// Interpolation (nearest or bilinear).
     #[serde(default = "default_nearest")]
     pub interpolation: Interpolation,
@@ -92,6 +92,17 @@ pub struct RandomAffineConfig {
     /// Centre of rotation in pixels (default: the image centre).
     #[serde(default)]
     pub center: Option<[f64; 2]>,
+}
+
+/// Shear ranges in degrees: `x` (x-shear in `[−x, x]`), `[lo, hi]` (x-shear) or
+/// `[xlo, xhi, ylo, yhi]` (both).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Shear {
+    /// x-shear in `[−x, x]`.
+    Around(f64),
+    /// `[lo, hi]` or `[xlo, xhi, ylo, yhi]`.
+    Ranges(Vec<f64>),
 }
 
 fn zero_range() -> Range {
@@ -146,7 +157,12 @@ impl RandomAffineConfig {
         if let Some(s) = self.scale {
             check::range(t, "scale", s, f64::MIN_POSITIVE, f64::MAX)?;
         }
-        let shear = match self.shear.as_deref() {
+        let shear_list = match &self.shear {
+            None => None,
+            Some(Shear::Around(x)) => Some(vec![*x]),
+            Some(Shear::Ranges(v)) => Some(v.clone()),
+        };
+        let shear = match shear_list.as_deref() {
             None => None,
             Some([x]) if *x >= 0.0 => Some([-x, *x, 0.0, 0.0]),
             Some([a, b]) => Some([*a, *b, 0.0, 0.0]),

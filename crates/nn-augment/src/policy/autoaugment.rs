@@ -228,7 +228,8 @@ impl Transform for AutoAugment {
         let sub = &policies[rng.random_range(0..policies.len())];
         let mut ops = Vec::with_capacity(2);
         for &(op, p, bin) in sub {
-            if !(rng.random::<f64>() <= p) {
+            // torchvision: `if not torch.rand(()) <= probability: continue`
+            if rng.random::<f64>() > p {
                 continue;
             }
             let m = MagnitudeSpace::Standard.magnitude(op, bin, 10, h, w);
