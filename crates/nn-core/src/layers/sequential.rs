@@ -124,14 +124,20 @@ impl Sequential {
         std::mem::replace(&mut slot.1, module)
     }
 
-    /// Removes and returns the child at `index` with its name. Later children keep their names
-    /// (as PyTorch's `del seq[i]` does not; reloading a PyTorch checkpoint needs the original
-    /// names).
+    /// Removes and returns the child at `index` with its name. Positional names are renumbered
+    /// so that the chain stays `"0"`, `"1"`, … (as PyTorch's `del seq[i]`; the later children's
+    /// parameter names change accordingly); explicit names are kept.
     ///
     /// # Panics
     /// If `index` is out of range.
     pub fn remove(&mut self, index: usize) -> (String, Box<dyn Module>) {
-        self.children.remove(index)
+        let removed = self.children.remove(index);
+        for (i, (name, _)) in self.children.iter_mut().enumerate().skip(index) {
+            if *name == (i + 1).to_string() {
+                *name = i.to_string();
+            }
+        }
+        removed
     }
 
     /// The children with their names, consuming the chain.
@@ -257,6 +263,25 @@ mod tests {
         let old = s.replace(0, Box::new(Sequential::new()));
         assert_eq!(old.describe(), "ReLU()");
         assert_eq!(s.forward(&x, &mut Ctx::eval()).to_vec(), x.to_vec());
+    }
+
+    #[test]
+    fn remove_renumbers_positional_names() {
+        let mut s = Sequential::new()
+            .with(ReLU)
+            .with_named("head", ReLU)
+            .with(LinearConfig::new(2, 2).init(&mut seeded(0)).unwrap());
+        assert_eq!(names_of(&s), ["0", "head", "2"]);
+        let (name, _) = s.remove(0);
+        assert_eq!(name, "0");
+        assert_eq!(names_of(&s), ["head", "1"]);
+        assert_eq!(s.named_parameters()[0].0, "1.weight");
+        s.push(ReLU);
+        assert_eq!(names_of(&s), ["head", "1", "2"]);
+    }
+
+    fn names_of(s: &Sequential) -> Vec<&str> {
+        s.iter().map(|(n, _)| n).collect()
     }
 
     #[test]
