@@ -32,6 +32,7 @@
 //! * [`checkpoint`] — safetensors state dicts compatible with PyTorch.
 //! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
 //! * [`linalg`] — the single GEMM seam.
+//! * [`pool`] — reuse of large buffers across training steps.
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 
@@ -45,6 +46,7 @@ pub mod linalg;
 pub mod loss;
 pub mod module;
 pub mod ops;
+pub mod pool;
 pub mod rng;
 pub mod tensor;
 

@@ -6,6 +6,7 @@
 //! ensembles and tuning trials can train on several threads at once.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -46,7 +47,8 @@ pub fn live_tensor_count() -> usize {
 
 pub(crate) struct Node {
     pub(crate) id: TensorId,
-    pub(crate) data: Data,
+    /// The value; taken (and returned to [`crate::pool`] if unshared) when the node is dropped.
+    pub(crate) data: ManuallyDrop<Data>,
     pub(crate) requires_grad: AtomicBool,
     /// How this tensor was computed; `None` for leaves and after backward has freed the graph.
     pub(crate) grad_fn: Mutex<Option<GradFn>>,
@@ -55,10 +57,14 @@ pub(crate) struct Node {
 }
 
 impl Drop for Node {
-    /// Dismantles an unused graph iteratively, so that dropping a very deep graph that never ran
-    /// backward cannot overflow the stack.
+    /// Returns a large value that no other handle shares to the buffer pool ([`crate::pool`]),
+    /// and dismantles an unused graph iteratively, so that dropping a very deep graph that never
+    /// ran backward cannot overflow the stack.
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: `data` is taken exactly once, here, and the node is never used afterwards.
+        let data = unsafe { ManuallyDrop::take(&mut self.data) };
+        crate::pool::recycle_data(data);
         let Some(grad_fn) = self.grad_fn.get_mut().ok().and_then(Option::take) else {
             return;
         };
@@ -104,7 +110,7 @@ impl Tensor {
         Tensor {
             node: Arc::new(Node {
                 id: TensorId::fresh(),
-                data,
+                data: ManuallyDrop::new(data),
                 requires_grad: AtomicBool::new(requires_grad),
                 grad_fn: Mutex::new(grad_fn),
                 grad: is_leaf.then(|| Arc::new(Mutex::new(None))),
@@ -118,7 +124,7 @@ impl Tensor {
         Tensor {
             node: Arc::new(Node {
                 id: TensorId::fresh(),
-                data,
+                data: ManuallyDrop::new(data),
                 requires_grad: AtomicBool::new(requires_grad),
                 grad_fn: Mutex::new(None),
                 grad: Some(slot),
@@ -205,7 +211,7 @@ impl Tensor {
 
     /// A copy of the value as an owned array.
     pub fn to_array(&self) -> Array {
-        self.node.data.to_owned()
+        self.data().to_owned()
     }
 
     /// The values in row-major order.
@@ -287,7 +293,7 @@ impl Tensor {
 
     /// A new leaf sharing this tensor's value (no copy) and cut from the graph.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_data(self.node.data.clone())
+        Tensor::from_data(self.data().clone())
     }
 
     /// The gradient accumulated into this leaf by [`Tensor::backward`], if any.
@@ -298,10 +304,14 @@ impl Tensor {
             .and_then(|slot| slot.lock().expect("grad lock").clone())
     }
 
-    /// Clears the accumulated gradient of this leaf (PyTorch's `zero_grad(set_to_none=True)`).
+    /// Clears the accumulated gradient of this leaf (PyTorch's `zero_grad(set_to_none=True)`);
+    /// its memory goes back to the buffer pool ([`crate::pool`]) for the next backward pass.
     pub fn zero_grad(&self) {
         if let Some(slot) = &self.node.grad {
-            *slot.lock().expect("grad lock") = None;
+            let old = slot.lock().expect("grad lock").take();
+            if let Some(g) = old {
+                crate::pool::recycle(g);
+            }
         }
     }
 

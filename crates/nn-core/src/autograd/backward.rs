@@ -76,7 +76,10 @@ fn count_dependencies(root: &Tensor) -> HashMap<TensorId, usize> {
 
 fn accumulate(into: &mut Option<Array>, grad: Array) {
     match into {
-        Some(existing) => *existing += &grad,
+        Some(existing) => {
+            *existing += &grad;
+            crate::pool::recycle(grad);
+        }
         None => *into = Some(grad),
     }
 }

@@ -19,57 +19,9 @@ pub fn gemm_serial(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     beta: f32,
-    mut c: ArrayViewMut2<'_, f32>,
+    c: ArrayViewMut2<'_, f32>,
 ) {
-    let (m, k) = a.dim();
-    let (k2, n) = b.dim();
-    assert!(
-        k == k2 && c.dim() == (m, n),
-        "gemm_serial: cannot compute C{:?} = A{:?}·B{:?}",
-        c.dim(),
-        a.dim(),
-        b.dim()
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if beta == 0.0 {
-            c.fill(0.0);
-        } else {
-            c *= beta;
-        }
-        return;
-    }
-    let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
-    let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
-    let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
-    // SAFETY: as in `super::gemm`: the views are valid for their shapes and strides, `c` is a
-    // unique mutable view (no aliasing with `a`, `b`), dimensions were checked above. The `gemm`
-    // crate computes dst := alpha·dst + beta·lhs·rhs, reading dst only if `read_dst`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c_cs,
-            c_rs,
-            beta != 0.0,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            beta,
-            alpha,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    super::gemm::gemm_with(alpha, a, b, beta, c, false);
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@ mod gemm;
 mod gemm_serial;
 
 pub use gemm::gemm;
+pub(crate) use gemm::{PARALLEL_THRESHOLD, gemm_with};
 pub use gemm_serial::gemm_serial;

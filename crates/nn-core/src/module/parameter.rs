@@ -93,7 +93,11 @@ impl Parameter {
 
     /// Clears the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).
     pub fn zero_grad(&self) {
-        *self.0.grad.lock().expect("grad lock") = None;
+        let old = self.0.grad.lock().expect("grad lock").take();
+        // The memory serves the next backward pass (see `crate::pool`).
+        if let Some(g) = old {
+            crate::pool::recycle(g);
+        }
     }
 
     /// Whether the parameter is frozen (receives no gradient, is not updated).

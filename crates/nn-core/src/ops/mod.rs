@@ -5,6 +5,7 @@
 mod broadcast;
 
 mod add;
+mod bmm;
 mod linear;
 mod matmul;
 mod mul;

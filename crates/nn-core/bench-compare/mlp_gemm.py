@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Head-to-head: nn-core vs PyTorch on this machine, in one run, alternating and repeated.
+
+Workloads (both sides on 2 threads):
+  * sgemm C = A·B, n = 256, 512, 1024, 2048 (GFLOP/s; torch.mm vs nn_core::linalg::gemm);
+  * one MLP training step 3072→1024→1024→10, batch 128, ReLU, softmax cross-entropy, plain SGD
+    (images/s; nn.Sequential + F.cross_entropy + optim.SGD vs nn-core's Sequential + cross_entropy
+    + Parameter::update, and nn-core with the fused linear+ReLU op).
+
+Each round runs every workload once on each side (the side that goes first alternates between
+rounds); a workload's figure per side is the median over rounds of the median block time in the
+round. Ratios > 1 mean nn-core is faster.
+
+Run from the repository root (builds the Rust driver first):
+
+    /work/venv/bin/python crates/nn-core/bench-compare/mlp_gemm.py [--rounds 5] [--quick]
+
+The machine may be shared: the figures are only meaningful as ratios within one run.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+DRIVER = os.path.join(ROOT, "target", "release", "examples", "perf_compare")
+
+
+def blocks(inner, n_blocks, f):
+    for _ in range(inner):
+        f()
+    out = []
+    for _ in range(n_blocks):
+        t = time.perf_counter()
+        for _ in range(inner):
+            f()
+        out.append((time.perf_counter() - t) / inner)
+    return out
+
+
+class TorchSide:
+    def __init__(self, batch):
+        torch.manual_seed(0)
+        self.mats = {}
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3072, 1024),
+            torch.nn.ReLU(),
+            torch.nn.Linear(1024, 1024),
+            torch.nn.ReLU(),
+            torch.nn.Linear(1024, 10),
+        )
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
+        self.x = torch.randn(batch, 3072)
+        self.y = torch.randint(0, 10, (batch,))
+
+    def gemm(self, n, inner, n_blocks):
+        if n not in self.mats:
+            self.mats[n] = (torch.rand(n, n), torch.rand(n, n), torch.empty(n, n))
+        a, b, c = self.mats[n]
+        return blocks(inner, n_blocks, lambda: torch.mm(a, b, out=c))
+
+    def step(self):
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.net(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+
+    def mlp(self, inner, n_blocks):
+        return blocks(inner, n_blocks, self.step)
+
+
+class RustSide:
+    def __init__(self):
+        env = dict(os.environ, RAYON_NUM_THREADS="2")
+        self.proc = subprocess.Popen(
+            [DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def ask(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        words = self.proc.stdout.readline().split()
+        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
+        return [float(w) for w in words[1:]]
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--quick", action="store_true", help="fewer blocks (a smoke run)")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    if not args.no_build:
+        subprocess.run(
+            ["cargo", "build", "--release", "-p", "nn-core", "--example", "perf_compare"],
+            cwd=ROOT,
+            check=True,
+        )
+    n_blocks = 3 if args.quick else 5
+    # (name, rust command, torch call, work per call, unit)
+    workloads = []
+    for n in (256, 512, 1024, 2048):
+        inner = max(1, int(0.4e9 / (2 * n**3)))  # ~2-4 ms per block
+        workloads.append(
+            (
+                f"sgemm n={n}",
+                f"gemm {n} {inner} {n_blocks}",
+                (lambda n=n, inner=inner: lambda t: t.gemm(n, inner, n_blocks))(),
+                2 * n**3 / 1e9,
+                "GFLOP/s",
+            )
+        )
+    b = args.batch
+    mlp_inner = 3
+    workloads.append(
+        (f"MLP step b={b}", f"mlp {b} {mlp_inner} {n_blocks}", lambda t: t.mlp(mlp_inner, n_blocks), b, "img/s")
+    )
+    workloads.append(
+        (
+            f"MLP step b={b} (fused linear+ReLU)",
+            f"mlp_fused {b} {mlp_inner} {n_blocks}",
+            lambda t: t.mlp(mlp_inner, n_blocks),
+            b,
+            "img/s",
+        )
+    )
+
+    t_side = TorchSide(b)
+    r_side = RustSide()
+    results = {w[0]: ([], []) for w in workloads}
+    try:
+        for rnd in range(args.rounds):
+            for name, cmd, tcall, _, _ in workloads:
+                if rnd % 2 == 0:
+                    tt = tcall(t_side)
+                    rt = r_side.ask(cmd)
+                else:
+                    rt = r_side.ask(cmd)
+                    tt = tcall(t_side)
+                results[name][0].append(statistics.median(tt))
+                results[name][1].append(statistics.median(rt))
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        r_side.close()
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
+    print(f"{'workload':<36} {'PyTorch':>12} {'nn-core':>12} {'ratio':>7}  (per-round ratios)")
+    for name, _, _, work, unit in workloads:
+        tt, rt = results[name]
+        tm, rm = statistics.median(tt), statistics.median(rt)
+        per_round = " ".join(f"{a / b:.2f}" for a, b in zip(tt, rt))
+        print(
+            f"{name:<36} {work / tm:>8.1f} {unit:<3} {work / rm:>8.1f} {unit:<3} "
+            f"{tm / rm:>6.2f}x  ({per_round})"
+        )
+
+
+if __name__ == "__main__":
+    main()

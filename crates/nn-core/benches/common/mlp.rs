@@ -1,0 +1,101 @@
+//! The MLP training step shared by the `mlp_step` bench and the `perf_compare` example: the net
+//! 3072→1024→1024→10 with ReLU, softmax cross-entropy, plain SGD through `Parameter::update`.
+
+use nn_core::layers::{LinearConfig, ReLU, Sequential};
+use nn_core::loss::cross_entropy;
+use nn_core::{Ctx, Module, Parameter, Tensor, rng::seeded};
+use rand::Rng as _;
+use rayon::prelude::*;
+
+/// Input features, hidden width, classes (CIFAR-10-sized input).
+pub const SIZES: [usize; 4] = [3072, 1024, 1024, 10];
+
+/// A net, a fixed batch and the learning rate.
+pub struct Mlp {
+    /// Linear, ReLU, Linear, ReLU, Linear (PyTorch's default initialisation).
+    pub net: Sequential,
+    /// The parameters in order: 0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias.
+    pub params: Vec<Parameter>,
+    /// The input batch [batch, 3072] (no gradient).
+    pub x: Tensor,
+    /// One label per row.
+    pub labels: Vec<usize>,
+    /// SGD learning rate.
+    pub lr: f32,
+}
+
+impl Mlp {
+    /// A seeded net and a random batch of `batch` rows.
+    pub fn new(batch: usize, seed: u64) -> Mlp {
+        let mut rng = seeded(seed);
+        let [d0, d1, d2, d3] = SIZES;
+        let net = Sequential::new()
+            .with(
+                LinearConfig::new(d0, d1)
+                    .init(&mut rng)
+                    .expect("valid config"),
+            )
+            .with(ReLU)
+            .with(
+                LinearConfig::new(d1, d2)
+                    .init(&mut rng)
+                    .expect("valid config"),
+            )
+            .with(ReLU)
+            .with(
+                LinearConfig::new(d2, d3)
+                    .init(&mut rng)
+                    .expect("valid config"),
+            );
+        let params = net.named_parameters().into_iter().map(|(_, p)| p).collect();
+        let x = Tensor::randn(&[batch, d0], 0.0, 1.0, &mut rng);
+        let labels = (0..batch).map(|_| rng.random_range(0..d3)).collect();
+        Mlp {
+            net,
+            params,
+            x,
+            labels,
+            lr: 0.01,
+        }
+    }
+
+    /// One step through the modules (what a user writes): forward, loss, backward, SGD update,
+    /// gradients cleared. Returns the loss before the update.
+    pub fn step(&self) -> f32 {
+        let logits = self.net.forward(&self.x, &mut Ctx::train(0));
+        self.finish(logits)
+    }
+
+    /// The same step with the fused linear+ReLU op (same parameters, same values).
+    pub fn step_fused(&self) -> f32 {
+        let p: Vec<Tensor> = self.params.iter().map(Parameter::tensor).collect();
+        let h1 = self.x.linear_relu(&p[0], Some(&p[1]));
+        let h2 = h1.linear_relu(&p[2], Some(&p[3]));
+        let logits = h2.linear(&p[4], Some(&p[5]));
+        self.finish(logits)
+    }
+
+    fn finish(&self, logits: Tensor) -> f32 {
+        let loss = cross_entropy(&logits, &self.labels);
+        let value = loss.item();
+        loss.backward();
+        drop((loss, logits));
+        for p in &self.params {
+            p.update(|w, g| sgd(w, g.expect("every parameter has a gradient"), self.lr));
+            p.zero_grad();
+        }
+        value
+    }
+}
+
+/// w ← w − lr·g, in parallel chunks of a fixed size.
+fn sgd(mut w: ndarray::ArrayViewMutD<'_, f32>, g: ndarray::ArrayViewD<'_, f32>, lr: f32) {
+    const CHUNK: usize = 1 << 15;
+    match (w.as_slice_mut(), g.as_slice()) {
+        (Some(ws), Some(gs)) => ws
+            .par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks(CHUNK))
+            .for_each(|(w, g)| w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * g)),
+        _ => w.zip_mut_with(&g, |w, &g| *w -= lr * g),
+    }
+}

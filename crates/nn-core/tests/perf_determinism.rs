@@ -1,0 +1,98 @@
+//! The performance machinery must not change results: a few training steps of an MLP give
+//! bitwise the same parameters on 1, 2 and 3 rayon threads, and with the buffer pool on or off
+//! (pooled buffers hold stale values from earlier steps; every op must overwrite them).
+
+use nn_core::layers::{LinearConfig, ReLU, Sequential};
+use nn_core::loss::cross_entropy;
+use nn_core::{Ctx, Module, Tensor, pool, rng::seeded};
+
+/// Trains a 300→256→256→10 MLP (sizes that take the pooled and parallel paths) for 3 steps, with
+/// both the modules and the fused linear+ReLU op, and returns the bits of every parameter.
+fn train() -> Vec<u32> {
+    let mut rng = seeded(42);
+    let net = Sequential::new()
+        .with(LinearConfig::new(300, 256).init(&mut rng).unwrap())
+        .with(ReLU)
+        .with(LinearConfig::new(256, 256).init(&mut rng).unwrap())
+        .with(ReLU)
+        .with(LinearConfig::new(256, 10).init(&mut rng).unwrap());
+    let params: Vec<_> = net.named_parameters().into_iter().map(|(_, p)| p).collect();
+    let x = Tensor::randn(&[96, 300], 0.0, 1.0, &mut rng);
+    let labels: Vec<usize> = (0..96).map(|i| (i * 7) % 10).collect();
+    for step in 0..4 {
+        let logits = if step % 2 == 0 {
+            net.forward(&x, &mut Ctx::train(0))
+        } else {
+            let p: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
+            x.linear_relu(&p[0], Some(&p[1]))
+                .linear_relu(&p[2], Some(&p[3]))
+                .linear(&p[4], Some(&p[5]))
+        };
+        cross_entropy(&logits, &labels).backward();
+        for p in &params {
+            p.update(|mut w, g| w.scaled_add(-0.1, &g.unwrap()));
+            p.zero_grad();
+        }
+    }
+    params
+        .iter()
+        .flat_map(|p| p.value().iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
+}
+
+fn on_threads(n: usize) -> Vec<u32> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
+        .install(train)
+}
+
+#[test]
+fn training_is_bitwise_identical_on_any_number_of_threads() {
+    let one = on_threads(1);
+    assert!(one == on_threads(2), "1 vs 2 threads differ");
+    assert!(one == on_threads(3), "1 vs 3 threads differ");
+}
+
+#[test]
+fn training_is_bitwise_identical_with_and_without_the_pool() {
+    let with_pool = train();
+    let again = train(); // now mostly from buffers the first run returned
+    let capacity = pool::capacity_bytes();
+    pool::set_capacity_bytes(0);
+    let without = train();
+    pool::set_capacity_bytes(capacity);
+    assert!(
+        with_pool == again,
+        "a second run on recycled buffers differs"
+    );
+    assert!(with_pool == without, "pool on vs off differ");
+}
+
+#[test]
+fn a_training_step_reuses_its_buffers() {
+    // After a warm-up step, a step's large buffers come from the pool (counted on this thread;
+    // the GEMM's own temporaries may be taken on worker threads).
+    let mut rng = seeded(3);
+    let w = nn_core::Parameter::new(Tensor::randn(&[512, 300], 0.0, 0.05, &mut rng).to_array());
+    let x = Tensor::randn(&[128, 300], 0.0, 1.0, &mut rng);
+    let step = || {
+        let y = x.linear_relu(&w.tensor(), None);
+        (&y * &y).sum_all().backward();
+        w.update(|mut v, g| v.scaled_add(-0.01, &g.unwrap()));
+        w.zero_grad();
+    };
+    step();
+    step();
+    let before = pool::thread_stats();
+    step();
+    let after = pool::thread_stats();
+    let hits = after.hits - before.hits;
+    let misses = after.misses - before.misses;
+    assert!(
+        hits >= 2,
+        "expected the output and the weight gradient to be reused: {hits} hits"
+    );
+    assert_eq!(misses, 0, "no large allocation in a warm step");
+}
