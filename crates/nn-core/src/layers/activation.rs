@@ -37,6 +37,12 @@ macro_rules! activation_layer {
                 let $d = self;
                 $describe
             }
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
+            }
+            fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+                Some(self)
+            }
         }
 
         impl fmt::Display for $name {

@@ -75,6 +75,14 @@ impl Module for Flatten {
 
     fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(Entry<'_>)) {}
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         format!(
             "Flatten(start_dim={}, end_dim={})",

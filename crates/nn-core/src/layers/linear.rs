@@ -222,6 +222,14 @@ impl Module for Linear {
         }
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         format!(
             "Linear(in_features={}, out_features={}, bias={})",

@@ -188,6 +188,14 @@ impl Module for Maxout {
         self.linear.visit(prefix, f);
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         format!(
             "Maxout(in_features={}, out_features={}, pieces={}, bias={})",

@@ -171,6 +171,14 @@ impl Module for Sequential {
         }
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
+
     /// PyTorch's tree printout: one child per line, nested containers indented.
     fn describe(&self) -> String {
         if self.children.is_empty() {
@@ -263,6 +271,27 @@ mod tests {
         let old = s.replace(0, Box::new(Sequential::new()));
         assert_eq!(old.describe(), "ReLU()");
         assert_eq!(s.forward(&x, &mut Ctx::eval()).to_vec(), x.to_vec());
+    }
+
+    #[test]
+    fn layers_can_be_recognised_and_rewritten_through_as_any() {
+        let mut outer = Sequential::new().with(mlp(0));
+        let mut inner = outer.replace(0, Box::new(ReLU));
+        let seq = inner
+            .as_any_mut()
+            .and_then(|a| a.downcast_mut::<Sequential>())
+            .expect("a Sequential");
+        assert!(
+            seq.get(0)
+                .unwrap()
+                .as_any()
+                .unwrap()
+                .is::<crate::layers::Linear>()
+        );
+        assert!(seq.get(1).unwrap().as_any().unwrap().is::<ReLU>());
+        seq.replace(1, Box::new(Sequential::new()));
+        outer.replace(0, inner);
+        assert!(outer.describe().contains("(1): Sequential()"), "{outer}");
     }
 
     #[test]
