@@ -108,9 +108,9 @@ impl Tensor {
     ///
     /// ```
     /// use nn_core::Tensor;
-    /// let x = Tensor::from_vec(vec![1.0, 3.0, 2.0, 2.0], &[2, 2]);
+    /// let x = Tensor::from_vec(vec![1.0, 3.0, 2.0, 6.0], &[2, 2]);
     /// let y = x.layer_norm(&[2], None, None, 0.0);
-    /// assert_eq!(y.to_vec(), vec![-1.0, 1.0, 0.0, 0.0]);
+    /// assert_eq!(y.to_vec(), vec![-1.0, 1.0, -1.0, 1.0]);
     /// ```
     ///
     /// # Panics
