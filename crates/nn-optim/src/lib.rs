@@ -21,6 +21,7 @@
 //! | [`OptimState`] | serialisable state; restoring gives bit-identical next steps |
 //! | [`Schedule`], [`LrScheduler`] | pure, composable schedules and their driver |
 //! | [`scale_lr`] | batch-size scaling rule (linear, square root) |
+//! | [`problems`] | Rosenbrock and ill-conditioned quadratics, with a convergence counter |
 //!
 //! ## Example: AdamW, warm-up + cosine, parameter groups
 //! ```
@@ -67,6 +68,7 @@ mod group;
 mod lbfgs;
 mod optimizer;
 mod param;
+pub mod problems;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
