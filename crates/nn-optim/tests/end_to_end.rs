@@ -61,7 +61,7 @@ fn grads(
     let mut gw = Array2::<f32>::zeros((CLASSES, DIM));
     let mut gb = Array1::<f32>::zeros(CLASSES);
     for &i in idx {
-        let logits = w2.dot(&x.row(i)) + &b.view().into_dimensionality::<ndarray::Ix1>().unwrap();
+        let logits = w2.dot(&x.row(i)) + b.view().into_dimensionality::<ndarray::Ix1>().unwrap();
         let m = logits.fold(f32::MIN, |a, &v| a.max(v));
         let e = logits.mapv(|v| (v - m).exp());
         let p = &e / e.sum();
@@ -78,7 +78,7 @@ fn grads(
 
 fn accuracy(w: &ArrayD<f32>, b: &ArrayD<f32>, x: &Array2<f32>, y: &[usize]) -> f32 {
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().unwrap();
-    let logits = x.dot(&w2.t()) + &b.view().into_dimensionality::<ndarray::Ix1>().unwrap();
+    let logits = x.dot(&w2.t()) + b.view().into_dimensionality::<ndarray::Ix1>().unwrap();
     let correct = logits
         .axis_iter(Axis(0))
         .zip(y)
