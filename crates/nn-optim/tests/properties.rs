@@ -47,6 +47,7 @@ fn configs(lr: f64) -> Vec<OptimizerConfig> {
 }
 
 /// Naive Adam (L2 decay, AMSGrad optional) for one element, in PyTorch's operation order.
+#[allow(clippy::too_many_arguments)]
 fn naive_adam(
     p: &mut f32,
     g: f32,
