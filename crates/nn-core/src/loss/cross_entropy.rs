@@ -459,6 +459,28 @@ mod tests {
     }
 
     #[test]
+    fn parallel_result_does_not_depend_on_thread_count() {
+        let x = Tensor::randn(&[2048, 32], 0.0, 2.0, &mut crate::rng::seeded(9));
+        let labels: Vec<usize> = (0..2048).map(|i| (i * 5) % 32).collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let x = x.detach().with_requires_grad();
+                let l = cross_entropy(&x, &labels);
+                l.backward();
+                (l.item(), x.grad().unwrap())
+            })
+        };
+        let (l1, g1) = run(1);
+        let (l3, g3) = run(3);
+        assert_eq!(l1.to_bits(), l3.to_bits());
+        assert_eq!(g1, g3);
+    }
+
+    #[test]
     #[should_panic(expected = "cross_entropy: label 7 (row 1) is out of range for 4 classes")]
     fn label_out_of_range() {
         cross_entropy(&Tensor::zeros(&[2, 4]), &[0, 7]);
