@@ -24,7 +24,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, check_range};
-use crate::mask::{bernoulli_mask, mask_mul};
+use crate::mask::{BitMask, bernoulli_mask, bit_mask_mul, mask_mul};
 
 /// Where the 1/q rescaling happens (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -182,6 +182,10 @@ pub(crate) fn apply_dropout<R: Rng + ?Sized>(
             mask_mul(x, Array::from_elem(ndarray::IxDyn(&[]), keep))
         }
         (Mode::Train, _) if keep == 1.0 => x.clone(),
+        (Mode::Train, _) if mask_shape == x.shape() => {
+            let mask = BitMask::sample(x.len(), keep, rng);
+            bit_mask_mul(x, mask, train_scale(variant, keep))
+        }
         (Mode::Train, _) => {
             let mask = bernoulli_mask(mask_shape, keep, train_scale(variant, keep), rng);
             mask_mul(x, mask)

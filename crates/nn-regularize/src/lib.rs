@@ -59,7 +59,7 @@ pub mod penalty;
 pub mod stochastic_depth;
 
 pub use cutout::{Cutout, CutoutBox, CutoutConfig};
-pub use dropconnect::{DropConnectConfig, DropConnectLinear, MaskSharing};
+pub use dropconnect::{DropConnectConfig, DropConnectConv2d, DropConnectLinear, MaskSharing};
 pub use dropout::{Dropout, DropoutConfig, DropoutVariant};
 pub use dropout2d::Dropout2d;
 pub use error::{RegularizeError, Result};
@@ -67,7 +67,7 @@ pub use fractional_pool::{
     FmpOutput, FmpRegions, FmpSequence, FmpSharing, FractionalMaxPool2d, FractionalMaxPool2dConfig,
     PoolingRegions, average_over_draws, fractional_max_pool2d, predict_averaged, with_test_draw,
 };
-pub use mask::{bernoulli_mask, mask_mul};
+pub use mask::{BitMask, bernoulli_mask, bit_mask_mul, mask_mul};
 pub use mixup::cutmix::CutMixBox;
 pub use mixup::targets::{mix_targets, smooth_one_hot};
 pub use mixup::{ElemMix, MixMode, MixedBatch, Mixup, MixupConfig};

@@ -22,9 +22,14 @@
 //! for every example; B× the work, no extra memory — masks are regenerated from seeds in backward).
 //!
 //! The masking itself is [`DropConnectConfig::mask_weight`], usable for any layer that takes a
-//! weight tensor (e.g. a convolution); [`DropConnectLinear`] is the fully connected layer.
+//! weight tensor; [`DropConnectLinear`] is the fully connected layer and [`DropConnectConv2d`]
+//! the convolution. To add DropConnect to an existing `nn_core::layers::Linear`, wrap its
+//! parameters: `config.wrap_linear(linear.weight().clone(), linear.bias().cloned())`.
 
+mod conv;
 mod per_sample;
+
+pub use conv::DropConnectConv2d;
 
 pub use per_sample::{PerSampleMasks, dropconnect_linear_per_sample};
 
@@ -37,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dropout::{DropoutVariant, train_scale};
 use crate::error::{Result, check_range, invalid};
-use crate::mask::{bernoulli_mask, mask_mul};
+use crate::mask::{BitMask, bit_mask_mul, mask_mul};
 
 /// Whether a batch shares one weight mask or every example draws its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -127,7 +132,9 @@ impl DropConnectConfig {
             (_, _) if q == 1.0 => w.clone(),
             (Mode::Eval, DropoutVariant::Inverted) => w.clone(),
             (Mode::Eval, DropoutVariant::Vanilla) => mask_mul(w, Array::from_elem(IxDyn(&[]), q)),
-            (Mode::Train, v) => mask_mul(w, bernoulli_mask(w.shape(), q, train_scale(v, q), rng)),
+            (Mode::Train, v) => {
+                bit_mask_mul(w, BitMask::sample(w.len(), q, rng), train_scale(v, q))
+            }
         }
     }
 
@@ -339,7 +346,7 @@ mod tests {
     #[test]
     fn gradient_with_a_fixed_mask() {
         // The layer's training computation with its mask fixed: x·(W ⊙ M)ᵀ + b.
-        let mask = bernoulli_mask(&[3, 4], 0.5, 2.0, &mut seeded(5));
+        let mask = crate::mask::bernoulli_mask(&[3, 4], 0.5, 2.0, &mut seeded(5));
         assert_gradients(
             move |t| t[0].linear(&mask_mul(&t[1], mask.clone()), Some(&t[2])),
             &[&[2, 4], &[3, 4], &[3]],

@@ -238,10 +238,14 @@ pub fn fractional_max_pool2d(x: &Tensor, regions: &PoolingRegions) -> Tensor {
                     for hh in rows.start[i]..rows.end[i] {
                         for ww in cols.start[j]..cols.end[j] {
                             let v = xp[hh * w + ww];
-                            if v > best || v.is_nan() {
-                                best = v;
-                                at = hh * w + ww;
-                            }
+                            // Branch-free select with bit masks: on random data a branch
+                            // mispredicts about every other element (black_box keeps LLVM
+                            // from turning the masks back into a branch).
+                            let take = std::hint::black_box(((v > best) | v.is_nan()) as u32);
+                            let m = take.wrapping_neg();
+                            best = f32::from_bits((v.to_bits() & m) | (best.to_bits() & !m));
+                            let mi = (take as usize).wrapping_neg();
+                            at = ((hh * w + ww) & mi) | (at & !mi);
                         }
                     }
                     yp[i * ow + j] = best;
