@@ -7,6 +7,8 @@
 //! * [`Nonlinearity`], [`calculate_gain`] — the gains (ReLU √2, leaky ReLU √(2/(1+a²)), tanh 5/3,
 //!   SELU 3/4, linear/sigmoid 1).
 //! * [`FanMode`] — Kaiming's fan_in (forward variance) or fan_out (backward variance).
+//! * [`Init::Orthogonal`] — Saxe et al.'s orthogonal matrices (gain · Q, all singular values
+//!   equal to the gain).
 //!
 //! Layer defaults follow PyTorch: `Linear` and `Conv2d` weights and biases use
 //! [`Init::TorchDefault`], U(±1/√fan_in).
@@ -25,6 +27,7 @@
 
 mod fans;
 mod gain;
+mod orthogonal;
 mod scheme;
 
 pub use fans::{FanMode, Fans};
@@ -45,6 +48,13 @@ pub enum InitError {
         value: f32,
         /// What was expected.
         expected: &'static str,
+    },
+    /// A scheme that is not an elementwise distribution (orthogonal) was asked for one, or for
+    /// a tensor initialised with explicit fans.
+    #[error("init `{scheme}` is not an elementwise distribution; sample it with Init::sample")]
+    NotElementwise {
+        /// The scheme's name.
+        scheme: &'static str,
     },
     /// A fan-based scheme was asked to initialise a tensor with fewer than 2 axes.
     #[error(

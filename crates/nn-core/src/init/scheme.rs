@@ -11,6 +11,7 @@
 //! | `XavierNormal { gain }` | N(0, g²·2/(fan_in + fan_out)) |
 //! | `KaimingUniform { a, mode, nonlinearity }` | U(±g·√(3/n)), g = gain(nonlinearity, a) (He et al., ICCV 2015) |
 //! | `KaimingNormal { a, mode, nonlinearity }` | N(0, g²/n) |
+//! | `Orthogonal { gain }` | gain·Q, Q Haar-random with orthonormal rows or columns (Saxe et al., ICLR 2014) |
 //! | `TorchDefault` | U(±1/√fan_in): PyTorch's `Linear`/`Conv` default for weights, `kaiming_uniform_(a=√5)`, and for biases (with the weight's fan_in) |
 //! | `Zeros`, `Ones`, `Constant`, `Normal`, `Uniform` | as named |
 //!
@@ -118,6 +119,16 @@ pub enum Init {
         /// The nonlinearity that follows (default leaky_relu, as in PyTorch).
         #[serde(default)]
         nonlinearity: Nonlinearity,
+    },
+    /// `gain · Q` (Saxe et al. 2014; PyTorch's `orthogonal_`): the weight viewed as a matrix
+    /// `[shape[0], Π shape[1..]]` has orthonormal rows or columns (all singular values equal
+    /// `gain`), Q drawn uniformly (Haar) by the QR factorisation of an N(0, 1) matrix with
+    /// diag(R) > 0. Not an elementwise distribution: [`Init::distribution`] refuses it; it needs
+    /// a weight of ≥ 2 axes.
+    Orthogonal {
+        /// Gain (default 1).
+        #[serde(default = "one")]
+        gain: f32,
     },
     /// PyTorch's default for `Linear` and `Conv` weights and biases: U(±1/√fan_in)
     /// (`kaiming_uniform_(a=√5)` for the weight; the bias uses the weight's fan_in and bound
@@ -254,7 +265,9 @@ impl Init {
             Init::Uniform { low, high } if !(high.is_finite() && high >= low) => {
                 bad("high", high, "a finite number ≥ low")
             }
-            Init::XavierUniform { gain } | Init::XavierNormal { gain }
+            Init::XavierUniform { gain }
+            | Init::XavierNormal { gain }
+            | Init::Orthogonal { gain }
                 if !(gain.is_finite() && gain >= 0.0) =>
             {
                 bad("gain", gain, "a finite number ≥ 0")
@@ -269,7 +282,8 @@ impl Init {
     /// The distribution this scheme draws from for a tensor with `fans`.
     ///
     /// # Errors
-    /// [`InitError::InvalidParameter`] if [`Init::validate`] fails.
+    /// [`InitError::InvalidParameter`] if [`Init::validate`] fails;
+    /// [`InitError::NotElementwise`] for [`Init::Orthogonal`].
     pub fn distribution(&self, fans: Fans) -> Result<Distribution, InitError> {
         self.validate()?;
         let fan_sum = (fans.fan_in + fans.fan_out) as f32;
@@ -304,6 +318,11 @@ impl Init {
                 mean: 0.0,
                 std: kaiming_std(a, mode, nonlinearity),
             },
+            Init::Orthogonal { .. } => {
+                return Err(InitError::NotElementwise {
+                    scheme: self.name(),
+                });
+            }
             Init::TorchDefault if fans.fan_in == 0 => Distribution::Constant(0.0),
             Init::TorchDefault => symmetric_uniform(1.0 / (fans.fan_in as f32).sqrt()),
         })
@@ -314,8 +333,8 @@ impl Init {
     ///
     /// # Errors
     /// [`InitError::InvalidParameter`] for invalid hyperparameters;
-    /// [`InitError::FansUndefined`] for a fan-based scheme on a shape with fewer than 2 axes (for
-    /// biases use [`Init::sample_with_fans`] with the weight's fans).
+    /// [`InitError::FansUndefined`] for a fan-based or orthogonal scheme on a shape with fewer
+    /// than 2 axes (for biases use [`Init::sample_with_fans`] with the weight's fans).
     pub fn sample<R: Rng + ?Sized>(
         &self,
         shape: &[usize],
@@ -324,6 +343,9 @@ impl Init {
         self.validate()?;
         if shape.contains(&0) {
             return Ok(Array::zeros(IxDyn(shape)));
+        }
+        if let Init::Orthogonal { gain } = *self {
+            return super::orthogonal::orthogonal(shape, gain, rng);
         }
         let fans = if self.needs_fans() {
             Fans::of(shape)?
@@ -340,7 +362,8 @@ impl Init {
     /// initialised from its weight's fans, as PyTorch's layers do).
     ///
     /// # Errors
-    /// [`InitError::InvalidParameter`] for invalid hyperparameters.
+    /// [`InitError::InvalidParameter`] for invalid hyperparameters;
+    /// [`InitError::NotElementwise`] for [`Init::Orthogonal`] (use [`Init::sample`]).
     pub fn sample_with_fans<R: Rng + ?Sized>(
         &self,
         shape: &[usize],
@@ -367,6 +390,7 @@ impl Init {
             Init::XavierNormal { .. } => "xavier_normal",
             Init::KaimingUniform { .. } => "kaiming_uniform",
             Init::KaimingNormal { .. } => "kaiming_normal",
+            Init::Orthogonal { .. } => "orthogonal",
             Init::TorchDefault => "torch_default",
         }
     }
@@ -386,7 +410,9 @@ impl fmt::Display for Init {
             Init::Constant { value } => write!(f, "{name}({value})"),
             Init::Normal { mean, std } => write!(f, "{name}(mean={mean}, std={std})"),
             Init::Uniform { low, high } => write!(f, "{name}({low}, {high})"),
-            Init::XavierUniform { gain } | Init::XavierNormal { gain } => {
+            Init::XavierUniform { gain }
+            | Init::XavierNormal { gain }
+            | Init::Orthogonal { gain } => {
                 write!(f, "{name}(gain={gain})")
             }
             Init::KaimingUniform {
@@ -557,6 +583,33 @@ mod tests {
     }
 
     #[test]
+    fn orthogonal_through_the_scheme() {
+        let w = Init::Orthogonal { gain: 1.5 }
+            .sample(&[20, 30], &mut seeded(0))
+            .unwrap();
+        let norms: Vec<f32> = w
+            .outer_iter()
+            .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect();
+        assert!(norms.iter().all(|n| (n - 1.5).abs() < 1e-5), "{norms:?}");
+        let fans = Fans::of(&[20, 30]).unwrap();
+        assert!(matches!(
+            Init::Orthogonal { gain: 1.0 }.distribution(fans),
+            Err(InitError::NotElementwise { .. })
+        ));
+        assert_eq!(
+            Init::Orthogonal { gain: 1.0 }
+                .sample(&[0, 3], &mut seeded(0))
+                .unwrap()
+                .len(),
+            0
+        );
+        assert!(Init::Orthogonal { gain: -1.0 }.validate().is_err());
+        let i: Init = serde_json::from_str(r#"{"kind":"orthogonal"}"#).unwrap();
+        assert_eq!(i, Init::Orthogonal { gain: 1.0 });
+    }
+
+    #[test]
     fn same_seed_same_values() {
         let i = Init::kaiming_uniform(Nonlinearity::Relu);
         let a = i.sample(&[8, 8], &mut seeded(5)).unwrap();
@@ -583,6 +636,7 @@ mod tests {
             Init::SmallRandom,
             Init::TorchDefault,
             Init::Constant { value: 0.5 },
+            Init::Orthogonal { gain: 2.0 },
             Init::KaimingNormal {
                 a: 0.1,
                 mode: FanMode::FanOut,
