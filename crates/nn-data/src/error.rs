@@ -68,6 +68,18 @@ pub enum DataError {
         #[source]
         source: image::ImageError,
     },
+    /// An image announces more pixels than the configured limit (decompression-bomb guard).
+    #[error("{path}: image of {width}x{height} pixels exceeds the limit of {max_pixels} pixels")]
+    ImageTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The configured limit.
+        max_pixels: u64,
+    },
     /// A class folder of an image-folder data set contains no image with an accepted extension.
     #[error("{path}: empty class folder (no file with extension {extensions})")]
     EmptyClassFolder {

@@ -6,7 +6,7 @@ use super::read_file;
 use crate::dataset::check_index;
 use crate::{DataError, Dataset, InMemoryDataset, Sample};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use ndarray::{Array3, Array4, Axis};
 use rayon::prelude::*;
 use std::io::Cursor;
@@ -32,7 +32,14 @@ pub struct ImageFolderConfig {
     pub color: ColorMode,
     /// Accepted file extensions, lower case, without dot (matched case-insensitively).
     pub extensions: Vec<String>,
+    /// Largest accepted `width × height` (checked from the header, before decoding): a guard
+    /// against decompression bombs (a few hundred bytes of JPEG can announce 60 Mpx). The
+    /// default is PIL's `Image.MAX_IMAGE_PIXELS`, 89,478,485.
+    pub max_pixels: u64,
 }
+
+/// PIL's default decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`).
+pub const DEFAULT_MAX_PIXELS: u64 = 89_478_485;
 
 impl Default for ImageFolderConfig {
     fn default() -> Self {
@@ -40,6 +47,7 @@ impl Default for ImageFolderConfig {
             resize: None,
             color: ColorMode::Rgb,
             extensions: ["png", "jpg", "jpeg"].map(String::from).to_vec(),
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -56,6 +64,9 @@ impl ImageFolderConfig {
                 ));
             }
         }
+        if self.max_pixels == 0 {
+            return Err(DataError::invalid("max_pixels", 0, "≥ 1"));
+        }
         if self.extensions.is_empty() {
             return Err(DataError::invalid(
                 "extensions",
@@ -68,21 +79,33 @@ impl ImageFolderConfig {
 }
 
 /// Decodes an encoded image (format detected from the content) to CHW bytes, converting colour
-/// and resizing as configured. Errors name `origin`.
+/// and resizing as `config` says; images above `config.max_pixels` are refused before decoding.
+/// Errors name `origin`.
 pub fn decode_image(
     bytes: &[u8],
     origin: &Path,
-    color: ColorMode,
-    resize: Option<(u32, u32)>,
+    config: &ImageFolderConfig,
 ) -> Result<Array3<u8>, DataError> {
     let unreadable = |source| DataError::UnreadableImage {
         path: origin.into(),
         source,
     };
-    let reader = ImageReader::new(Cursor::new(bytes))
+    let decoder = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| DataError::io(origin, e))?;
-    let mut img: DynamicImage = reader.decode().map_err(unreadable)?;
+        .map_err(|e| DataError::io(origin, e))?
+        .into_decoder()
+        .map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > config.max_pixels {
+        return Err(DataError::ImageTooLarge {
+            path: origin.into(),
+            width,
+            height,
+            max_pixels: config.max_pixels,
+        });
+    }
+    let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    let (color, resize) = (config.color, config.resize);
     if let Some((h, w)) = resize {
         if (img.height(), img.width()) != (h, w) {
             img = img.resize_exact(w, h, FilterType::Triangle);
@@ -163,12 +186,7 @@ impl ImageFolder {
     pub fn get_u8(&self, index: usize) -> Result<Array3<u8>, DataError> {
         check_index(index, self.len())?;
         let path = &self.files[index].0;
-        decode_image(
-            &read_file(path)?,
-            path,
-            self.config.color,
-            self.config.resize,
-        )
+        decode_image(&read_file(path)?, path, &self.config)
     }
 
     /// Decodes every image (in parallel on the current rayon pool) into an in-memory data set.

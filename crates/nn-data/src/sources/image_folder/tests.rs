@@ -112,3 +112,37 @@ fn different_sizes_need_a_resize_to_stack() {
     let ds = ImageFolder::new(dir.path(), cfg).unwrap();
     assert_eq!(ds.load_into_memory().unwrap().image_shape(), [3, 5, 6]);
 }
+
+#[test]
+fn images_above_max_pixels_are_refused_before_decoding() {
+    let dir = tree();
+    let cfg = ImageFolderConfig {
+        max_pixels: 29,
+        ..Default::default()
+    };
+    let ds = ImageFolder::new(dir.path(), cfg).unwrap();
+    let err = ds.get(0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::ImageTooLarge {
+                width: 6,
+                height: 5,
+                max_pixels: 29,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("b.png"));
+    let cfg = ImageFolderConfig {
+        max_pixels: 30,
+        ..Default::default()
+    };
+    assert!(ImageFolder::new(dir.path(), cfg).unwrap().get(0).is_ok());
+    let cfg = ImageFolderConfig {
+        max_pixels: 0,
+        ..Default::default()
+    };
+    assert!(ImageFolder::new(dir.path(), cfg).is_err());
+}
