@@ -78,7 +78,7 @@ pub(crate) fn backward(
             db,
         };
     }
-    let mut dx = need_x.then(|| vec![0.0f32; g.n * g.cin * g.hw()]);
+    let mut dx = need_x.then(|| crate::pool::take_zeroed(g.n * g.cin * g.hw()));
     let b = samples_per_gemm(g);
     let chunks = g.n.div_ceil(b);
     let slices = chunks.clamp(1, MAX_SLICES);
@@ -159,7 +159,7 @@ pub(crate) fn backward(
     let dw = need_w.then(|| {
         let dw = if transposed {
             // dW[g, co, kk] = Σ_s partial_s[g, kk, co], summed in slice order.
-            let mut dw = vec![0.0f32; wlen];
+            let mut dw = crate::pool::take_zeroed(wlen);
             dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
                 let (gi, co) = (row / cout_g, row % cout_g);
                 for part in &partials {
@@ -171,7 +171,7 @@ pub(crate) fn backward(
             });
             dw
         } else {
-            let mut dw = vec![0.0f32; wlen];
+            let mut dw = crate::pool::take_zeroed(wlen);
             dw.par_chunks_mut(4096).enumerate().for_each(|(ci, d)| {
                 for part in &partials {
                     for (a, v) in d.iter_mut().zip(&part[ci * 4096..]) {

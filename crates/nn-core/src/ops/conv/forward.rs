@@ -44,7 +44,8 @@ pub(crate) fn gemm_for(parallel_chunks: bool) -> GemmFn {
 /// buffer.
 pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, cout) = (g.p(), g.cout);
-    let mut y = vec![0.0f32; g.n * cout * p];
+    // Every element is written (GEMM with β = 0 or the copy from the product block).
+    let mut y = crate::pool::take(g.n * cout * p);
     if y.is_empty() {
         return y;
     }

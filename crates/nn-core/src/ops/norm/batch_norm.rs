@@ -105,7 +105,7 @@ pub(crate) fn channel_affine(
     scale: &[f32],
     shift: &[f32],
 ) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
+    let mut y = crate::pool::take(x.len()); // every element is written
     if l == 0 {
         return y;
     }
@@ -153,7 +153,7 @@ pub(crate) fn channel_dx(
     (c, l): (usize, usize),
     coef: &[(f32, f32, f32)],
 ) -> Vec<f32> {
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = crate::pool::take(x.len()); // every element is written
     if l == 0 {
         return dx;
     }

@@ -147,7 +147,7 @@ impl Backward for AvgPoolBackward {
         let shape = ctx.inputs[0].shape();
         let (_, _, w) = planes("avg_pool2d", shape);
         let (pin, pout) = (shape[2] * w, self.win.rows.len() * self.win.cols.len());
-        let mut dx = vec![0.0f32; shape.iter().product()];
+        let mut dx = crate::pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
         if pin > 0 && pout > 0 {
@@ -201,7 +201,7 @@ impl Tensor {
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let (pin, pout) = (h * w, oh * ow);
-        let mut y = vec![0.0f32; np * pout];
+        let mut y = crate::pool::take_zeroed(np * pout);
         if pin > 0 && pout > 0 {
             y.par_chunks_mut(pout)
                 .zip(x.par_chunks(pin))

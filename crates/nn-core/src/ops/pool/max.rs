@@ -104,7 +104,7 @@ impl Backward for MaxPoolBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
         let shape = ctx.inputs[0].shape();
-        let mut dx = vec![0.0f32; shape.iter().product()];
+        let mut dx = crate::pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
         if self.plane_in > 0 && self.plane_out > 0 {
@@ -147,7 +147,7 @@ impl Tensor {
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let (pin, pout) = (h * w, oh * ow);
-        let mut y = vec![0.0f32; np * pout];
+        let mut y = crate::pool::take(np * pout); // every output is written
         let mut argmax = vec![0u32; np * pout];
         let (kh, kw) = o.kernel;
         let (sh, sw) = o.stride;

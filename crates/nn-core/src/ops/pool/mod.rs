@@ -42,6 +42,10 @@ pub(crate) fn planes(op: &str, shape: &[usize]) -> (usize, usize, usize) {
         shape.len() == 4,
         "{op}: expected a 4-d input [N, C, H, W], got shape {shape:?}"
     );
+    assert!(
+        shape[2] > 0 && shape[3] > 0,
+        "{op}: the image of input shape {shape:?} is empty"
+    );
     (shape[0] * shape[1], shape[2], shape[3])
 }
 

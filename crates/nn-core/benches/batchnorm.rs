@@ -1,0 +1,40 @@
+//! BatchNorm2d at batch 128 on 64 channels of 32×32: training-mode forward + backward (batch
+//! statistics, running-stat update, input and γ/β gradients) and evaluation-mode forward.
+//! Compare with PyTorch via `bench-compare/conv_vs_torch.py`.
+
+// criterion's macros generate undocumented public functions.
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ndarray::IxDyn;
+use nn_core::layers::BatchNormConfig;
+use nn_core::rng::seeded;
+use nn_core::{Array, Ctx, Module, Tensor};
+use std::hint::black_box;
+
+fn batchnorm(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batchnorm2d");
+    g.sample_size(20);
+    let bn = BatchNormConfig::new(64).init_2d().unwrap();
+    let x = Tensor::randn(&[128, 64, 32, 32], 1.0, 2.0, &mut seeded(0)).with_requires_grad();
+    let gy = Array::ones(IxDyn(&[128, 64, 32, 32]));
+    g.bench_function(BenchmarkId::from_parameter("train_fwd_bwd"), |bch| {
+        bch.iter_batched(
+            || gy.clone(),
+            |gy| {
+                bn.forward(&x, &mut Ctx::train(0)).backward_with(gy);
+                x.zero_grad();
+                bn.zero_grad();
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    let xe = x.detach();
+    g.bench_function(BenchmarkId::from_parameter("eval_fwd"), |bch| {
+        bch.iter(|| black_box(bn.forward(&xe, &mut Ctx::eval())))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batchnorm);
+criterion_main!(benches);

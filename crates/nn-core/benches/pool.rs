@@ -1,0 +1,45 @@
+//! Pooling at batch 128 on 64 channels of 32×32: max pooling 2×2/2 and 3×3/2 (padding 1),
+//! average pooling 2×2/2 and global average pooling, forward + backward. Compare with PyTorch
+//! via `bench-compare/conv_vs_torch.py` (max pooling 2×2).
+
+// criterion's macros generate undocumented public functions.
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use nn_core::Tensor;
+use nn_core::ops::{AvgPool2dOptions, MaxPool2dOptions};
+use nn_core::rng::seeded;
+
+fn pool(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pool_fwd_bwd");
+    g.sample_size(20);
+    let x = Tensor::randn(&[128, 64, 32, 32], 0.0, 1.0, &mut seeded(0)).with_requires_grad();
+    let ops: [(&str, Box<dyn Fn(&Tensor) -> Tensor>); 4] = [
+        (
+            "max_2x2_s2",
+            Box::new(|x| x.max_pool2d(MaxPool2dOptions::new(2))),
+        ),
+        (
+            "max_3x3_s2_p1",
+            Box::new(|x| x.max_pool2d(MaxPool2dOptions::new(3).stride(2).padding(1))),
+        ),
+        (
+            "avg_2x2_s2",
+            Box::new(|x| x.avg_pool2d(AvgPool2dOptions::new(2))),
+        ),
+        ("global_avg", Box::new(|x| x.global_avg_pool2d())),
+    ];
+    for (name, f) in ops {
+        g.bench_function(BenchmarkId::from_parameter(name), |bch| {
+            bch.iter(|| {
+                let y = f(&x);
+                y.backward_with(nn_core::Array::ones(ndarray::IxDyn(y.shape())));
+                x.zero_grad();
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pool);
+criterion_main!(benches);
