@@ -1,28 +1,28 @@
 //! The fused element loops: one pass over a parameter, its gradient and its state buffers,
 //! without allocation.
 //!
-//! When every array is contiguous in standard layout the loop runs over flat slices; above
-//! [`PAR_MIN`] elements it is split across rayon's threads (`Zip::par_for_each`). Each element
-//! is updated independently, so the result is the same whatever the number of threads.
+//! When every array is contiguous in standard layout the loop runs over flat slices (plain
+//! indexed loops that the compiler vectorises); above [`PAR_MIN`] elements the slices are cut
+//! into fixed chunks of [`CHUNK`] elements processed by rayon's threads. Each element is updated
+//! independently, so the result is the same whatever the number of threads. Other layouts go
+//! through a serial `ndarray::Zip`.
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
+use rayon::prelude::*;
 
 /// Parameters with at least this many elements are updated in parallel.
 pub const PAR_MIN: usize = 1 << 15;
 
-macro_rules! run_zip {
-    ($n:expr, $zip:expr, $f:expr) => {{
-        let z = $zip;
-        if $n >= PAR_MIN {
-            z.par_for_each($f)
-        } else {
-            z.for_each($f)
-        }
-    }};
-}
+/// Elements per parallel task.
+const CHUNK: usize = 1 << 14;
 
 fn contiguous(p: &ArrayViewMutD<'_, f32>, g: &ArrayViewD<'_, f32>) -> bool {
     p.is_standard_layout() && g.is_standard_layout()
+}
+
+fn buf(a: &mut ArrayD<f32>) -> &mut [f32] {
+    a.as_slice_mut()
+        .expect("optimizer state buffers are contiguous")
 }
 
 /// `f(θ, g)` for every element.
@@ -30,16 +30,23 @@ pub(crate) fn run2<F>(p: &mut ArrayViewMutD<'_, f32>, g: &ArrayViewD<'_, f32>, f
 where
     F: Fn(&mut f32, f32) + Sync + Send,
 {
-    let n = p.len();
-    if contiguous(p, g) {
-        let (ps, gs) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap());
-        run_zip!(n, Zip::from(ps).and(gs), |p: &mut f32, &g: &f32| f(p, g))
+    #[inline(always)]
+    fn serial<F: Fn(&mut f32, f32)>(p: &mut [f32], g: &[f32], f: &F) {
+        let g = &g[..p.len()];
+        for i in 0..p.len() {
+            f(&mut p[i], g[i]);
+        }
+    }
+    if !contiguous(p, g) {
+        return Zip::from(p.view_mut()).and(g).for_each(|p, &g| f(p, g));
+    }
+    let (ps, gs) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap());
+    if ps.len() >= PAR_MIN {
+        ps.par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks(CHUNK))
+            .for_each(|(p, g)| serial(p, g, &f));
     } else {
-        run_zip!(
-            n,
-            Zip::from(p.view_mut()).and(g),
-            |p: &mut f32, &g: &f32| f(p, g)
-        )
+        serial(ps, gs, &f);
     }
 }
 
@@ -52,21 +59,28 @@ pub(crate) fn run3<F>(
 ) where
     F: Fn(&mut f32, f32, &mut f32) + Sync + Send,
 {
-    let n = p.len();
-    if contiguous(p, g) {
-        let (ps, gs) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap());
-        let a = a.as_slice_mut().unwrap();
-        run_zip!(
-            n,
-            Zip::from(ps).and(gs).and(a),
-            |p: &mut f32, &g: &f32, a: &mut f32| f(p, g, a)
-        )
+    #[inline(always)]
+    fn serial<F: Fn(&mut f32, f32, &mut f32)>(p: &mut [f32], g: &[f32], a: &mut [f32], f: &F) {
+        let n = p.len();
+        let (g, a) = (&g[..n], &mut a[..n]);
+        for i in 0..n {
+            f(&mut p[i], g[i], &mut a[i]);
+        }
+    }
+    if !contiguous(p, g) {
+        return Zip::from(p.view_mut())
+            .and(g)
+            .and(a)
+            .for_each(|p, &g, a| f(p, g, a));
+    }
+    let (ps, gs, a) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap(), buf(a));
+    if ps.len() >= PAR_MIN {
+        ps.par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks(CHUNK))
+            .zip(a.par_chunks_mut(CHUNK))
+            .for_each(|((p, g), a)| serial(p, g, a, &f));
     } else {
-        run_zip!(
-            n,
-            Zip::from(p.view_mut()).and(g).and(a),
-            |p: &mut f32, &g: &f32, a: &mut f32| f(p, g, a)
-        )
+        serial(ps, gs, a, &f);
     }
 }
 
@@ -80,21 +94,41 @@ pub(crate) fn run4<F>(
 ) where
     F: Fn(&mut f32, f32, &mut f32, &mut f32) + Sync + Send,
 {
-    let n = p.len();
-    if contiguous(p, g) {
-        let (ps, gs) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap());
-        let (a, b) = (a.as_slice_mut().unwrap(), b.as_slice_mut().unwrap());
-        run_zip!(
-            n,
-            Zip::from(ps).and(gs).and(a).and(b),
-            |p: &mut f32, &g: &f32, a: &mut f32, b: &mut f32| f(p, g, a, b)
-        )
+    #[inline(always)]
+    fn serial<F: Fn(&mut f32, f32, &mut f32, &mut f32)>(
+        p: &mut [f32],
+        g: &[f32],
+        a: &mut [f32],
+        b: &mut [f32],
+        f: &F,
+    ) {
+        let n = p.len();
+        let (g, a, b) = (&g[..n], &mut a[..n], &mut b[..n]);
+        for i in 0..n {
+            f(&mut p[i], g[i], &mut a[i], &mut b[i]);
+        }
+    }
+    if !contiguous(p, g) {
+        return Zip::from(p.view_mut())
+            .and(g)
+            .and(a)
+            .and(b)
+            .for_each(|p, &g, a, b| f(p, g, a, b));
+    }
+    let (ps, gs, a, b) = (
+        p.as_slice_mut().unwrap(),
+        g.as_slice().unwrap(),
+        buf(a),
+        buf(b),
+    );
+    if ps.len() >= PAR_MIN {
+        ps.par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks(CHUNK))
+            .zip(a.par_chunks_mut(CHUNK))
+            .zip(b.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), a), b)| serial(p, g, a, b, &f));
     } else {
-        run_zip!(
-            n,
-            Zip::from(p.view_mut()).and(g).and(a).and(b),
-            |p: &mut f32, &g: &f32, a: &mut f32, b: &mut f32| f(p, g, a, b)
-        )
+        serial(ps, gs, a, b, &f);
     }
 }
 
@@ -109,25 +143,45 @@ pub(crate) fn run5<F>(
 ) where
     F: Fn(&mut f32, f32, &mut f32, &mut f32, &mut f32) + Sync + Send,
 {
-    let n = p.len();
-    if contiguous(p, g) {
-        let (ps, gs) = (p.as_slice_mut().unwrap(), g.as_slice().unwrap());
-        let (a, b, c) = (
-            a.as_slice_mut().unwrap(),
-            b.as_slice_mut().unwrap(),
-            c.as_slice_mut().unwrap(),
-        );
-        run_zip!(
-            n,
-            Zip::from(ps).and(gs).and(a).and(b).and(c),
-            |p: &mut f32, &g: &f32, a: &mut f32, b: &mut f32, c: &mut f32| f(p, g, a, b, c)
-        )
+    #[inline(always)]
+    fn serial<F: Fn(&mut f32, f32, &mut f32, &mut f32, &mut f32)>(
+        p: &mut [f32],
+        g: &[f32],
+        a: &mut [f32],
+        b: &mut [f32],
+        c: &mut [f32],
+        f: &F,
+    ) {
+        let n = p.len();
+        let (g, a, b, c) = (&g[..n], &mut a[..n], &mut b[..n], &mut c[..n]);
+        for i in 0..n {
+            f(&mut p[i], g[i], &mut a[i], &mut b[i], &mut c[i]);
+        }
+    }
+    if !contiguous(p, g) {
+        return Zip::from(p.view_mut())
+            .and(g)
+            .and(a)
+            .and(b)
+            .and(c)
+            .for_each(|p, &g, a, b, c| f(p, g, a, b, c));
+    }
+    let (ps, gs, a, b, c) = (
+        p.as_slice_mut().unwrap(),
+        g.as_slice().unwrap(),
+        buf(a),
+        buf(b),
+        buf(c),
+    );
+    if ps.len() >= PAR_MIN {
+        ps.par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks(CHUNK))
+            .zip(a.par_chunks_mut(CHUNK))
+            .zip(b.par_chunks_mut(CHUNK))
+            .zip(c.par_chunks_mut(CHUNK))
+            .for_each(|((((p, g), a), b), c)| serial(p, g, a, b, c, &f));
     } else {
-        run_zip!(
-            n,
-            Zip::from(p.view_mut()).and(g).and(a).and(b).and(c),
-            |p: &mut f32, &g: &f32, a: &mut f32, b: &mut f32, c: &mut f32| f(p, g, a, b, c)
-        )
+        serial(ps, gs, a, b, c, &f);
     }
 }
 
