@@ -75,6 +75,25 @@ fn schemes_match_pytorch_statistics() {
         let init: Init = serde_json::from_value(init.clone()).unwrap();
         let shape = shape_of(&case["shape"]);
         let (t_mean, t_std) = (f(&case["mean"]), f(&case["std"]));
+        if let Init::Orthogonal { gain } = init {
+            // Not elementwise: gain·Q with orthonormal rows ([256, 128] has orthonormal
+            // columns) has entries of mean square gain²/max(rows, cols), as PyTorch's.
+            let a = init.sample(&shape, &mut seeded(k as u64)).unwrap();
+            let (rows, cols) = (shape[0], a.len() / shape[0]);
+            let expected = gain / (rows.max(cols) as f32).sqrt();
+            let (mean, std) = sample_mean_std(&a);
+            assert!(
+                (std / expected - 1.0).abs() < 0.01,
+                "{init} {shape:?}: {std}"
+            );
+            assert!(
+                (t_std / expected - 1.0).abs() < 0.01,
+                "PyTorch {shape:?}: {t_std}"
+            );
+            assert!(mean.abs() < 0.05 * expected && t_mean.abs() < 0.05 * expected);
+            checked += 1;
+            continue;
+        }
         let dist = init.distribution(Fans::of(&shape).unwrap()).unwrap();
         // Our distribution's std against PyTorch's sample std (≥ 18 432 samples: the sampling
         // error of a std is ≈ 1/√(2n) < 0.6 %).
@@ -98,6 +117,14 @@ fn schemes_match_pytorch_statistics() {
             (mean - t_mean).abs() < 0.03 * t_std,
             "{init} {shape:?}: mean {mean}"
         );
+        if let nn_core::init::Distribution::TruncatedNormal { low, high, .. } = dist {
+            let (t_min, t_max) = (f(&case["min"]), f(&case["max"]));
+            assert!(
+                t_min >= low && t_max <= high,
+                "PyTorch's samples lie in the bounds"
+            );
+            assert!(a.iter().all(|&v| v >= low && v <= high), "{init} {shape:?}");
+        }
         if let nn_core::init::Distribution::Uniform { low, high } = dist {
             // PyTorch's extreme samples lie inside our bounds and close to them.
             let (t_min, t_max) = (f(&case["min"]), f(&case["max"]));
@@ -114,7 +141,7 @@ fn schemes_match_pytorch_statistics() {
         }
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} cases");
+    assert!(checked >= 28, "only {checked} cases");
 }
 
 #[test]

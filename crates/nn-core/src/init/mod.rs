@@ -25,14 +25,16 @@
 //! assert!(b.iter().all(|v| v.abs() <= 1.0 / 24.0));
 //! ```
 
+mod distribution;
 mod fans;
 mod gain;
 mod orthogonal;
 mod scheme;
 
+pub use distribution::Distribution;
 pub use fans::{FanMode, Fans};
 pub use gain::{Nonlinearity, calculate_gain};
-pub use scheme::{Distribution, Init};
+pub use scheme::Init;
 
 /// An initialisation that cannot be carried out.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

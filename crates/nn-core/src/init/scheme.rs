@@ -6,6 +6,7 @@
 //!
 //! | scheme | distribution |
 //! |---|---|
+//! | `TruncatedNormal { mean, std, low, high }` | N(mean, std²) conditioned on [low, high] (PyTorch's `trunc_normal_`) |
 //! | `SmallRandom` | N(0, 0.01²) — the lecture's "first idea", `0.01 * np.random.randn` |
 //! | `XavierUniform { gain }` | U(±g·√(6/(fan_in + fan_out))) (Glorot & Bengio, AISTATS 2010) |
 //! | `XavierNormal { gain }` | N(0, g²·2/(fan_in + fan_out)) |
@@ -24,14 +25,22 @@ use std::fmt;
 
 use ndarray::IxDyn;
 use rand::Rng;
-use rand_distr::{Distribution as _, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
-use super::{FanMode, Fans, InitError, Nonlinearity};
+use super::distribution::cdf;
+use super::{Distribution, FanMode, Fans, InitError, Nonlinearity};
 use crate::tensor::Array;
 
 fn one() -> f32 {
     1.0
+}
+
+fn two() -> f32 {
+    2.0
+}
+
+fn minus_two() -> f32 {
+    -2.0
 }
 
 /// An initialisation scheme (see the module docs for the formulas).
@@ -77,6 +86,22 @@ pub enum Init {
         low: f32,
         /// Upper bound (default 1).
         #[serde(default = "one")]
+        high: f32,
+    },
+    /// N(`mean`, `std`²) conditioned on [`low`, `high`] (PyTorch's `trunc_normal_`, timm's
+    /// default for vision transformers with std 0.02; the bounds are absolute values).
+    TruncatedNormal {
+        /// Mean of the untruncated normal (default 0).
+        #[serde(default)]
+        mean: f32,
+        /// Standard deviation of the untruncated normal (default 1).
+        #[serde(default = "one")]
+        std: f32,
+        /// Lower bound (default −2).
+        #[serde(default = "minus_two")]
+        low: f32,
+        /// Upper bound (default 2).
+        #[serde(default = "two")]
         high: f32,
     },
     /// Small random numbers N(0, 0.01²): works for small networks, makes the activations of deep
@@ -134,64 +159,6 @@ pub enum Init {
     /// (`kaiming_uniform_(a=√5)` for the weight; the bias uses the weight's fan_in and bound
     /// 0 when fan_in is 0).
     TorchDefault,
-}
-
-/// A resolved initialisation distribution.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Distribution {
-    /// Every element equals the value.
-    Constant(f32),
-    /// N(mean, std²).
-    Normal {
-        /// Mean.
-        mean: f32,
-        /// Standard deviation.
-        std: f32,
-    },
-    /// U[low, high).
-    Uniform {
-        /// Lower bound.
-        low: f32,
-        /// Upper bound.
-        high: f32,
-    },
-}
-
-impl Distribution {
-    /// The mean of the distribution.
-    pub fn mean(&self) -> f32 {
-        match *self {
-            Distribution::Constant(v) => v,
-            Distribution::Normal { mean, .. } => mean,
-            Distribution::Uniform { low, high } => 0.5 * (low + high),
-        }
-    }
-
-    /// The standard deviation of the distribution ((high − low)/√12 for a uniform).
-    pub fn std(&self) -> f32 {
-        match *self {
-            Distribution::Constant(_) => 0.0,
-            Distribution::Normal { std, .. } => std,
-            Distribution::Uniform { low, high } => (high - low) / 12f32.sqrt(),
-        }
-    }
-
-    /// Samples an array of `shape`, element by element in row-major order, from `rng`.
-    pub fn sample<R: Rng + ?Sized>(&self, shape: &[usize], rng: &mut R) -> Array {
-        match *self {
-            Distribution::Constant(v) => Array::from_elem(IxDyn(shape), v),
-            Distribution::Normal { mean, std } if std > 0.0 => {
-                let d = Normal::new(mean, std).expect("validated normal parameters");
-                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
-            }
-            Distribution::Normal { mean, .. } => Array::from_elem(IxDyn(shape), mean),
-            Distribution::Uniform { low, high } if low < high => {
-                let d = Uniform::new(low, high).expect("validated uniform bounds");
-                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
-            }
-            Distribution::Uniform { low, .. } => Array::from_elem(IxDyn(shape), low),
-        }
-    }
 }
 
 impl Init {
@@ -262,6 +229,29 @@ impl Init {
                 bad("std", std, "a finite number ≥ 0")
             }
             Init::Uniform { low, .. } if !low.is_finite() => bad("low", low, "a finite number"),
+            Init::TruncatedNormal { mean, .. } if !mean.is_finite() => {
+                bad("mean", mean, "a finite number")
+            }
+            Init::TruncatedNormal { std, .. } if !(std.is_finite() && std > 0.0) => {
+                bad("std", std, "a finite number > 0")
+            }
+            Init::TruncatedNormal { low, high, .. }
+                if !(low.is_finite() && high.is_finite() && low < high) =>
+            {
+                bad("high", high, "a finite number > low")
+            }
+            Init::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } if cdf(((high - mean) / std) as f64) - cdf(((low - mean) / std) as f64) < 1e-3 => {
+                bad(
+                    "low",
+                    low,
+                    "bounds [low, high] holding at least 0.1 % of the normal's mass",
+                )
+            }
             Init::Uniform { low, high } if !(high.is_finite() && high >= low) => {
                 bad("high", high, "a finite number ≥ low")
             }
@@ -296,6 +286,17 @@ impl Init {
             Init::Constant { value } => Distribution::Constant(value),
             Init::Normal { mean, std } => Distribution::Normal { mean, std },
             Init::Uniform { low, high } => Distribution::Uniform { low, high },
+            Init::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            },
             Init::SmallRandom => Distribution::Normal {
                 mean: 0.0,
                 std: 0.01,
@@ -385,6 +386,7 @@ impl Init {
             Init::Constant { .. } => "constant",
             Init::Normal { .. } => "normal",
             Init::Uniform { .. } => "uniform",
+            Init::TruncatedNormal { .. } => "truncated_normal",
             Init::SmallRandom => "small_random",
             Init::XavierUniform { .. } => "xavier_uniform",
             Init::XavierNormal { .. } => "xavier_normal",
@@ -409,6 +411,12 @@ impl fmt::Display for Init {
         match *self {
             Init::Constant { value } => write!(f, "{name}({value})"),
             Init::Normal { mean, std } => write!(f, "{name}(mean={mean}, std={std})"),
+            Init::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => write!(f, "{name}(mean={mean}, std={std}, low={low}, high={high})"),
             Init::Uniform { low, high } => write!(f, "{name}({low}, {high})"),
             Init::XavierUniform { gain }
             | Init::XavierNormal { gain }
@@ -607,6 +615,49 @@ mod tests {
         assert!(Init::Orthogonal { gain: -1.0 }.validate().is_err());
         let i: Init = serde_json::from_str(r#"{"kind":"orthogonal"}"#).unwrap();
         assert_eq!(i, Init::Orthogonal { gain: 1.0 });
+    }
+
+    #[test]
+    fn truncated_normal_scheme() {
+        let i: Init = serde_json::from_str(r#"{"kind":"truncated_normal","std":0.02}"#).unwrap();
+        assert_eq!(
+            i,
+            Init::TruncatedNormal {
+                mean: 0.0,
+                std: 0.02,
+                low: -2.0,
+                high: 2.0
+            }
+        );
+        // timm's trunc_normal_(std=.02) with bounds ±2 (absolute): practically untruncated.
+        let d = i.distribution(Fans::of(&[4, 4]).unwrap()).unwrap();
+        assert!((d.std() - 0.02).abs() < 1e-7);
+        let tight = Init::TruncatedNormal {
+            mean: 1.0,
+            std: 1.0,
+            low: 0.0,
+            high: 0.5,
+        };
+        let a = tight.sample(&[1000], &mut seeded(2)).unwrap();
+        assert!(a.iter().all(|v| (0.0..=0.5).contains(v)));
+        let far = Init::TruncatedNormal {
+            mean: 0.0,
+            std: 1.0,
+            low: 5.0,
+            high: 6.0,
+        };
+        let e = far.validate().unwrap_err();
+        assert!(e.to_string().contains("0.1 %"), "{e}");
+        assert!(
+            Init::TruncatedNormal {
+                mean: 0.0,
+                std: 1.0,
+                low: 1.0,
+                high: -1.0
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]
