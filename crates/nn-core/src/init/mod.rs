@@ -30,6 +30,8 @@ mod fans;
 mod gain;
 mod orthogonal;
 mod scheme;
+#[cfg(test)]
+mod tests;
 
 pub use distribution::Distribution;
 pub use fans::{FanMode, Fans};
