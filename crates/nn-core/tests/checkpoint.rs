@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use ndarray::IxDyn;
 use nn_core::checkpoint::{CheckpointError, LoadMode, load, read_file, save, write_file};
-use nn_core::layers::{Flatten, LinearConfig, ReLU, Sequential};
+use nn_core::layers::{
+    BatchNormConfig, Conv2dConfig, Flatten, LinearConfig, MaxPool2dConfig, ReLU, Sequential,
+};
 use nn_core::rng::seeded;
 use nn_core::{Array, Buffer, Ctx, Entry, Module, Parameter, Tensor};
 use serde_json::Value;
@@ -104,6 +106,42 @@ fn nested_pytorch_model_loads_by_dotted_names() {
     let report = load(&model, fixture("nested.safetensors"), LoadMode::Strict).unwrap();
     assert_eq!(report.loaded, torch_names);
     let x = Tensor::from_vec(floats(&io["input"]), &[2, 3, 4]);
+    let y = model.forward(&x, &mut Ctx::eval());
+    assert_eq!(y.shape(), &[2, 3]);
+    for (a, b) in y.to_vec().iter().zip(floats(&io["output"])) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn pytorch_cnn_with_batch_norm_loads_and_reproduces_eval_outputs() {
+    // Conv2d(3, 4, 3, padding=1), BatchNorm2d(4), ReLU, MaxPool2d(2), Flatten, Linear(16, 3):
+    // conv weights [out, in, kh, kw] and BatchNorm's running statistics and int64
+    // num_batches_tracked, as PyTorch saves them.
+    let mut rng = seeded(11);
+    let model = Sequential::new()
+        .with(
+            Conv2dConfig::new(3, 4, 3)
+                .with_padding(1)
+                .init(&mut rng)
+                .unwrap(),
+        )
+        .with(BatchNormConfig::new(4).init_2d().unwrap())
+        .with(ReLU)
+        .with(MaxPool2dConfig::new(2).init().unwrap())
+        .with(Flatten::default())
+        .with(LinearConfig::new(16, 3).init(&mut rng).unwrap());
+    let io = json("cnn_io.json");
+    let names: Vec<String> = model.state_dict().into_iter().map(|(n, _)| n).collect();
+    let torch_names: Vec<&str> = io["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(names, torch_names);
+    load(&model, fixture("cnn.safetensors"), LoadMode::Strict).unwrap();
+    let x = Tensor::from_vec(floats(&io["input"]), &[2, 3, 4, 4]);
     let y = model.forward(&x, &mut Ctx::eval());
     assert_eq!(y.shape(), &[2, 3]);
     for (a, b) in y.to_vec().iter().zip(floats(&io["output"])) {
