@@ -77,6 +77,12 @@ impl Sequential {
         self
     }
 
+    /// Builder form of [`Sequential::push_boxed`] (e.g. for `Activation::layer()`).
+    pub fn with_boxed(mut self, module: Box<dyn Module>) -> Sequential {
+        self.push_boxed(module);
+        self
+    }
+
     /// Builder form of [`Sequential::push_named`].
     pub fn with_named(mut self, name: &str, module: impl Module + 'static) -> Sequential {
         self.push_named(name, module);
@@ -292,6 +298,16 @@ mod tests {
         seq.replace(1, Box::new(Sequential::new()));
         outer.replace(0, inner);
         assert!(outer.describe().contains("(1): Sequential()"), "{outer}");
+    }
+
+    #[test]
+    fn boxed_children_from_configs() {
+        let act: crate::layers::Activation = serde_json::from_str(r#"{"kind": "tanh"}"#).unwrap();
+        let s = Sequential::new()
+            .with_boxed(act.layer().unwrap())
+            .with(ReLU);
+        assert_eq!(names_of(&s), ["0", "1"]);
+        assert_eq!(s.get(0).unwrap().describe(), "Tanh()");
     }
 
     #[test]
