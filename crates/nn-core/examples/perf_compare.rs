@@ -3,10 +3,17 @@
 //!
 //! * `gemm N INNER BLOCKS` — C = A·B for N×N matrices: BLOCKS timings, each the mean over INNER
 //!   products, in seconds per product.
+//! * `mm M N K TA TB INNER BLOCKS` — C (M×N) = A·B with A (M×K) stored transposed if TA = 1
+//!   (as Aᵀ, K×M row-major) and B (K×N) stored transposed if TB = 1 (as a linear layer's weight).
 //! * `mlp BATCH INNER BLOCKS` / `mlp_fused BATCH INNER BLOCKS` — the MLP training step
 //!   3072→1024→1024→10 (ReLU, softmax cross-entropy, plain SGD) through the modules / with the
 //!   fused linear+ReLU op, in seconds per step.
+//! * `layer IN OUT BATCH INNER BLOCKS` — a training step of one linear+ReLU layer (forward, a sum
+//!   as the loss, backward, SGD update): for layers whose weight gradient exceeds the system
+//!   allocator's mmap threshold (32 MiB with glibc), which then faults in fresh pages every step
+//!   unless the buffer pool keeps it.
 //! * `pool BYTES` — sets the buffer pool's capacity (0 disables it; for A/B measurements).
+//! * `stats` — the buffer pool's counters: hits, misses, returned, released, held bytes.
 //! * `quit`.
 //!
 //! Answers are `ok t1 t2 ...`. Each command warms up first (one block) so buffers are pooled
@@ -54,6 +61,16 @@ fn main() {
                     gemm(1.0, a.view(), b.view(), 0.0, c.view_mut())
                 })
             }
+            Some("mm") => {
+                let (m, n, k) = (num(1), num(2), num(3));
+                let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 13) as f32 * 0.1);
+                let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j) % 11) as f32 * 0.1);
+                let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+                let av = if num(4) == 1 { at.t() } else { a.view() };
+                let bv = if num(5) == 1 { bt.t() } else { b.view() };
+                let mut c = Array2::<f32>::zeros((m, n));
+                blocks(num(6), num(7), || gemm(1.0, av, bv, 0.0, c.view_mut()))
+            }
             Some(cmd @ ("mlp" | "mlp_fused")) => {
                 let batch = num(1);
                 if !nets.iter().any(|(b, _)| *b == batch) {
@@ -69,9 +86,35 @@ fn main() {
                     }
                 })
             }
+            Some("layer") => {
+                let (d_in, d_out, batch) = (num(1), num(2), num(3));
+                let mut rng = nn_core::rng::seeded(1);
+                let w = nn_core::Parameter::new(
+                    nn_core::Tensor::randn(&[d_out, d_in], 0.0, 0.01, &mut rng).to_array(),
+                );
+                let x = nn_core::Tensor::randn(&[batch, d_in], 0.0, 1.0, &mut rng);
+                blocks(num(4), num(5), || {
+                    x.linear_relu(&w.tensor(), None).sum_all().backward();
+                    w.update(|mut v, g| v.scaled_add(-1e-3, &g.expect("gradient")));
+                    w.zero_grad();
+                })
+            }
             Some("pool") => {
                 nn_core::pool::set_capacity_bytes(num(1));
                 Vec::new()
+            }
+            Some("stats") => {
+                let s = nn_core::pool::stats();
+                [
+                    s.hits,
+                    s.misses,
+                    s.returned,
+                    s.released,
+                    s.held_bytes as u64,
+                ]
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
             }
             Some("quit") | None => break,
             Some(other) => panic!("unknown command {other:?}"),

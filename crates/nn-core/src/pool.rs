@@ -14,7 +14,9 @@
 //! * **Taking** is what the hot ops do ([`take`], [`array_for_overwrite`], [`zeros`]): a buffer of
 //!   exactly the requested length if one is free, otherwise a fresh allocation.
 //!
-//! Buffers are keyed by exact length (training repeats the same shapes every step). The pool
+//! Buffers are keyed by exact length (training repeats the same shapes every step). For each
+//! length the pool keeps at most as many free buffers as were ever taken at once (values of ops
+//! that allocate for themselves come back too, and need not all be kept). The pool
 //! holds at most [`capacity_bytes`] (default [`DEFAULT_CAPACITY_BYTES`], changeable with
 //! [`set_capacity_bytes`]; 0 disables pooling); when full, the least recently returned buffers
 //! are released first. It is thread-safe (one mutex, taken only for buffers of at least
@@ -58,15 +60,47 @@ const PAR_CHUNK: usize = 1 << 16;
 struct Pool {
     /// Free buffers by length; each entry carries the stamp of its return (for eviction).
     free: BTreeMap<usize, Vec<(u64, Vec<f32>)>>,
+    /// Per length: buffers taken and not yet returned, and the most ever outstanding at once.
+    demand: BTreeMap<usize, Demand>,
     held_bytes: usize,
     clock: u64,
 }
 
-static POOL: Mutex<Pool> = Mutex::new(Pool {
-    free: BTreeMap::new(),
-    held_bytes: 0,
-    clock: 0,
-});
+#[derive(Default, Clone, Copy)]
+struct Demand {
+    live: usize,
+    peak: usize,
+}
+
+impl Pool {
+    const fn new() -> Pool {
+        Pool {
+            free: BTreeMap::new(),
+            demand: BTreeMap::new(),
+            held_bytes: 0,
+            clock: 0,
+        }
+    }
+
+    /// Whether a returned buffer of length `len` is worth keeping: fewer are free than were ever
+    /// taken at once. (Buffers allocated outside the pool are returned too, e.g. values computed
+    /// by ops that do not take from it; keeping more of a length than is ever asked for would
+    /// only hold memory.)
+    fn wants(&mut self, len: usize) -> bool {
+        let demand = self.demand.entry(len).or_default();
+        demand.live = demand.live.saturating_sub(1);
+        let peak = demand.peak;
+        self.free.get(&len).map_or(0, Vec::len) < peak
+    }
+
+    fn note_take(&mut self, len: usize) {
+        let demand = self.demand.entry(len).or_default();
+        demand.live += 1;
+        demand.peak = demand.peak.max(demand.live);
+    }
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool::new());
 static CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_CAPACITY_BYTES);
 static HITS: AtomicU64 = AtomicU64::new(0);
 static MISSES: AtomicU64 = AtomicU64::new(0);
@@ -98,7 +132,8 @@ pub struct PoolStats {
     pub misses: u64,
     /// Buffers given back to the pool.
     pub returned: u64,
-    /// Buffers released to the system allocator because the pool was full.
+    /// Buffers released to the system allocator: because the pool was full, or because more of
+    /// that length were returned than were ever taken at once.
     pub released: u64,
     /// Bytes currently held by the pool.
     pub held_bytes: usize,
@@ -180,6 +215,7 @@ fn take_pooled(len: usize) -> Option<Vec<f32>> {
         return None;
     }
     let mut pool = lock();
+    pool.note_take(len);
     let found = pool.free.get_mut(&len).and_then(|list| list.pop());
     if let Some((_, v)) = &found {
         pool.held_bytes -= bytes_of(v);
@@ -229,6 +265,11 @@ pub fn recycle_vec(v: Vec<f32>) {
         return;
     }
     let mut pool = lock();
+    if !pool.wants(v.len()) {
+        drop(pool);
+        RELEASED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
     evict(&mut pool, capacity - bytes);
     pool.clock += 1;
     let stamp = pool.clock;
@@ -324,12 +365,35 @@ mod tests {
     }
 
     #[test]
+    fn returns_beyond_the_demand_are_released() {
+        let len = MIN_POOLED_LEN + 41;
+        // Never taken: not kept.
+        recycle_vec(vec![1.0; len]);
+        let a = take(len);
+        let b = take(len);
+        assert!(a.iter().chain(&b).all(|&v| v == 0.0), "fresh allocations");
+        // Two were taken at once: two are kept, a third (allocated elsewhere) is released.
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        recycle_vec(a);
+        recycle_vec(b);
+        recycle_vec(vec![2.0; len]);
+        let c = take(len);
+        let d = take(len);
+        let e = take(len);
+        let mut got = [c.as_ptr(), d.as_ptr()];
+        got.sort();
+        let mut want = [pa, pb];
+        want.sort();
+        assert_eq!(got, want);
+        assert!(
+            e.iter().all(|&v| v == 0.0),
+            "the third is a fresh allocation"
+        );
+    }
+
+    #[test]
     fn eviction_releases_the_oldest_first() {
-        let mut pool = Pool {
-            free: BTreeMap::new(),
-            held_bytes: 0,
-            clock: 0,
-        };
+        let mut pool = Pool::new();
         for (stamp, len) in [(1u64, 10usize), (2, 20), (3, 30)] {
             pool.free
                 .entry(len)

@@ -72,6 +72,8 @@ impl Mlp {
         let h1 = self.x.linear_relu(&p[0], Some(&p[1]));
         let h2 = h1.linear_relu(&p[2], Some(&p[3]));
         let logits = h2.linear(&p[4], Some(&p[5]));
+        // Only the graph may hold the parameters' values now, so that the update is in place.
+        drop((p, h1, h2));
         self.finish(logits)
     }
 
