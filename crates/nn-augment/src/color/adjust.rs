@@ -105,7 +105,8 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     } else {
         4.0 + gc - rc
     };
-    let h = (h * (1.0 / 6.0) + 1.0) % 1.0;
+    let x = h * (1.0 / 6.0) + 1.0; // in [5/6, 11/6]: fmod(x, 1) = x − trunc(x), exactly
+    let h = x - (x as i32 as f32);
     (h, s, maxc)
 }
 
@@ -113,7 +114,7 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
 #[inline]
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     let h6 = h * 6.0;
-    let i = h6.floor();
+    let i = crate::kernels::floor_f32(h6);
     let f = h6 - i;
     let i = (i as i32).rem_euclid(6);
     let sxf = s * f;
@@ -149,7 +150,7 @@ pub fn hue_inplace(img: &mut Array3<f32>, delta: f32) {
     for ((x, y), z) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
         let (hh, ss, vv) = rgb_to_hsv(*x, *y, *z);
         let hh = hh + delta;
-        let hh = hh - hh.floor(); // torch.remainder(·, 1)
+        let hh = hh - crate::kernels::floor_f32(hh); // torch.remainder(·, 1)
         let (a, bb, cc) = hsv_to_rgb(hh, ss, vv);
         *x = a;
         *y = bb;

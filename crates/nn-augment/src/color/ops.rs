@@ -52,7 +52,7 @@ pub fn posterize_inplace(img: &mut Array3<f32>, bits: u32) {
     let levels = (1u32 << bits) as f32;
     let inv = 1.0 / levels;
     for x in planes_mut(img) {
-        *x = (*x * levels).floor().clamp(0.0, levels - 1.0) * inv;
+        *x = crate::kernels::floor_f32(*x * levels).clamp(0.0, levels - 1.0) * inv;
     }
 }
 

@@ -21,3 +21,22 @@ pub(crate) fn from_vec(c: usize, h: usize, w: usize, v: Vec<f32>) -> Array3<f32>
     debug_assert_eq!(v.len(), c * h * w);
     Array3::from_shape_vec((c, h, w), v).expect("kernel produced a buffer of the wrong length")
 }
+
+/// `⌊x⌋` without a libm call (the x86-64 baseline has no `roundss`); exact for `|x| < 2³¹`.
+#[inline(always)]
+pub(crate) fn floor_f32(x: f32) -> f32 {
+    let t = x as i32 as f32;
+    if t > x { t - 1.0 } else { t }
+}
+
+/// Round half to even (`nearbyint`), exact for `|x| < 2²²`.
+#[inline(always)]
+pub(crate) fn round_even_f32(x: f32) -> f32 {
+    let f = floor_f32(x);
+    let d = x - f;
+    if d > 0.5 || (d == 0.5 && (f as i32) & 1 == 1) {
+        f + 1.0
+    } else {
+        f
+    }
+}

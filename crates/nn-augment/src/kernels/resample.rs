@@ -178,6 +178,52 @@ impl AxisWeights {
     }
 }
 
+impl AxisWeights {
+    /// Re-expresses every window with exactly `k` taps inside `0..input` (zero weights where a
+    /// window was shorter), so the inner loops have a constant trip count.
+    fn fixed_windows(mut self, input: usize) -> Self {
+        let k = self.k.min(input);
+        let mut w = vec![0.0f32; self.start.len() * k];
+        for i in 0..self.start.len() {
+            let s = self.start[i].min(input - k);
+            let shift = self.start[i] - s;
+            for m in 0..self.len[i] {
+                if shift + m < k {
+                    w[i * k + shift + m] = self.w[i * self.k + m];
+                }
+            }
+            self.start[i] = s;
+            self.len[i] = k;
+        }
+        self.k = k;
+        self.w = w;
+        self
+    }
+}
+
+fn hpass<const K: usize>(src: &[f32], w: usize, ax: &AxisWeights, out: &mut Vec<f32>) {
+    for row in src.chunks_exact(w) {
+        for (s, wt) in ax.start.iter().zip(ax.w.chunks_exact(K)) {
+            let px = &row[*s..*s + K];
+            let mut acc = 0.0f32;
+            for t in 0..K {
+                acc += wt[t] * px[t];
+            }
+            out.push(acc);
+        }
+    }
+}
+
+fn hpass_dyn(src: &[f32], w: usize, ax: &AxisWeights, out: &mut Vec<f32>) {
+    let k = ax.k;
+    for row in src.chunks_exact(w) {
+        for (s, wt) in ax.start.iter().zip(ax.w.chunks_exact(k)) {
+            let px = &row[*s..*s + k];
+            out.push(wt.iter().zip(px).map(|(a, b)| a * b).sum());
+        }
+    }
+}
+
 /// Resizes `img` to `height × width` (`align_corners = False`).
 ///
 /// `antialias` only affects bilinear and bicubic, as in torchvision (nearest ignores it).
@@ -207,20 +253,17 @@ pub fn resize<S: Data<Elem = f32>>(
     // Horizontal pass: c×h×w → c×h×width.
     let tmp: Vec<f32>;
     let mid: &[f32] = if w != width {
-        let ax = AxisWeights::new(w, width, interp, aa);
+        let ax = AxisWeights::new(w, width, interp, aa).fixed_windows(w);
         let mut t = Vec::with_capacity(c * h * width);
-        for row in src.chunks_exact(w) {
-            for j in 0..width {
-                let s = ax.start[j];
-                let n = ax.len[j];
-                let wt = &ax.w[j * ax.k..j * ax.k + n];
-                let px = &row[s..s + n];
-                let mut acc = 0.0f32;
-                for (a, b) in wt.iter().zip(px) {
-                    acc += a * b;
-                }
-                t.push(acc);
-            }
+        match ax.k {
+            1 => hpass::<1>(&src, w, &ax, &mut t),
+            2 => hpass::<2>(&src, w, &ax, &mut t),
+            3 => hpass::<3>(&src, w, &ax, &mut t),
+            4 => hpass::<4>(&src, w, &ax, &mut t),
+            5 => hpass::<5>(&src, w, &ax, &mut t),
+            6 => hpass::<6>(&src, w, &ax, &mut t),
+            7 => hpass::<7>(&src, w, &ax, &mut t),
+            _ => hpass_dyn(&src, w, &ax, &mut t),
         }
         tmp = t;
         &tmp

@@ -7,11 +7,32 @@
 //! With a fill value `f`, torchvision also warps an all-ones mask `m` and returns
 //! `m·(v − f) + f` (bilinear) or `f` where `m < ½` (nearest); without one the zero padding shows.
 
-use super::{contiguous, from_vec};
+use super::{contiguous, floor_f32, from_vec, round_even_f32};
 use crate::types::{Fill, Interpolation};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 
-/// Warps `img` to `out_h × out_w`: `map(i, j, xs, ys)` must write the source coordinates of the
+/// Copies each channel into a `(h+2) × (w+2)` plane with a one-pixel border of `border[c]`, so
+/// that every tap of an in-range sample is a valid index (no per-pixel branches).
+fn padded_planes(src: &[f32], c: usize, h: usize, w: usize, border: &[f32]) -> Vec<f32> {
+    let (ph, pw) = (h + 2, w + 2);
+    let mut out = Vec::with_capacity(c * ph * pw);
+    for ch in 0..c {
+        let b = border[ch];
+        out.extend(std::iter::repeat_n(b, pw));
+        for row in src[ch * h * w..(ch + 1) * h * w]
+            .chunks_exact(w.max(1))
+            .take(h)
+        {
+            out.push(b);
+            out.extend_from_slice(row);
+            out.push(b);
+        }
+        out.extend(std::iter::repeat_n(b, pw));
+    }
+    out
+}
+
+/// Warps `img` to `out_h × out_w`: `map(i, xs, ys)` must write the source coordinates of the
 /// output row `i` into `xs[j], ys[j]` for all columns `j`.
 pub fn warp<S, F>(
     img: &ArrayBase<S, Ix3>,
@@ -28,99 +49,90 @@ where
     let (c, h, w) = img.dim();
     let src = contiguous(img);
     let mut out = vec![0.0f32; c * out_h * out_w];
+    if out.is_empty() {
+        return from_vec(c, out_h, out_w, out);
+    }
     let mut xs = vec![0.0f32; out_w];
     let mut ys = vec![0.0f32; out_w];
     let fills: Vec<f32> = (0..c).map(|ch| fill.map_or(0.0, |f| f.value(ch))).collect();
     let plane_out = out_h * out_w;
-    let (wi, hi) = (w as isize, h as isize);
+    let pw = w + 2;
+    let plane_in = (h + 2) * pw;
+    let (wf, hf) = (w as f32, h as f32);
+    let mut idx = vec![0usize; out_w];
     if interp.is_nearest() {
-        let mut idx: Vec<Option<usize>> = vec![None; out_w];
+        // Border = fill (0 without one); out-of-image samples read the corner border pixel.
+        let padded = padded_planes(&src, c, h, w, &fills);
         for i in 0..out_h {
             map(i, &mut xs, &mut ys);
             for j in 0..out_w {
-                let x = xs[j].round_ties_even();
-                let y = ys[j].round_ties_even();
-                idx[j] = if x >= 0.0 && y >= 0.0 && (x as isize) < wi && (y as isize) < hi {
-                    Some(y as usize * w + x as usize)
+                let x = round_even_f32(xs[j]);
+                let y = round_even_f32(ys[j]);
+                idx[j] = if x >= 0.0 && y >= 0.0 && x < wf && y < hf {
+                    (y as usize + 1) * pw + x as usize + 1
                 } else {
-                    None
+                    0
                 };
             }
             for ch in 0..c {
-                let plane = &src[ch * h * w..(ch + 1) * h * w];
+                let plane = &padded[ch * plane_in..(ch + 1) * plane_in];
                 let orow = &mut out[ch * plane_out + i * out_w..ch * plane_out + (i + 1) * out_w];
-                let f = fills[ch];
-                for (o, k) in orow.iter_mut().zip(&idx) {
-                    *o = match k {
-                        Some(k) => plane[*k],
-                        None => f,
-                    };
+                for (o, &k) in orow.iter_mut().zip(&idx) {
+                    *o = plane[k];
                 }
             }
         }
     } else {
-        // Per output pixel: top-left index (may be out of range) and the fractional parts.
-        let mut x0s = vec![0isize; out_w];
-        let mut y0s = vec![0isize; out_w];
-        let mut inside = vec![false; out_w];
+        let zeros = vec![0.0f32; c];
+        let padded = padded_planes(&src, c, h, w, &zeros);
         let with_fill = fill.is_some();
+        // grid_sample's weights: nw = (x1 − x)(y1 − y), ne = (x − x0)(y1 − y),
+        // sw = (x1 − x)(y − y0), se = (x − x0)(y − y0).
+        let mut wts = vec![[0.0f32; 4]; out_w];
         let mut mask = vec![0.0f32; out_w];
         for i in 0..out_h {
             map(i, &mut xs, &mut ys);
             for j in 0..out_w {
                 let (x, y) = (xs[j], ys[j]);
-                let (fx, fy) = (x.floor(), y.floor());
-                let (x0, y0) = (fx as isize, fy as isize);
-                x0s[j] = x0;
-                y0s[j] = y0;
-                xs[j] = x - fx;
-                ys[j] = y - fy;
-                inside[j] = x0 >= 0 && y0 >= 0 && x0 + 1 < wi && y0 + 1 < hi;
-                if with_fill {
-                    let (ax, ay) = (xs[j], ys[j]);
-                    let cx0 = (0..wi).contains(&x0);
-                    let cx1 = (0..wi).contains(&(x0 + 1));
-                    let cy0 = (0..hi).contains(&y0);
-                    let cy1 = (0..hi).contains(&(y0 + 1));
-                    let mut m = 0.0;
-                    if cy0 && cx0 {
-                        m += (1.0 - ax) * (1.0 - ay);
+                let (x0, y0) = (floor_f32(x), floor_f32(y));
+                if x0 >= -1.0 && y0 >= -1.0 && x0 < wf && y0 < hf {
+                    let (dx0, dx1) = (x - x0, x0 + 1.0 - x);
+                    let (dy0, dy1) = (y - y0, y0 + 1.0 - y);
+                    let wt = [dx1 * dy1, dx0 * dy1, dx1 * dy0, dx0 * dy0];
+                    idx[j] = (y0 as isize + 1) as usize * pw + (x0 as isize + 1) as usize;
+                    wts[j] = wt;
+                    if with_fill {
+                        let cx0 = x0 >= 0.0;
+                        let cx1 = x0 + 1.0 < wf;
+                        let cy0 = y0 >= 0.0;
+                        let cy1 = y0 + 1.0 < hf;
+                        let mut m = 0.0;
+                        if cy0 && cx0 {
+                            m += wt[0];
+                        }
+                        if cy0 && cx1 {
+                            m += wt[1];
+                        }
+                        if cy1 && cx0 {
+                            m += wt[2];
+                        }
+                        if cy1 && cx1 {
+                            m += wt[3];
+                        }
+                        mask[j] = m;
                     }
-                    if cy0 && cx1 {
-                        m += ax * (1.0 - ay);
-                    }
-                    if cy1 && cx0 {
-                        m += (1.0 - ax) * ay;
-                    }
-                    if cy1 && cx1 {
-                        m += ax * ay;
-                    }
-                    mask[j] = m;
+                } else {
+                    idx[j] = 0;
+                    wts[j] = [0.0; 4];
+                    mask[j] = 0.0;
                 }
             }
             for ch in 0..c {
-                let plane = &src[ch * h * w..(ch + 1) * h * w];
+                let plane = &padded[ch * plane_in..(ch + 1) * plane_in];
                 let orow = &mut out[ch * plane_out + i * out_w..ch * plane_out + (i + 1) * out_w];
-                for j in 0..out_w {
-                    let (ax, ay) = (xs[j], ys[j]);
-                    let (x0, y0) = (x0s[j], y0s[j]);
-                    let v = if inside[j] {
-                        let k = y0 as usize * w + x0 as usize;
-                        let (a, b) = (plane[k], plane[k + 1]);
-                        let (cc, d) = (plane[k + w], plane[k + w + 1]);
-                        (a * (1.0 - ax) + b * ax) * (1.0 - ay) + (cc * (1.0 - ax) + d * ax) * ay
-                    } else {
-                        let get = |yy: isize, xx: isize| -> f32 {
-                            if (0..hi).contains(&yy) && (0..wi).contains(&xx) {
-                                plane[yy as usize * w + xx as usize]
-                            } else {
-                                0.0
-                            }
-                        };
-                        (get(y0, x0) * (1.0 - ax) + get(y0, x0 + 1) * ax) * (1.0 - ay)
-                            + (get(y0 + 1, x0) * (1.0 - ax) + get(y0 + 1, x0 + 1) * ax) * ay
-                    };
-                    orow[j] = v;
+                for ((o, &k), wt) in orow.iter_mut().zip(&idx).zip(&wts) {
+                    let q = &plane[k..k + pw + 2];
+                    *o = wt[0] * q[0] + wt[1] * q[1] + wt[2] * q[pw] + wt[3] * q[pw + 1];
                 }
                 if with_fill {
                     let f = fills[ch];
