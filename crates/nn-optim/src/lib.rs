@@ -89,3 +89,8 @@ pub use schedule::{Anneal, Interval, LrScheduler, ScalingRule, Schedule, scale_l
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{OptimState, ParamState};
 pub use transform::{DecayKind, GradClip, Momentum, NormType, WeightDecay, global_grad_norm};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
