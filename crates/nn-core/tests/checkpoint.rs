@@ -205,6 +205,16 @@ fn truncated_garbage_empty_and_missing_files_are_typed_errors() {
         original,
         "a failed load changes nothing"
     );
+    // A failed rename (the destination is a directory) removes the temporary file.
+    let sub = tempfile::tempdir().unwrap();
+    std::fs::create_dir(sub.path().join("taken.safetensors")).unwrap();
+    let e = save(&model, sub.path().join("taken.safetensors")).unwrap_err();
+    assert!(matches!(e, CheckpointError::Write { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_dir(sub.path()).unwrap().count(),
+        1,
+        "temporary file left"
+    );
     let e = save(&model, dir.path().join("no/such/dir/m.safetensors")).unwrap_err();
     assert!(matches!(e, CheckpointError::Write { .. }), "{e}");
     assert!(e.to_string().contains("m.safetensors"), "{e}");

@@ -5,15 +5,15 @@
 //! integer dtype PyTorch saves (`F64`, `F32`, `F16`, `BF16`, `I64` — e.g. BatchNorm's
 //! `num_batches_tracked` — `I32`, `I16`, `I8`, `U8`, `BOOL`, …) and converts it to `f32`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::IxDyn;
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::{SafeTensors, serialize};
+use safetensors::tensor::{Dtype, TensorView, View};
+use safetensors::{SafeTensorError, SafeTensors, serialize, serialize_to_file};
 
 use super::CheckpointError;
 use crate::tensor::Array;
@@ -28,6 +28,41 @@ pub fn to_bytes(
     metadata: Option<&HashMap<String, String>>,
     path: &Path,
 ) -> Result<Vec<u8>, CheckpointError> {
+    let (views, info) = prepare(tensors, metadata, path)?;
+    serialize(views, Some(info)).map_err(|source| CheckpointError::Format {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A tensor as safetensors sees it: its little-endian `F32` bytes are produced only when the
+/// serialiser writes that tensor, so saving never holds a second copy of the whole model.
+struct F32View<'a>(&'a Array);
+
+impl View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        self.0.shape()
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+    fn data_len(&self) -> usize {
+        self.0.len() * 4
+    }
+}
+
+type Prepared<'a> = (Vec<(&'a str, F32View<'a>)>, HashMap<String, String>);
+
+/// Checks for duplicate names and builds the views and the metadata (`{"format": "pt"}` plus
+/// `metadata`).
+fn prepare<'a>(
+    tensors: &'a [(String, Array)],
+    metadata: Option<&HashMap<String, String>>,
+    path: &Path,
+) -> Result<Prepared<'a>, CheckpointError> {
     let mut seen = std::collections::HashSet::new();
     for (name, _) in tensors {
         if !seen.insert(name.as_str()) {
@@ -37,22 +72,15 @@ pub fn to_bytes(
             });
         }
     }
-    let bytes: Vec<Vec<u8>> = tensors
+    let views = tensors
         .iter()
-        .map(|(_, a)| a.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .map(|(name, a)| (name.as_str(), F32View(a)))
         .collect();
-    let views = tensors.iter().zip(&bytes).map(|((name, a), b)| {
-        let view = TensorView::new(Dtype::F32, a.shape().to_vec(), b).expect("consistent size");
-        (name.as_str(), view)
-    });
     let mut info = HashMap::from([("format".to_string(), "pt".to_string())]);
     if let Some(extra) = metadata {
         info.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    serialize(views, Some(info)).map_err(|source| CheckpointError::Format {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok((views, info))
 }
 
 /// Parses safetensors `bytes` into (name, value) pairs sorted by name, converting every tensor
@@ -85,8 +113,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Array)>, Che
 }
 
 /// Writes `tensors` to the safetensors file `path` atomically (a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`): a crash or error never leaves a partly
-/// written checkpoint, and an existing file is replaced only by a complete one.
+/// directory, streamed one tensor at a time, flushed to disk, then renamed over `path`): a crash
+/// or error never leaves a partly written checkpoint, and an existing file is replaced only by a
+/// complete one.
 ///
 /// # Errors
 /// [`CheckpointError::Write`] on I/O failure; [`CheckpointError::DuplicateName`].
@@ -96,11 +125,31 @@ pub fn write_file(
     metadata: Option<&HashMap<String, String>>,
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
-    let bytes = to_bytes(tensors, metadata, path)?;
-    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
+    let (views, info) = prepare(tensors, metadata, path)?;
+    let write_err = |source| CheckpointError::Write {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let tmp = temporary_sibling(path).map_err(write_err)?;
+    let result = serialize_to_file(views, Some(info), &tmp)
+        .map_err(|e| match e {
+            SafeTensorError::IoError(source) => write_err(source),
+            source => CheckpointError::Format {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
+        .and_then(|()| {
+            // Flush to disk before the rename makes the file visible under its name.
+            fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| fs::rename(&tmp, path))
+                .map_err(write_err)
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Reads every tensor of the safetensors file `path` as `f32`, sorted by name.
@@ -116,7 +165,9 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<(String, Array)>, Checkpo
     from_bytes(&bytes, path)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// A fresh temporary path next to `path` (same directory, so the rename is atomic):
+/// `.<name>.tmp-<pid>-<counter>`.
+fn temporary_sibling(path: &Path) -> std::io::Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let file_name = path.file_name().ok_or_else(|| {
         std::io::Error::new(
@@ -131,21 +182,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    Ok(path.with_file_name(tmp_name))
 }
 
 /// The values of `view` as `f32`, or `None` for a dtype without a conversion.
@@ -269,6 +306,11 @@ mod tests {
         let back = from_bytes(&to_bytes(&t, None, p).unwrap(), p).unwrap();
         assert_eq!(back[0], t[1]);
         assert_eq!(back[1], t[0]);
+        // The streamed file holds exactly the same bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.safetensors");
+        write_file(&f, &t, None).unwrap();
+        assert_eq!(fs::read(&f).unwrap(), to_bytes(&t, None, p).unwrap());
         let dup = vec![t[0].clone(), t[0].clone()];
         let e = to_bytes(&dup, None, p).unwrap_err();
         assert!(e.to_string().contains("two tensors are named `b`"), "{e}");
