@@ -3,6 +3,7 @@
 use super::rng::{batch_rng, sample_rng, shuffled_order};
 use super::{Batch, BatchHook, Epoch, LoaderConfig, SampleTransform};
 use crate::{DataError, Dataset};
+use ndarray::{Array3, Array4};
 use rayon::ThreadPool;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -171,35 +172,90 @@ impl Inner {
     }
 
     /// Computes batch `b` of `epoch` given the epoch's `order`.
+    /// One transformed sample: (image, label) of the sample at `pos` of the epoch.
+    fn sample(
+        &self,
+        epoch: u64,
+        pos: usize,
+        order: &[usize],
+    ) -> Result<(Array3<f32>, usize), DataError> {
+        let s = self.dataset.get(order[pos])?;
+        let image = match &self.transform {
+            Some(t) => t(
+                s.image,
+                &mut sample_rng(self.config.seed, epoch, pos as u64),
+            ),
+            None => s.image,
+        };
+        Ok((image, s.label))
+    }
+
+    /// Computes batch `b` of `epoch` given the epoch's `order`.
+    ///
+    /// The first sample fixes the image shape; every other sample is read, transformed and
+    /// copied straight into its slot of the batch buffer in parallel (no sequential collate).
     pub(super) fn batch(&self, epoch: u64, b: usize, order: &[usize]) -> Result<Batch, DataError> {
         let bs = self.config.batch_size;
         let positions = b * bs..((b + 1) * bs).min(order.len());
-        let seed = self.config.seed;
-        let work = || {
-            positions
-                .clone()
-                .into_par_iter()
-                .map(|pos| {
-                    let index = order[pos];
-                    let s = self.dataset.get(index)?;
-                    let image = match &self.transform {
-                        Some(t) => t(s.image, &mut sample_rng(seed, epoch, pos as u64)),
-                        None => s.image,
-                    };
-                    Ok((image, s.label))
-                })
-                .collect::<Result<Vec<_>, DataError>>()
+        let indices = order[positions.clone()].to_vec();
+        let work = || -> Result<(Array4<f32>, Vec<usize>), DataError> {
+            let (first, first_label) = self.sample(epoch, positions.start, order)?;
+            let shape = first.shape().to_vec();
+            let per = first.len();
+            if per == 0 {
+                return Err(DataError::ShapeMismatch {
+                    index: order[positions.start],
+                    expected: vec![1, 1, 1],
+                    found: shape,
+                });
+            }
+            let mut data = vec![0f32; per * positions.len()];
+            let mut labels = vec![first_label; positions.len()];
+            copy_into(&mut data[..per], &first);
+            data[per..]
+                .par_chunks_mut(per)
+                .zip(labels[1..].par_iter_mut())
+                .zip(positions.start + 1..positions.end)
+                .try_for_each(|((slot, label), pos)| {
+                    let (image, l) = self.sample(epoch, pos, order)?;
+                    if image.shape() != shape.as_slice() {
+                        return Err(DataError::ShapeMismatch {
+                            index: order[pos],
+                            expected: shape.clone(),
+                            found: image.shape().to_vec(),
+                        });
+                    }
+                    copy_into(slot, &image);
+                    *label = l;
+                    Ok(())
+                })?;
+            let images = Array4::from_shape_vec((labels.len(), shape[0], shape[1], shape[2]), data)
+                .expect("batch buffer holds N·C·H·W values by construction");
+            Ok((images, labels))
         };
-        let samples = match &self.pool {
+        let (images, labels) = match &self.pool {
             Some(pool) => pool.install(work)?,
             None => work()?,
         };
-        let (images, labels): (Vec<_>, Vec<_>) = samples.into_iter().unzip();
-        let indices = order[positions].to_vec();
-        let batch = Batch::collate(images, labels, indices, self.dataset.num_classes())?;
+        let batch = Batch {
+            images,
+            labels,
+            soft_targets: None,
+            indices,
+            num_classes: self.dataset.num_classes(),
+        };
+        let seed = self.config.seed;
         Ok(match &self.batch_hook {
             Some(hook) => hook(batch, &mut batch_rng(seed, epoch, b as u64)),
             None => batch,
         })
+    }
+}
+
+/// Copies a CHW image into a flat slot (logical order, whatever the image's layout).
+fn copy_into(slot: &mut [f32], image: &Array3<f32>) {
+    match image.as_slice() {
+        Some(src) => slot.copy_from_slice(src),
+        None => slot.iter_mut().zip(image.iter()).for_each(|(d, &v)| *d = v),
     }
 }
