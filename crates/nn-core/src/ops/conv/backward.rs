@@ -21,6 +21,9 @@ use super::geometry::Geom;
 use super::im2col::{col2im, im2col};
 use super::workspace::{give_back, take_buffer, with_workspace};
 
+/// Elements per task when summing the partial weight gradients (fixed: thread-count independent).
+const REDUCE_CHUNK: usize = 1 << 14;
+
 /// Upper bound on the number of slices (and so of partial weight gradients held at once).
 const MAX_SLICES: usize = 8;
 
@@ -157,28 +160,35 @@ pub(crate) fn backward(
             .for_each(work);
     }
     let dw = need_w.then(|| {
+        // Sum the partials elementwise in slice order (contiguous, parallel over fixed chunks),
+        // then undo the transposed layout if needed.
+        let (first, rest) = partials.split_at_mut(1);
+        let sum = &mut first[0];
+        if !rest.is_empty() {
+            sum.par_chunks_mut(REDUCE_CHUNK)
+                .enumerate()
+                .for_each(|(ci, d)| {
+                    for part in rest.iter() {
+                        for (a, v) in d.iter_mut().zip(&part[ci * REDUCE_CHUNK..]) {
+                            *a += v;
+                        }
+                    }
+                });
+        }
         let dw = if transposed {
-            // dW[g, co, kk] = Σ_s partial_s[g, kk, co], summed in slice order.
-            let mut dw = crate::pool::take_zeroed(wlen);
+            // sum is [groups, K, C_out/groups]; dW is [groups, C_out/groups, K].
+            let mut dw = crate::pool::take(wlen); // every element is written
             dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
                 let (gi, co) = (row / cout_g, row % cout_g);
-                for part in &partials {
-                    let blk = &part[gi * k * cout_g..(gi + 1) * k * cout_g];
-                    for (kk, v) in d.iter_mut().enumerate() {
-                        *v += blk[kk * cout_g + co];
-                    }
+                let blk = &sum[gi * k * cout_g..(gi + 1) * k * cout_g];
+                for (kk, v) in d.iter_mut().enumerate() {
+                    *v = blk[kk * cout_g + co];
                 }
             });
             dw
         } else {
-            let mut dw = crate::pool::take_zeroed(wlen);
-            dw.par_chunks_mut(4096).enumerate().for_each(|(ci, d)| {
-                for part in &partials {
-                    for (a, v) in d.iter_mut().zip(&part[ci * 4096..]) {
-                        *a += v;
-                    }
-                }
-            });
+            let mut dw = crate::pool::take(wlen);
+            dw.copy_from_slice(sum);
             dw
         };
         partials.into_iter().for_each(give_back);
