@@ -26,6 +26,17 @@ pub fn resized_crop<S: Data<Elem = f32>>(
     interpolation: Interpolation,
     antialias: bool,
 ) -> Array3<f32> {
+    let (_, h, w) = img.dim();
+    let inside = b.top >= 0
+        && b.left >= 0
+        && b.top as usize + b.height <= h
+        && b.left as usize + b.width <= w;
+    if inside {
+        // Resample straight from a view of the box (no copy of the crop).
+        let (t, l) = (b.top as usize, b.left as usize);
+        let v = img.slice(ndarray::s![.., t..t + b.height, l..l + b.width]);
+        return resize(&v, height, width, interpolation, antialias);
+    }
     let c = crop(img, b.top, b.left, b.height, b.width);
     resize(&c, height, width, interpolation, antialias)
 }

@@ -201,8 +201,8 @@ impl AxisWeights {
     }
 }
 
-fn hpass<const K: usize>(src: &[f32], w: usize, ax: &AxisWeights, out: &mut Vec<f32>) {
-    for row in src.chunks_exact(w) {
+fn hpass<const K: usize>(rows: &[&[f32]], ax: &AxisWeights, out: &mut Vec<f32>) {
+    for row in rows {
         for (s, wt) in ax.start.iter().zip(ax.w.chunks_exact(K)) {
             let px = &row[*s..*s + K];
             let mut acc = 0.0f32;
@@ -214,9 +214,9 @@ fn hpass<const K: usize>(src: &[f32], w: usize, ax: &AxisWeights, out: &mut Vec<
     }
 }
 
-fn hpass_dyn(src: &[f32], w: usize, ax: &AxisWeights, out: &mut Vec<f32>) {
+fn hpass_dyn(rows: &[&[f32]], ax: &AxisWeights, out: &mut Vec<f32>) {
     let k = ax.k;
-    for row in src.chunks_exact(w) {
+    for row in rows {
         for (s, wt) in ax.start.iter().zip(ax.w.chunks_exact(k)) {
             let px = &row[*s..*s + k];
             out.push(wt.iter().zip(px).map(|(a, b)| a * b).sum());
@@ -248,27 +248,39 @@ pub fn resize<S: Data<Elem = f32>>(
         h > 0 && w > 0,
         "resize: cannot resize an empty {h}x{w} image"
     );
-    let src = contiguous(img);
     let aa = antialias && !interp.is_nearest();
-    // Horizontal pass: c×h×w → c×h×width.
+    // Horizontal pass: c×h×w → c×h×width, reading the rows in place when they are contiguous
+    // (e.g. a crop view), copying otherwise.
     let tmp: Vec<f32>;
+    let copy: std::borrow::Cow<'_, [f32]>;
     let mid: &[f32] = if w != width {
         let ax = AxisWeights::new(w, width, interp, aa).fixed_windows(w);
         let mut t = Vec::with_capacity(c * h * width);
+        let direct: Option<Vec<&[f32]>> = img.rows().into_iter().map(|r| r.to_slice()).collect();
+        let owned: Vec<f32>;
+        let rows: Vec<&[f32]> = match direct {
+            Some(r) => r,
+            None => {
+                owned = img.iter().copied().collect();
+                owned.chunks_exact(w).collect()
+            }
+        };
+        let rows = rows.as_slice();
         match ax.k {
-            1 => hpass::<1>(&src, w, &ax, &mut t),
-            2 => hpass::<2>(&src, w, &ax, &mut t),
-            3 => hpass::<3>(&src, w, &ax, &mut t),
-            4 => hpass::<4>(&src, w, &ax, &mut t),
-            5 => hpass::<5>(&src, w, &ax, &mut t),
-            6 => hpass::<6>(&src, w, &ax, &mut t),
-            7 => hpass::<7>(&src, w, &ax, &mut t),
-            _ => hpass_dyn(&src, w, &ax, &mut t),
+            1 => hpass::<1>(rows, &ax, &mut t),
+            2 => hpass::<2>(rows, &ax, &mut t),
+            3 => hpass::<3>(rows, &ax, &mut t),
+            4 => hpass::<4>(rows, &ax, &mut t),
+            5 => hpass::<5>(rows, &ax, &mut t),
+            6 => hpass::<6>(rows, &ax, &mut t),
+            7 => hpass::<7>(rows, &ax, &mut t),
+            _ => hpass_dyn(rows, &ax, &mut t),
         }
         tmp = t;
         &tmp
     } else {
-        &src
+        copy = contiguous(img);
+        &copy
     };
     // Vertical pass: c×h×width → c×height×width, row-axpy (vectorises over columns).
     if h == height {
