@@ -1,6 +1,8 @@
 //! Parameter sampling of the random transforms (ranges, counts, distributions) and the formulas
 //! of the transforms without a torchvision counterpart (lens distortion, PCA lighting).
 
+#![allow(clippy::needless_range_loop)] // channel-indexed formulas read better with indices
+
 use ndarray::Array3;
 use nn_augment::functional as F;
 use nn_augment::{
