@@ -1,0 +1,290 @@
+//! [`TrainConfig`]: one TOML file describes a whole training job (data, model, optimizer,
+//! schedule, augmentation, regularisation, early stopping). Every field has a default, so the
+//! empty file is the default job: an MLP on the embedded UCI digits.
+//!
+//! ```toml
+//! seed = 0
+//! epochs = 30
+//! batch_size = 64
+//!
+//! [data]
+//! source = "digits"           # or { cifar10 = "path/to/cifar-10-batches-bin" }, { mnist = "dir" }, ...
+//! preprocess = "standardize"  # none | mean_image | channel_mean | standardize
+//!
+//! [model]
+//! kind = "mlp"
+//! hidden = [256, 256]
+//! activation = { kind = "relu" }
+//!
+//! [optimizer]
+//! kind = "sgd"
+//! lr = 0.1
+//! momentum = 0.9
+//! nesterov = true
+//! weight_decay = 5e-4
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use nn_optim::{Interval, OptimizerConfig, Schedule, SgdConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError, invalid};
+use crate::zoo::ModelConfig;
+
+/// Where the images come from. Nothing is downloaded: file-based sources read what the user
+/// downloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// The embedded UCI digits (1,797 8×8 grayscale images, 10 classes): stratified 70/15/15
+    /// train/validation/test split.
+    Digits,
+    /// CIFAR-10 binary files (`data_batch_*.bin`, `test_batch.bin`) in this directory.
+    Cifar10(PathBuf),
+    /// CIFAR-100 binary files (`train.bin`, `test.bin`) in this directory.
+    Cifar100(PathBuf),
+    /// MNIST IDX files (plain or gzipped) in this directory.
+    Mnist(PathBuf),
+    /// Fashion-MNIST IDX files in this directory.
+    FashionMnist(PathBuf),
+}
+
+/// Input preprocessing fitted on the training split (the lecture's three recipes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Preprocess {
+    /// Raw pixels in [0, 1].
+    None,
+    /// Subtract the mean image (AlexNet).
+    MeanImage,
+    /// Subtract the per-channel mean (VGG).
+    ChannelMean,
+    /// Subtract the per-channel mean and divide by the per-channel std (ResNet).
+    #[default]
+    Standardize,
+}
+
+/// The data part of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The data set.
+    pub source: DataSource,
+    /// Fraction of the training files held out for validation (file-based sources; the digits
+    /// split is fixed at 15 %). Default 0.1.
+    pub val_fraction: f64,
+    /// Input preprocessing. Default `standardize`.
+    pub preprocess: Preprocess,
+    /// Train on at most this many training images (the lecture's "overfit a small sample"
+    /// check). Default: all.
+    pub limit_train: Option<usize>,
+    /// Data-loading threads (default: rayon's global pool). Results do not depend on it.
+    pub threads: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            source: DataSource::Digits,
+            val_fraction: 0.1,
+            preprocess: Preprocess::Standardize,
+            limit_train: None,
+            threads: None,
+        }
+    }
+}
+
+/// Early stopping on validation accuracy: stop when it has not improved for `patience` epochs
+/// and restore the best snapshot ("always keep track of the model snapshot that worked best on
+/// val").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+}
+
+/// A complete training job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seed of every random choice (initialisation, shuffling, augmentation, dropout, mixup).
+    pub seed: u64,
+    /// Number of epochs. Default 30.
+    pub epochs: usize,
+    /// Mini-batch size. Default 64.
+    pub batch_size: usize,
+    /// Data.
+    pub data: DataConfig,
+    /// Model.
+    pub model: ModelConfig,
+    /// Optimizer (default SGD, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4).
+    pub optimizer: OptimizerConfig,
+    /// No weight decay on biases and normalisation parameters (1-d parameters). Default true.
+    pub no_decay_on_1d: bool,
+    /// Learning-rate schedule. Default: linear warm-up over the first epoch, then cosine to 0
+    /// over the remaining steps.
+    pub schedule: Option<Schedule>,
+    /// Whether the schedule counts steps or epochs. Default steps.
+    pub schedule_interval: Interval,
+    /// Label smoothing ε of the cross-entropy loss. Default 0.
+    pub label_smoothing: f32,
+    /// Per-sample augmentation pipeline for training images (nn-augment config), applied
+    /// before preprocessing. Default none.
+    pub augment: Option<nn_augment::PipelineConfig>,
+    /// Mixup / CutMix on training batches (nn-regularize config; `num_classes` is filled in
+    /// from the data). Default none.
+    pub mixup: Option<MixupSettings>,
+    /// Early stopping. Default none (train all epochs, still restore the best snapshot).
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Mixup/CutMix settings of a job (the class count comes from the data set).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MixupSettings {
+    /// Mixup α (> 0 enables mixup). Default 0.2.
+    pub mixup_alpha: f32,
+    /// CutMix α (> 0 enables CutMix). Default 0.
+    pub cutmix_alpha: f32,
+    /// Probability of mixing a batch. Default 1.
+    pub prob: f32,
+    /// Label smoothing applied to the mixed targets. Default 0.
+    pub label_smoothing: f32,
+}
+
+impl Default for MixupSettings {
+    fn default() -> Self {
+        MixupSettings {
+            mixup_alpha: 0.2,
+            cutmix_alpha: 0.0,
+            prob: 1.0,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 0,
+            epochs: 30,
+            batch_size: 64,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::Sgd(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                nesterov: true,
+                weight_decay: 5e-4,
+                ..SgdConfig::default()
+            }),
+            no_decay_on_1d: true,
+            schedule: None,
+            schedule_interval: Interval::Step,
+            label_smoothing: 0.0,
+            augment: None,
+            mixup: None,
+            early_stopping: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Parses a TOML config (unknown fields are errors, so typos do not pass silently).
+    pub fn from_toml(text: &str, path: &Path) -> Result<TrainConfig> {
+        let config: TrainConfig = toml::from_str(text).map_err(|e| TrainError::ConfigParse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML config file.
+    pub fn load(path: &Path) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrainError::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        TrainConfig::from_toml(&text, path)
+    }
+
+    /// The config as TOML (what `nn-train config` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("configs serialise to TOML")
+    }
+
+    /// Checks the values that the components do not check themselves.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(invalid("epochs", self.epochs, "at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", self.batch_size, "at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(invalid(
+                "data.val_fraction",
+                self.data.val_fraction,
+                "a fraction in [0, 1)",
+            ));
+        }
+        if self.data.limit_train == Some(0) {
+            return Err(invalid("data.limit_train", 0, "at least 1 image"));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(invalid(
+                "label_smoothing",
+                self.label_smoothing,
+                "a value in [0, 1)",
+            ));
+        }
+        if let Some(es) = self.early_stopping {
+            if es.patience == 0 {
+                return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
+            }
+        }
+        self.model.validate()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default_job() {
+        let c = TrainConfig::from_toml("", Path::new("x.toml")).unwrap();
+        assert_eq!(c, TrainConfig::default());
+        assert_eq!(c.data.source, DataSource::Digits);
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let mut c = TrainConfig::default();
+        c.data.source = DataSource::Cifar10("data/cifar".into());
+        c.mixup = Some(MixupSettings::default());
+        c.early_stopping = Some(EarlyStopping { patience: 3 });
+        let text = c.to_toml();
+        assert_eq!(
+            TrainConfig::from_toml(&text, Path::new("x.toml")).unwrap(),
+            c
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_field() {
+        let e = TrainConfig::from_toml("epochs = 0", Path::new("job.toml")).unwrap_err();
+        assert!(e.to_string().contains("`epochs` = 0"), "{e}");
+        let e = TrainConfig::from_toml("epohcs = 3", Path::new("job.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("job.toml") && e.to_string().contains("epohcs"),
+            "{e}"
+        );
+        let e = TrainConfig::load(Path::new("/nonexistent/job.toml")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/job.toml"), "{e}");
+    }
+}

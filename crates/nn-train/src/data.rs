@@ -1,0 +1,105 @@
+//! Loading the data of a job: the three splits, the fitted preprocessing and the loaders.
+
+use std::sync::Arc;
+
+use nn_data::{
+    ChannelMean, DataLoader, Dataset, ImagePreprocessor, LoaderConfig, MeanImage, Normalize,
+    SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100, load_fashion_mnist,
+    load_mnist, train_val_split,
+};
+
+use crate::config::{DataConfig, DataSource, Preprocess};
+use crate::error::Result;
+
+/// The splits of a job, with the preprocessing fitted on the training split.
+pub struct PreparedData {
+    /// Training images.
+    pub train: Arc<dyn Dataset>,
+    /// Validation images (model selection, early stopping).
+    pub val: Arc<dyn Dataset>,
+    /// Test images (reported once, at the end).
+    pub test: Arc<dyn Dataset>,
+    /// CHW shape of every image.
+    pub input_shape: [usize; 3],
+    /// Number of classes.
+    pub num_classes: usize,
+    /// The fitted preprocessing (identity for `Preprocess::None`).
+    pub preprocess: Arc<dyn ImagePreprocessor>,
+}
+
+/// The identity preprocessing.
+struct Identity;
+
+impl ImagePreprocessor for Identity {
+    fn apply(&self, image: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
+        image
+    }
+}
+
+/// Loads the splits described by `config` (`seed` drives the train/validation split) and fits
+/// the preprocessing on the training split.
+pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
+    let (train, val, test): (Arc<dyn Dataset>, Arc<dyn Dataset>, Arc<dyn Dataset>) =
+        match &config.source {
+            DataSource::Digits => {
+                let s = digits_split(seed);
+                (Arc::new(s.train), Arc::new(s.val), Arc::new(s.test))
+            }
+            source => {
+                let load = |split| -> Result<nn_data::InMemoryDataset> {
+                    Ok(match source {
+                        DataSource::Cifar10(dir) => load_cifar10(dir, split)?,
+                        DataSource::Cifar100(dir) => {
+                            load_cifar100(dir, split, nn_data::Cifar100Labels::Fine)?
+                        }
+                        DataSource::Mnist(dir) => load_mnist(dir, split)?,
+                        DataSource::FashionMnist(dir) => load_fashion_mnist(dir, split)?,
+                        DataSource::Digits => unreachable!("handled above"),
+                    })
+                };
+                let full = load(Split::Train)?;
+                let test = load(Split::Test)?;
+                let (train, val) = train_val_split(full, config.val_fraction, seed)?;
+                (Arc::new(train), Arc::new(val), Arc::new(test))
+            }
+        };
+    let train: Arc<dyn Dataset> = match config.limit_train {
+        Some(n) if n < train.len() => Arc::new(Subset::first(train, n)),
+        _ => train,
+    };
+    let first = train.get(0)?;
+    let (c, h, w) = first.image.dim();
+    let preprocess: Arc<dyn ImagePreprocessor> = match config.preprocess {
+        Preprocess::None => Arc::new(Identity),
+        Preprocess::MeanImage => Arc::new(MeanImage::fit(train.as_ref())?),
+        Preprocess::ChannelMean => Arc::new(ChannelMean::fit(train.as_ref())?),
+        Preprocess::Standardize => Arc::new(Normalize::fit(train.as_ref())?),
+    };
+    Ok(PreparedData {
+        num_classes: train.num_classes(),
+        train,
+        val,
+        test,
+        input_shape: [c, h, w],
+        preprocess,
+    })
+}
+
+/// A loader over `dataset` whose per-sample transform is `augment` (if any) followed by
+/// `preprocess`.
+pub fn loader(
+    dataset: Arc<dyn Dataset>,
+    config: LoaderConfig,
+    augment: Option<Arc<nn_augment::Pipeline>>,
+    preprocess: Arc<dyn ImagePreprocessor>,
+) -> Result<DataLoader> {
+    use nn_augment::Transform as _;
+    let transform: SampleTransform = match augment {
+        Some(pipeline) => Arc::new(move |image, rng| {
+            let image = pipeline.apply_random(&image, rng);
+            preprocess.apply(image)
+        }),
+        None => Arc::new(move |image, _rng| preprocess.apply(image)),
+    };
+    Ok(DataLoader::new(dataset, config)?.with_transform(transform))
+}

@@ -1,0 +1,88 @@
+//! [`TrainError`]: everything that can go wrong in a training job, naming the file, field or
+//! value at fault.
+
+use std::path::PathBuf;
+
+/// An error of the training pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A config file is not valid TOML for a [`crate::TrainConfig`].
+    #[error("invalid config file {path}: {message}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the line and the field).
+        message: String,
+    },
+    /// A config value is out of range.
+    #[error("invalid config: `{field}` = {value}: expected {expected}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        expected: String,
+    },
+    /// A data set could not be loaded or a batch could not be built.
+    #[error(transparent)]
+    Data(#[from] nn_data::DataError),
+    /// An optimizer or schedule was misconfigured.
+    #[error(transparent)]
+    Optim(#[from] nn_optim::OptimError),
+    /// A layer was misconfigured.
+    #[error(transparent)]
+    Layer(#[from] nn_core::layers::LayerError),
+    /// A loss was misconfigured.
+    #[error(transparent)]
+    Loss(#[from] nn_core::loss::LossConfigError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] nn_core::checkpoint::CheckpointError),
+    /// An augmentation pipeline was misconfigured.
+    #[error(transparent)]
+    Augment(#[from] nn_augment::AugmentError),
+    /// A regulariser was misconfigured.
+    #[error(transparent)]
+    Regularize(#[from] nn_regularize::RegularizeError),
+    /// The loss became NaN or infinite.
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: loss is {loss} (try a lower learning rate)"
+    )]
+    Diverged {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Global step.
+        step: u64,
+        /// The loss value.
+        loss: f32,
+    },
+    /// A report or file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Builds a [`TrainError::Invalid`].
+pub(crate) fn invalid(field: &str, value: impl std::fmt::Display, expected: &str) -> TrainError {
+    TrainError::Invalid {
+        field: field.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
