@@ -192,7 +192,15 @@ pub(crate) fn lerp(a: f32, b: f32, w: f32) -> f32 {
     }
 }
 
-impl_core_plumbing!(Adam);
+impl_core_plumbing!(
+    Adam,
+    momentum = |s: &Adam| Some(s.betas.0),
+    set_momentum = |s: &mut Adam, m: f64| {
+        check_unit_open(s.core.owner, "betas.0", m)?;
+        s.betas.0 = m;
+        Ok(())
+    }
+);
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {

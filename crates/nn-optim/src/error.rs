@@ -44,6 +44,14 @@ pub enum OptimError {
     /// A saved optimizer state does not fit this optimizer.
     #[error("cannot load optimizer state: {0}")]
     IncompatibleState(String),
+    /// The optimizer has no such setting (e.g. momentum cycling on AdaGrad).
+    #[error("{optimizer} does not support {what}")]
+    Unsupported {
+        /// The optimizer.
+        optimizer: &'static str,
+        /// What was asked for.
+        what: &'static str,
+    },
     /// The flat vector given to L-BFGS and the gradient returned by its closure differ in length.
     #[error(
         "L-BFGS: the closure returned a gradient of length {found}, expected {expected} (the length of x)"

@@ -85,7 +85,7 @@ pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsState, LineSearch};
 pub use optimizer::{LrControl, Optimizer};
 pub use param::{ParamMut, flatten_values, unflatten_into};
 pub use rmsprop::{RmsProp, RmsPropConfig};
-pub use schedule::{Anneal, Interval, LrScheduler, ScalingRule, Schedule, scale_lr};
+pub use schedule::{Anneal, Interval, LrScheduler, MomentumCycle, ScalingRule, Schedule, scale_lr};
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{OptimState, ParamState};
 pub use transform::{DecayKind, GradClip, Momentum, NormType, WeightDecay, global_grad_norm};

@@ -20,6 +20,23 @@ pub trait LrControl {
     /// If `group >= self.num_groups()` or `lr` is negative or not finite (programmer errors:
     /// schedules are validated when they are built).
     fn set_lr(&mut self, group: usize, lr: f64);
+
+    /// The momentum the one-cycle policy cycles: μ of SGD and RMSprop, β₁ of Adam; `None` if
+    /// the optimizer has none (AdaGrad, L-BFGS, SGD/RMSprop built without momentum).
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets [`LrControl::momentum`] for all groups (PyTorch's `OneCycleLR(cycle_momentum=True)`
+    /// writes `momentum` or `betas[0]`). Errors if the optimizer has no momentum or the value is
+    /// out of range.
+    fn set_momentum(&mut self, momentum: f64) -> Result<(), OptimError> {
+        let _ = momentum;
+        Err(OptimError::Unsupported {
+            optimizer: "this optimizer",
+            what: "momentum",
+        })
+    }
 }
 
 /// An element-wise first-order optimizer over named parameters (SGD, AdaGrad, RMSprop, Adam).
@@ -70,7 +87,22 @@ pub trait Optimizer: LrControl + Send {
 /// Implements [`LrControl`] and the group/state plumbing of [`Optimizer`] for a type with a
 /// `core: Core` field and a `fn buffer_names(&self) -> Vec<&'static str>` method.
 macro_rules! impl_core_plumbing {
+    ($t:ty, momentum = $get:expr, set_momentum = $set:expr) => {
+        impl_core_plumbing!(@impl $t,
+            fn momentum(&self) -> Option<f64> {
+                let f: fn(&$t) -> Option<f64> = $get;
+                f(self)
+            }
+            fn set_momentum(&mut self, m: f64) -> Result<(), $crate::error::OptimError> {
+                let f: fn(&mut $t, f64) -> Result<(), $crate::error::OptimError> = $set;
+                f(self, m)
+            }
+        );
+    };
     ($t:ty) => {
+        impl_core_plumbing!(@impl $t,);
+    };
+    (@impl $t:ty, $($extra:item)*) => {
         impl $crate::optimizer::LrControl for $t {
             fn num_groups(&self) -> usize {
                 self.core.groups.state.len()
@@ -89,6 +121,7 @@ macro_rules! impl_core_plumbing {
                     .unwrap_or_else(|e| panic!("{e}"))
                     .lr = lr;
             }
+            $($extra)*
         }
     };
 }

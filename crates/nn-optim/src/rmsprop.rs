@@ -99,6 +99,7 @@ impl RmsPropConfig {
             alpha: self.alpha,
             eps: self.eps,
             momentum: self.momentum,
+            has_momentum: self.momentum > 0.0,
             centered: self.centered,
             decay,
         })
@@ -112,6 +113,8 @@ pub struct RmsProp {
     alpha: f64,
     eps: f64,
     momentum: f64,
+    /// Whether there is a momentum buffer (fixed at construction, so the state layout is too).
+    has_momentum: bool,
     centered: bool,
     decay: DecayKind,
 }
@@ -122,14 +125,28 @@ impl RmsProp {
         if self.centered {
             v.push("grad_avg");
         }
-        if self.momentum > 0.0 {
+        if self.has_momentum {
             v.push("momentum_buffer");
         }
         v
     }
 }
 
-impl_core_plumbing!(RmsProp);
+impl_core_plumbing!(
+    RmsProp,
+    momentum = |s: &RmsProp| s.has_momentum.then_some(s.momentum),
+    set_momentum = |s: &mut RmsProp, m: f64| {
+        if !s.has_momentum {
+            return Err(OptimError::Unsupported {
+                optimizer: "RMSprop built without momentum",
+                what: "setting momentum",
+            });
+        }
+        check_nonneg("RMSprop", "momentum", m)?;
+        s.momentum = m;
+        Ok(())
+    }
+);
 
 impl Optimizer for RmsProp {
     fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
@@ -144,7 +161,7 @@ impl Optimizer for RmsProp {
             mu: self.momentum as f32,
             one_minus_damp: 1.0,
         };
-        let (centered, with_mom) = (self.centered, self.momentum > 0.0);
+        let (centered, with_mom) = (self.centered, self.has_momentum);
         for wk in work {
             let p = &mut params[wk.index];
             let grp = &self.core.groups.state[wk.group];

@@ -130,7 +130,33 @@ impl Sgd {
     }
 }
 
-impl_core_plumbing!(Sgd);
+impl_core_plumbing!(
+    Sgd,
+    momentum = |s: &Sgd| match s.momentum {
+        Momentum::None => None,
+        Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => Some(mu),
+    },
+    set_momentum = |s: &mut Sgd, m: f64| {
+        let nesterov = matches!(s.momentum, Momentum::Nesterov { .. });
+        crate::error::check(
+            m.is_finite() && (m > 0.0 || (m == 0.0 && !nesterov)),
+            "SGD",
+            "momentum",
+            m,
+            "a finite number >= 0 (> 0 for Nesterov)",
+        )?;
+        match &mut s.momentum {
+            Momentum::None => {
+                return Err(OptimError::Unsupported {
+                    optimizer: "SGD built without momentum",
+                    what: "setting momentum",
+                });
+            }
+            Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => *mu = m,
+        }
+        Ok(())
+    }
+);
 
 impl Optimizer for Sgd {
     fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {

@@ -58,6 +58,65 @@ fn every_schedule_matches_pytorch() {
     }
 }
 
+#[test]
+fn one_cycle_momentum_cycling_matches_pytorch() {
+    use nn_optim::{AdamConfig, MomentumCycle, Optimizer};
+    let fx = fixture("schedules.json");
+    for c in fx["momentum_cases"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let s: Schedule = serde_json::from_value(c["schedule"].clone()).unwrap();
+        let groups = vec![
+            nn_optim::ParamGroup::new("g1", nn_optim::Matcher::Names(vec!["p1".into()]))
+                .with_lr(1.0),
+        ];
+        let mut opt: Box<dyn Optimizer> = match c["optimizer"].as_str().unwrap() {
+            "sgd" => Box::new(
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    ..Default::default()
+                }
+                .init_with_groups(groups)
+                .unwrap(),
+            ),
+            _ => Box::new(
+                AdamConfig {
+                    lr: 0.1,
+                    ..Default::default()
+                }
+                .init_with_groups(groups)
+                .unwrap(),
+            ),
+        };
+        let mut drv = LrScheduler::new(s, Interval::Step, opt.as_mut())
+            .unwrap()
+            .with_momentum_cycle(MomentumCycle::default(), opt.as_mut())
+            .unwrap();
+        for (t, (lrs, m)) in c["lrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(c["momentum"].as_array().unwrap())
+            .enumerate()
+        {
+            let m = m.as_f64().unwrap();
+            assert!(
+                (opt.momentum().unwrap() - m).abs() < 1e-12,
+                "{name}: momentum at t = {t}: {:?} vs {m}",
+                opt.momentum()
+            );
+            for (g, want) in lrs.as_array().unwrap().iter().enumerate() {
+                let want = want.as_f64().unwrap();
+                assert!(
+                    (opt.lr(g) - want).abs() <= 1e-12 + 1e-9 * want,
+                    "{name}: lr at t = {t}"
+                );
+            }
+            drv.on_step(opt.as_mut());
+        }
+    }
+}
+
 fn arb_schedule() -> impl Strategy<Value = Schedule> {
     let leaf = prop_oneof![
         Just(Schedule::Constant),

@@ -17,6 +17,26 @@ pub enum Interval {
     Epoch,
 }
 
+/// Momentum cycling for a one-cycle schedule: the momentum goes from `max_momentum` down to
+/// `base_momentum` while the rate rises, and back up while it falls (Smith 2018; PyTorch's
+/// `OneCycleLR(cycle_momentum=True)` defaults 0.85 / 0.95).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MomentumCycle {
+    /// The momentum at the peak learning rate (0.85).
+    pub base_momentum: f64,
+    /// The momentum at the start and end of the cycle (0.95).
+    pub max_momentum: f64,
+}
+
+impl Default for MomentumCycle {
+    fn default() -> Self {
+        Self {
+            base_momentum: 0.85,
+            max_momentum: 0.95,
+        }
+    }
+}
+
 /// Applies a [`Schedule`] to every parameter group of an optimizer, each group with its own
 /// base rate (the group's learning rate when the driver was created, PyTorch's `initial_lr`).
 ///
@@ -30,6 +50,8 @@ pub struct LrScheduler {
     interval: Interval,
     base_lrs: Vec<f64>,
     t: u64,
+    #[serde(default)]
+    momentum_cycle: Option<MomentumCycle>,
 }
 
 #[derive(Deserialize)]
@@ -38,13 +60,22 @@ struct Raw {
     interval: Interval,
     base_lrs: Vec<f64>,
     t: u64,
+    #[serde(default)]
+    momentum_cycle: Option<MomentumCycle>,
 }
 
 impl TryFrom<Raw> for LrScheduler {
     type Error = OptimError;
     fn try_from(r: Raw) -> Result<Self, OptimError> {
         let s = LrScheduler::with_base_lrs(r.schedule, r.interval, r.base_lrs)?;
-        Ok(LrScheduler { t: r.t, ..s })
+        if let Some(c) = r.momentum_cycle {
+            check_cycle(&s.schedule, c)?;
+        }
+        Ok(LrScheduler {
+            t: r.t,
+            momentum_cycle: r.momentum_cycle,
+            ..s
+        })
     }
 }
 
@@ -78,7 +109,38 @@ impl LrScheduler {
             interval,
             base_lrs,
             t: 0,
+            momentum_cycle: None,
         })
+    }
+
+    /// Also cycles the optimizer's momentum (μ or β₁) with a [`Schedule::OneCycle`], and sets
+    /// it for the current `t` right away. Errors if the schedule is not one-cycle, the
+    /// momenta are invalid, or the optimizer has no momentum.
+    pub fn with_momentum_cycle<O: LrControl + ?Sized>(
+        mut self,
+        cycle: MomentumCycle,
+        opt: &mut O,
+    ) -> Result<Self, OptimError> {
+        check_cycle(&self.schedule, cycle)?;
+        if opt.momentum().is_none() {
+            return Err(OptimError::Unsupported {
+                optimizer: "this optimizer",
+                what: "momentum cycling",
+            });
+        }
+        let m = self
+            .schedule
+            .one_cycle_momentum(self.t, cycle.base_momentum, cycle.max_momentum);
+        opt.set_momentum(m.expect("checked: one-cycle"))?;
+        self.momentum_cycle = Some(cycle);
+        Ok(self)
+    }
+
+    /// The momentum cycled at the current `t`, if momentum cycling is on.
+    pub fn momentum(&self) -> Option<f64> {
+        let c = self.momentum_cycle?;
+        self.schedule
+            .one_cycle_momentum(self.t, c.base_momentum, c.max_momentum)
     }
 
     /// Sets every group's rate to the schedule's value at the current `t`.
@@ -95,6 +157,10 @@ impl LrScheduler {
         );
         for (g, lr) in self.lrs().into_iter().enumerate() {
             opt.set_lr(g, lr.max(0.0));
+        }
+        if let Some(m) = self.momentum() {
+            opt.set_momentum(m)
+                .unwrap_or_else(|e| panic!("LrScheduler::apply: momentum cycling: {e}"));
         }
     }
 
@@ -143,6 +209,24 @@ impl LrScheduler {
     }
 }
 
+fn check_cycle(schedule: &Schedule, c: MomentumCycle) -> Result<(), OptimError> {
+    crate::error::check(
+        matches!(schedule, Schedule::OneCycle { .. }),
+        "LrScheduler",
+        "momentum_cycle",
+        "set",
+        "a one_cycle schedule (momentum cycling belongs to the one-cycle policy)",
+    )?;
+    let ok = |m: f64| m.is_finite() && m >= 0.0;
+    crate::error::check(
+        ok(c.base_momentum) && ok(c.max_momentum) && c.base_momentum <= c.max_momentum,
+        "LrScheduler",
+        "momentum_cycle",
+        format!("{c:?}"),
+        "0 <= base_momentum <= max_momentum",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +262,58 @@ mod tests {
         assert_eq!(back, s);
         let bad = json.replace("\"step_size\":2", "\"step_size\":0");
         assert!(serde_json::from_str::<LrScheduler>(&bad).is_err());
+        assert!(
+            s.clone()
+                .with_momentum_cycle(MomentumCycle::default(), &mut opt)
+                .is_err(),
+            "not one-cycle"
+        );
+    }
+}
+
+#[cfg(test)]
+mod momentum_tests {
+    use super::*;
+    use crate::{AdaGradConfig, AdamConfig, Anneal};
+
+    fn one_cycle() -> Schedule {
+        Schedule::OneCycle {
+            total_steps: 10,
+            pct_start: 0.3,
+            anneal: Anneal::Cos,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+            three_phase: false,
+        }
+    }
+
+    #[test]
+    fn cycles_beta1_and_rejects_optimizers_without_momentum() {
+        let mut adam = AdamConfig {
+            lr: 0.1,
+            ..Default::default()
+        }
+        .init()
+        .unwrap();
+        let mut s = LrScheduler::new(one_cycle(), Interval::Step, &mut adam)
+            .unwrap()
+            .with_momentum_cycle(MomentumCycle::default(), &mut adam)
+            .unwrap();
+        assert_eq!(adam.momentum(), Some(0.95));
+        s.on_step(&mut adam);
+        s.on_step(&mut adam);
+        assert!(
+            (adam.momentum().unwrap() - 0.85).abs() < 1e-12,
+            "{:?}",
+            adam.momentum()
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<LrScheduler>(&json).unwrap(), s);
+        let mut ada = AdaGradConfig::default().init().unwrap();
+        let s2 = LrScheduler::new(one_cycle(), Interval::Step, &mut ada).unwrap();
+        assert!(matches!(
+            s2.with_momentum_cycle(MomentumCycle::default(), &mut ada),
+            Err(OptimError::Unsupported { .. })
+        ));
     }
 }

@@ -20,7 +20,7 @@ mod one_cycle;
 mod restarts;
 mod scaling;
 
-pub use driver::{Interval, LrScheduler};
+pub use driver::{Interval, LrScheduler, MomentumCycle};
 pub use one_cycle::Anneal;
 pub use scaling::{ScalingRule, scale_lr};
 
@@ -258,6 +258,30 @@ impl Schedule {
                 let offset = if i == 0 { 0 } else { milestones[i - 1] };
                 schedules[i].lr(base, t - offset)
             }
+        }
+    }
+
+    /// The momentum (SGD/RMSprop μ, Adam β₁) of a [`Schedule::OneCycle`] at `t`, cycling
+    /// inversely to the rate between `max_momentum` and `base_momentum` (PyTorch's
+    /// `OneCycleLR(cycle_momentum=True)`, defaults 0.85 / 0.95); `None` for other schedules.
+    pub fn one_cycle_momentum(&self, t: u64, base_momentum: f64, max_momentum: f64) -> Option<f64> {
+        match self {
+            Schedule::OneCycle {
+                total_steps,
+                pct_start,
+                anneal,
+                three_phase,
+                ..
+            } => Some(one_cycle::one_cycle_momentum(
+                t,
+                *total_steps,
+                *pct_start,
+                *anneal,
+                *three_phase,
+                base_momentum,
+                max_momentum,
+            )),
+            _ => None,
         }
     }
 

@@ -54,6 +54,39 @@ pub(crate) fn one_cycle_lr(
             (total - 1.0, max_lr, min_lr),
         ]
     };
+    walk(t, total_steps, phases, anneal)
+}
+
+/// The momentum of the one-cycle policy at step `t`, cycled inversely to the learning rate
+/// (PyTorch's `cycle_momentum=True`): max → base while the rate rises, base → max while it
+/// falls (three phases: then max held).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn one_cycle_momentum(
+    t: u64,
+    total_steps: u64,
+    pct_start: f64,
+    anneal: Anneal,
+    three_phase: bool,
+    base_momentum: f64,
+    max_momentum: f64,
+) -> f64 {
+    let total = total_steps as f64;
+    let (lo, hi) = (base_momentum, max_momentum);
+    let phases: &[(f64, f64, f64)] = if three_phase {
+        &[
+            (pct_start * total - 1.0, hi, lo),
+            (2.0 * pct_start * total - 2.0, lo, hi),
+            (total - 1.0, hi, hi),
+        ]
+    } else {
+        &[(pct_start * total - 1.0, hi, lo), (total - 1.0, lo, hi)]
+    };
+    walk(t, total_steps, phases, anneal)
+}
+
+/// Finds the phase `(end_step, start value, end value)` of step `t` and interpolates, as
+/// PyTorch's `OneCycleLR.get_lr`.
+fn walk(t: u64, total_steps: u64, phases: &[(f64, f64, f64)], anneal: Anneal) -> f64 {
     let step = (t.min(total_steps - 1)) as f64;
     let mut start_step = 0.0;
     for (i, &(end_step, a, b)) in phases.iter().enumerate() {
