@@ -11,15 +11,18 @@ use serde::{Deserialize, Serialize};
 /// Eigen-decomposition of the RGB pixel covariance `Σ = (1/M) Σ_p (x_p − μ)(x_p − μ)ᵀ` over all
 /// `M = N·H·W` training pixels (population normalisation).
 ///
-/// `eigenvalues[k]` (descending) belongs to the unit eigenvector `eigenvectors[k]` (indexed by
-/// channel R, G, B; largest-magnitude component positive). AlexNet adds to every pixel of an
-/// image `Σ_k eigenvectors[k] · α_k · eigenvalues[k]` with `α_k ~ N(0, 0.1²)` drawn per image —
-/// see [`ColorPca::offset`].
+/// `eigenvalues[k]` (descending) belongs to the unit eigenvector in **column** `k` of
+/// `eigenvectors` (`eigenvectors[c][k]` = channel `c` ∈ {R, G, B} of eigenvector `k`, as
+/// `numpy.linalg.eigh` returns them and as nn-augment's `PcaLightingConfig` and fb.resnet.torch
+/// store them; the largest-magnitude component of each eigenvector is positive). AlexNet adds to
+/// every pixel of an image `P · [α_1 λ_1, α_2 λ_2, α_3 λ_3]ᵀ` with `α_k ~ N(0, 0.1²)` drawn per
+/// image — see [`ColorPca::offset`]. The field names match nn-augment's config, so the JSON of a
+/// fitted `ColorPca` plugs straight into it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ColorPca {
     /// `λ_1 ≥ λ_2 ≥ λ_3 ≥ 0`.
     pub eigenvalues: [f32; 3],
-    /// `eigenvectors[k][c]`: channel `c` of the `k`-th eigenvector.
+    /// Eigenvectors as columns: `eigenvectors[c][k]` = channel `c` of the `k`-th eigenvector.
     pub eigenvectors: [[f32; 3]; 3],
 }
 
@@ -77,18 +80,18 @@ impl ColorPca {
         let eig = symmetric_eigen(cov.view())?;
         Ok(Self {
             eigenvalues: std::array::from_fn(|k| eig.values[k].max(0.0) as f32),
-            eigenvectors: std::array::from_fn(|k| {
-                std::array::from_fn(|c| eig.vectors[[k, c]] as f32)
+            eigenvectors: std::array::from_fn(|c| {
+                std::array::from_fn(|k| eig.vectors[[k, c]] as f32)
             }),
         })
     }
 
     /// The RGB offset AlexNet adds to every pixel for the draws `alpha`:
-    /// `offset[c] = Σ_k eigenvectors[k][c] · alpha[k] · eigenvalues[k]`.
+    /// `offset[c] = Σ_k eigenvectors[c][k] · alpha[k] · eigenvalues[k]`.
     pub fn offset(&self, alpha: [f32; 3]) -> [f32; 3] {
         std::array::from_fn(|c| {
             (0..3)
-                .map(|k| self.eigenvectors[k][c] * alpha[k] * self.eigenvalues[k])
+                .map(|k| self.eigenvectors[c][k] * alpha[k] * self.eigenvalues[k])
                 .sum()
         })
     }

@@ -219,10 +219,21 @@ fn color_pca_finds_the_dominant_direction() {
     );
     assert!(c.eigenvalues[1] < 1e-3 && c.eigenvalues[2] <= c.eigenvalues[1]);
     for ch in 0..3 {
-        assert!((c.eigenvectors[0][ch] - 1.0 / 3f32.sqrt()).abs() < 0.01);
+        assert!((c.eigenvectors[ch][0] - 1.0 / 3f32.sqrt()).abs() < 0.01);
     }
     let off = c.offset([1.0, 0.0, 0.0]);
-    assert!((off[0] - c.eigenvalues[0] * c.eigenvectors[0][0]).abs() < 1e-7);
+    for (o, channel_row) in off.iter().zip(&c.eigenvectors) {
+        assert!((o - c.eigenvalues[0] * channel_row[0]).abs() < 1e-7);
+    }
+    // Columns are orthonormal.
+    for a in 0..3 {
+        for b in 0..3 {
+            let dot: f32 = (0..3)
+                .map(|ch| c.eigenvectors[ch][a] * c.eigenvectors[ch][b])
+                .sum();
+            assert!((dot - if a == b { 1.0 } else { 0.0 }).abs() < 1e-5);
+        }
+    }
 }
 
 #[test]
