@@ -6,9 +6,10 @@
 
 use std::time::Instant;
 
+use nn_core::layers::BatchNormConfig;
 use nn_core::ops::{Conv2dOptions, MaxPool2dOptions};
 use nn_core::rng::seeded;
-use nn_core::{Array, Tensor};
+use nn_core::{Array, Ctx, Module, Tensor};
 
 /// Median wall time of `f(setup())` over `reps` runs after one warm-up; `setup` is not timed.
 fn median_ms<S>(reps: usize, mut setup: impl FnMut() -> S, mut f: impl FnMut(S)) -> f64 {
@@ -88,5 +89,20 @@ fn main() {
             },
         );
         println!("maxpool_64_32_fwdbwd {t:.3}");
+    }
+    if only.as_deref().is_none_or(|o| "batchnorm".contains(o)) {
+        let bn = BatchNormConfig::new(64).init_2d().expect("valid config");
+        let x = Tensor::randn(&[batch, 64, 32, 32], 0.0, 1.0, &mut rng).with_requires_grad();
+        let gy = Array::ones(ndarray::IxDyn(&[batch, 64, 32, 32]));
+        let t = median_ms(
+            reps,
+            || gy.clone(),
+            |gy| {
+                bn.forward(&x, &mut Ctx::train(0)).backward_with(gy);
+                x.zero_grad();
+                bn.zero_grad();
+            },
+        );
+        println!("bn2d_64_32_fwdbwd {t:.3}");
     }
 }

@@ -154,36 +154,46 @@ impl Tensor {
         let (ph, pw) = o.padding;
         let (dh, dw) = o.dilation;
         if pin > 0 && pout > 0 {
+            // Clipped tap ranges per output row / column (dilation d: every d-th position).
+            let ranges = |out: usize, len: usize, k: usize, s: usize, p: usize, d: usize| {
+                (0..out)
+                    .map(|o| {
+                        let start = (o * s) as isize - p as isize;
+                        // First tap inside, then the taps inside: start + t·d for t in t0..t1.
+                        let t0 = if start >= 0 {
+                            0
+                        } else {
+                            (-start as usize).div_ceil(d)
+                        };
+                        let t1 = (0..k)
+                            .rev()
+                            .find(|&t| (start + (t * d) as isize) < len as isize)
+                            .map_or(0, |t| t + 1);
+                        (start + (t0 * d) as isize, t1.saturating_sub(t0))
+                    })
+                    .collect::<Vec<(isize, usize)>>()
+            };
+            let rows = ranges(oh, h, kh, sh, ph, dh);
+            let cols = ranges(ow, w, kw, sw, pw, dw);
             y.par_chunks_mut(pout)
                 .zip(argmax.par_chunks_mut(pout))
                 .zip(x.par_chunks(pin))
                 .for_each(|((yp, ap), xp)| {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut best = f32::NEG_INFINITY;
-                            let mut arg = usize::MAX;
-                            for i in 0..kh {
-                                let iy = (oy * sh + i * dh) as isize - ph as isize;
-                                if iy < 0 || iy >= h as isize {
-                                    continue;
-                                }
-                                for j in 0..kw {
-                                    let ix = (ox * sw + j * dw) as isize - pw as isize;
-                                    if ix < 0 || ix >= w as isize {
-                                        continue;
-                                    }
-                                    let idx = iy as usize * w + ix as usize;
+                    for (oy, &(y0, ny)) in rows.iter().enumerate() {
+                        for (ox, &(x0, nx)) in cols.iter().enumerate() {
+                            // PyTorch's rule: start from the first tap inside the image, take
+                            // a strictly larger value or any NaN (so NaN propagates).
+                            let first = y0 as usize * w + x0 as usize;
+                            let (mut best, mut arg) = (f32::NEG_INFINITY, first);
+                            for i in 0..ny {
+                                let base = (y0 as usize + i * dh) * w + x0 as usize;
+                                for j in 0..nx {
+                                    let idx = base + j * dw;
                                     let v = xp[idx];
-                                    if arg == usize::MAX || v > best || v.is_nan() {
+                                    if v > best || v.is_nan() {
                                         best = v;
                                         arg = idx;
-                                        if v.is_nan() {
-                                            break;
-                                        }
                                     }
-                                }
-                                if best.is_nan() {
-                                    break;
                                 }
                             }
                             yp[oy * ow + ox] = best;
