@@ -2,7 +2,7 @@
 //!
 //! Each transform is a small piece with a per-step "prepare" (scalars computed once per
 //! parameter and step) and a per-element `#[inline(always)]` function. Optimizers combine the
-//! pieces inside one fused loop per parameter ([`crate::fused`]), monomorphised per variant, so
+//! pieces inside one fused loop per parameter (see `fused.rs`), monomorphised per variant, so
 //! composing transforms costs no extra pass over memory and no allocation:
 //!
 //! | piece | element update | reference |
