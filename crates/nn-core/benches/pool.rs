@@ -10,11 +10,14 @@ use nn_core::Tensor;
 use nn_core::ops::{AvgPool2dOptions, MaxPool2dOptions};
 use nn_core::rng::seeded;
 
+/// A pooling op under test.
+type PoolFn = Box<dyn Fn(&Tensor) -> Tensor>;
+
 fn pool(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool_fwd_bwd");
     g.sample_size(20);
     let x = Tensor::randn(&[128, 64, 32, 32], 0.0, 1.0, &mut seeded(0)).with_requires_grad();
-    let ops: [(&str, Box<dyn Fn(&Tensor) -> Tensor>); 4] = [
+    let ops: [(&str, PoolFn); 4] = [
         (
             "max_2x2_s2",
             Box::new(|x| x.max_pool2d(MaxPool2dOptions::new(2))),

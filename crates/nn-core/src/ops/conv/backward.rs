@@ -27,6 +27,9 @@ const REDUCE_CHUNK: usize = 1 << 14;
 /// Upper bound on the number of slices (and so of partial weight gradients held at once).
 const MAX_SLICES: usize = 8;
 
+/// One slice's work: its partial weight gradient, its input-gradient rows, its sample range.
+type SliceJob<'a> = ((&'a mut Vec<f32>, &'a mut [f32]), &'a (usize, usize));
+
 /// The gradients of a convolution (each only if requested).
 pub(crate) struct ConvGrads {
     pub dx: Option<Vec<f32>>,
@@ -131,7 +134,7 @@ pub(crate) fn backward(
     } else {
         dx_parts.resize_with(slices, Default::default);
     }
-    let work = |((part, dxs), &(lo, hi)): ((&mut Vec<f32>, &mut [f32]), &(usize, usize))| {
+    let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         let layout = Layout { b, transposed };
         slice_backward(
             g,
