@@ -191,6 +191,10 @@ impl RandomCropConfig {
 /// Crop at a uniformly random position, after optional padding (torchvision `RandomCrop`).
 ///
 /// Parameters: `top ∈ [−pad_top, H + pad_bottom − h]`, `left` likewise (uniform integers).
+///
+/// # Panics
+/// `sample_params` panics (naming the shapes) if the padded image is smaller than the crop and
+/// `pad_if_needed` is off, as torchvision raises.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RandomCrop {
     cfg: RandomCropConfig,
