@@ -53,7 +53,7 @@ fn usize_of(v: &Value) -> usize {
 fn conv2d_matches_pytorch() {
     let f = fixtures();
     let cases = f["conv"].as_array().unwrap();
-    assert!(cases.len() >= 13);
+    assert!(cases.len() >= 15);
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let o = Conv2dOptions::default()

@@ -25,10 +25,10 @@ use super::workspace::{give_back, take_buffer, with_workspace};
 const REDUCE_CHUNK: usize = 1 << 14;
 
 /// Upper bound on the number of slices (and so of partial weight gradients held at once).
-const MAX_SLICES: usize = 8;
+pub(crate) const MAX_SLICES: usize = 8;
 
 /// One slice's work: its partial weight gradient, its input-gradient rows, its sample range.
-type SliceJob<'a> = ((&'a mut Vec<f32>, &'a mut [f32]), &'a (usize, usize));
+pub(crate) type SliceJob<'a> = ((&'a mut Vec<f32>, &'a mut [f32]), &'a (usize, usize));
 
 /// The gradients of a convolution (each only if requested).
 pub(crate) struct ConvGrads {

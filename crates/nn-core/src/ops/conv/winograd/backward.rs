@@ -1,0 +1,294 @@
+//! Backward of the Winograd convolution: the exact adjoint of the forward's linear steps.
+//!
+//! dM = A dY Aᵀ per output tile; dV_e = U_eᵀ dM_e; the input gradient tile B dV Bᵀ is
+//! scatter-added (tiles overlap by 2); dU_e = Σ_tiles dM_e V_eᵀ accumulated per batch slice and
+//! summed in slice order; dg = Gᵀ dU G.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob};
+use super::super::forward::{GemmFn, gemm_for};
+use super::super::geometry::Geom;
+use super::super::workspace::{give_back, take_buffer, with_workspace};
+use super::{input_transform, padded_dims, samples_per_block, tiles, weight_transform};
+
+/// Backward over samples `lo..hi`: writes the slice's input gradients into `dxs` (zeroed by the
+/// caller) and its partial dU (transposed, `[16][C_in][C_out]`) into `part`.
+#[allow(clippy::too_many_arguments)]
+fn slice_backward(
+    g: &Geom,
+    x: &[f32],
+    ut: &[f32],
+    dy: &[f32],
+    (lo, hi): (usize, usize),
+    part: &mut [f32],
+    dxs: &mut [f32],
+    (need_x, need_w): (bool, bool),
+    mm: GemmFn,
+) {
+    let (th, tw) = tiles(g);
+    let t = th * tw;
+    let (p, cout, cin) = (g.p(), g.cout, g.cin);
+    let (xs, ys) = (cin * g.hw(), cout * p);
+    let nb = samples_per_block(g);
+    let mut first = true;
+    let mut n0 = lo;
+    while n0 < hi {
+        let nbc = nb.min(hi - n0);
+        let ld = nbc * t;
+        let v_len = if need_w { 16 * cin * ld } else { 0 };
+        let dv_len = if need_x { 16 * cin * ld } else { 0 };
+        with_workspace(v_len + dv_len + 16 * cout * ld, |ws| {
+            let (v, rest) = ws.split_at_mut(v_len);
+            let (dv, dm) = rest.split_at_mut(dv_len);
+            // dM = A dY Aᵀ per tile, a row of tiles at a time from a zero-padded copy of dY.
+            let plane = cout * ld;
+            let pw2 = 2 * tw;
+            let mut pad = vec![0.0f32; 2 * th * pw2];
+            let mut tr = vec![0.0f32; 8 * tw];
+            for bi in 0..nbc {
+                let dy_n = &dy[(n0 + bi) * ys..(n0 + bi + 1) * ys];
+                for co in 0..cout {
+                    let dyp = &dy_n[co * p..(co + 1) * p];
+                    for oy in 0..g.oh {
+                        pad[oy * pw2..oy * pw2 + g.ow]
+                            .copy_from_slice(&dyp[oy * g.ow..(oy + 1) * g.ow]);
+                    }
+                    for ty in 0..th {
+                        // A over the columns of both rows: tr[r][j][tx].
+                        for r in 0..2 {
+                            let row = &pad[(2 * ty + r) * pw2..(2 * ty + r + 1) * pw2];
+                            let (t0, rest) = tr[r * 4 * tw..(r + 1) * 4 * tw].split_at_mut(tw);
+                            let (t1, rest) = rest.split_at_mut(tw);
+                            let (t2, t3) = rest.split_at_mut(tw);
+                            for tx in 0..tw {
+                                let (y0, y1) = (row[2 * tx], row[2 * tx + 1]);
+                                t0[tx] = y0;
+                                t1[tx] = y0 + y1;
+                                t2[tx] = y0 - y1;
+                                t3[tx] = -y1;
+                            }
+                        }
+                        let base = co * ld + bi * t + ty * tw;
+                        for j in 0..4 {
+                            let (q0, q1) =
+                                (&tr[j * tw..(j + 1) * tw], &tr[(4 + j) * tw..(5 + j) * tw]);
+                            let at = |i: usize| (i * 4 + j) * plane + base;
+                            dm[at(0)..at(0) + tw].copy_from_slice(q0);
+                            for (d, (a, b)) in
+                                dm[at(1)..at(1) + tw].iter_mut().zip(q0.iter().zip(q1))
+                            {
+                                *d = a + b;
+                            }
+                            for (d, (a, b)) in
+                                dm[at(2)..at(2) + tw].iter_mut().zip(q0.iter().zip(q1))
+                            {
+                                *d = a - b;
+                            }
+                            for (d, b) in dm[at(3)..at(3) + tw].iter_mut().zip(q1) {
+                                *d = -b;
+                            }
+                        }
+                    }
+                }
+            }
+            if need_w {
+                for bi in 0..nbc {
+                    input_transform(g, &x[(n0 + bi) * xs..(n0 + bi + 1) * xs], v, ld, bi * t);
+                }
+                for e in 0..16 {
+                    let dme = ArrayView2::from_shape((cout, ld), &dm[e * plane..(e + 1) * plane])
+                        .expect("dM_e");
+                    let ve =
+                        ArrayView2::from_shape((cin, ld), &v[e * cin * ld..(e + 1) * cin * ld])
+                            .expect("V_e");
+                    // dU_e (C_out × C_in) stored transposed: a column-major destination.
+                    let due = ArrayViewMut2::from_shape(
+                        (cin, cout),
+                        &mut part[e * cin * cout..(e + 1) * cin * cout],
+                    )
+                    .expect("dU_e")
+                    .reversed_axes();
+                    mm(1.0, dme, ve.t(), if first { 0.0 } else { 1.0 }, due);
+                }
+            }
+            if need_x {
+                for e in 0..16 {
+                    let ute = ArrayView2::from_shape(
+                        (cin, cout),
+                        &ut[e * cin * cout..(e + 1) * cin * cout],
+                    )
+                    .expect("U_eᵀ");
+                    let dme = ArrayView2::from_shape((cout, ld), &dm[e * plane..(e + 1) * plane])
+                        .expect("dM_e");
+                    let dve = ArrayViewMut2::from_shape(
+                        (cin, ld),
+                        &mut dv[e * cin * ld..(e + 1) * cin * ld],
+                    )
+                    .expect("dV_e");
+                    mm(1.0, ute, dme, 0.0, dve);
+                }
+                let vplane = cin * ld;
+                let (hp, wp) = padded_dims(g);
+                let mut pad = vec![0.0f32; hp * wp];
+                let mut u = vec![0.0f32; 16 * tw];
+                for bi in 0..nbc {
+                    let dx_n = &mut dxs[(n0 - lo + bi) * xs..(n0 - lo + bi + 1) * xs];
+                    for ci in 0..cin {
+                        pad.fill(0.0);
+                        for ty in 0..th {
+                            let base = ci * ld + bi * t + ty * tw;
+                            let dve = |e: usize| &dv[e * vplane + base..e * vplane + base + tw];
+                            // B over the rows i of dV, for every column j: u[r][j][tx].
+                            for j in 0..4 {
+                                let (v0, v1, v2, v3) =
+                                    (dve(j), dve(4 + j), dve(8 + j), dve(12 + j));
+                                for tx in 0..tw {
+                                    u[j * tw + tx] = v0[tx];
+                                    u[(4 + j) * tw + tx] = v1[tx] - v2[tx] + v3[tx];
+                                    u[(8 + j) * tw + tx] = v1[tx] + v2[tx] - v0[tx];
+                                    u[(12 + j) * tw + tx] = -v3[tx];
+                                }
+                            }
+                            // B over the columns of each row r, added into the padded plane.
+                            for r in 0..4 {
+                                let ur = |j: usize| &u[(r * 4 + j) * tw..(r * 4 + j + 1) * tw];
+                                let (u0, u1, u2, u3) = (ur(0), ur(1), ur(2), ur(3));
+                                let row = &mut pad[(2 * ty + r) * wp..(2 * ty + r + 1) * wp];
+                                for tx in 0..tw {
+                                    let d = &mut row[2 * tx..2 * tx + 4];
+                                    d[0] += u0[tx];
+                                    d[1] += u1[tx] - u2[tx] + u3[tx];
+                                    d[2] += u1[tx] + u2[tx] - u0[tx];
+                                    d[3] -= u3[tx];
+                                }
+                            }
+                        }
+                        // The image part of the padded plane is this channel's input gradient.
+                        let dxp = &mut dx_n[ci * g.hw()..(ci + 1) * g.hw()];
+                        let rows = g.h.min(hp - g.ph);
+                        let cols = g.w.min(wp - g.pw);
+                        for r in 0..rows {
+                            let src = &pad[(r + g.ph) * wp + g.pw..(r + g.ph) * wp + g.pw + cols];
+                            for (d, s) in dxp[r * g.w..r * g.w + cols].iter_mut().zip(src) {
+                                *d += s;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        first = false;
+        n0 += nbc;
+    }
+}
+
+/// Input and weight gradients (the bias gradient is the generic one).
+pub(crate) fn backward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    need_x: bool,
+    need_w: bool,
+) -> ConvGrads {
+    let (cin, cout) = (g.cin, g.cout);
+    let mut dx = need_x.then(|| crate::pool::take_zeroed(g.n * cin * g.hw()));
+    let ut = if need_x {
+        weight_transform(g, w, true)
+    } else {
+        Vec::new()
+    };
+    let nb = samples_per_block(g);
+    let chunks = g.n.div_ceil(nb);
+    let slices = chunks.clamp(1, MAX_SLICES);
+    let bounds: Vec<(usize, usize)> = (0..slices)
+        .map(|s| {
+            (
+                (s * chunks / slices * nb).min(g.n),
+                ((s + 1) * chunks / slices * nb).min(g.n),
+            )
+        })
+        .collect();
+    let parallel = slices >= 2 && rayon::current_num_threads() > 1;
+    let mm = gemm_for(parallel);
+    let ulen = 16 * cin * cout;
+    let mut partials: Vec<Vec<f32>> = (0..slices)
+        .map(|_| {
+            if need_w {
+                take_buffer(ulen)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let xs = cin * g.hw();
+    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(slices);
+    if let Some(dx) = dx.as_mut() {
+        let mut rest: &mut [f32] = dx;
+        for &(lo, hi) in &bounds {
+            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
+            dx_parts.push(head);
+            rest = tail;
+        }
+    } else {
+        dx_parts.resize_with(slices, Default::default);
+    }
+    let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
+        slice_backward(g, x, &ut, dy, (lo, hi), part, dxs, (need_x, need_w), mm);
+    };
+    if parallel {
+        partials
+            .par_iter_mut()
+            .zip(dx_parts.into_par_iter())
+            .zip(bounds.par_iter())
+            .for_each(work);
+    } else {
+        partials
+            .iter_mut()
+            .zip(dx_parts)
+            .zip(bounds.iter())
+            .for_each(work);
+    }
+    let dw = need_w.then(|| {
+        let (first, rest) = partials.split_at_mut(1);
+        let du = &mut first[0];
+        for part in rest.iter() {
+            du.par_chunks_mut(1 << 14)
+                .zip(part.par_chunks(1 << 14))
+                .for_each(|(d, s)| {
+                    d.iter_mut().zip(s).for_each(|(a, v)| *a += v);
+                });
+        }
+        // dg = Gᵀ dU G for every (o, i); du is [16][C_in][C_out].
+        let mut dw = crate::pool::take(cout * cin * 9); // every element is written
+        dw.par_chunks_mut(cin * 9)
+            .enumerate()
+            .for_each(|(co, dwo)| {
+                for ci in 0..cin {
+                    let m: [[f32; 4]; 4] = std::array::from_fn(|r| {
+                        std::array::from_fn(|c| du[((r * 4 + c) * cin + ci) * cout + co])
+                    });
+                    // Gᵀ applied to rows then columns: 4×4 → 3×3.
+                    let gt = |u: [f32; 4]| {
+                        [
+                            u[0] + 0.5 * (u[1] + u[2]),
+                            0.5 * (u[1] - u[2]),
+                            0.5 * (u[1] + u[2]) + u[3],
+                        ]
+                    };
+                    let rows: [[f32; 3]; 4] = std::array::from_fn(|r| gt(m[r]));
+                    for c in 0..3 {
+                        let col = gt(std::array::from_fn(|r| rows[r][c]));
+                        for r in 0..3 {
+                            dwo[ci * 9 + r * 3 + c] = col[r];
+                        }
+                    }
+                }
+            });
+        partials.into_iter().for_each(give_back);
+        dw
+    });
+    ConvGrads { dx, dw, db: None }
+}
