@@ -227,7 +227,7 @@ pub fn fold_batch_norms(model: &mut Sequential) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::{BatchNormConfig, Conv2dConfig, LinearConfig};
+    use crate::layers::{BatchNormConfig, Conv2dConfig, LinearConfig, Sequential};
     use crate::rng::seeded;
 
     fn randomise_bn(
@@ -300,6 +300,63 @@ mod tests {
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn model_pass_folds_linear_bn_and_nested_sequentials() {
+        let mut rng = seeded(5);
+        let bn1 = BatchNormConfig::new(4).init_1d().unwrap();
+        randomise_bn(
+            bn1.weight(),
+            bn1.bias(),
+            [bn1.running_mean().unwrap(), bn1.running_var().unwrap()],
+            6,
+        );
+        let bn2 = BatchNormConfig::new(3).init_2d().unwrap();
+        randomise_bn(
+            bn2.weight(),
+            bn2.bias(),
+            [bn2.running_mean().unwrap(), bn2.running_var().unwrap()],
+            7,
+        );
+        let features = Sequential::new()
+            .with(
+                Conv2dConfig::new(2, 3, 3)
+                    .with_padding(1)
+                    .init(&mut rng)
+                    .unwrap(),
+            )
+            .with(bn2)
+            .with(crate::layers::ReLU);
+        let head = Sequential::new()
+            .with(LinearConfig::new(3 * 16, 4).init(&mut rng).unwrap())
+            .with(bn1);
+        let mut model = Sequential::new()
+            .with_named("features", features)
+            .with(crate::layers::Flatten::default())
+            .with_named("head", head);
+        let x = Tensor::randn(&[2, 2, 4, 4], 0.0, 1.0, &mut rng);
+        let before = model.forward(&x, &mut Ctx::eval()).to_vec();
+        assert_eq!(fold_batch_norms(&mut model), 2);
+        let after = model.forward(&x, &mut Ctx::eval()).to_vec();
+        for (a, b) in after.iter().zip(&before) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+        let names: Vec<String> = model
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "features.0.weight",
+                "features.0.bias",
+                "head.0.weight",
+                "head.0.bias"
+            ]
+        );
+        assert_eq!(fold_batch_norms(&mut model), 0, "nothing left to fold");
     }
 
     #[test]
