@@ -9,11 +9,12 @@ Workloads (both sides on 2 threads):
 
 Each round runs every workload once on each side (the side that goes first alternates between
 rounds); a workload's figure per side is the median over rounds of the median block time in the
-round. Ratios > 1 mean nn-core is faster.
+round ("median"), and also the fastest block of all rounds ("best": on a machine shared with other
+jobs, the closest to what each side does undisturbed). Ratios > 1 mean nn-core is faster.
 
 Run from the repository root (builds the Rust driver first):
 
-    /work/venv/bin/python crates/nn-core/bench-compare/mlp_gemm.py [--rounds 5] [--quick]
+    /work/venv/bin/python crates/nn-core/bench-compare/mlp_gemm.py [--rounds 5] [--quick] [--mlp-shapes]
 
 The machine may be shared: the figures are only meaningful as ratios within one run.
 """
@@ -65,6 +66,14 @@ class TorchSide:
         a, b, c = self.mats[n]
         return blocks(inner, n_blocks, lambda: torch.mm(a, b, out=c))
 
+    def mm(self, key, m, n, k, ta, tb, inner, n_blocks):
+        if key not in self.mats:
+            a = torch.rand(k, m).t() if ta else torch.rand(m, k)
+            b = torch.rand(n, k).t() if tb else torch.rand(k, n)
+            self.mats[key] = (a, b)
+        a, b = self.mats[key]
+        return blocks(inner, n_blocks, lambda: torch.mm(a, b))
+
     def step(self):
         self.opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(self.net(self.x), self.y)
@@ -101,6 +110,11 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--quick", action="store_true", help="fewer blocks (a smoke run)")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument(
+        "--mlp-shapes",
+        action="store_true",
+        help="also the eight products of the MLP step (forward X·Wᵀ, input and weight gradients)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
     if not args.no_build:
@@ -124,6 +138,33 @@ def main():
             )
         )
     b = args.batch
+    if args.mlp_shapes:
+        # name, m, n, k, A stored transposed, B stored transposed (a weight [out, in])
+        shapes = [
+            ("X·W1ᵀ", b, 1024, 3072, 0, 1),
+            ("H·W2ᵀ", b, 1024, 1024, 0, 1),
+            ("H·W3ᵀ", b, 10, 1024, 0, 1),
+            ("g·W3", b, 1024, 10, 0, 0),
+            ("gᵀ·H (dW3)", 10, 1024, b, 1, 0),
+            ("g·W2", b, 1024, 1024, 0, 0),
+            ("gᵀ·H (dW2)", 1024, 1024, b, 1, 0),
+            ("gᵀ·X (dW1)", 1024, 3072, b, 1, 0),
+        ]
+        for name, m, n, k, ta, tb in shapes:
+            inner = max(1, int(0.4e9 / (2 * m * n * k)))
+            workloads.append(
+                (
+                    f"{name} {m}x{n}x{k}",
+                    f"mm {m} {n} {k} {ta} {tb} {inner} {n_blocks}",
+                    (
+                        lambda key=name, m=m, n=n, k=k, ta=ta, tb=tb, inner=inner: lambda t: t.mm(
+                            key, m, n, k, ta, tb, inner, n_blocks
+                        )
+                    )(),
+                    2 * m * n * k / 1e9,
+                    "GFLOP/s",
+                )
+            )
     mlp_inner = 3
     workloads.append(
         (f"MLP step b={b}", f"mlp {b} {mlp_inner} {n_blocks}", lambda t: t.mlp(mlp_inner, n_blocks), b, "img/s")
@@ -150,21 +191,28 @@ def main():
                 else:
                     rt = r_side.ask(cmd)
                     tt = tcall(t_side)
-                results[name][0].append(statistics.median(tt))
-                results[name][1].append(statistics.median(rt))
+                results[name][0].append(tt)
+                results[name][1].append(rt)
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         r_side.close()
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
-    print(f"{'workload':<36} {'PyTorch':>12} {'nn-core':>12} {'ratio':>7}  (per-round ratios)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
+    print(
+        f"{'workload':<34} {'unit':<8} {'PyTorch':>9} {'nn-core':>9} {'ratio':>6}"
+        f" | {'best PT':>9} {'best nn':>9} {'ratio':>6} | per-round ratios"
+    )
     for name, _, _, work, unit in workloads:
-        tt, rt = results[name]
+        tt = [statistics.median(b) for b in results[name][0]]
+        rt = [statistics.median(b) for b in results[name][1]]
         tm, rm = statistics.median(tt), statistics.median(rt)
+        tb = min(min(b) for b in results[name][0])
+        rb = min(min(b) for b in results[name][1])
         per_round = " ".join(f"{a / b:.2f}" for a, b in zip(tt, rt))
         print(
-            f"{name:<36} {work / tm:>8.1f} {unit:<3} {work / rm:>8.1f} {unit:<3} "
-            f"{tm / rm:>6.2f}x  ({per_round})"
+            f"{name:<34} {unit:<8} {work / tm:>9.1f} {work / rm:>9.1f} {tm / rm:>5.2f}x"
+            f" | {work / tb:>9.1f} {work / rb:>9.1f} {tb / rb:>5.2f}x | {per_round}"
         )
 
 

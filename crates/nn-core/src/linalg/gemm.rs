@@ -26,9 +26,24 @@ use rayon::prelude::*;
 use crate::pool;
 
 /// Below this many multiply-adds (m·n·k) a product runs on the calling thread: spawning rayon
-/// tasks costs more than it saves. Measured on 2 cores (square products): n = 64 runs as fast on
-/// one thread as on two; from n = 96 two threads win.
-pub(crate) const PARALLEL_THRESHOLD: usize = 80 * 80 * 80;
+/// tasks costs more than it saves. Measured on 2 cores (square products, serial time / parallel
+/// time): n = 64 and 80: 1.00 (the kernel does not split them anyway); n = 96: 1.08-1.15;
+/// n = 128: 1.43-1.47; n = 160: 1.39-1.70.
+const PARALLEL_THRESHOLD: usize = 96 * 96 * 96;
+
+/// Products with an output of fewer elements than this, or with a side (m, n or k) below
+/// [`PARALLEL_MIN_SIDE`], also run on one thread: measured 1.5-1.6x faster serial for 64×64×256,
+/// 128×10×1024, 10×1024×128 and 128×1024×10 (the output tiles are too few to share, or the
+/// reduction too short to pay for the hand-over).
+const PARALLEL_MIN_OUTPUT: usize = 96 * 96;
+const PARALLEL_MIN_SIDE: usize = 32;
+
+/// Whether a product of these dimensions is worth splitting between threads.
+pub(crate) fn worth_parallel(m: usize, n: usize, k: usize) -> bool {
+    m * n * k >= PARALLEL_THRESHOLD
+        && m * n >= PARALLEL_MIN_OUTPUT
+        && m.min(n).min(k) >= PARALLEL_MIN_SIDE
+}
 
 /// Rows of C per parallel task of the transposing copy (a fixed size: the split never depends
 /// on the number of threads).
@@ -80,7 +95,7 @@ pub(crate) fn gemm_with(
         }
         return;
     }
-    let parallel = parallel && m * n * k >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1;
+    let parallel = parallel && worth_parallel(m, n, k) && rayon::current_num_threads() > 1;
     if prefers_column_major_temp(&a, &b, &c) {
         via_column_major_temp(alpha, a, b, beta, c, parallel);
     } else {

@@ -4,5 +4,5 @@ mod gemm;
 mod gemm_serial;
 
 pub use gemm::gemm;
-pub(crate) use gemm::{PARALLEL_THRESHOLD, gemm_with};
+pub(crate) use gemm::{gemm_with, worth_parallel};
 pub use gemm_serial::gemm_serial;

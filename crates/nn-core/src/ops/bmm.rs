@@ -15,7 +15,7 @@ use ndarray::{ArrayView2, ArrayView3, Axis, Ix2, Ix3};
 use rayon::prelude::*;
 
 use crate::autograd::{Backward, BackwardCtx};
-use crate::linalg::{PARALLEL_THRESHOLD, gemm_with};
+use crate::linalg::{gemm_with, worth_parallel};
 use crate::pool;
 use crate::tensor::{Array, Data, Tensor};
 
@@ -68,7 +68,7 @@ fn batched_product(a: Operand<'_>, b: Operand<'_>, c: &mut Array) {
             return;
         }
     }
-    if m * n * k >= PARALLEL_THRESHOLD {
+    if worth_parallel(m, n, k) {
         for (i, ci) in c.outer_iter_mut().enumerate() {
             gemm_with(1.0, a.item(i), b.item(i), 0.0, ci, true);
         }
