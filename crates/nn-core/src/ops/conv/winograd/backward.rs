@@ -46,7 +46,8 @@ fn slice_backward(
             let plane = cout * ld;
             let pw2 = 2 * tw;
             let mut pad = vec![0.0f32; 2 * th * pw2];
-            let mut tr = vec![0.0f32; 8 * tw];
+            // tr[r][j][tile]: A over the columns of tile row r, for every tile of the plane.
+            let mut tr = vec![0.0f32; 8 * t];
             for bi in 0..nbc {
                 let dy_n = &dy[(n0 + bi) * ys..(n0 + bi + 1) * ys];
                 for co in 0..cout {
@@ -55,40 +56,35 @@ fn slice_backward(
                         pad[oy * pw2..oy * pw2 + g.ow]
                             .copy_from_slice(&dyp[oy * g.ow..(oy + 1) * g.ow]);
                     }
-                    for ty in 0..th {
-                        // A over the columns of both rows: tr[r][j][tx].
-                        for r in 0..2 {
+                    for r in 0..2 {
+                        let (t0, rest) = tr[r * 4 * t..(r + 1) * 4 * t].split_at_mut(t);
+                        let (t1, rest) = rest.split_at_mut(t);
+                        let (t2, t3) = rest.split_at_mut(t);
+                        for ty in 0..th {
                             let row = &pad[(2 * ty + r) * pw2..(2 * ty + r + 1) * pw2];
-                            let (t0, rest) = tr[r * 4 * tw..(r + 1) * 4 * tw].split_at_mut(tw);
-                            let (t1, rest) = rest.split_at_mut(tw);
-                            let (t2, t3) = rest.split_at_mut(tw);
+                            let o = ty * tw;
                             for tx in 0..tw {
                                 let (y0, y1) = (row[2 * tx], row[2 * tx + 1]);
-                                t0[tx] = y0;
-                                t1[tx] = y0 + y1;
-                                t2[tx] = y0 - y1;
-                                t3[tx] = -y1;
+                                t0[o + tx] = y0;
+                                t1[o + tx] = y0 + y1;
+                                t2[o + tx] = y0 - y1;
+                                t3[o + tx] = -y1;
                             }
                         }
-                        let base = co * ld + bi * t + ty * tw;
-                        for j in 0..4 {
-                            let (q0, q1) =
-                                (&tr[j * tw..(j + 1) * tw], &tr[(4 + j) * tw..(5 + j) * tw]);
-                            let at = |i: usize| (i * 4 + j) * plane + base;
-                            dm[at(0)..at(0) + tw].copy_from_slice(q0);
-                            for (d, (a, b)) in
-                                dm[at(1)..at(1) + tw].iter_mut().zip(q0.iter().zip(q1))
-                            {
-                                *d = a + b;
-                            }
-                            for (d, (a, b)) in
-                                dm[at(2)..at(2) + tw].iter_mut().zip(q0.iter().zip(q1))
-                            {
-                                *d = a - b;
-                            }
-                            for (d, b) in dm[at(3)..at(3) + tw].iter_mut().zip(q1) {
-                                *d = -b;
-                            }
+                    }
+                    let base = co * ld + bi * t;
+                    for j in 0..4 {
+                        let (q0, q1) = (&tr[j * t..(j + 1) * t], &tr[(4 + j) * t..(5 + j) * t]);
+                        let at = |i: usize| (i * 4 + j) * plane + base;
+                        dm[at(0)..at(0) + t].copy_from_slice(q0);
+                        for (d, (a, b)) in dm[at(1)..at(1) + t].iter_mut().zip(q0.iter().zip(q1)) {
+                            *d = a + b;
+                        }
+                        for (d, (a, b)) in dm[at(2)..at(2) + t].iter_mut().zip(q0.iter().zip(q1)) {
+                            *d = a - b;
+                        }
+                        for (d, b) in dm[at(3)..at(3) + t].iter_mut().zip(q1) {
+                            *d = -b;
                         }
                     }
                 }
@@ -132,36 +128,48 @@ fn slice_backward(
                 let vplane = cin * ld;
                 let (hp, wp) = padded_dims(g);
                 let mut pad = vec![0.0f32; hp * wp];
-                let mut u = vec![0.0f32; 16 * tw];
+                let mut u = vec![0.0f32; 16 * t];
+                let mut dd = vec![0.0f32; 16 * t];
                 for bi in 0..nbc {
                     let dx_n = &mut dxs[(n0 - lo + bi) * xs..(n0 - lo + bi + 1) * xs];
                     for ci in 0..cin {
+                        let base = ci * ld + bi * t;
+                        let dve = |e: usize| &dv[e * vplane + base..e * vplane + base + t];
+                        // B over the rows i of dV, for every column j: u[r][j][tile].
+                        for j in 0..4 {
+                            let (v0, v1, v2, v3) = (dve(j), dve(4 + j), dve(8 + j), dve(12 + j));
+                            for k in 0..t {
+                                u[j * t + k] = v0[k];
+                                u[(4 + j) * t + k] = v1[k] - v2[k] + v3[k];
+                                u[(8 + j) * t + k] = v1[k] + v2[k] - v0[k];
+                                u[(12 + j) * t + k] = -v3[k];
+                            }
+                        }
+                        // B over the columns j of each row r: dd[r][c][tile].
+                        for r in 0..4 {
+                            let ur = |j: usize| &u[(r * 4 + j) * t..(r * 4 + j + 1) * t];
+                            let (u0, u1, u2, u3) = (ur(0), ur(1), ur(2), ur(3));
+                            let (d0, rest) = dd[r * 4 * t..(r + 1) * 4 * t].split_at_mut(t);
+                            let (d1, rest) = rest.split_at_mut(t);
+                            let (d2, d3) = rest.split_at_mut(t);
+                            for k in 0..t {
+                                d0[k] = u0[k];
+                                d1[k] = u1[k] - u2[k] + u3[k];
+                                d2[k] = u1[k] + u2[k] - u0[k];
+                                d3[k] = -u3[k];
+                            }
+                        }
+                        // Overlapping 4×4 tiles added into the zero-padded plane.
                         pad.fill(0.0);
                         for ty in 0..th {
-                            let base = ci * ld + bi * t + ty * tw;
-                            let dve = |e: usize| &dv[e * vplane + base..e * vplane + base + tw];
-                            // B over the rows i of dV, for every column j: u[r][j][tx].
-                            for j in 0..4 {
-                                let (v0, v1, v2, v3) =
-                                    (dve(j), dve(4 + j), dve(8 + j), dve(12 + j));
-                                for tx in 0..tw {
-                                    u[j * tw + tx] = v0[tx];
-                                    u[(4 + j) * tw + tx] = v1[tx] - v2[tx] + v3[tx];
-                                    u[(8 + j) * tw + tx] = v1[tx] + v2[tx] - v0[tx];
-                                    u[(12 + j) * tw + tx] = -v3[tx];
-                                }
-                            }
-                            // B over the columns of each row r, added into the padded plane.
                             for r in 0..4 {
-                                let ur = |j: usize| &u[(r * 4 + j) * tw..(r * 4 + j + 1) * tw];
-                                let (u0, u1, u2, u3) = (ur(0), ur(1), ur(2), ur(3));
                                 let row = &mut pad[(2 * ty + r) * wp..(2 * ty + r + 1) * wp];
-                                for tx in 0..tw {
-                                    let d = &mut row[2 * tx..2 * tx + 4];
-                                    d[0] += u0[tx];
-                                    d[1] += u1[tx] - u2[tx] + u3[tx];
-                                    d[2] += u1[tx] + u2[tx] - u0[tx];
-                                    d[3] -= u3[tx];
+                                for c in 0..4 {
+                                    let d = &dd[(r * 4 + c) * t + ty * tw
+                                        ..(r * 4 + c) * t + (ty + 1) * tw];
+                                    for (tx, &val) in d.iter().enumerate() {
+                                        row[2 * tx + c] += val;
+                                    }
                                 }
                             }
                         }

@@ -127,44 +127,47 @@ fn pad_plane(g: &Geom, plane: &[f32], pad: &mut [f32]) {
 /// every 4×4 input tile d, computed a row of tiles at a time (vectorisable over tiles).
 fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col0: usize) {
     let (th, tw) = tiles(g);
+    let t = th * tw;
     let (hp, wp) = padded_dims(g);
     let plane_len = g.cin * ld;
     let mut pad = vec![0.0f32; hp * wp];
-    // tr[r][j][tx]: the column transform of row r of every tile in the row.
-    let mut tr = vec![0.0f32; 16 * tw];
+    // tr[r][j][tile]: the column transform of row r of every tile of the plane (so that the
+    // row transform below runs over all tiles at once).
+    let mut tr = vec![0.0f32; 16 * t];
     for ci in 0..g.cin {
         pad_plane(g, &x[ci * g.h * g.w..(ci + 1) * g.h * g.w], &mut pad);
-        for ty in 0..th {
-            for r in 0..4 {
+        for r in 0..4 {
+            let (t0, rest) = tr[r * 4 * t..(r + 1) * 4 * t].split_at_mut(t);
+            let (t1, rest) = rest.split_at_mut(t);
+            let (t2, t3) = rest.split_at_mut(t);
+            for ty in 0..th {
                 let row = &pad[(2 * ty + r) * wp..(2 * ty + r + 1) * wp];
-                let (t0, rest) = tr[r * 4 * tw..(r + 1) * 4 * tw].split_at_mut(tw);
-                let (t1, rest) = rest.split_at_mut(tw);
-                let (t2, t3) = rest.split_at_mut(tw);
+                let o = ty * tw;
                 for tx in 0..tw {
                     let d = &row[2 * tx..2 * tx + 4];
-                    t0[tx] = d[0] - d[2];
-                    t1[tx] = d[1] + d[2];
-                    t2[tx] = d[2] - d[1];
-                    t3[tx] = d[1] - d[3];
+                    t0[o + tx] = d[0] - d[2];
+                    t1[o + tx] = d[1] + d[2];
+                    t2[o + tx] = d[2] - d[1];
+                    t3[o + tx] = d[1] - d[3];
                 }
             }
-            let base = ci * ld + col0 + ty * tw;
-            for j in 0..4 {
-                let q = |r: usize| &tr[(r * 4 + j) * tw..(r * 4 + j + 1) * tw];
-                let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
-                let at = |i: usize| (i * 4 + j) * plane_len + base;
-                for (d, (a, b)) in v[at(0)..at(0) + tw].iter_mut().zip(q0.iter().zip(q2)) {
-                    *d = a - b;
-                }
-                for (d, (a, b)) in v[at(1)..at(1) + tw].iter_mut().zip(q1.iter().zip(q2)) {
-                    *d = a + b;
-                }
-                for (d, (a, b)) in v[at(2)..at(2) + tw].iter_mut().zip(q2.iter().zip(q1)) {
-                    *d = a - b;
-                }
-                for (d, (a, b)) in v[at(3)..at(3) + tw].iter_mut().zip(q1.iter().zip(q3)) {
-                    *d = a - b;
-                }
+        }
+        let base = ci * ld + col0;
+        for j in 0..4 {
+            let q = |r: usize| &tr[(r * 4 + j) * t..(r * 4 + j + 1) * t];
+            let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
+            let at = |i: usize| (i * 4 + j) * plane_len + base;
+            for (d, (a, b)) in v[at(0)..at(0) + t].iter_mut().zip(q0.iter().zip(q2)) {
+                *d = a - b;
+            }
+            for (d, (a, b)) in v[at(1)..at(1) + t].iter_mut().zip(q1.iter().zip(q2)) {
+                *d = a + b;
+            }
+            for (d, (a, b)) in v[at(2)..at(2) + t].iter_mut().zip(q2.iter().zip(q1)) {
+                *d = a - b;
+            }
+            for (d, (a, b)) in v[at(3)..at(3) + t].iter_mut().zip(q1.iter().zip(q3)) {
+                *d = a - b;
             }
         }
     }
@@ -204,25 +207,35 @@ pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> V
                 mm(1.0, ue, ve, 0.0, me);
             }
             let plane = cout * ld;
-            let mut sc = vec![0.0f32; 8 * tw];
+            // Aᵀ M A for all tiles of a plane at once: s[i][c] over the columns of M's row i,
+            // then o[r][c] over the rows, then the 2×2 blocks go to their places.
+            let mut sc = vec![0.0f32; 8 * t];
+            let mut oc = vec![0.0f32; 4 * t];
             for (bi, y_n) in yc.chunks_mut(ys).enumerate() {
                 for co in 0..cout {
+                    let base = co * ld + bi * t;
+                    let me = |e: usize| &m[e * plane + base..e * plane + base + t];
+                    for i in 0..4 {
+                        let (m0, m1, m2, m3) =
+                            (me(4 * i), me(4 * i + 1), me(4 * i + 2), me(4 * i + 3));
+                        let (s0, s1) = sc[i * 2 * t..(i + 1) * 2 * t].split_at_mut(t);
+                        for k in 0..t {
+                            s0[k] = m0[k] + m1[k] + m2[k];
+                            s1[k] = m1[k] - m2[k] - m3[k];
+                        }
+                    }
+                    for c in 0..2 {
+                        let si = |i: usize| &sc[(i * 2 + c) * t..(i * 2 + c + 1) * t];
+                        let (s0, s1, s2, s3) = (si(0), si(1), si(2), si(3));
+                        let (o0, o1) = oc[c * 2 * t..(c + 1) * 2 * t].split_at_mut(t);
+                        for k in 0..t {
+                            o0[k] = s0[k] + s1[k] + s2[k];
+                            o1[k] = s1[k] - s2[k] - s3[k];
+                        }
+                    }
                     let yp = &mut y_n[co * p..(co + 1) * p];
                     let b0 = bias.map_or(0.0, |b| b[co]);
                     for ty in 0..th {
-                        let base = co * ld + bi * t + ty * tw;
-                        let me = |e: usize| &m[e * plane + base..e * plane + base + tw];
-                        // Aᵀ over the columns of every row i of M: s[i][0], s[i][1].
-                        for i in 0..4 {
-                            let (m0, m1, m2, m3) =
-                                (me(4 * i), me(4 * i + 1), me(4 * i + 2), me(4 * i + 3));
-                            let (s0, s1) = sc[i * 2 * tw..(i + 1) * 2 * tw].split_at_mut(tw);
-                            for tx in 0..tw {
-                                s0[tx] = m0[tx] + m1[tx] + m2[tx];
-                                s1[tx] = m1[tx] - m2[tx] - m3[tx];
-                            }
-                        }
-                        // Aᵀ over the rows: output rows 2ty and 2ty + 1.
                         for r in 0..2 {
                             let oy = 2 * ty + r;
                             if oy >= g.oh {
@@ -230,16 +243,11 @@ pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> V
                             }
                             let row = &mut yp[oy * g.ow..(oy + 1) * g.ow];
                             for c in 0..2 {
-                                let si = |i: usize| &sc[(i * 2 + c) * tw..(i * 2 + c + 1) * tw];
-                                let (s0, s1, s2, s3) = (si(0), si(1), si(2), si(3));
+                                let o =
+                                    &oc[(c * 2 + r) * t + ty * tw..(c * 2 + r) * t + (ty + 1) * tw];
                                 let cols = (g.ow - c).div_ceil(2).min(tw);
                                 for tx in 0..cols {
-                                    let val = if r == 0 {
-                                        s0[tx] + s1[tx] + s2[tx]
-                                    } else {
-                                        s1[tx] - s2[tx] - s3[tx]
-                                    };
-                                    row[2 * tx + c] = val + b0;
+                                    row[2 * tx + c] = o[tx] + b0;
                                 }
                             }
                         }
