@@ -8,6 +8,8 @@
 //! * `mlp BATCH INNER BLOCKS` / `mlp_fused BATCH INNER BLOCKS` — the MLP training step
 //!   3072→1024→1024→10 (ReLU, softmax cross-entropy, plain SGD) through the modules / with the
 //!   fused linear+ReLU op, in seconds per step.
+//! * `mlp_phases BATCH STEPS` — the modules step timed by phase: the median over STEPS steps of
+//!   forward + loss, backward, update (three numbers, seconds).
 //! * `layer IN OUT BATCH INNER BLOCKS` — a training step of one linear+ReLU layer (forward, a sum
 //!   as the loss, backward, SGD update): for layers whose weight gradient exceeds the system
 //!   allocator's mmap threshold (32 MiB with glibc), which then faults in fresh pages every step
@@ -85,6 +87,19 @@ fn main() {
                         net.step();
                     }
                 })
+            }
+            Some("mlp_phases") => {
+                let batch = num(1);
+                let net = mlp::Mlp::new(batch, 0);
+                net.step();
+                let phases: Vec<[f64; 3]> = (0..num(2)).map(|_| net.step_phases()).collect();
+                (0..3)
+                    .map(|i| {
+                        let mut v: Vec<f64> = phases.iter().map(|p| p[i]).collect();
+                        v.sort_by(f64::total_cmp);
+                        v[v.len() / 2]
+                    })
+                    .collect()
             }
             Some("layer") => {
                 let (d_in, d_out, batch) = (num(1), num(2), num(3));

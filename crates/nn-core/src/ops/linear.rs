@@ -15,7 +15,7 @@
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, Ix1, Ix2};
 use rayon::prelude::*;
 
-use super::relu::relu as relu_fn;
+use super::relu::{relu as relu_fn, relu_grad};
 use crate::autograd::{Backward, BackwardCtx};
 use crate::linalg::gemm;
 use crate::pool;
@@ -63,11 +63,9 @@ impl Backward for LinearBackward {
             let h = as_2d("linear_relu", "output", ctx.output);
             for_row_chunks(g.view_mut(), |i0, mut rows| {
                 let h = h.slice(ndarray::s![i0..i0 + rows.nrows(), ..]);
-                ndarray::Zip::from(&mut rows).and(&h).for_each(|g, &h| {
-                    if h <= 0.0 {
-                        *g = 0.0;
-                    }
-                });
+                ndarray::Zip::from(&mut rows)
+                    .and(&h)
+                    .for_each(|g, &h| *g = relu_grad(*g, h));
             });
         }
         let gx = ctx.needs_grad(0).then(|| {

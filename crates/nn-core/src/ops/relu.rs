@@ -21,6 +21,14 @@ pub(crate) fn relu(v: f32) -> f32 {
     if v <= 0.0 { 0.0 } else { v }
 }
 
+/// ∂L/∂x from ∂L/∂y = `g` and the output `y`: 0 where y ≤ 0, else g (a select, not a branch,
+/// so that the loop vectorises; NaN outputs pass the gradient, as PyTorch's
+/// `threshold_backward`).
+#[inline]
+pub(crate) fn relu_grad(g: f32, y: f32) -> f32 {
+    if y <= 0.0 { 0.0 } else { g }
+}
+
 struct ReluBackward;
 
 impl Backward for ReluBackward {
@@ -30,11 +38,7 @@ impl Backward for ReluBackward {
     fn backward(&self, ctx: &BackwardCtx<'_>, mut g: Array) -> Vec<Option<Array>> {
         // y > 0 exactly where x > 0, so the output suffices and the input need not be kept.
         let y = ctx.output;
-        let mask = |g: &mut f32, y: f32| {
-            if y <= 0.0 {
-                *g = 0.0;
-            }
-        };
+        let mask = |g: &mut f32, y: f32| *g = relu_grad(*g, y);
         let same_layout = g.strides() == y.strides();
         match (g.as_slice_mut(), y.as_slice()) {
             (Some(gs), Some(ys)) if same_layout => {
