@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::forward::{GemmFn, gemm_for, samples_per_gemm};
 use super::geometry::Geom;
 use super::im2col::{col2im, im2col};
-use super::workspace::{give_back, take_buffer, with_workspace};
+use super::workspace::with_workspace;
 
 /// Elements per task when summing the partial weight gradients (fixed: thread-count independent).
 const REDUCE_CHUNK: usize = 1 << 14;
@@ -117,7 +117,7 @@ pub(crate) fn backward(
         Vec::new()
     };
     let mut partials: Vec<Vec<f32>> = if need_w {
-        (0..slices).map(|_| take_buffer(wlen)).collect()
+        (0..slices).map(|_| crate::pool::take(wlen)).collect()
     } else {
         (0..slices).map(|_| Vec::new()).collect()
     };
@@ -194,7 +194,7 @@ pub(crate) fn backward(
             dw.copy_from_slice(sum);
             dw
         };
-        partials.into_iter().for_each(give_back);
+        partials.into_iter().for_each(crate::pool::recycle_vec);
         dw
     });
     ConvGrads { dx, dw, db }

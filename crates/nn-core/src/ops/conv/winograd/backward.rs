@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob};
 use super::super::forward::{GemmFn, gemm_for};
 use super::super::geometry::Geom;
-use super::super::workspace::{give_back, take_buffer, with_workspace};
+use super::super::workspace::with_workspace;
 use super::{input_transform, padded_dims, samples_per_block, tiles, weight_transform};
 
 /// Backward over samples `lo..hi`: writes the slice's input gradients into `dxs` (zeroed by the
@@ -225,7 +225,7 @@ pub(crate) fn backward(
     let mut partials: Vec<Vec<f32>> = (0..slices)
         .map(|_| {
             if need_w {
-                take_buffer(ulen)
+                crate::pool::take(ulen)
             } else {
                 Vec::new()
             }
@@ -295,7 +295,7 @@ pub(crate) fn backward(
                     }
                 }
             });
-        partials.into_iter().for_each(give_back);
+        partials.into_iter().for_each(crate::pool::recycle_vec);
         dw
     });
     ConvGrads { dx, dw, db: None }
