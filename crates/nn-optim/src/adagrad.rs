@@ -81,11 +81,7 @@ impl AdaGradConfig {
             self.clip,
             self.maximize,
         )?;
-        let decay = if self.decoupled_weight_decay {
-            DecayKind::Decoupled
-        } else {
-            DecayKind::L2
-        };
+        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
         Ok(AdaGrad {
             core,
             lr_decay: self.lr_decay,

@@ -139,11 +139,7 @@ impl AdamConfig {
             self.clip,
             self.maximize,
         )?;
-        let decay = if self.decoupled_weight_decay {
-            DecayKind::Decoupled
-        } else {
-            DecayKind::L2
-        };
+        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
         Ok(Adam {
             core,
             betas: self.betas,

@@ -89,11 +89,7 @@ impl RmsPropConfig {
             self.clip,
             self.maximize,
         )?;
-        let decay = if self.decoupled_weight_decay {
-            DecayKind::Decoupled
-        } else {
-            DecayKind::L2
-        };
+        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
         Ok(RmsProp {
             core,
             alpha: self.alpha,

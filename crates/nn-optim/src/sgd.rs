@@ -86,11 +86,7 @@ impl SgdConfig {
             self.clip,
             self.maximize,
         )?;
-        let kind = if self.decoupled_weight_decay {
-            DecayKind::Decoupled
-        } else {
-            DecayKind::L2
-        };
+        let kind = DecayKind::from_decoupled(self.decoupled_weight_decay);
         let momentum = Momentum::from_torch(self.momentum, self.dampening, self.nesterov);
         Ok(Sgd {
             core,

@@ -16,6 +16,17 @@ pub enum DecayKind {
     Decoupled,
 }
 
+impl DecayKind {
+    /// The kind selected by a config's `decoupled_weight_decay` flag.
+    pub fn from_decoupled(decoupled: bool) -> DecayKind {
+        if decoupled {
+            DecayKind::Decoupled
+        } else {
+            DecayKind::L2
+        }
+    }
+}
+
 /// A weight-decay rule: kind and coefficient λ (a parameter group may override λ).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WeightDecay {
