@@ -195,9 +195,11 @@ proptest! {
         .init(&mut rng)
         .unwrap();
         let bn = BatchNormConfig::new(cout).with_affine(affine).init_2d().unwrap();
-        // Running statistics from two training batches, then random γ, β.
+        // Running statistics from two training batches (at least 2 samples, so that every
+        // channel has more than one value even when the conv output is 1×1), then random γ, β.
+        let warm = [xs[0] + 2, xs[1], xs[2], xs[3]];
         for _ in 0..2 {
-            let xb = Tensor::randn(&xs, 1.0, 2.0, &mut rng);
+            let xb = Tensor::randn(&warm, 1.0, 2.0, &mut rng);
             let _ = bn.forward(&conv.forward(&xb, &mut Ctx::train(0)), &mut Ctx::train(0));
         }
         if affine {
