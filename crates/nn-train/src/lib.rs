@@ -23,21 +23,27 @@
 //! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2) |
 //! | [`data`] | splits, fitted preprocessing, loaders with augmentation |
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
-//! | [`trainer`] | [`train`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
+//! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
+//! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
+//! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
 //! | [`error`] | [`TrainError`] |
 
 pub mod adapter;
+pub mod callback;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod session;
 pub mod trainer;
 pub mod zoo;
 
 pub use adapter::{optimizer_step, step_parameters};
+pub use callback::{Callback, Control, OnEpoch, StepInfo};
 pub use config::{DataConfig, DataSource, EarlyStopping, MixupSettings, Preprocess, TrainConfig};
 pub use error::{Result, TrainError};
+pub use session::{Session, StepStats};
 pub use trainer::{
-    EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train,
+    EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train, train_with,
 };
 pub use zoo::ModelConfig;
 

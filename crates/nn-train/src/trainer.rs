@@ -7,21 +7,20 @@
 //! with an error that suggests a lower learning rate.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use nn_core::checkpoint::{LoadMode, apply_state_dict};
-use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss, cross_entropy};
-use nn_core::{Array, Ctx, Mode, Module, Tensor, rng, with_no_grad};
-use nn_data::{Batch, DataLoader, LoaderConfig};
-use nn_optim::{Interval, LrScheduler, Matcher, ParamGroup, Schedule};
-use nn_regularize::{MixMode, MixupConfig};
+use nn_core::loss::cross_entropy;
+use nn_core::{Array, Ctx, Module, Tensor, with_no_grad};
+use nn_data::DataLoader;
+use nn_optim::{Interval, Schedule};
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::optimizer_step;
+use crate::callback::{Callback, Control, OnEpoch, StepInfo};
 use crate::config::TrainConfig;
-use crate::data::{PreparedData, loader, prepare};
-use crate::error::{Result, TrainError};
+use crate::data::PreparedData;
+use crate::error::Result;
+use crate::session::{Session, count_correct};
 
 /// Metrics of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +62,9 @@ pub struct TrainReport {
     pub test_acc: f32,
     /// Whether early stopping ended the job before the last epoch.
     pub stopped_early: bool,
+    /// Whether a [`Callback`] stopped the job.
+    #[serde(default)]
+    pub stopped_by_callback: bool,
 }
 
 /// A trained model with its report.
@@ -76,153 +78,83 @@ pub struct Trained {
 }
 
 /// Runs the job described by `config`, calling `on_epoch` after every epoch (for progress
-/// output).
+/// output). The same as [`train_with`] with one [`OnEpoch`] callback.
 pub fn train(config: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Result<Trained> {
-    config.validate()?;
-    let data = prepare(&config.data, config.seed)?;
-    let mut init_rng = rng::stream(config.seed, 1);
-    let model = config
-        .model
-        .build(data.input_shape, data.num_classes, &mut init_rng)?;
+    train_with(config, &mut [&mut OnEpoch(on_epoch)])
+}
 
-    let train_len = data.train.len();
-    let loader_cfg = |seed: u64, shuffle: bool, drop_last: bool| LoaderConfig {
-        batch_size: config.batch_size,
-        shuffle,
-        drop_last,
-        seed,
-        num_threads: config.data.threads,
-        ..LoaderConfig::default()
-    };
-    // Drop a last batch of one image: batch norm cannot normalise a single sample.
-    let drop_last = train_len % config.batch_size == 1;
-    let augment = config
-        .augment
-        .as_ref()
-        .map(|a| a.init().map(Arc::new))
-        .transpose()?;
-    let mut train_loader = loader(
-        data.train.clone(),
-        loader_cfg(config.seed, true, drop_last),
-        augment,
-        data.preprocess.clone(),
-    )?;
-    if let Some(m) = config.mixup {
-        let mixup = MixupConfig {
-            mixup_alpha: m.mixup_alpha,
-            cutmix_alpha: m.cutmix_alpha,
-            prob: m.prob,
-            label_smoothing: m.label_smoothing,
-            mode: MixMode::Batch,
-            ..MixupConfig::new(data.num_classes)
-        }
-        .init()?;
-        train_loader = train_loader.with_batch_hook(Arc::new(move |batch: Batch, rng| {
-            let mixed = mixup
-                .apply(batch.images, &batch.labels, rng)
-                .expect("labels are in range and the batch is non-empty (checked by the loader)");
-            Batch {
-                images: mixed.images,
-                soft_targets: Some(mixed.targets),
-                ..batch
-            }
-        }));
-    }
-    let val_loader = loader(
-        data.val.clone(),
-        loader_cfg(0, false, false),
-        None,
-        data.preprocess.clone(),
-    )?;
-    let test_loader = loader(
-        data.test.clone(),
-        loader_cfg(0, false, false),
-        None,
-        data.preprocess.clone(),
-    )?;
-
-    let groups = if config.no_decay_on_1d {
-        vec![ParamGroup::new("no_decay", Matcher::NdimAtMost(1)).with_weight_decay(0.0)]
-    } else {
-        vec![]
-    };
-    let mut optimizer = config.optimizer.build(groups)?;
-    let steps_per_epoch = train_loader.num_batches() as u64;
-    let schedule = config
-        .schedule
-        .clone()
-        .unwrap_or_else(|| default_schedule(config, steps_per_epoch));
-    let mut scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut *optimizer)?;
-    let loss_fn: CrossEntropyLoss = CrossEntropyConfig {
-        label_smoothing: config.label_smoothing,
-        ..CrossEntropyConfig::default()
-    }
-    .init()?;
-
-    let (initial_val_loss, _) = evaluate(model.as_ref(), &val_loader)?;
+/// Runs the job described by `config` with `callbacks` hooked into the loop (see
+/// [`Callback`]): builds a [`Session`], records the initial validation loss, trains
+/// `config.epochs` epochs with per-epoch validation (stopping early if `config.early_stopping`
+/// or a callback says so), restores the best validation snapshot and evaluates it on the test
+/// split.
+pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
+    let mut s = Session::new(config)?;
+    let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
     let mut report = TrainReport {
-        parameters: model.num_parameters(),
+        parameters: s.model.num_parameters(),
         initial_val_loss,
-        expected_initial_loss: (data.num_classes as f32).ln(),
+        expected_initial_loss: (s.data.num_classes as f32).ln(),
         history: Vec::new(),
         best_epoch: 0,
         best_val_acc: f32::NEG_INFINITY,
         test_loss: f32::NAN,
         test_acc: f32::NAN,
         stopped_early: false,
+        stopped_by_callback: false,
     };
     let mut best_state: Option<Vec<(String, Array)>> = None;
     let mut step: u64 = 0;
     for epoch in 0..config.epochs {
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for batch in train_loader.epoch(epoch as u64) {
-            let batch = batch?;
-            let n = batch.labels.len();
-            let x = Tensor::from_array(batch.images.into_dyn());
-            let mut ctx = Ctx::new(Mode::Train, rng::stream(config.seed ^ 0x5eed, step));
-            let logits = model.forward(&x, &mut ctx);
-            let loss = match batch.soft_targets {
-                Some(t) => loss_fn.forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
-                None => loss_fn.forward(&logits, &batch.labels),
+        let mut control = Control::Continue;
+        for batch in s.train_loader.epoch(epoch as u64) {
+            let stats = s.train_step(batch?, epoch, step, callbacks)?;
+            correct += stats.correct;
+            loss_sum += stats.loss as f64 * stats.samples as f64;
+            seen += stats.samples;
+            let info = StepInfo {
+                epoch,
+                step,
+                loss: stats.loss,
+                lr: stats.lr,
+                batch_size: stats.samples,
+                model: s.model.as_ref(),
             };
-            let value = loss.item();
-            if !value.is_finite() {
-                return Err(TrainError::Diverged {
-                    epoch,
-                    step,
-                    loss: value,
-                });
+            for cb in callbacks.iter_mut() {
+                control = control.or(cb.on_step(&info));
             }
-            model.zero_grad();
-            loss.backward();
-            drop(loss);
-            optimizer_step(optimizer.as_mut(), model.as_ref())?;
-            scheduler.on_step(&mut *optimizer);
-            correct += count_correct(&logits, &batch.labels);
-            drop(logits);
-            loss_sum += value as f64 * n as f64;
-            seen += n;
             step += 1;
+            if control == Control::Stop {
+                // Finish the epoch's bookkeeping (validation, snapshot) with the steps done.
+                break;
+            }
         }
-        scheduler.on_epoch(&mut *optimizer);
-        let (val_loss, val_acc) = evaluate(model.as_ref(), &val_loader)?;
+        s.scheduler.on_epoch(&mut *s.optimizer);
+        let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
         let record = EpochRecord {
             epoch: epoch + 1,
-            lr: optimizer.lr(0),
+            lr: s.optimizer.lr(0),
             train_loss: (loss_sum / seen.max(1) as f64) as f32,
             train_acc: correct as f32 / seen.max(1) as f32,
             val_loss,
             val_acc,
             seconds: start.elapsed().as_secs_f32(),
         };
-        on_epoch(&record);
+        for cb in callbacks.iter_mut() {
+            control = control.or(cb.on_epoch(&record, s.model.as_ref()));
+        }
         if val_acc > report.best_val_acc {
             report.best_val_acc = val_acc;
             report.best_epoch = epoch + 1;
-            best_state = Some(model.state_dict());
+            best_state = Some(s.model.state_dict());
         }
         report.history.push(record);
+        if control == Control::Stop {
+            report.stopped_by_callback = true;
+            break;
+        }
         if let Some(es) = config.early_stopping {
             if epoch + 1 - report.best_epoch >= es.patience && epoch + 1 < config.epochs {
                 report.stopped_early = true;
@@ -232,19 +164,19 @@ pub fn train(config: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Re
     }
     if let Some(state) = best_state {
         apply_state_dict(
-            model.as_ref(),
+            s.model.as_ref(),
             state,
             LoadMode::Strict,
             Path::new("<best snapshot>"),
         )?;
     }
-    let (test_loss, test_acc) = evaluate(model.as_ref(), &test_loader)?;
+    let (test_loss, test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
     report.test_loss = test_loss;
     report.test_acc = test_acc;
     Ok(Trained {
-        model,
+        model: s.model,
         report,
-        data,
+        data: s.data,
     })
 }
 
@@ -302,9 +234,4 @@ pub fn predict_proba(model: &dyn Module, images: ndarray::Array4<f32>) -> ndarra
             .into_dimensionality()
             .expect("logits are [N, classes]")
     })
-}
-
-fn count_correct(logits: &Tensor, labels: &[usize]) -> usize {
-    let pred = logits.argmax(1, false);
-    pred.iter().zip(labels).filter(|(p, l)| *p == *l).count()
 }

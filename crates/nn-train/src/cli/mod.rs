@@ -1,0 +1,20 @@
+//! The subcommands of `nn-train`, one file each: its clap arguments (`Args`) and its `run`.
+
+pub mod augment_grid;
+pub mod config;
+pub mod train;
+
+use std::path::Path;
+
+use nn_train::{TrainConfig, TrainError};
+
+/// The result of a subcommand; any error is printed as `error: …` with exit status 1.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The job in `path`, or the default job.
+pub fn load_config(path: Option<&Path>) -> Result<TrainConfig, TrainError> {
+    match path {
+        Some(p) => TrainConfig::load(p),
+        None => Ok(TrainConfig::default()),
+    }
+}

@@ -1,0 +1,74 @@
+//! `nn-train train`: run a job, print per-epoch metrics, write the outputs.
+
+use std::path::PathBuf;
+
+use nn_train::{train, write_atomic};
+
+use super::{CliResult, load_config};
+
+/// Train a model (default: an MLP on the embedded UCI digits) and report test accuracy.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The job as a TOML file (`nn-train config` prints the defaults); omitted: the default job.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write config.toml, report.json and model.safetensors (best snapshot) into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> CliResult {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(e) = args.epochs {
+        config.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    config.validate()?;
+    println!(
+        "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
+        "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
+    );
+    let trained = train(&config, &mut |e| {
+        println!(
+            "{:>5} {:>10.5} {:>10.4} {:>9.4} {:>10.4} {:>9.4} {:>7.2}",
+            e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
+        );
+    })?;
+    let r = &trained.report;
+    println!(
+        "model: {} parameters; initial val loss {:.4} (log C = {:.4})",
+        r.parameters, r.initial_val_loss, r.expected_initial_loss
+    );
+    println!(
+        "best epoch {} (val acc {:.4}){}; test loss {:.4}, test accuracy {:.4}",
+        r.best_epoch,
+        r.best_val_acc,
+        if r.stopped_early {
+            ", stopped early"
+        } else {
+            ""
+        },
+        r.test_loss,
+        r.test_acc
+    );
+    if let Some(dir) = args.out {
+        write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+        let json = serde_json::to_string_pretty(r).expect("reports serialise");
+        write_atomic(&dir.join("report.json"), json.as_bytes())?;
+        nn_core::checkpoint::save(trained.model.as_ref(), dir.join("model.safetensors"))?;
+        println!(
+            "wrote {}/{{config.toml, report.json, model.safetensors}}",
+            dir.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! [`Session`]: everything a job builds before its first step — the data with its fitted
+//! preprocessing, the model, the loaders, the optimizer with its schedule and the loss — and
+//! [`Session::train_step`], one optimisation step. [`crate::train_with`] is a loop over these;
+//! tools that need their own loop (a learning-rate range test, a tuning trial) reuse them.
+
+use std::sync::Arc;
+
+use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss};
+use nn_core::{Ctx, Mode, Module, Tensor, rng};
+use nn_data::{Batch, DataLoader, LoaderConfig};
+use nn_optim::{LrScheduler, Matcher, Optimizer, ParamGroup};
+use nn_regularize::{MixMode, MixupConfig};
+
+use crate::adapter::optimizer_step;
+use crate::callback::Callback;
+use crate::config::TrainConfig;
+use crate::data::{PreparedData, loader, prepare};
+use crate::error::{Result, TrainError};
+use crate::trainer::default_schedule;
+
+/// The built pieces of a job.
+pub struct Session {
+    /// The job.
+    pub config: TrainConfig,
+    /// The splits and the preprocessing fitted on the training split.
+    pub data: PreparedData,
+    /// The model, freshly initialised from `config.seed`.
+    pub model: Box<dyn Module>,
+    /// Shuffled training batches with the job's augmentation and mixup.
+    pub train_loader: DataLoader,
+    /// Validation batches in order (no augmentation).
+    pub val_loader: DataLoader,
+    /// Test batches in order (no augmentation).
+    pub test_loader: DataLoader,
+    /// The optimizer (biases and norm parameters in a no-decay group if
+    /// `config.no_decay_on_1d`).
+    pub optimizer: Box<dyn Optimizer>,
+    /// The learning-rate schedule driving `optimizer`.
+    pub scheduler: LrScheduler,
+    /// The training loss (cross-entropy with the job's label smoothing).
+    pub loss_fn: CrossEntropyLoss,
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// The mini-batch loss before the update.
+    pub loss: f32,
+    /// Correct predictions against the hard labels (in training mode, before the update).
+    pub correct: usize,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Learning rate of the first group used for the update.
+    pub lr: f64,
+}
+
+impl Session {
+    /// Validates `config`, loads and preprocesses the data, builds the model, the loaders, the
+    /// optimizer and the schedule.
+    pub fn new(config: &TrainConfig) -> Result<Session> {
+        config.validate()?;
+        let data = prepare(&config.data, config.seed)?;
+        let mut init_rng = rng::stream(config.seed, 1);
+        let model = config
+            .model
+            .build(data.input_shape, data.num_classes, &mut init_rng)?;
+        let loader_cfg = |seed: u64, shuffle: bool, drop_last: bool| LoaderConfig {
+            batch_size: config.batch_size,
+            shuffle,
+            drop_last,
+            seed,
+            num_threads: config.data.threads,
+            ..LoaderConfig::default()
+        };
+        // Drop a last batch of one image: batch norm cannot normalise a single sample.
+        let drop_last = data.train.len() % config.batch_size == 1;
+        let augment = config
+            .augment
+            .as_ref()
+            .map(|a| a.init().map(Arc::new))
+            .transpose()?;
+        let mut train_loader = loader(
+            data.train.clone(),
+            loader_cfg(config.seed, true, drop_last),
+            augment,
+            data.preprocess.clone(),
+        )?;
+        if let Some(m) = config.mixup {
+            let mixup = MixupConfig {
+                mixup_alpha: m.mixup_alpha,
+                cutmix_alpha: m.cutmix_alpha,
+                prob: m.prob,
+                label_smoothing: m.label_smoothing,
+                mode: MixMode::Batch,
+                ..MixupConfig::new(data.num_classes)
+            }
+            .init()?;
+            train_loader = train_loader.with_batch_hook(Arc::new(move |batch: Batch, rng| {
+                let mixed = mixup.apply(batch.images, &batch.labels, rng).expect(
+                    "labels are in range and the batch is non-empty (checked by the loader)",
+                );
+                Batch {
+                    images: mixed.images,
+                    soft_targets: Some(mixed.targets),
+                    ..batch
+                }
+            }));
+        }
+        let val_loader = loader(
+            data.val.clone(),
+            loader_cfg(0, false, false),
+            None,
+            data.preprocess.clone(),
+        )?;
+        let test_loader = loader(
+            data.test.clone(),
+            loader_cfg(0, false, false),
+            None,
+            data.preprocess.clone(),
+        )?;
+        let groups = if config.no_decay_on_1d {
+            vec![ParamGroup::new("no_decay", Matcher::NdimAtMost(1)).with_weight_decay(0.0)]
+        } else {
+            vec![]
+        };
+        let mut optimizer = config.optimizer.build(groups)?;
+        let steps_per_epoch = train_loader.num_batches() as u64;
+        let schedule = config
+            .schedule
+            .clone()
+            .unwrap_or_else(|| default_schedule(config, steps_per_epoch));
+        let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut *optimizer)?;
+        let loss_fn = CrossEntropyConfig {
+            label_smoothing: config.label_smoothing,
+            ..CrossEntropyConfig::default()
+        }
+        .init()?;
+        Ok(Session {
+            config: config.clone(),
+            data,
+            model,
+            train_loader,
+            val_loader,
+            test_loader,
+            optimizer,
+            scheduler,
+            loss_fn,
+        })
+    }
+
+    /// One optimisation step on `batch` (global step `step` of epoch `epoch`): forward in
+    /// training mode (dropout masks etc. seeded from the job's seed and `step`), loss,
+    /// backward, the callbacks' `after_backward`, the optimizer step, the step-wise schedule.
+    ///
+    /// Errors with [`TrainError::Diverged`] (before touching the parameters) if the loss is
+    /// not finite.
+    pub fn train_step(
+        &mut self,
+        batch: Batch,
+        epoch: usize,
+        step: u64,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<StepStats> {
+        let n = batch.labels.len();
+        let x = Tensor::from_array(batch.images.into_dyn());
+        let mut ctx = Ctx::new(Mode::Train, rng::stream(self.config.seed ^ 0x5eed, step));
+        let logits = self.model.forward(&x, &mut ctx);
+        let loss = match batch.soft_targets {
+            Some(t) => self
+                .loss_fn
+                .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
+            None => self.loss_fn.forward(&logits, &batch.labels),
+        };
+        let value = loss.item();
+        if !value.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch,
+                step,
+                loss: value,
+            });
+        }
+        self.model.zero_grad();
+        loss.backward();
+        drop(loss);
+        for cb in callbacks.iter_mut() {
+            cb.after_backward(self.model.as_ref(), step);
+        }
+        let lr = self.optimizer.lr(0);
+        optimizer_step(self.optimizer.as_mut(), self.model.as_ref())?;
+        self.scheduler.on_step(&mut *self.optimizer);
+        let correct = count_correct(&logits, &batch.labels);
+        Ok(StepStats {
+            loss: value,
+            correct,
+            samples: n,
+            lr,
+        })
+    }
+}
+
+/// Number of rows of `logits` whose arg-max is the label.
+pub(crate) fn count_correct(logits: &Tensor, labels: &[usize]) -> usize {
+    let pred = logits.argmax(1, false);
+    pred.iter().zip(labels).filter(|(p, l)| *p == *l).count()
+}
