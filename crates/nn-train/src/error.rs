@@ -65,6 +65,14 @@ pub enum TrainError {
         /// The loss value.
         loss: f32,
     },
+    /// A plot could not be drawn or encoded.
+    #[error("cannot draw the plot {path}: {message}")]
+    Plot {
+        /// The PNG file.
+        path: PathBuf,
+        /// What the plotting backend or the encoder said.
+        message: String,
+    },
     /// A report or file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

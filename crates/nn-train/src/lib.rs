@@ -26,6 +26,10 @@
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
+//! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
+//! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
+//! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
+//! | [`plot`] | PNG plots: loss scatter + moving average, accuracies, LR finder, ratios |
 //! | [`error`] | [`TrainError`] |
 
 pub mod adapter;
@@ -33,6 +37,10 @@ pub mod callback;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod lr_finder;
+pub mod monitor;
+pub mod overfit;
+pub mod plot;
 pub mod session;
 pub mod trainer;
 pub mod zoo;
@@ -41,6 +49,8 @@ pub use adapter::{optimizer_step, step_parameters};
 pub use callback::{Callback, Control, OnEpoch, StepInfo};
 pub use config::{DataConfig, DataSource, EarlyStopping, MixupSettings, Preprocess, TrainConfig};
 pub use error::{Result, TrainError};
+pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
+pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
 pub use session::{Session, StepStats};
 pub use trainer::{
     EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train, train_with,

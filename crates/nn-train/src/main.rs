@@ -4,6 +4,8 @@
 //! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR]
 //! nn-train config                       # print the default job as TOML
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
+//! nn-train lr-find [--config job.toml] [--steps N] [--out DIR]   # learning-rate range test
+//! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
 //! ```
 //!
 //! Each subcommand lives in its own file under `src/cli/`.
@@ -30,6 +32,8 @@ enum Command {
     Train(cli::train::Args),
     Config(cli::config::Args),
     AugmentGrid(cli::augment_grid::Args),
+    LrFind(cli::lr_find::Args),
+    Overfit(cli::overfit::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(args),
         Command::Config(args) => cli::config::run(args),
         Command::AugmentGrid(args) => cli::augment_grid::run(args),
+        Command::LrFind(args) => cli::lr_find::run(args),
+        Command::Overfit(args) => cli::overfit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use nn_train::{train, write_atomic};
+use nn_train::plot::{default_window, plot_curves, plot_ratios};
+use nn_train::{EpochRecord, MonitorConfig, OnEpoch, train_with, write_atomic};
 
 use super::{CliResult, load_config};
 
@@ -19,8 +20,13 @@ pub struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// Write config.toml, report.json and model.safetensors (best snapshot) into this directory.
+    /// With --out, also curves.png (loss per step + moving average, train/val accuracy).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also record update/weight ratios and gradient norms every N steps (default 10) and
+    /// write monitor.csv, steps.csv, monitor.json and ratios.png into --out.
+    #[arg(long, num_args = 0..=1, default_missing_value = "10", value_name = "N")]
+    monitor: Option<u64>,
 }
 
 /// Runs the subcommand.
@@ -37,12 +43,18 @@ pub fn run(args: Args) -> CliResult {
         "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
         "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
     );
-    let trained = train(&config, &mut |e| {
+    let mut monitor = MonitorConfig {
+        ratio_every: args.monitor.unwrap_or(0),
+        ..MonitorConfig::default()
+    }
+    .init()?;
+    let mut progress = OnEpoch(|e: &EpochRecord| {
         println!(
             "{:>5} {:>10.5} {:>10.4} {:>9.4} {:>10.4} {:>9.4} {:>7.2}",
             e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
         );
-    })?;
+    });
+    let trained = train_with(&config, &mut [&mut progress, &mut monitor])?;
     let r = &trained.report;
     println!(
         "model: {} parameters; initial val loss {:.4} (log C = {:.4})",
@@ -60,15 +72,38 @@ pub fn run(args: Args) -> CliResult {
         r.test_loss,
         r.test_acc
     );
+    if args.monitor.is_some() {
+        println!(
+            "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
+        );
+        for (name, median, low, high) in monitor.ratio_summary() {
+            println!("  {name:<24} {median:.2e}  ({low} low, {high} high)");
+        }
+    }
     if let Some(dir) = args.out {
         write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
         let json = serde_json::to_string_pretty(r).expect("reports serialise");
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
         nn_core::checkpoint::save(trained.model.as_ref(), dir.join("model.safetensors"))?;
+        let steps: Vec<(u64, f32)> = monitor.steps.iter().map(|s| (s.step, s.loss)).collect();
+        plot_curves(
+            &dir.join("curves.png"),
+            &steps,
+            &monitor.epochs,
+            default_window(steps.len()),
+        )?;
         println!(
-            "wrote {}/{{config.toml, report.json, model.safetensors}}",
+            "wrote {}/{{config.toml, report.json, model.safetensors, curves.png}}",
             dir.display()
         );
+        if args.monitor.is_some() {
+            monitor.write(&dir)?;
+            plot_ratios(&dir.join("ratios.png"), &monitor.ratios, &monitor.config)?;
+            println!(
+                "wrote {}/{{monitor.csv, steps.csv, monitor.json, ratios.png}}",
+                dir.display()
+            );
+        }
     }
     Ok(())
 }
