@@ -81,6 +81,9 @@ pub struct DataConfig {
     pub limit_train: Option<usize>,
     /// Data-loading threads (default: rayon's global pool). Results do not depend on it.
     pub threads: Option<usize>,
+    /// Seed of the train/validation split (default: the job's `seed`). Ensemble members set it
+    /// to the base seed so that they differ in initialisation and shuffling only, not in data.
+    pub split_seed: Option<u64>,
 }
 
 impl Default for DataConfig {
@@ -91,6 +94,7 @@ impl Default for DataConfig {
             preprocess: Preprocess::Standardize,
             limit_train: None,
             threads: None,
+            split_seed: None,
         }
     }
 }
@@ -138,6 +142,9 @@ pub struct TrainConfig {
     pub mixup: Option<MixupSettings>,
     /// Early stopping. Default none (train all epochs, still restore the best snapshot).
     pub early_stopping: Option<EarlyStopping>,
+    /// Exponential moving average of the weights (Polyak averaging), validated every epoch
+    /// next to the raw weights; the better one is kept. Default none. See [`crate::ema`].
+    pub ema: Option<crate::ema::EmaSettings>,
 }
 
 /// Mixup/CutMix settings of a job (the class count comes from the data set).
@@ -187,6 +194,7 @@ impl Default for TrainConfig {
             augment: None,
             mixup: None,
             early_stopping: None,
+            ema: None,
         }
     }
 }
@@ -245,6 +253,9 @@ impl TrainConfig {
             if es.patience == 0 {
                 return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
             }
+        }
+        if let Some(ema) = &self.ema {
+            ema.validate("ema")?;
         }
         self.model.validate()?;
         Ok(())

@@ -39,6 +39,7 @@ impl ImagePreprocessor for Identity {
 /// Loads the splits described by `config` (`seed` drives the train/validation split) and fits
 /// the preprocessing on the training split.
 pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
+    let seed = config.split_seed.unwrap_or(seed);
     let (train, val, test): (Arc<dyn Dataset>, Arc<dyn Dataset>, Arc<dyn Dataset>) =
         match &config.source {
             DataSource::Digits => {

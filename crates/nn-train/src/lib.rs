@@ -30,31 +30,44 @@
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
 //! | [`plot`] | PNG plots: loss scatter + moving average, accuracies, LR finder, ratios |
+//! | [`ema`] | [`Ema`]: exponential moving average of the weights (Polyak averaging) |
+//! | [`ensemble`] | [`train_ensemble`]: N seeds, averaged probabilities (model ensembles) |
+//! | [`snapshot`] | [`SnapshotCollector`]: snapshot ensembles of one run (SGDR cycles) |
+//! | [`tta_eval`] | [`evaluate_tta`]: test-time augmentation (flip, 5/10 crops) of models/ensembles |
 //! | [`error`] | [`TrainError`] |
 
 pub mod adapter;
 pub mod callback;
 pub mod config;
 pub mod data;
+pub mod ema;
+pub mod ensemble;
 pub mod error;
 pub mod lr_finder;
 pub mod monitor;
 pub mod overfit;
 pub mod plot;
 pub mod session;
+pub mod snapshot;
 pub mod trainer;
+pub mod tta_eval;
 pub mod zoo;
 
 pub use adapter::{optimizer_step, step_parameters};
 pub use callback::{Callback, Control, OnEpoch, StepInfo};
 pub use config::{DataConfig, DataSource, EarlyStopping, MixupSettings, Preprocess, TrainConfig};
+pub use ema::{Ema, EmaSettings, EmaWarmup};
+pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
 pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
 pub use session::{Session, StepStats};
+pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};
+pub use trainer::KeptWeights;
 pub use trainer::{
     EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train, train_with,
 };
+pub use tta_eval::{Predictions, Tta, TtaMode, evaluate_tta, predict_dataset};
 pub use zoo::ModelConfig;
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same directory, then a rename),

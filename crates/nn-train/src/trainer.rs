@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::callback::{Callback, Control, OnEpoch, StepInfo};
 use crate::config::TrainConfig;
 use crate::data::PreparedData;
+use crate::ema::Ema;
 use crate::error::Result;
 use crate::session::{Session, count_correct};
 
@@ -39,6 +40,23 @@ pub struct EpochRecord {
     pub val_acc: f32,
     /// Wall-clock seconds of the epoch (training and validation).
     pub seconds: f32,
+    /// Validation loss of the EMA weights (jobs with [`TrainConfig::ema`]).
+    #[serde(default)]
+    pub ema_val_loss: Option<f32>,
+    /// Validation accuracy of the EMA weights (jobs with [`TrainConfig::ema`]).
+    #[serde(default)]
+    pub ema_val_acc: Option<f32>,
+}
+
+/// Which weights a job kept: the raw weights or their moving average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptWeights {
+    /// The weights the optimizer produced (the best validation epoch's).
+    #[default]
+    Raw,
+    /// The exponential moving average of the weights ([`crate::ema`]).
+    Ema,
 }
 
 /// What a finished job reports.
@@ -65,6 +83,25 @@ pub struct TrainReport {
     /// Whether a [`Callback`] stopped the job.
     #[serde(default)]
     pub stopped_by_callback: bool,
+    /// Which weights were kept (and tested): the EMA weights if their best validation accuracy
+    /// beat the raw weights' (strictly), else the raw weights.
+    #[serde(default)]
+    pub kept: KeptWeights,
+    /// Best validation accuracy of the raw weights (= `best_val_acc` without EMA).
+    #[serde(default)]
+    pub raw_best_val_acc: f32,
+    /// Best validation accuracy of the EMA weights (jobs with EMA).
+    #[serde(default)]
+    pub ema_best_val_acc: Option<f32>,
+    /// Epoch of the best EMA validation accuracy (jobs with EMA).
+    #[serde(default)]
+    pub ema_best_epoch: Option<usize>,
+    /// Test accuracy of the best raw snapshot (for comparison; not used for any choice).
+    #[serde(default)]
+    pub raw_test_acc: f32,
+    /// Test accuracy of the best EMA snapshot (jobs with EMA; for comparison only).
+    #[serde(default)]
+    pub ema_test_acc: Option<f32>,
 }
 
 /// A trained model with its report.
@@ -88,6 +125,11 @@ pub fn train(config: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Re
 /// `config.epochs` epochs with per-epoch validation (stopping early if `config.early_stopping`
 /// or a callback says so), restores the best validation snapshot and evaluates it on the test
 /// split.
+///
+/// With [`TrainConfig::ema`], an [`Ema`] is updated after every optimizer step and its weights
+/// are validated every epoch too; the best EMA snapshot and the best raw snapshot are both
+/// kept, and the one with the higher validation accuracy (raw on ties) is restored and tested
+/// ([`TrainReport::kept`]). Early stopping counts epochs since the better of the two improved.
 pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
     let mut s = Session::new(config)?;
     let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
@@ -102,8 +144,27 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
         test_acc: f32::NAN,
         stopped_early: false,
         stopped_by_callback: false,
+        kept: KeptWeights::Raw,
+        raw_best_val_acc: f32::NEG_INFINITY,
+        ema_best_val_acc: None,
+        ema_best_epoch: None,
+        raw_test_acc: f32::NAN,
+        ema_test_acc: None,
     };
-    let mut best_state: Option<Vec<(String, Array)>> = None;
+    // The EMA and a second instance of the architecture to evaluate its weights in.
+    let mut ema = match &config.ema {
+        Some(settings) => {
+            let shadow = config.model.build(
+                s.data.input_shape,
+                s.data.num_classes,
+                &mut nn_core::rng::stream(config.seed, 1),
+            )?;
+            Some((Ema::from_model(s.model.as_ref(), *settings)?, shadow))
+        }
+        None => None,
+    };
+    let mut best_raw: Option<Vec<(String, Array)>> = None;
+    let mut best_ema: Option<Vec<(String, Array)>> = None;
     let mut step: u64 = 0;
     for epoch in 0..config.epochs {
         let start = Instant::now();
@@ -111,6 +172,9 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
         let mut control = Control::Continue;
         for batch in s.train_loader.epoch(epoch as u64) {
             let stats = s.train_step(batch?, epoch, step, callbacks)?;
+            if let Some((ema, _)) = &mut ema {
+                ema.update(s.model.as_ref());
+            }
             correct += stats.correct;
             loss_sum += stats.loss as f64 * stats.samples as f64;
             seen += stats.samples;
@@ -133,6 +197,13 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
         }
         s.scheduler.on_epoch(&mut *s.optimizer);
         let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
+        let ema_val = match &ema {
+            Some((ema, shadow)) => {
+                ema.copy_to(shadow.as_ref())?;
+                Some(evaluate(shadow.as_ref(), &s.val_loader)?)
+            }
+            None => None,
+        };
         let record = EpochRecord {
             epoch: epoch + 1,
             lr: s.optimizer.lr(0),
@@ -141,14 +212,32 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
             val_loss,
             val_acc,
             seconds: start.elapsed().as_secs_f32(),
+            ema_val_loss: ema_val.map(|v| v.0),
+            ema_val_acc: ema_val.map(|v| v.1),
         };
         for cb in callbacks.iter_mut() {
             control = control.or(cb.on_epoch(&record, s.model.as_ref()));
         }
-        if val_acc > report.best_val_acc {
-            report.best_val_acc = val_acc;
-            report.best_epoch = epoch + 1;
-            best_state = Some(s.model.state_dict());
+        if val_acc > report.raw_best_val_acc {
+            report.raw_best_val_acc = val_acc;
+            best_raw = Some(s.model.state_dict());
+            if val_acc > report.best_val_acc {
+                report.best_val_acc = val_acc;
+                report.best_epoch = epoch + 1;
+                report.kept = KeptWeights::Raw;
+            }
+        }
+        if let (Some((ema, _)), Some((_, acc))) = (&ema, ema_val) {
+            if report.ema_best_val_acc.is_none_or(|best| acc > best) {
+                report.ema_best_val_acc = Some(acc);
+                report.ema_best_epoch = Some(epoch + 1);
+                best_ema = Some(ema.state_dict());
+                if acc > report.best_val_acc {
+                    report.best_val_acc = acc;
+                    report.best_epoch = epoch + 1;
+                    report.kept = KeptWeights::Ema;
+                }
+            }
         }
         report.history.push(record);
         if control == Control::Stop {
@@ -162,17 +251,25 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
             }
         }
     }
-    if let Some(state) = best_state {
-        apply_state_dict(
-            s.model.as_ref(),
-            state,
-            LoadMode::Strict,
-            Path::new("<best snapshot>"),
-        )?;
+    let restore = |state: Vec<(String, Array)>, model: &dyn Module| {
+        apply_state_dict(model, state, LoadMode::Strict, Path::new("<best snapshot>"))
+    };
+    if let (Some((_, shadow)), Some(state)) = (&ema, best_ema.clone()) {
+        restore(state, shadow.as_ref())?;
+        report.ema_test_acc = Some(evaluate(shadow.as_ref(), &s.test_loader)?.1);
     }
-    let (test_loss, test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
-    report.test_loss = test_loss;
-    report.test_acc = test_acc;
+    if let Some(state) = best_raw {
+        restore(state, s.model.as_ref())?;
+    }
+    let (raw_test_loss, raw_test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
+    report.raw_test_acc = raw_test_acc;
+    (report.test_loss, report.test_acc) = (raw_test_loss, raw_test_acc);
+    if report.kept == KeptWeights::Ema {
+        if let Some(state) = best_ema {
+            restore(state, s.model.as_ref())?;
+            (report.test_loss, report.test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
+        }
+    }
     Ok(Trained {
         model: s.model,
         report,

@@ -1,0 +1,334 @@
+//! Test-time augmentation (TTA) of a model or an ensemble over a data set: every raw image
+//! becomes a few views ([`nn_augment::tta`]), each view goes through the job's preprocessing
+//! and every model, and the softmax probabilities are averaged over views and models before
+//! the arg-max.
+//!
+//! ```text
+//! p̄(x) = (1 / (M·V)) Σ_m Σ_v softmax(f_m(preprocess(view_v(x))))
+//! ```
+//!
+//! Views ([`TtaMode`]): the image only, the image and its mirror (`flip`), and the 10-crop
+//! testing of Krizhevsky et al. 2012 (`five-crop`, `ten-crop` = five crops of the image and of
+//! its mirror). Crops need an image larger than the model's input; our data sets (8×8 digits,
+//! 28×28 MNIST, 32×32 CIFAR) are the model's input size, so the crops are taken **after
+//! zero-padding** the raw image by `pad` pixels on every side (default `max(1, min(H, W)/8)`:
+//! 1 px for digits, 4 px for CIFAR — CIFAR's `RandomCrop(32, padding=4)` training recipe):
+//! the five crops of size H×W are the image shifted by ±pad in both directions plus the
+//! unshifted centre. Views keep the input size, so any model of the zoo accepts them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Array2, Array3, Array4, Axis, s};
+use nn_augment::functional::{five_crop, pad, ten_crop};
+use nn_augment::tta::{TtaViews, stack_views};
+use nn_augment::{Fill, PaddingMode};
+use nn_core::Module;
+use nn_data::{Dataset, ImagePreprocessor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, invalid};
+use crate::trainer::predict_proba;
+
+/// Which views TTA averages over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TtaMode {
+    /// The image only (plain evaluation).
+    #[default]
+    None,
+    /// The image and its horizontal mirror (2 views).
+    Flip,
+    /// Four corner crops and the centre crop of the padded image (5 views).
+    FiveCrop,
+    /// [`TtaMode::FiveCrop`] of the image and of its mirror (10 views).
+    TenCrop,
+}
+
+impl TtaMode {
+    /// Number of views per image.
+    pub fn num_views(self) -> usize {
+        match self {
+            TtaMode::None => 1,
+            TtaMode::Flip => 2,
+            TtaMode::FiveCrop => 5,
+            TtaMode::TenCrop => 10,
+        }
+    }
+}
+
+impl fmt::Display for TtaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TtaMode::None => "none",
+            TtaMode::Flip => "flip",
+            TtaMode::FiveCrop => "five-crop",
+            TtaMode::TenCrop => "ten-crop",
+        })
+    }
+}
+
+impl FromStr for TtaMode {
+    type Err = crate::TrainError;
+
+    fn from_str(s: &str) -> Result<TtaMode> {
+        match s {
+            "none" => Ok(TtaMode::None),
+            "flip" => Ok(TtaMode::Flip),
+            "five-crop" => Ok(TtaMode::FiveCrop),
+            "ten-crop" => Ok(TtaMode::TenCrop),
+            other => Err(invalid(
+                "tta",
+                other,
+                "one of none, flip, five-crop, ten-crop",
+            )),
+        }
+    }
+}
+
+/// A TTA recipe: the views and, for crops, the zero padding applied first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Tta {
+    /// The views.
+    pub mode: TtaMode,
+    /// Padding (pixels per side) before cropping; `None`: `max(1, min(H, W) / 8)`.
+    pub pad: Option<usize>,
+}
+
+impl Tta {
+    /// The recipe `mode` with the default padding.
+    pub fn new(mode: TtaMode) -> Tta {
+        Tta { mode, pad: None }
+    }
+
+    /// The padding used for an `h × w` image.
+    pub fn pad_for(&self, h: usize, w: usize) -> usize {
+        self.pad.unwrap_or_else(|| (h.min(w) / 8).max(1))
+    }
+
+    /// The views of one raw CHW image: `[num_views, C, H, W]` (the image's own size).
+    pub fn views(&self, img: &Array3<f32>) -> Array4<f32> {
+        let (_, h, w) = img.dim();
+        let padded = || {
+            let p = self.pad_for(h, w);
+            pad(img, [p; 4], PaddingMode::Constant, &Fill::Scalar(0.0))
+        };
+        match self.mode {
+            TtaMode::None => TtaViews::Identity.views(img),
+            TtaMode::Flip => TtaViews::Hflip.views(img),
+            TtaMode::FiveCrop if h == w => TtaViews::FiveCrop { size: h }.views(&padded()),
+            TtaMode::TenCrop if h == w => TtaViews::TenCrop {
+                size: h,
+                vertical: false,
+            }
+            .views(&padded()),
+            TtaMode::FiveCrop => stack_views(&five_crop(&padded(), h, w)),
+            TtaMode::TenCrop => stack_views(&ten_crop(&padded(), h, w, false)),
+        }
+    }
+}
+
+/// Mean class probabilities of a set of models on a data set, with their labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// `[N, classes]`, each row the mean over views and models (sums to 1).
+    pub probabilities: Array2<f32>,
+    /// The labels of the N images.
+    pub labels: Vec<usize>,
+}
+
+impl Predictions {
+    /// Mean negative log-likelihood `−(1/N) Σ ln p̄(yᵢ | xᵢ)` (the cross-entropy of the
+    /// averaged prediction) and accuracy of the arg-max (first class on ties).
+    pub fn loss_and_accuracy(&self) -> (f32, f32) {
+        let n = self.labels.len().max(1) as f64;
+        let (mut nll, mut correct) = (0.0f64, 0usize);
+        for (row, &y) in self.probabilities.outer_iter().zip(&self.labels) {
+            nll -= (row[y] as f64).max(1e-30).ln();
+            if argmax(row.iter().copied()) == y {
+                correct += 1;
+            }
+        }
+        ((nll / n) as f32, (correct as f64 / n) as f32)
+    }
+
+    /// The arg-max class of every row.
+    pub fn predicted(&self) -> Vec<usize> {
+        self.probabilities
+            .outer_iter()
+            .map(|r| argmax(r.iter().copied()))
+            .collect()
+    }
+
+    /// The element-wise mean of several prediction sets over the same images (the ensemble).
+    ///
+    /// # Panics
+    /// If `sets` is empty or the sets differ in shape or labels.
+    pub fn mean(sets: &[Predictions]) -> Predictions {
+        assert!(!sets.is_empty(), "Predictions::mean: no prediction sets");
+        let mut sum = sets[0].probabilities.clone();
+        for p in &sets[1..] {
+            assert_eq!(p.labels, sets[0].labels, "Predictions::mean: labels differ");
+            sum += &p.probabilities;
+        }
+        Predictions {
+            probabilities: sum / sets.len() as f32,
+            labels: sets[0].labels.clone(),
+        }
+    }
+}
+
+fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let (mut best, mut best_v) = (0, f32::NEG_INFINITY);
+    for (k, v) in values.enumerate() {
+        if v > best_v {
+            (best, best_v) = (k, v);
+        }
+    }
+    best
+}
+
+/// Images per forward pass (times the number of views).
+const CHUNK: usize = 128;
+
+/// The TTA predictions of `models` (an ensemble, or one model) on every image of `dataset`:
+/// views of the raw image, then `preprocess`, then each model in evaluation mode; softmax
+/// probabilities averaged over views and models.
+///
+/// # Panics
+/// If `models` is empty (a programmer error).
+pub fn predict_dataset(
+    models: &[&dyn Module],
+    dataset: &dyn Dataset,
+    preprocess: &dyn ImagePreprocessor,
+    tta: &Tta,
+) -> Result<Predictions> {
+    assert!(!models.is_empty(), "predict_dataset: no models");
+    if tta.pad == Some(0) && matches!(tta.mode, TtaMode::FiveCrop | TtaMode::TenCrop) {
+        return Err(invalid(
+            "tta.pad",
+            0,
+            "at least 1 pixel for crops (without padding every crop is the image itself)",
+        ));
+    }
+    let v = tta.mode.num_views();
+    let mut labels = Vec::with_capacity(dataset.len());
+    let mut rows: Vec<Array2<f32>> = Vec::new();
+    for start in (0..dataset.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(dataset.len());
+        let mut views = Vec::with_capacity((end - start) * v);
+        for i in start..end {
+            let sample = dataset.get(i)?;
+            labels.push(sample.label);
+            for view in tta.views(&sample.image).outer_iter() {
+                views.push(preprocess.apply(view.to_owned()));
+            }
+        }
+        let batch = stack_views(&views);
+        let mut mean: Option<Array2<f32>> = None;
+        for model in models {
+            let p = predict_proba(*model, batch.clone());
+            let k = p.ncols();
+            // [images·views, K] → [images, views, K] → mean over views.
+            let per_image = p
+                .into_shape_with_order((end - start, v, k))
+                .expect("views are grouped by image")
+                .mean_axis(Axis(1))
+                .expect("at least one view");
+            mean = Some(match mean {
+                Some(m) => m + per_image,
+                None => per_image,
+            });
+        }
+        rows.push(mean.expect("at least one model") / models.len() as f32);
+    }
+    let k = rows.first().map_or(0, |r| r.ncols());
+    let mut probabilities = Array2::zeros((labels.len(), k));
+    let mut at = 0;
+    for r in rows {
+        let n = r.nrows();
+        probabilities.slice_mut(s![at..at + n, ..]).assign(&r);
+        at += n;
+    }
+    Ok(Predictions {
+        probabilities,
+        labels,
+    })
+}
+
+/// Loss (NLL of the averaged probabilities) and accuracy of `models` with `tta` on `dataset`.
+pub fn evaluate_tta(
+    models: &[&dyn Module],
+    dataset: &dyn Dataset,
+    preprocess: &dyn ImagePreprocessor,
+    tta: &Tta,
+) -> Result<(f32, f32)> {
+    Ok(predict_dataset(models, dataset, preprocess, tta)?.loss_and_accuracy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn modes_parse_and_print() {
+        for m in [
+            TtaMode::None,
+            TtaMode::Flip,
+            TtaMode::FiveCrop,
+            TtaMode::TenCrop,
+        ] {
+            assert_eq!(m.to_string().parse::<TtaMode>().unwrap(), m);
+        }
+        let e = "six-crop".parse::<TtaMode>().unwrap_err();
+        assert!(e.to_string().contains("six-crop"), "{e}");
+    }
+
+    #[test]
+    fn crops_are_shifts_of_the_padded_image_and_keep_the_size() {
+        let img = Array3::from_shape_fn((1, 4, 4), |(_, y, x)| (y * 4 + x) as f32 + 1.0);
+        for mode in [TtaMode::FiveCrop, TtaMode::TenCrop] {
+            let v = Tta::new(mode).views(&img);
+            assert_eq!(v.dim(), (mode.num_views(), 1, 4, 4));
+            // The centre crop of the padded image is the image itself.
+            assert_eq!(v.index_axis(Axis(0), 4), img);
+            // Top-left crop: shifted down-right by the 1-px padding.
+            assert_eq!(v[[0, 0, 0, 0]], 0.0);
+            assert_eq!(v[[0, 0, 1, 1]], 1.0);
+        }
+        let flip = Tta::new(TtaMode::Flip).views(&img);
+        assert_eq!(
+            flip.index_axis(Axis(0), 1),
+            nn_augment::functional::hflip(&img)
+        );
+        let rect = Array3::<f32>::ones((2, 3, 5));
+        assert_eq!(Tta::new(TtaMode::TenCrop).views(&rect).dim(), (10, 2, 3, 5));
+        assert_eq!(Tta::new(TtaMode::None).pad_for(32, 32), 4);
+        assert_eq!(Tta::new(TtaMode::None).pad_for(8, 8), 1);
+    }
+
+    #[test]
+    fn loss_accuracy_and_mean_of_predictions() {
+        let a = Predictions {
+            probabilities: array![[0.5, 0.5], [0.9, 0.1]],
+            labels: vec![1, 1],
+        };
+        let b = Predictions {
+            probabilities: array![[0.1, 0.9], [0.7, 0.3]],
+            labels: vec![1, 1],
+        };
+        let m = Predictions::mean(&[a.clone(), b]);
+        let expected = array![[0.3f32, 0.7], [0.8, 0.2]];
+        assert!(
+            (&m.probabilities - &expected)
+                .iter()
+                .all(|d| d.abs() < 1e-6)
+        );
+        let (loss, acc) = m.loss_and_accuracy();
+        assert!((loss - (-(0.7f32.ln() + 0.2f32.ln()) / 2.0)).abs() < 1e-6);
+        assert_eq!(acc, 0.5);
+        // Ties go to the first class, like torch.argmax.
+        assert_eq!(a.predicted(), vec![0, 0]);
+    }
+}
