@@ -26,6 +26,7 @@
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
+//! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search`]) |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
@@ -50,6 +51,7 @@ pub mod plot;
 pub mod session;
 pub mod snapshot;
 pub mod trainer;
+pub mod tune;
 pub mod tta_eval;
 pub mod zoo;
 

@@ -4,6 +4,8 @@
 //! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR]
 //! nn-train config                       # print the default job as TOML
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
+//! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop]        # test a trained run
+//! nn-train ensemble [--config job.toml] [--members 5] [--parallel P] [--tta ...] [--out DIR]
 //! nn-train lr-find [--config job.toml] [--steps N] [--out DIR]   # learning-rate range test
 //! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
 //! ```
@@ -32,6 +34,8 @@ enum Command {
     Train(cli::train::Args),
     Config(cli::config::Args),
     AugmentGrid(cli::augment_grid::Args),
+    Eval(cli::eval::Args),
+    Ensemble(cli::ensemble::Args),
     LrFind(cli::lr_find::Args),
     Overfit(cli::overfit::Args),
 }
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(args),
         Command::Config(args) => cli::config::run(args),
         Command::AugmentGrid(args) => cli::augment_grid::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Ensemble(args) => cli::ensemble::run(args),
         Command::LrFind(args) => cli::lr_find::run(args),
         Command::Overfit(args) => cli::overfit::run(args),
     };

@@ -5,6 +5,7 @@ pub mod config;
 pub mod lr_find;
 pub mod overfit;
 pub mod train;
+pub mod tune;
 
 use std::path::Path;
 
