@@ -1,0 +1,143 @@
+//! `nn-train tune`: hyperparameter search (random or grid, coarse-to-fine), progress per trial,
+//! a final table, and the results written to a directory.
+
+use std::path::PathBuf;
+
+use nn_train::tune::{
+    EXAMPLE_SPACE, SearchSettings, SearchSpace, Strategy, format_table, progress_line, search,
+    write_results,
+};
+
+use super::{CliResult, load_config};
+
+/// Search hyperparameters: stage 1 trains `--trials` random configs of the space for
+/// `--epochs` epochs; each later stage narrows every dimension to the range of the `--top-k`
+/// best (by validation accuracy) and trains those and `--trials` new samples for
+/// `--refine-epochs` (default: the job's epochs). Trials whose loss explodes past
+/// `--explode-factor` × their first loss are stopped. Writes trials.json, trials.csv,
+/// spaces.toml and best.toml (the best job) into `--out`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The base job as a TOML file (`nn-train config` prints the defaults); omitted: the
+    /// default job.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The search space (TOML; `nn-train tune --example-space` prints one).
+    #[arg(long, required_unless_present = "example_space")]
+    space: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, required_unless_present = "example_space")]
+    out: Option<PathBuf>,
+    /// Print an example search-space file and exit.
+    #[arg(long)]
+    example_space: bool,
+    /// New random trials per stage.
+    #[arg(long, default_value_t = 20)]
+    trials: usize,
+    /// Epochs of a stage-1 (coarse) trial.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Epochs of a trial in later stages [default: the job's epochs].
+    #[arg(long)]
+    refine_epochs: Option<usize>,
+    /// Number of stages (1: a plain search; 2: coarse, then fine).
+    #[arg(long, default_value_t = 2)]
+    stages: usize,
+    /// Best trials of a stage that define (and are re-run in) the next stage.
+    #[arg(long, default_value_t = 3)]
+    top_k: usize,
+    /// Grid search with this many points per dimension instead of random search.
+    #[arg(long)]
+    grid: Option<usize>,
+    /// Margin of a narrowed range on each side, as a fraction of the original width.
+    #[arg(long, default_value_t = 0.1)]
+    widen: f64,
+    /// Stop a trial when its loss exceeds this × its first loss.
+    #[arg(long, default_value_t = 3.0)]
+    explode_factor: f32,
+    /// Trials run at once (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    parallel: usize,
+    /// Seed of the sampling (trials train with the job's seed).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> CliResult {
+    if args.example_space {
+        print!("{EXAMPLE_SPACE}");
+        return Ok(());
+    }
+    let (Some(space_path), Some(out)) = (args.space, args.out) else {
+        return Err("--space and --out are required".into());
+    };
+    let base = load_config(args.config.as_deref())?;
+    let space = SearchSpace::load(&space_path)?;
+    let settings = SearchSettings {
+        strategy: match args.grid {
+            Some(points) => Strategy::Grid { points },
+            None => Strategy::Random,
+        },
+        trials: args.trials,
+        epochs: args.epochs,
+        refine_epochs: args.refine_epochs,
+        stages: args.stages,
+        top_k: args.top_k,
+        widen: args.widen,
+        explode_factor: args.explode_factor,
+        parallel: args.parallel,
+        seed: args.seed,
+    };
+    let epochs = if settings.stages == 1 {
+        format!("{} epoch(s) per trial", settings.epochs)
+    } else {
+        format!(
+            "{} epoch(s) per trial in stage 1, {} in later stages",
+            settings.epochs,
+            settings.refine_epochs.unwrap_or(base.epochs)
+        )
+    };
+    println!(
+        "searching {} dimension(s) in {} stage(s): {epochs}",
+        space.dimensions.len(),
+        settings.stages,
+    );
+    let result = search(&base, &space, &settings, &mut |t| {
+        println!("{}", progress_line(t))
+    })?;
+    for (i, s) in result.spaces.iter().enumerate().skip(1) {
+        println!("stage {} space:", i + 1);
+        for (name, dim) in &s.dimensions {
+            println!("  {name} = {dim}");
+        }
+    }
+    println!("\n{}", format_table(&result.trials, 20));
+    write_results(&out, &result)?;
+    match result.best() {
+        Some(best) => {
+            let values: Vec<String> = best
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            println!(
+                "best: stage {} trial {}, val acc {:.4}: {}",
+                best.stage,
+                best.trial,
+                best.val_acc.unwrap_or(f32::NAN),
+                values.join(", ")
+            );
+            println!(
+                "wrote {0}/{{trials.json, trials.csv, spaces.toml, best.toml}}; train the best job \
+                 with `nn-train train --config {0}/best.toml`",
+                out.display()
+            );
+        }
+        None => println!(
+            "no trial ended ok (see the messages in {}/trials.csv)",
+            out.display()
+        ),
+    }
+    Ok(())
+}
