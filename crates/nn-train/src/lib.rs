@@ -51,8 +51,8 @@ pub mod plot;
 pub mod session;
 pub mod snapshot;
 pub mod trainer;
-pub mod tune;
 pub mod tta_eval;
+pub mod tune;
 pub mod zoo;
 
 pub use adapter::{optimizer_step, step_parameters};
