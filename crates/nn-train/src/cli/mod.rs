@@ -4,6 +4,8 @@ pub mod augment_grid;
 pub mod config;
 pub mod ensemble;
 pub mod eval;
+pub mod ensemble;
+pub mod eval;
 pub mod lr_find;
 pub mod overfit;
 pub mod train;
