@@ -4,8 +4,6 @@ pub mod augment_grid;
 pub mod config;
 pub mod ensemble;
 pub mod eval;
-pub mod ensemble;
-pub mod eval;
 pub mod lr_find;
 pub mod overfit;
 pub mod train;
