@@ -1,0 +1,121 @@
+//! The Rust side of `bench-compare/steps_vs_torch.py`: whole-model training and inference steps
+//! of the model zoo, timed for the head-to-head with PyTorch. Reads one command per line on
+//! stdin, answers one line `ok t1 t2 ...` (seconds per step, one figure per timed block).
+//!
+//! * `train MODEL BATCH INNER BLOCKS` — one training step: forward in training mode, softmax
+//!   cross-entropy, backward, SGD with momentum 0.9 and weight decay 5e-4 (nn-optim), gradients
+//!   cleared. MODEL is `mlp_bn` (3072-1024-1024-10 with BatchNorm, ReLU and dropout 0.5), `mlp`
+//!   (the same without BatchNorm and dropout), `resnet8` or `resnet20` (CIFAR ResNets, 3×32×32
+//!   inputs).
+//! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
+//! * `rss` — peak and current resident memory of the process (VmHWM, VmRSS) in bytes.
+//! * `quit`.
+//!
+//! Every command warms up with one block first (buffers pooled, caches warm), as the Python side
+//! does.
+
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use nn_core::layers::Activation;
+use nn_core::loss::cross_entropy;
+use nn_core::{Ctx, Tensor, rng, with_no_grad};
+use nn_optim::{OptimizerConfig, SgdConfig};
+use nn_train::{ModelConfig, optimizer_step};
+use rand::Rng as _;
+
+fn model_config(name: &str) -> ModelConfig {
+    match name {
+        "mlp_bn" | "mlp" => ModelConfig::Mlp {
+            hidden: vec![1024, 1024],
+            activation: Activation::Relu,
+            batch_norm: name == "mlp_bn",
+            dropout: if name == "mlp_bn" { 0.5 } else { 0.0 },
+        },
+        "resnet8" => ModelConfig::Resnet {
+            blocks_per_stage: 1,
+            width: 16,
+        },
+        "resnet20" => ModelConfig::Resnet {
+            blocks_per_stage: 3,
+            width: 16,
+        },
+        other => panic!("unknown model {other:?}"),
+    }
+}
+
+fn blocks(inner: usize, blocks: usize, mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..inner {
+        f();
+    }
+    (0..blocks)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..inner {
+                f();
+            }
+            t.elapsed().as_secs_f64() / inner as f64
+        })
+        .collect()
+}
+
+fn status_bytes(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb * 1024.0)
+}
+
+fn main() {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line.expect("stdin");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| -> usize { words[i].parse().expect("a number") };
+        let times = match words.first().copied() {
+            Some(cmd @ ("train" | "eval")) => {
+                let (batch, inner, n_blocks) = (num(2), num(3), num(4));
+                let mut r = rng::seeded(0);
+                let model = model_config(words[1])
+                    .build([3, 32, 32], 10, &mut r)
+                    .expect("valid model");
+                let x = Tensor::randn(&[batch, 3, 32, 32], 0.0, 1.0, &mut r);
+                let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();
+                if cmd == "eval" {
+                    blocks(inner, n_blocks, || {
+                        with_no_grad(|| model.forward(&x, &mut Ctx::eval()).sum_all().item());
+                    })
+                } else {
+                    let mut opt = OptimizerConfig::Sgd(SgdConfig {
+                        lr: 0.01,
+                        momentum: 0.9,
+                        weight_decay: 5e-4,
+                        ..SgdConfig::default()
+                    })
+                    .build(vec![])
+                    .expect("valid optimizer");
+                    let mut step = 0u64;
+                    blocks(inner, n_blocks, || {
+                        let logits = model.forward(&x, &mut Ctx::train(step));
+                        let loss = cross_entropy(&logits, &labels);
+                        model.zero_grad();
+                        loss.backward();
+                        drop((loss, logits));
+                        optimizer_step(opt.as_mut(), model.as_ref()).expect("step");
+                        step += 1;
+                    })
+                }
+            }
+            Some("rss") => vec![status_bytes("VmHWM:"), status_bytes("VmRSS:")],
+            Some("quit") | None => break,
+            Some(other) => panic!("unknown command {other:?}"),
+        };
+        let line: Vec<String> = times.iter().map(|t| format!("{t:.9}")).collect();
+        writeln!(out, "ok {}", line.join(" ")).expect("stdout");
+        out.flush().expect("stdout");
+    }
+}
