@@ -79,6 +79,9 @@ pub struct DataConfig {
     /// Train on at most this many training images (the lecture's "overfit a small sample"
     /// check). Default: all.
     pub limit_train: Option<usize>,
+    /// Keep only these classes in every split, relabelled `classes[k]` → `k` (e.g. digits 5–9
+    /// as a 5-class task for transfer learning). Applied before `limit_train`. Default: all.
+    pub classes: Option<Vec<usize>>,
     /// Data-loading threads (default: rayon's global pool). Results do not depend on it.
     pub threads: Option<usize>,
     /// Seed of the train/validation split (default: the job's `seed`). Ensemble members set it
@@ -93,6 +96,7 @@ impl Default for DataConfig {
             val_fraction: 0.1,
             preprocess: Preprocess::Standardize,
             limit_train: None,
+            classes: None,
             threads: None,
             split_seed: None,
         }
@@ -142,6 +146,9 @@ pub struct TrainConfig {
     pub mixup: Option<MixupSettings>,
     /// Early stopping. Default none (train all epochs, still restore the best snapshot).
     pub early_stopping: Option<EarlyStopping>,
+    /// Transfer learning: start from a checkpoint, re-initialise the head, freeze or slow down
+    /// the backbone ([`crate::transfer`]). Default none (train from scratch).
+    pub transfer: Option<crate::transfer::TransferSettings>,
     /// Exponential moving average of the weights (Polyak averaging), validated every epoch
     /// next to the raw weights; the better one is kept. Default none. See [`crate::ema`].
     pub ema: Option<crate::ema::EmaSettings>,
@@ -194,6 +201,7 @@ impl Default for TrainConfig {
             augment: None,
             mixup: None,
             early_stopping: None,
+            transfer: None,
             ema: None,
         }
     }
@@ -253,6 +261,21 @@ impl TrainConfig {
             if es.patience == 0 {
                 return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
             }
+        }
+        if let Some(classes) = &self.data.classes {
+            let mut sorted = classes.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if classes.is_empty() || sorted.len() != classes.len() {
+                return Err(invalid(
+                    "data.classes",
+                    format!("{classes:?}"),
+                    "a non-empty list of distinct class indices",
+                ));
+            }
+        }
+        if let Some(t) = &self.transfer {
+            t.validate(self.epochs)?;
         }
         if let Some(ema) = &self.ema {
             ema.validate("ema")?;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use nn_data::{
-    ChannelMean, DataLoader, Dataset, ImagePreprocessor, LoaderConfig, MeanImage, Normalize,
-    SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100, load_fashion_mnist,
-    load_mnist, train_val_split,
+    ChannelMean, ClassFilter, DataLoader, Dataset, ImagePreprocessor, LoaderConfig, MeanImage,
+    Normalize, SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100,
+    load_fashion_mnist, load_mnist, train_val_split,
 };
 
 use crate::config::{DataConfig, DataSource, Preprocess};
@@ -64,6 +64,15 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
                 (Arc::new(train), Arc::new(val), Arc::new(test))
             }
         };
+    let (train, val, test) = match &config.classes {
+        Some(classes) => {
+            let keep = |d: Arc<dyn Dataset>| -> Result<Arc<dyn Dataset>> {
+                Ok(Arc::new(ClassFilter::new(d, classes, true)?))
+            };
+            (keep(train)?, keep(val)?, keep(test)?)
+        }
+        None => (train, val, test),
+    };
     let train: Arc<dyn Dataset> = match config.limit_train {
         Some(n) if n < train.len() => Arc::new(Subset::first(train, n)),
         _ => train,

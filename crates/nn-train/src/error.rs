@@ -53,6 +53,9 @@ pub enum TrainError {
     /// A regulariser was misconfigured.
     #[error(transparent)]
     Regularize(#[from] nn_regularize::RegularizeError),
+    /// Transfer settings do not fit the model or the checkpoint.
+    #[error(transparent)]
+    Transfer(#[from] crate::transfer::TransferError),
     /// The loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: loss is {loss} (try a lower learning rate)"

@@ -25,6 +25,7 @@
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
+//! | [`transfer`] | transfer learning: start from a checkpoint, new head, frozen or slower backbone |
 //! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
 //! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search`]) |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
@@ -51,6 +52,7 @@ pub mod plot;
 pub mod session;
 pub mod snapshot;
 pub mod trainer;
+pub mod transfer;
 pub mod tta_eval;
 pub mod tune;
 pub mod zoo;
@@ -69,6 +71,7 @@ pub use trainer::KeptWeights;
 pub use trainer::{
     EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train, train_with,
 };
+pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{Predictions, Tta, TtaMode, evaluate_tta, predict_dataset};
 pub use zoo::ModelConfig;
 

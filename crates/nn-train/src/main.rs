@@ -3,6 +3,7 @@
 //! ```text
 //! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR]
 //! nn-train config                       # print the default job as TOML
+//! nn-train finetune --from RUN_DIR [--config job.toml] [--freeze PREFIX]... [--freeze-backbone]
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
 //! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop]        # test a trained run
 //! nn-train ensemble [--config job.toml] [--members 5] [--parallel P] [--tta ...] [--out DIR]
@@ -32,6 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Train(cli::train::Args),
+    Finetune(cli::finetune::Args),
     Config(cli::config::Args),
     AugmentGrid(cli::augment_grid::Args),
     Tune(cli::tune::Args),
@@ -44,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Train(args) => cli::train::run(args),
+        Command::Finetune(args) => cli::finetune::run(args),
         Command::Config(args) => cli::config::run(args),
         Command::AugmentGrid(args) => cli::augment_grid::run(args),
         Command::Tune(args) => cli::tune::run(args),

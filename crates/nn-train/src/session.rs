@@ -2,13 +2,17 @@
 //! preprocessing, the model, the loaders, the optimizer with its schedule and the loss — and
 //! [`Session::train_step`], one optimisation step. [`crate::train_with`] is a loop over these;
 //! tools that need their own loop (a learning-rate range test, a tuning trial) reuse them.
+//!
+//! With a `[transfer]` block the model starts from a checkpoint, with a fresh head and a frozen
+//! or slower backbone ([`crate::transfer`]); the session reports what was loaded in
+//! [`Session::transfer`] and unfreezes on schedule in [`Session::train_step`].
 
 use std::sync::Arc;
 
 use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss};
 use nn_core::{Ctx, Mode, Module, Tensor, rng};
 use nn_data::{Batch, DataLoader, LoaderConfig};
-use nn_optim::{LrScheduler, Matcher, Optimizer, ParamGroup};
+use nn_optim::{LrScheduler, Optimizer};
 use nn_regularize::{MixMode, MixupConfig};
 
 use crate::adapter::optimizer_step;
@@ -17,6 +21,7 @@ use crate::config::TrainConfig;
 use crate::data::{PreparedData, loader, prepare};
 use crate::error::{Result, TrainError};
 use crate::trainer::default_schedule;
+use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
 /// The built pieces of a job.
 pub struct Session {
@@ -24,7 +29,8 @@ pub struct Session {
     pub config: TrainConfig,
     /// The splits and the preprocessing fitted on the training split.
     pub data: PreparedData,
-    /// The model, freshly initialised from `config.seed`.
+    /// The model, freshly initialised from `config.seed` (then loaded from the transfer
+    /// checkpoint, if any).
     pub model: Box<dyn Module>,
     /// Shuffled training batches with the job's augmentation and mixup.
     pub train_loader: DataLoader,
@@ -39,6 +45,10 @@ pub struct Session {
     pub scheduler: LrScheduler,
     /// The training loss (cross-entropy with the job's label smoothing).
     pub loss_fn: CrossEntropyLoss,
+    /// What the `[transfer]` block loaded, re-initialised and froze (`None` without one).
+    pub transfer: Option<TransferReport>,
+    /// Whether gradual unfreezing has happened.
+    unfrozen: bool,
 }
 
 /// What one training step measured.
@@ -61,9 +71,14 @@ impl Session {
         config.validate()?;
         let data = prepare(&config.data, config.seed)?;
         let mut init_rng = rng::stream(config.seed, 1);
-        let model = config
+        let mut model = config
             .model
             .build(data.input_shape, data.num_classes, &mut init_rng)?;
+        let transfer = config
+            .transfer
+            .as_ref()
+            .map(|t| apply_transfer(model.as_mut(), t))
+            .transpose()?;
         let loader_cfg = |seed: u64, shuffle: bool, drop_last: bool| LoaderConfig {
             batch_size: config.batch_size,
             shuffle,
@@ -118,10 +133,11 @@ impl Session {
             None,
             data.preprocess.clone(),
         )?;
-        let groups = if config.no_decay_on_1d {
-            vec![ParamGroup::new("no_decay", Matcher::NdimAtMost(1)).with_weight_decay(0.0)]
-        } else {
-            vec![]
+        let groups = match (&transfer, &config.transfer) {
+            (Some(report), Some(t)) => {
+                param_groups(&report.head, t.backbone_lr_mult, config.no_decay_on_1d)
+            }
+            _ => param_groups(&[], 1.0, config.no_decay_on_1d),
         };
         let mut optimizer = config.optimizer.build(groups)?;
         let steps_per_epoch = train_loader.num_batches() as u64;
@@ -145,12 +161,16 @@ impl Session {
             optimizer,
             scheduler,
             loss_fn,
+            transfer,
+            unfrozen: false,
         })
     }
 
     /// One optimisation step on `batch` (global step `step` of epoch `epoch`): forward in
     /// training mode (dropout masks etc. seeded from the job's seed and `step`), loss,
     /// backward, the callbacks' `after_backward`, the optimizer step, the step-wise schedule.
+    /// With `transfer.unfreeze_after_epochs = k`, the first step of an epoch ≥ k (0-based)
+    /// first unfreezes the parameters the transfer froze.
     ///
     /// Errors with [`TrainError::Diverged`] (before touching the parameters) if the loss is
     /// not finite.
@@ -161,6 +181,12 @@ impl Session {
         step: u64,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<StepStats> {
+        if let (Some(report), false) = (&self.transfer, self.unfrozen) {
+            if report.unfreeze_after_epochs.is_some_and(|k| epoch >= k) {
+                unfreeze(self.model.as_ref(), report);
+                self.unfrozen = true;
+            }
+        }
         let n = batch.labels.len();
         let x = Tensor::from_array(batch.images.into_dyn());
         let mut ctx = Ctx::new(Mode::Train, rng::stream(self.config.seed ^ 0x5eed, step));

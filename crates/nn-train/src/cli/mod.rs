@@ -4,6 +4,7 @@ pub mod augment_grid;
 pub mod config;
 pub mod ensemble;
 pub mod eval;
+pub mod finetune;
 pub mod lr_find;
 pub mod overfit;
 pub mod train;

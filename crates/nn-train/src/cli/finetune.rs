@@ -1,0 +1,121 @@
+//! `nn-train finetune`: transfer learning from a run directory of `nn-train train --out DIR`.
+
+use std::path::PathBuf;
+
+use nn_train::transfer::run_checkpoint;
+use nn_train::{Session, TrainConfig, TrainError, train, write_atomic};
+
+use super::CliResult;
+
+/// Fine-tune a trained run on a new job: the checkpoint is RUN_DIR/model.safetensors, the model
+/// is the run's (RUN_DIR/config.toml) unless the job sets `[model]`, the head is
+/// re-initialised; prints what was loaded, re-initialised and frozen, then trains like `train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run directory (written by `nn-train train --out DIR`).
+    #[arg(long)]
+    from: PathBuf,
+    /// The job on the new data (TOML, as for `train`); its `[transfer]` block, if any, supplies
+    /// the other transfer settings. Omitted: the run's own job.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Freeze the parameters under this prefix (repeatable), e.g. `--freeze layer1`.
+    #[arg(long)]
+    freeze: Vec<String>,
+    /// Freeze everything but the head (train a new classifier on fixed features).
+    #[arg(long)]
+    freeze_backbone: bool,
+    /// Learning-rate multiplier of the parameters outside the head (e.g. 0.1).
+    #[arg(long)]
+    backbone_lr_mult: Option<f64>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write config.toml, report.json and model.safetensors into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The job of `args`: the job file (or the run's), the run's model unless the job file has a
+/// `[model]` table, and the transfer settings from the flags (the job's `[transfer]` block may
+/// leave out `init_from`).
+fn job(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
+    let run_config = TrainConfig::load(&args.from.join("config.toml"))?;
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| TrainError::ConfigRead {
+                path: path.clone(),
+                source,
+            })?;
+            let parse_error = |e: toml::de::Error| TrainError::ConfigParse {
+                path: path.clone(),
+                message: e.to_string(),
+            };
+            let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+            let sets_model = table.contains_key("model");
+            let mut c: TrainConfig = toml::from_str(&text).map_err(parse_error)?;
+            if !sets_model {
+                c.model = run_config.model;
+            }
+            c
+        }
+        None => run_config,
+    };
+    let mut t = config.transfer.take().unwrap_or_default();
+    t.init_from = run_checkpoint(&args.from);
+    t.freeze.extend(args.freeze.iter().cloned());
+    t.freeze_backbone |= args.freeze_backbone;
+    if let Some(m) = args.backbone_lr_mult {
+        t.backbone_lr_mult = m;
+    }
+    config.transfer = Some(t);
+    if let Some(e) = args.epochs {
+        config.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> CliResult {
+    let config = job(&args)?;
+    // Building the session once up front checks the settings against the model and the
+    // checkpoint, and gives the load report (training builds its own session).
+    let session = Session::new(&config)?;
+    if let Some(report) = &session.transfer {
+        print!("{report}");
+    }
+    drop(session);
+    println!(
+        "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9}",
+        "epoch", "lr", "train loss", "train acc", "val loss", "val acc"
+    );
+    let trained = train(&config, &mut |e| {
+        println!(
+            "{:>5} {:>10.5} {:>10.4} {:>9.4} {:>10.4} {:>9.4}",
+            e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc
+        );
+    })?;
+    let r = &trained.report;
+    println!(
+        "best epoch {} (val acc {:.4}); test loss {:.4}, test accuracy {:.4}",
+        r.best_epoch, r.best_val_acc, r.test_loss, r.test_acc
+    );
+    if let Some(dir) = args.out {
+        write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+        let json = serde_json::to_string_pretty(r).expect("reports serialise");
+        write_atomic(&dir.join("report.json"), json.as_bytes())?;
+        nn_core::checkpoint::save(trained.model.as_ref(), dir.join("model.safetensors"))?;
+        println!(
+            "wrote {}/{{config.toml, report.json, model.safetensors}}",
+            dir.display()
+        );
+    }
+    Ok(())
+}
