@@ -77,7 +77,12 @@ fn render(
     }
     let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
     let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut png,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    img.write_with_encoder(encoder)
         .map_err(|e| TrainError::Plot {
             path: path.to_path_buf(),
             message: e.to_string(),
