@@ -199,6 +199,44 @@ fn overfit_memorises_a_small_sample() {
     assert!(r.advice[0].contains("too low"), "{:?}", r.advice);
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// lr_i = start·(end/start)^(i/(n−1)): the first is start, the last is end, and the ratio of
+    /// neighbours is constant, for any valid range and step count.
+    #[test]
+    fn finder_rates_are_geometric(
+        log_start in -9.0f64..0.0,
+        decades in 0.1f64..12.0,
+        n in 2usize..400,
+    ) {
+        let (start, end) = (10f64.powf(log_start), 10f64.powf(log_start + decades));
+        let c = LrFinderConfig { start_lr: start, end_lr: end, num_steps: n, ..Default::default() };
+        c.validate().unwrap();
+        proptest::prop_assert!((c.lr_at(0) / start - 1.0).abs() < 1e-12);
+        proptest::prop_assert!((c.lr_at(n - 1) / end - 1.0).abs() < 1e-9);
+        let q = (end / start).powf(1.0 / (n - 1) as f64);
+        for i in 0..n - 1 {
+            proptest::prop_assert!((c.lr_at(i + 1) / c.lr_at(i) / q - 1.0).abs() < 1e-9);
+        }
+    }
+
+    /// The moving average equals the naive trailing mean of the last `w` values.
+    #[test]
+    fn moving_average_is_the_naive_trailing_mean(
+        v in proptest::collection::vec(-100.0f32..100.0, 0..60),
+        w in 1usize..20,
+    ) {
+        let ma = nn_train::plot::moving_average(&v, w);
+        proptest::prop_assert_eq!(ma.len(), v.len());
+        for i in 0..v.len() {
+            let s = &v[(i + 1).saturating_sub(w)..=i];
+            let mean = s.iter().map(|&x| f64::from(x)).sum::<f64>() / s.len() as f64;
+            proptest::prop_assert!((f64::from(ma[i]) - mean).abs() < 1e-3);
+        }
+    }
+}
+
 fn decode(path: &Path) -> image::RgbImage {
     image::open(path).unwrap().to_rgb8()
 }
@@ -283,6 +321,9 @@ fn cli_lr_find_writes_csv_and_png() {
         decode(&dir.path().join("lr_find.png")).dimensions(),
         (640, 420)
     );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("lr_find.json")).unwrap()).unwrap();
+    assert!(json["suggested"].as_f64().unwrap() > 0.0);
 
     let (ok, _, stderr) = nn_train(&["lr-find", "--steps", "1", "--out", d]);
     assert!(!ok);

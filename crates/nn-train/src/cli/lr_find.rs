@@ -9,7 +9,7 @@ use super::{CliResult, load_config};
 
 /// Find a learning rate: train for --steps steps with the lr growing exponentially from
 /// --start-lr to --end-lr (on a fresh model), print the loss curve and the suggested lr, and
-/// write lr_find.csv and lr_find.png into --out (default: the current directory).
+/// write lr_find.csv, lr_find.json and lr_find.png into --out (default: the current directory).
 #[derive(clap::Args)]
 pub struct Args {
     /// The job as a TOML file; omitted: the default job.
@@ -24,7 +24,7 @@ pub struct Args {
     /// Learning rate of the last step (default 10).
     #[arg(long)]
     end_lr: Option<f64>,
-    /// Directory for lr_find.csv and lr_find.png.
+    /// Directory for lr_find.csv, lr_find.json (curve, settings, suggestions) and lr_find.png.
     #[arg(long, default_value = ".")]
     out: PathBuf,
 }
@@ -56,7 +56,12 @@ pub fn run(args: Args) -> CliResult {
     }
     print!("{}", result.summary());
     write_atomic(&args.out.join("lr_find.csv"), result.to_csv().as_bytes())?;
+    let json = serde_json::to_string_pretty(&result).expect("results serialise");
+    write_atomic(&args.out.join("lr_find.json"), json.as_bytes())?;
     plot_lr_finder(&args.out.join("lr_find.png"), &result)?;
-    println!("wrote {}/{{lr_find.csv, lr_find.png}}", args.out.display());
+    println!(
+        "wrote {}/{{lr_find.csv, lr_find.json, lr_find.png}}",
+        args.out.display()
+    );
     Ok(())
 }
