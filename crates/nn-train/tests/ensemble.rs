@@ -315,6 +315,39 @@ fn command_line_eval_and_ensemble() {
     // Member 0 is the plain job: its checkpoint evaluates as the run trained above.
     let member0 = run(&["eval", "--run", ens_dir.join("member-0").to_str().unwrap()]);
     assert_eq!(figure_after(&member0, "test accuracy "), acc);
-    assert!(ens_dir.join("member-1/model.safetensors").exists());
+    let m1 = ens_dir.join("member-1");
+    let both = run(&[
+        "eval",
+        "--run",
+        ens_dir.join("member-0").to_str().unwrap(),
+        "--run",
+        m1.to_str().unwrap(),
+    ]);
+    assert!(
+        (figure_after(
+            &both[both.find("ensemble of 2").unwrap()..],
+            "test accuracy "
+        ) - r.ensemble_acc)
+            .abs()
+            < 1e-4,
+        "{both}"
+    );
+    // A run on another split cannot join the ensemble.
+    let other = dir.path().join("other");
+    run(&[
+        "train",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    let mixed = Command::new(env!("CARGO_BIN_EXE_nn-train"))
+        .args(["eval", "--run", run_str, "--run", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!mixed.status.success());
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("split"));
     assert!(ens_dir.join("ensemble.json").exists());
 }
