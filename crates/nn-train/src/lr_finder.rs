@@ -17,8 +17,19 @@
 //!   cross-check, the rate of minimum smoothed loss divided by 10 (fastai's `lr_min`).
 //!
 //! The test runs on a fresh [`Session`] built from the job, so it never touches a caller's
-//! model or optimizer state. Every group of the job's optimizer gets the test's rate; the job's
-//! schedule is ignored during the test.
+//! model or optimizer state. The job's schedule is ignored during the test; the test's rate is
+//! group 0's, and every other parameter group keeps its ratio to group 0 (a transfer job's
+//! slower backbone stays slower).
+//!
+//! ```
+//! use nn_train::{LrFinderConfig, TrainConfig};
+//!
+//! let job = TrainConfig::default(); // an MLP on the embedded digits
+//! let result = LrFinderConfig { num_steps: 40, ..Default::default() }.run(&job).unwrap();
+//! let lr = result.suggested.unwrap();
+//! assert!((1e-7..=10.0).contains(&lr));
+//! print!("{}", result.summary());
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +141,12 @@ impl LrFinderConfig {
     pub fn run(&self, job: &TrainConfig) -> Result<LrFinderResult> {
         self.validate()?;
         let mut session = Session::new(job)?;
+        // Each group's base rate relative to group 0's (1 if group 0's is 0).
+        let base = session.scheduler.base_lrs().to_vec();
+        let scale: Vec<f64> = base
+            .iter()
+            .map(|&b| if base[0] > 0.0 { b / base[0] } else { 1.0 })
+            .collect();
         let mut smoother = Smoother::new(self.smoothing);
         let mut points = Vec::with_capacity(self.num_steps);
         let mut best = f32::INFINITY;
@@ -142,8 +159,8 @@ impl LrFinderConfig {
                 any = true;
                 let step = points.len();
                 let lr = self.lr_at(step);
-                for g in 0..session.optimizer.num_groups() {
-                    session.optimizer.set_lr(g, lr);
+                for (g, &k) in scale.iter().enumerate() {
+                    session.optimizer.set_lr(g, lr * k);
                 }
                 let loss = match session.train_step(batch, epoch, step as u64, &mut []) {
                     Ok(stats) => stats.loss,

@@ -16,6 +16,18 @@
 //! The weights are captured (a cheap shared copy-on-write handle) in `after_backward`, and
 //! compared with the updated weights in `on_step`; sampling only every `ratio_every` steps
 //! keeps the cost to one extra copy of the parameters per sampled step.
+//!
+//! ```
+//! use nn_train::{MonitorConfig, TrainConfig, train_with};
+//!
+//! let job = TrainConfig { epochs: 1, ..TrainConfig::default() };
+//! let mut monitor = MonitorConfig::default().init().unwrap();
+//! train_with(&job, &mut [&mut monitor]).unwrap();
+//! for (param, median, low, high) in monitor.ratio_summary() {
+//!     println!("{param}: median update/weight {median:.1e} ({low} low, {high} high)");
+//! }
+//! assert_eq!(monitor.steps.len(), monitor.epochs.len() * 20); // 1,257 images / 64 per batch
+//! ```
 
 use std::path::Path;
 
