@@ -266,7 +266,15 @@ fn coarse_to_fine_search_on_digits_finds_a_good_config() {
     assert_eq!(csv.lines().count(), result.trials.len() + 1);
     assert!(csv.lines().next().unwrap().contains("optimizer.lr"));
     let spaces = std::fs::read_to_string(dir.path().join("spaces.toml")).unwrap();
-    assert!(spaces.contains("[stage2.dimensions]"), "{spaces}");
+    // Each stage's section is a space file of its own.
+    let stages: toml::Table = toml::from_str(&spaces).unwrap();
+    for (i, space) in result.spaces.iter().enumerate() {
+        let section = toml::to_string(&stages[&format!("stage{}", i + 1)]).unwrap();
+        assert_eq!(
+            &SearchSpace::from_toml(&section, Path::new("s")).unwrap(),
+            space
+        );
+    }
 }
 
 #[test]
@@ -348,4 +356,46 @@ fn cli_prints_an_example_space_and_runs_a_search() {
     let out = Command::new(exe).args(args(&[])).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`optimizer.lrr`"));
+}
+
+#[test]
+fn a_diverged_trial_is_recorded_and_the_grid_search_goes_on() {
+    let s = space(
+        r#"[dimensions]
+        "optimizer.lr" = { choice = [1e30, 0.05] }
+        "optimizer.momentum" = { uniform = { low = 0.5, high = 0.9 } }"#,
+    );
+    let mut job = small_job();
+    job.data.limit_train = Some(128);
+    let settings = SearchSettings {
+        strategy: nn_train::tune::Strategy::Grid { points: 2 },
+        epochs: 1,
+        stages: 1,
+        ..SearchSettings::default()
+    };
+    let result = search(&job, &s, &settings, &mut |_| {}).unwrap();
+    assert_eq!(result.trials.len(), 4);
+    let status = |lr: f64| -> Vec<TrialStatus> {
+        result
+            .trials
+            .iter()
+            .filter(|t| t.values["optimizer.lr"].as_float() == Some(lr))
+            .map(|t| t.status)
+            .collect()
+    };
+    assert!(
+        status(1e30).iter().all(|s| *s != TrialStatus::Ok),
+        "{:?}",
+        result.trials
+    );
+    assert!(
+        status(1e30).contains(&TrialStatus::Diverged),
+        "{:?}",
+        result.trials
+    );
+    assert_eq!(status(0.05), vec![TrialStatus::Ok; 2]);
+    let best = result.best().unwrap();
+    assert_eq!(best.values["optimizer.lr"], toml::Value::from(0.05));
+    let momentum = result.best_config.as_ref().unwrap().to_toml();
+    assert!(momentum.contains("momentum = 0.5") || momentum.contains("momentum = 0.9"));
 }

@@ -18,9 +18,7 @@ pub fn write_results(dir: &Path, result: &SearchResult) -> Result<(), TuneError>
     write_atomic(&dir.join("trials.csv"), to_csv(&result.trials).as_bytes())?;
     let mut spaces = String::new();
     for (i, space) in result.spaces.iter().enumerate() {
-        let body = space.to_toml().replace("[dimensions]", "");
-        spaces += &format!("[stage{}.dimensions]\n{}\n", i + 1, body.trim());
-        spaces += "\n";
+        spaces += &format!("[stage{}.dimensions]\n{}\n", i + 1, space.dimension_lines());
     }
     write_atomic(&dir.join("spaces.toml"), spaces.as_bytes())?;
     if let Some(config) = &result.best_config {

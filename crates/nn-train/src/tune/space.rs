@@ -254,9 +254,41 @@ impl SearchSpace {
         SearchSpace::from_toml(&text, path)
     }
 
-    /// The space as TOML.
+    /// The space as TOML, one line per dimension (the format of [`EXAMPLE_SPACE`]).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("search spaces serialise to TOML")
+        format!("[dimensions]\n{}", self.dimension_lines())
+    }
+
+    /// The `"path" = { kind = { … } }` lines of [`SearchSpace::to_toml`], without the table
+    /// header (to put several spaces in one file under other headers).
+    pub fn dimension_lines(&self) -> String {
+        self.dimensions
+            .iter()
+            .map(|(name, dim)| {
+                let key = toml::Value::String(name.clone());
+                let range = |kind: &str, low: toml::Value, high: toml::Value| {
+                    format!("{{ {kind} = {{ low = {low}, high = {high} }} }}")
+                };
+                let value = match dim {
+                    Dimension::LogUniform { low, high } => {
+                        range("log_uniform", (*low).into(), (*high).into())
+                    }
+                    Dimension::Uniform { low, high } => {
+                        range("uniform", (*low).into(), (*high).into())
+                    }
+                    Dimension::IntUniform { low, high } => {
+                        range("int_uniform", (*low).into(), (*high).into())
+                    }
+                    Dimension::LogIntUniform { low, high } => {
+                        range("log_int_uniform", (*low).into(), (*high).into())
+                    }
+                    Dimension::Choice(values) => {
+                        format!("{{ choice = {} }}", toml::Value::Array(values.clone()))
+                    }
+                };
+                format!("{key} = {value}\n")
+            })
+            .collect()
     }
 
     /// Draws one value of every dimension, in path order.
@@ -279,9 +311,11 @@ mod tests {
         let s = SearchSpace::from_toml(EXAMPLE_SPACE, Path::new("ex.toml")).unwrap();
         assert_eq!(s.dimensions.len(), 4);
         assert!(s.dimensions["optimizer.lr"].is_log());
-        assert_eq!(
-            SearchSpace::from_toml(&s.to_toml(), Path::new("x")).unwrap(),
-            s
+        let text = s.to_toml();
+        assert_eq!(SearchSpace::from_toml(&text, Path::new("x")).unwrap(), s);
+        assert!(
+            text.contains(r#""optimizer.lr" = { log_uniform = { low = 0.001, high = 1.0 } }"#),
+            "{text}"
         );
     }
 

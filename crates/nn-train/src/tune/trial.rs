@@ -22,7 +22,8 @@ pub enum TrialStatus {
     Ok,
     /// Stopped by the [`ExplodeGuard`]: the loss exceeded the factor × the first loss.
     Exploded,
-    /// The loss became NaN or infinite ([`TrainError::Diverged`]).
+    /// The training loss ([`TrainError::Diverged`]) or the validation loss became NaN or
+    /// infinite.
     Diverged,
     /// The sampled job could not be built or run (invalid combination, data error, panic).
     Failed,
@@ -117,7 +118,21 @@ pub fn run_trial(
                 record.best_epoch = r.best_epoch;
                 record.val_loss = r.history.iter().map(|e| e.val_loss).reduce(f32::min);
             }
+            let non_finite = r
+                .history
+                .iter()
+                .find(|e| !(e.train_loss.is_finite() && e.val_loss.is_finite()));
             match guard.explosion() {
+                // The last steps' updates can leave non-finite weights that only the
+                // validation pass sees.
+                None if non_finite.is_some() => {
+                    let e = non_finite.expect("checked");
+                    record.status = TrialStatus::Diverged;
+                    record.message = Some(format!(
+                        "loss is not finite at epoch {}: train {}, validation {}",
+                        e.epoch, e.train_loss, e.val_loss
+                    ));
+                }
                 Some(x) => {
                     record.status = TrialStatus::Exploded;
                     record.message = Some(format!(
