@@ -1,9 +1,11 @@
-//! Transfer learning on the embedded digits, no download: pretrain on digits 0-4, then learn
-//! digits 5-9 from a few images — from scratch, with the frozen backbone and a new head, and
-//! fine-tuning everything with the backbone at 0.1x the learning rate.
+//! Transfer learning on the embedded digits, no download: pretrain on digits 0-4 (631 training
+//! images), then learn a 5-class task from 10, 25 or 100 images — from scratch; with the frozen
+//! backbone and a new head (DeCAF); with only the first layer frozen; fine-tuning everything
+//! with the backbone at 0.1x or 1x the learning rate; head first, then everything. Targets:
+//! digits 5-9 (classes the source never saw) and, as a control, digits 0-4 again.
 //!
 //! ```text
-//! cargo run --release -p nn-train --example transfer_digits -- [IMAGES_PER_RUN] [SEEDS] [mlp|cnn]
+//! cargo run --release -p nn-train --example transfer_digits -- [10,25,100] [SEEDS=5] [mlp|cnn]
 //! ```
 
 use nn_train::{ModelConfig, TrainConfig, TransferSettings, train};
@@ -78,16 +80,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "fine-tune all, backbone lr x1",
             Some(TransferSettings::from_checkpoint(&ckpt)),
         ),
+        (
+            "head 10 epochs, then all (x0.1)",
+            Some(TransferSettings {
+                freeze_backbone: true,
+                unfreeze_after_epochs: Some(10),
+                backbone_lr_mult: 0.1,
+                ..TransferSettings::from_checkpoint(&ckpt)
+            }),
+        ),
     ];
-    println!("target: digits 5-9, test accuracy (mean ± std over {seeds} seeds)");
-    print!("{:<34}", "images");
-    for l in &limits {
+    for (title, classes) in [
+        ("digits 5-9 (classes the source never saw)", [5, 6, 7, 8, 9]),
+        (
+            "digits 0-4 again (control: the source's own classes)",
+            [0, 1, 2, 3, 4],
+        ),
+    ] {
+        println!("target: {title}; test accuracy, mean ± std over {seeds} seeds");
+        table(&model, &variants, &classes, &limits, seeds)?;
+    }
+    Ok(())
+}
+
+/// Prints one row per variant, one column per training-set size.
+fn table(
+    model: &ModelConfig,
+    variants: &[(&str, Option<TransferSettings>)],
+    classes: &[usize],
+    limits: &[usize],
+    seeds: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    print!("{:<34}", "training images");
+    for l in limits {
         print!(" {l:>13}");
     }
     println!();
-    for (name, t) in &variants {
+    for (name, t) in variants {
         print!("{name:<34}");
-        for &limit in &limits {
+        for &limit in limits {
             let mut accs = Vec::new();
             for seed in 0..seeds {
                 let mut c = TrainConfig {
@@ -98,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     transfer: t.clone(),
                     ..TrainConfig::default()
                 };
-                c.data.classes = Some(vec![5, 6, 7, 8, 9]);
+                c.data.classes = Some(classes.to_vec());
                 c.data.limit_train = Some(limit);
                 accs.push(train(&c, &mut |_| {})?.report.test_acc as f64);
             }
