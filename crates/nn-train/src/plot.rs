@@ -26,6 +26,8 @@ use crate::write_atomic;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-ascii.ttf");
 const FAMILY: &str = "sans-serif";
+/// The most dots [`plot_curves`] draws for the per-step losses.
+pub const MAX_DOTS: usize = 4000;
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -116,8 +118,9 @@ fn range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Writes `curves.png`-style plots (960×360): left, the loss of every step (`steps`:
-/// (global step, loss)) as a scatter with a trailing moving average of `window` steps; right,
-/// train and validation accuracy per epoch.
+/// (global step, loss)) as a scatter (every k-th step beyond [`MAX_DOTS`] steps) with a trailing
+/// moving average of `window` steps over all of them; right, train and validation accuracy per
+/// epoch, the title giving the last epoch's gap train − val in percentage points.
 pub fn plot_curves(
     path: &Path,
     steps: &[(u64, f32)],
@@ -146,9 +149,12 @@ pub fn plot_curves(
             .draw()
             .map_err(e2s)?;
         let finite = |&(s, l): &(u64, f32)| l.is_finite().then_some((s as f64, f64::from(l)));
+        // At most MAX_DOTS dots (every k-th step); the moving average uses every step.
+        let stride = steps.len().div_ceil(MAX_DOTS).max(1);
         c.draw_series(
             steps
                 .iter()
+                .step_by(stride)
                 .filter_map(finite)
                 .map(|p| Circle::new(p, 2, BLUE.mix(0.35).filled())),
         )
@@ -174,12 +180,19 @@ pub fn plot_curves(
             .map_err(e2s)?;
 
         let emax = epochs.last().map_or(1, |e| e.epoch) as f64;
+        let caption = match epochs.last() {
+            Some(e) => format!(
+                "accuracy per epoch (last gap {:+.1} pp)",
+                100.0 * (e.train_acc - e.val_acc)
+            ),
+            None => "accuracy per epoch".to_string(),
+        };
         let accs = epochs
             .iter()
             .flat_map(|e| [f64::from(e.train_acc), f64::from(e.val_acc)]);
         let (alo, ahi) = range(accs);
         let mut c = ChartBuilder::on(&right)
-            .caption("train / val accuracy per epoch", (FAMILY, 18))
+            .caption(caption, (FAMILY, 18))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)

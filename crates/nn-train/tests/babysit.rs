@@ -288,6 +288,20 @@ fn plots_are_valid_pngs_of_the_expected_size() {
     let img = decode(&lr);
     assert_eq!(img.dimensions(), (640, 420));
     assert!(coloured(&img) > 300);
+    // A long run: dots are thinned to MAX_DOTS, the average uses every step.
+    let long: Vec<(u64, f32)> = (0..20_000u64)
+        .map(|i| {
+            (
+                i,
+                2.0 / (1.0 + i as f32 / 500.0) + 0.1 * ((i * 7919) % 13) as f32 / 13.0,
+            )
+        })
+        .collect();
+    plot_curves(&dir.path().join("long.png"), &long, &m.epochs, 50).unwrap();
+    assert_eq!(
+        decode(&dir.path().join("long.png")).dimensions(),
+        (960, 360)
+    );
     // Degenerate input (no steps, no epochs) still draws.
     plot_curves(&dir.path().join("empty.png"), &[], &[], 1).unwrap();
     assert_eq!(
