@@ -89,6 +89,21 @@ fn frozen_backbone_is_bit_identical_and_the_head_trains() {
     }
     // Well above chance (0.2): the 0-4 features carry information about 5-9.
     assert!(trained.report.test_acc > 0.35, "{:?}", trained.report);
+    // Without `frozen_eval` the frozen batch norms run in training mode: their weights stay,
+    // their running statistics follow the new data.
+    let mut train_mode = config.clone();
+    if let Some(t) = train_mode.transfer.as_mut() {
+        t.frozen_eval = false;
+    }
+    let after = values(train(&train_mode, &mut |_| {}).unwrap().model.as_ref());
+    for (name, v) in &after {
+        let (_, s) = source.iter().find(|(n, _)| n == name).unwrap();
+        if name.ends_with("running_mean") || name.ends_with("num_batches_tracked") {
+            assert_ne!(v, s, "{name}");
+        } else if name.starts_with("1.") || name.starts_with("4.") {
+            assert_eq!(v, s, "{name}");
+        }
+    }
 }
 
 #[test]
@@ -205,6 +220,43 @@ fn prefixes_that_match_nothing_and_missing_tensors_are_errors() {
         small_mlp(false),
     );
     assert!(e.contains("nope.safetensors"), "{e}");
+}
+
+#[test]
+fn a_pytorch_state_dict_loads_with_a_new_head() {
+    // tests/fixtures/gen_transfer_torch.py: nn.Sequential(Flatten, Linear(64, 16), ReLU,
+    // Linear(16, 10)) saved by safetensors.torch.
+    let ckpt = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/torch_mlp16_10classes.safetensors"
+    ));
+    let model = ModelConfig::Mlp {
+        hidden: vec![16],
+        activation: nn_core::layers::Activation::Relu,
+        batch_norm: false,
+        dropout: 0.0,
+    };
+    let mut config = target_job(model, Some(50), 2);
+    config.transfer = Some(TransferSettings {
+        reinit: Some(vec![]),
+        freeze_backbone: true,
+        ..TransferSettings::from_checkpoint(ckpt)
+    });
+    let session = Session::new(&config).unwrap();
+    let report = session.transfer.as_ref().unwrap();
+    assert_eq!(report.head, ["3"]);
+    assert_eq!(report.loaded, ["1.weight", "1.bias"]);
+    assert_eq!(report.frozen, ["1.weight", "1.bias"]);
+    let shapes: Vec<_> = report
+        .reshaped
+        .iter()
+        .map(|m| (m.name.as_str(), m.found.clone()))
+        .collect();
+    assert_eq!(shapes, [("3.weight", vec![10, 16]), ("3.bias", vec![10])]);
+    let torch = read_file(ckpt).unwrap();
+    let w = &torch.iter().find(|(n, _)| n == "1.weight").unwrap().1;
+    assert_eq!(session.model.named_parameters()[0].1.value().to_owned(), *w);
+    train(&config, &mut |_| {}).unwrap();
 }
 
 fn plain_sgd(lr: f64) -> OptimizerConfig {
