@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use nn_train::tune::{
-    EXAMPLE_SPACE, SearchSettings, SearchSpace, Strategy, format_table, progress_line, search,
-    write_results,
+    EXAMPLE_SPACE, SearchSettings, SearchSpace, Strategy, TrialRecord, format_table, progress_line,
+    rank, search, to_csv, write_results,
 };
+use nn_train::write_atomic;
 
 use super::{CliResult, load_config};
 
@@ -15,7 +16,8 @@ use super::{CliResult, load_config};
 /// best (by validation accuracy) and trains those and `--trials` new samples for
 /// `--refine-epochs` (default: the job's epochs). Trials whose loss explodes past
 /// `--explode-factor` × their first loss are stopped. Writes trials.json, trials.csv,
-/// spaces.toml and best.toml (the best job) into `--out`.
+/// spaces.toml and best.toml (the best job) into `--out` (trials.json/csv are also rewritten
+/// after every trial, so an interrupted search keeps its results).
 #[derive(clap::Args)]
 pub struct Args {
     /// The base job as a TOML file (`nn-train config` prints the defaults); omitted: the
@@ -103,8 +105,18 @@ pub fn run(args: Args) -> CliResult {
         space.dimensions.len(),
         settings.stages,
     );
+    // The trials so far are rewritten after each one, so an interrupted search keeps them.
+    let mut done: Vec<TrialRecord> = Vec::new();
     let result = search(&base, &space, &settings, &mut |t| {
-        println!("{}", progress_line(t))
+        println!("{}", progress_line(t));
+        done.push(t.clone());
+        rank(&mut done);
+        let json = serde_json::to_string_pretty(&done).expect("trial records serialise");
+        let written = write_atomic(&out.join("trials.json"), json.as_bytes())
+            .and_then(|()| write_atomic(&out.join("trials.csv"), to_csv(&done).as_bytes()));
+        if let Err(e) = written {
+            eprintln!("warning: {e}");
+        }
     })?;
     for (i, s) in result.spaces.iter().enumerate().skip(1) {
         println!("stage {} space:", i + 1);
