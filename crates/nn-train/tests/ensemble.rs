@@ -332,6 +332,11 @@ fn command_line_eval_and_ensemble() {
             < 1e-4,
         "{both}"
     );
+    // A job with `[ema]` says which weights it kept.
+    let ema_job = dir.path().join("ema.toml");
+    std::fs::write(&ema_job, "epochs = 2\n[ema]\ndecay = 0.99\n").unwrap();
+    let ema_out = run(&["train", "--config", ema_job.to_str().unwrap()]);
+    assert!(ema_out.contains("EMA weights: best val acc"), "{ema_out}");
     // A run on another split cannot join the ensemble.
     let other = dir.path().join("other");
     run(&[

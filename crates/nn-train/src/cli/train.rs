@@ -72,6 +72,12 @@ pub fn run(args: Args) -> CliResult {
         r.test_loss,
         r.test_acc
     );
+    if let (Some(ema_val), Some(ema_test)) = (r.ema_best_val_acc, r.ema_test_acc) {
+        println!(
+            "EMA weights: best val acc {ema_val:.4} (raw {:.4}); kept {:?} (test acc raw {:.4}, EMA {ema_test:.4})",
+            r.raw_best_val_acc, r.kept, r.raw_test_acc
+        );
+    }
     if args.monitor.is_some() {
         println!(
             "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
