@@ -9,6 +9,7 @@
 //! nn-train ensemble [--config job.toml] [--members 5] [--parallel P] [--tta ...] [--out DIR]
 //! nn-train lr-find [--config job.toml] [--steps N] [--out DIR]   # learning-rate range test
 //! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
+//! nn-train tune --space space.toml --out DIR [--config job.toml] [--trials N] [--parallel P]
 //! ```
 //!
 //! Each subcommand lives in its own file under `src/cli/`.
