@@ -27,7 +27,6 @@
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`transfer`] | transfer learning: start from a checkpoint, new head, frozen or slower backbone |
 //! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
-//! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search`]) |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
@@ -36,6 +35,7 @@
 //! | [`ensemble`] | [`train_ensemble`]: N seeds, averaged probabilities (model ensembles) |
 //! | [`snapshot`] | [`SnapshotCollector`]: snapshot ensembles of one run (SGDR cycles) |
 //! | [`tta_eval`] | [`evaluate_tta`]: test-time augmentation (flip, 5/10 crops) of models/ensembles |
+//! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search()`]) |
 //! | [`error`] | [`TrainError`] |
 
 pub mod adapter;
