@@ -362,6 +362,37 @@ mod tests {
         assert!(bad.validate("ema").is_err());
     }
 
+    proptest::proptest! {
+        /// Any decay, warm-up and sequence of weights: the average is the naive recurrence
+        /// `s ← d_t·s + (1 − d_t)·θ_t` (in f64) and stays within the range of the weights seen.
+        #[test]
+        fn matches_the_naive_recurrence(
+            decay in 0.0f64..=1.0,
+            tf in proptest::bool::ANY,
+            w0 in -10.0f32..10.0,
+            steps in proptest::collection::vec(-10.0f32..10.0, 1..40),
+        ) {
+            let settings = EmaSettings {
+                decay,
+                warmup: if tf { EmaWarmup::Tf } else { EmaWarmup::None },
+            };
+            let m = toy(&[w0], 0.0);
+            let mut ema = Ema::from_model(&m, settings).unwrap();
+            let mut naive = w0 as f64;
+            let (mut lo, mut hi) = (w0, w0);
+            for (t, &w) in steps.iter().enumerate() {
+                set(&m, &[w], 0.0);
+                ema.update(&m);
+                let d = settings.decay_at(t as u64) as f32 as f64;
+                naive = d * naive + (1.0 - d) * w as f64;
+                (lo, hi) = (lo.min(w), hi.max(w));
+                let got = values(&ema).0[0];
+                proptest::prop_assert!((got as f64 - naive).abs() < 1e-4, "{got} vs {naive}");
+                proptest::prop_assert!(got >= lo - 1e-4 && got <= hi + 1e-4);
+            }
+        }
+    }
+
     #[test]
     fn as_a_callback_it_starts_at_the_weights_before_the_first_update() {
         let m = toy(&[2.0], 0.0);

@@ -308,6 +308,51 @@ mod tests {
         assert_eq!(Tta::new(TtaMode::None).pad_for(8, 8), 1);
     }
 
+    proptest::proptest! {
+        /// Every mode keeps the image size, the first view of none/flip and the centre crop of
+        /// five/ten-crop is the image itself, and a crop view is the image shifted by at most
+        /// the padding (its pixels are image pixels or the zero fill).
+        #[test]
+        fn views_keep_the_size_and_contain_the_image(
+            c in 1usize..4, h in 1usize..10, w in 1usize..10, pad in 1usize..4, seed in 0u64..1000,
+        ) {
+            let img = Array3::from_shape_fn((c, h, w), |(k, y, x)| {
+                1.0 + ((seed as usize + 7 * k + 13 * y + 31 * x) % 97) as f32
+            });
+            for mode in [TtaMode::None, TtaMode::Flip, TtaMode::FiveCrop, TtaMode::TenCrop] {
+                let v = Tta { mode, pad: Some(pad) }.views(&img);
+                proptest::prop_assert_eq!(v.dim(), (mode.num_views(), c, h, w));
+                let identity = if matches!(mode, TtaMode::FiveCrop | TtaMode::TenCrop) { 4 } else { 0 };
+                proptest::prop_assert_eq!(v.index_axis(Axis(0), identity), img.view());
+                proptest::prop_assert!(v.iter().all(|x| *x == 0.0 || img.iter().any(|y| y == x)));
+            }
+        }
+
+        /// The mean of prediction sets is a distribution per row.
+        #[test]
+        fn means_of_distributions_are_distributions(
+            raw in proptest::collection::vec(0.01f32..1.0, 3 * 4 * 5),
+        ) {
+            let sets: Vec<Predictions> = raw
+                .chunks(4 * 5)
+                .map(|chunk| {
+                    let mut p = Array2::from_shape_vec((4, 5), chunk.to_vec()).unwrap();
+                    for mut row in p.rows_mut() {
+                        let s = row.sum();
+                        row /= s;
+                    }
+                    Predictions { probabilities: p, labels: vec![0, 1, 2, 3] }
+                })
+                .collect();
+            let m = Predictions::mean(&sets);
+            for row in m.probabilities.rows() {
+                proptest::prop_assert!((row.sum() - 1.0).abs() < 1e-5);
+            }
+            let (loss, acc) = m.loss_and_accuracy();
+            proptest::prop_assert!(loss >= 0.0 && (0.0..=1.0).contains(&acc));
+        }
+    }
+
     #[test]
     fn loss_accuracy_and_mean_of_predictions() {
         let a = Predictions {
