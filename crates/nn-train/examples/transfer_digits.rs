@@ -63,6 +63,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         ),
         (
+            "frozen backbone, BN in train mode",
+            Some(TransferSettings {
+                freeze_backbone: true,
+                frozen_eval: false,
+                ..TransferSettings::from_checkpoint(&ckpt)
+            }),
+        ),
+        (
             "frozen first layer, rest trained",
             Some(TransferSettings {
                 freeze: first_layer.clone(),

@@ -27,7 +27,8 @@ pub struct TransferSettings {
     /// The safetensors checkpoint to start from (`model.safetensors` of `nn-train train --out
     /// DIR`, or a PyTorch state dict saved with `safetensors.torch.save_file` under the same
     /// names). Every tensor of the model outside `reinit` must be in it; tensors of a different
-    /// shape (a head for another class count) are re-initialised and reported.
+    /// shape (a head for another class count) are re-initialised and reported. A relative path
+    /// is relative to the working directory.
     pub init_from: PathBuf,
     /// Prefixes of the classifier head. Default (empty): the module holding the model's last
     /// parameter (`fc` of the ResNet, the last `Linear` of the MLP and CNN).
