@@ -140,13 +140,15 @@ impl LrFinderConfig {
     /// through epochs if the training set has fewer than `num_steps` batches.
     pub fn run(&self, job: &TrainConfig) -> Result<LrFinderResult> {
         self.validate()?;
-        let mut session = Session::new(job)?;
-        // Each group's base rate relative to group 0's (1 if group 0's is 0).
-        let base = session.scheduler.base_lrs().to_vec();
-        let scale: Vec<f64> = base
-            .iter()
-            .map(|&b| if base[0] > 0.0 { b / base[0] } else { 1.0 })
-            .collect();
+        self.run_on(Session::new(job)?)
+    }
+
+    /// Runs the range test on `session` (for sessions built or adjusted by hand; taking it by
+    /// value makes sure the trained-on model is not used afterwards). Its schedule is ignored;
+    /// its optimizer state, model and loaders are used as they are.
+    pub fn run_on(&self, mut session: Session) -> Result<LrFinderResult> {
+        self.validate()?;
+        let scale = group_scales(session.scheduler.base_lrs());
         let mut smoother = Smoother::new(self.smoothing);
         let mut points = Vec::with_capacity(self.num_steps);
         let mut best = f32::INFINITY;
@@ -203,6 +205,13 @@ impl LrFinderConfig {
             stopped_early,
         })
     }
+}
+
+/// Each group's base rate relative to group 0's (all 1 if group 0's is 0).
+fn group_scales(base: &[f64]) -> Vec<f64> {
+    base.iter()
+        .map(|&b| if base[0] > 0.0 { b / base[0] } else { 1.0 })
+        .collect()
 }
 
 /// Bias-corrected exponential moving average (Adam's correction, fastai's `smooth_loss`).
@@ -337,6 +346,12 @@ mod tests {
         for i in 1..99 {
             assert!((c.lr_at(i + 1) / c.lr_at(i) - r).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn groups_keep_their_ratio_to_group_0() {
+        assert_eq!(group_scales(&[0.2, 0.05, 0.2]), vec![1.0, 0.25, 1.0]);
+        assert_eq!(group_scales(&[0.0, 0.5]), vec![1.0, 1.0]);
     }
 
     #[test]

@@ -48,6 +48,17 @@ fn lr_finder_rates_are_exponential_from_start_to_end() {
     assert_eq!(finder.run(&job()).unwrap(), r);
 }
 
+/// `run_on` a hand-built session gives the same curve as `run` on its job.
+#[test]
+fn lr_finder_runs_on_a_given_session() {
+    let finder = LrFinderConfig {
+        num_steps: 12,
+        ..Default::default()
+    };
+    let session = nn_train::Session::new(&job()).unwrap();
+    assert_eq!(finder.run_on(session).unwrap(), finder.run(&job()).unwrap());
+}
+
 #[test]
 fn lr_finder_stops_early_on_divergence() {
     let finder = LrFinderConfig {
