@@ -209,7 +209,28 @@ fn prefixes_that_match_nothing_and_missing_tensors_are_errors() {
     );
     let e = job(
         TransferSettings {
+            freeze: vec!["5".into()],
+            ..base.clone()
+        },
+        small_mlp(false),
+    );
+    assert!(
+        e.contains("`5.weight` would be frozen") && e.contains("transfer.reinit"),
+        "{e}"
+    );
+    let mut three = target_job(small_mlp(false), None, 1);
+    three.data.classes = Some(vec![5, 6, 7]);
+    three.transfer = Some(TransferSettings {
+        reinit: Some(vec![]),
+        freeze: vec!["5".into()],
+        ..base.clone()
+    });
+    let e = Session::new(&three).err().unwrap().to_string();
+    assert!(e.contains("shape [3, 64] in the model, [5, 64]"), "{e}");
+    let e = job(
+        TransferSettings {
             freeze: vec![String::new()],
+            reinit: Some(vec![]),
             ..base.clone()
         },
         small_mlp(false),

@@ -96,6 +96,20 @@ pub enum TransferError {
         /// The missing tensors.
         names: Vec<String>,
     },
+    /// A frozen parameter was not loaded (re-initialised or mis-shaped): it would stay random.
+    #[error(
+        "transfer from {}: `{name}` would be frozen at its random initialisation ({why}); \
+         frozen parameters must come from the checkpoint",
+        path.display()
+    )]
+    FrozenNotLoaded {
+        /// The checkpoint.
+        path: PathBuf,
+        /// The parameter.
+        name: String,
+        /// Why it was not loaded.
+        why: String,
+    },
     /// Every parameter is frozen and nothing unfreezes them.
     #[error(
         "transfer from {}: every parameter of the model is frozen and `unfreeze_after_epochs` \
@@ -259,6 +273,21 @@ pub fn apply_transfer(
     let mut frozen = Vec::new();
     for (name, p) in &params {
         if under(name, &settings.freeze) || (settings.freeze_backbone && !under(name, &head)) {
+            if !load.loaded.contains(name) {
+                let why = match load.mismatched.iter().find(|m| &m.name == name) {
+                    Some(m) => format!(
+                        "shape {:?} in the model, {:?} in the checkpoint",
+                        m.expected, m.found
+                    ),
+                    None => "under a `transfer.reinit` prefix".to_string(),
+                };
+                return Err(TransferError::FrozenNotLoaded {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    why,
+                }
+                .into());
+            }
             p.set_frozen(true);
             frozen.push(name.clone());
         }
