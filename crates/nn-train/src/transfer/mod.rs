@@ -69,7 +69,7 @@ pub enum TransferError {
     /// A prefix of `head`, `reinit` or `freeze` selects nothing in the model.
     #[error(
         "transfer from {}: `transfer.{field}` prefix \"{prefix}\" matches no {what} of the model \
-         (its top-level modules: {modules})",
+         (its top-level modules with tensors: {modules})",
         path.display()
     )]
     NoMatch {
