@@ -107,6 +107,13 @@ class RustSide:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds of pause between the two sides (default none: measured, a pause made the "
+        "side that followed it slower, as the host deschedules idle virtual CPUs)",
+    )
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--quick", action="store_true", help="fewer blocks (a smoke run)")
     ap.add_argument("--no-build", action="store_true")
@@ -127,7 +134,9 @@ def main():
     # (name, rust command, torch call, work per call, unit)
     workloads = []
     for n in (256, 512, 1024, 2048):
-        inner = max(1, int(0.4e9 / (2 * n**3)))  # ~2-4 ms per block
+        # Blocks of ~25 ms: with blocks of one 1.3 ms product (n = 512) the host's scheduling
+        # noise made the median bimodal (0.6x or 1.1x from round to round).
+        inner = max(1, round(5e9 / (2 * n**3)))
         workloads.append(
             (
                 f"sgemm n={n}",
@@ -151,7 +160,7 @@ def main():
             ("gᵀ·X (dW1)", 1024, 3072, b, 1, 0),
         ]
         for name, m, n, k, ta, tb in shapes:
-            inner = max(1, int(0.4e9 / (2 * m * n * k)))
+            inner = max(1, round(5e9 / (2 * m * n * k)))
             workloads.append(
                 (
                     f"{name} {m}x{n}x{k}",
@@ -187,10 +196,13 @@ def main():
             for name, cmd, tcall, _, _ in workloads:
                 if rnd % 2 == 0:
                     tt = tcall(t_side)
+                    time.sleep(args.settle)
                     rt = r_side.ask(cmd)
                 else:
                     rt = r_side.ask(cmd)
+                    time.sleep(args.settle)
                     tt = tcall(t_side)
+                time.sleep(args.settle)
                 results[name][0].append(tt)
                 results[name][1].append(rt)
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
