@@ -26,7 +26,7 @@
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`transfer`] | transfer learning: start from a checkpoint, new head, frozen or slower backbone |
-//! | [`trainer`] | [`train`], [`train_with`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
+//! | [`trainer`] | [`train`], [`train_with`], [`train_session`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
@@ -69,7 +69,8 @@ pub use session::{Session, StepStats};
 pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};
 pub use trainer::KeptWeights;
 pub use trainer::{
-    EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train, train_with,
+    EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train,
+    train_session, train_with,
 };
 pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{Predictions, Tta, TtaMode, evaluate_tta, predict_dataset};

@@ -131,7 +131,13 @@ pub fn train(config: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochRecord)) -> Re
 /// kept, and the one with the higher validation accuracy (raw on ties) is restored and tested
 /// ([`TrainReport::kept`]). Early stopping counts epochs since the better of the two improved.
 pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
-    let mut s = Session::new(config)?;
+    train_session(Session::new(config)?, callbacks)
+}
+
+/// [`train_with`] on a session built beforehand (e.g. to print its [`Session::transfer`] load
+/// report before training starts). The job is `session.config`.
+pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
+    let config = &s.config.clone();
     let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
     let mut report = TrainReport {
         parameters: s.model.num_parameters(),

@@ -9,7 +9,7 @@ use nn_train::{
     train_snapshot_ensemble, write_atomic,
 };
 
-use super::{CliResult, load_config};
+use super::{CliResult, Overrides, load_config};
 
 /// Train an ensemble (members differing only in seed; the data split stays the job's) and
 /// report members, mean member and ensemble test accuracy.
@@ -34,12 +34,8 @@ pub struct Args {
     /// (Huang et al. 2017; pair with an SGDR schedule whose cycles last K epochs).
     #[arg(long, conflicts_with_all = ["members", "parallel"])]
     snapshot_every: Option<usize>,
-    /// Override the number of epochs.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Override the base seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Write the JSON report to this file.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -52,13 +48,7 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
     let mut config = load_config(args.config.as_deref())?;
-    if let Some(e) = args.epochs {
-        config.epochs = e;
-    }
-    if let Some(s) = args.seed {
-        config.seed = s;
-    }
-    config.validate()?;
+    args.overrides.apply(&mut config)?;
     let tta = Tta {
         mode: args.tta,
         pad: args.tta_pad,

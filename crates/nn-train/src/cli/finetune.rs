@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use nn_train::transfer::run_checkpoint;
-use nn_train::{Session, TrainConfig, TrainError, train, write_atomic};
+use nn_train::{Session, TrainConfig, TrainError};
 
-use super::CliResult;
+use super::{CliResult, Overrides};
 
 /// Fine-tune a trained run on a new job: the checkpoint is RUN_DIR/model.safetensors, the model
 /// is the run's (RUN_DIR/config.toml) unless the job sets `[model]`, the head is
@@ -28,12 +28,8 @@ pub struct Args {
     /// Learning-rate multiplier of the parameters outside the head (e.g. 0.1).
     #[arg(long)]
     backbone_lr_mult: Option<f64>,
-    /// Override the number of epochs.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Override the seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Write config.toml, report.json and model.safetensors into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -72,50 +68,12 @@ fn job(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
         t.backbone_lr_mult = m;
     }
     config.transfer = Some(t);
-    if let Some(e) = args.epochs {
-        config.epochs = e;
-    }
-    if let Some(s) = args.seed {
-        config.seed = s;
-    }
-    config.validate()?;
+    args.overrides.apply(&mut config)?;
     Ok(config)
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
     let config = job(&args)?;
-    // Building the session once up front checks the settings against the model and the
-    // checkpoint, and gives the load report (training builds its own session).
-    let session = Session::new(&config)?;
-    if let Some(report) = &session.transfer {
-        print!("{report}");
-    }
-    drop(session);
-    println!(
-        "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9}",
-        "epoch", "lr", "train loss", "train acc", "val loss", "val acc"
-    );
-    let trained = train(&config, &mut |e| {
-        println!(
-            "{:>5} {:>10.5} {:>10.4} {:>9.4} {:>10.4} {:>9.4}",
-            e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc
-        );
-    })?;
-    let r = &trained.report;
-    println!(
-        "best epoch {} (val acc {:.4}); test loss {:.4}, test accuracy {:.4}",
-        r.best_epoch, r.best_val_acc, r.test_loss, r.test_acc
-    );
-    if let Some(dir) = args.out {
-        write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
-        let json = serde_json::to_string_pretty(r).expect("reports serialise");
-        write_atomic(&dir.join("report.json"), json.as_bytes())?;
-        nn_core::checkpoint::save(trained.model.as_ref(), dir.join("model.safetensors"))?;
-        println!(
-            "wrote {}/{{config.toml, report.json, model.safetensors}}",
-            dir.display()
-        );
-    }
-    Ok(())
+    super::train::run_session(Session::new(&config)?, args.out, None)
 }

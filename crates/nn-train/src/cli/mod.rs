@@ -17,6 +17,30 @@ use nn_train::{TrainConfig, TrainError};
 /// The result of a subcommand; any error is printed as `error: …` with exit status 1.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The overrides every job-running subcommand accepts (`#[command(flatten)]`).
+#[derive(clap::Args)]
+pub struct Overrides {
+    /// Override the number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl Overrides {
+    /// Applies the overrides to `config` and validates the result.
+    pub fn apply(&self, config: &mut TrainConfig) -> Result<(), TrainError> {
+        if let Some(e) = self.epochs {
+            config.epochs = e;
+        }
+        if let Some(s) = self.seed {
+            config.seed = s;
+        }
+        config.validate()
+    }
+}
+
 /// The job in `path`, or the default job.
 pub fn load_config(path: Option<&Path>) -> Result<TrainConfig, TrainError> {
     match path {

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use nn_train::plot::{default_window, plot_curves, plot_ratios};
-use nn_train::{EpochRecord, MonitorConfig, OnEpoch, train_with, write_atomic};
+use nn_train::{EpochRecord, MonitorConfig, OnEpoch, Session, train_session, write_atomic};
 
-use super::{CliResult, load_config};
+use super::{CliResult, Overrides, load_config};
 
 /// Train a model (default: an MLP on the embedded UCI digits) and report test accuracy.
 #[derive(clap::Args)]
@@ -13,12 +13,8 @@ pub struct Args {
     /// The job as a TOML file (`nn-train config` prints the defaults); omitted: the default job.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Override the number of epochs.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Override the seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Write config.toml, report.json and model.safetensors (best snapshot) into this directory.
     /// With --out, also curves.png (loss per step + moving average, train/val accuracy).
     #[arg(long)]
@@ -32,19 +28,28 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
     let mut config = load_config(args.config.as_deref())?;
-    if let Some(e) = args.epochs {
-        config.epochs = e;
+    args.overrides.apply(&mut config)?;
+    run_session(Session::new(&config)?, args.out, args.monitor)
+}
+
+/// Trains a built session (printing its transfer load report first, if any), prints the
+/// per-epoch table and the summary, and writes the outputs into `out` (with `monitor`: the
+/// update/weight-ratio files too). Shared by `train` and `finetune`.
+pub fn run_session(
+    session: Session,
+    out: Option<PathBuf>,
+    monitor_every: Option<u64>,
+) -> CliResult {
+    if let Some(report) = &session.transfer {
+        print!("{report}");
     }
-    if let Some(s) = args.seed {
-        config.seed = s;
-    }
-    config.validate()?;
+    let config = session.config.clone();
     println!(
         "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
         "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
     );
     let mut monitor = MonitorConfig {
-        ratio_every: args.monitor.unwrap_or(0),
+        ratio_every: monitor_every.unwrap_or(0),
         ..MonitorConfig::default()
     }
     .init()?;
@@ -54,7 +59,7 @@ pub fn run(args: Args) -> CliResult {
             e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
         );
     });
-    let trained = train_with(&config, &mut [&mut progress, &mut monitor])?;
+    let trained = train_session(session, &mut [&mut progress, &mut monitor])?;
     let r = &trained.report;
     println!(
         "model: {} parameters; initial val loss {:.4} (log C = {:.4})",
@@ -78,7 +83,7 @@ pub fn run(args: Args) -> CliResult {
             r.raw_best_val_acc, r.kept, r.raw_test_acc
         );
     }
-    if args.monitor.is_some() {
+    if monitor_every.is_some() {
         println!(
             "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
         );
@@ -86,7 +91,7 @@ pub fn run(args: Args) -> CliResult {
             println!("  {name:<24} {median:.2e}  ({low} low, {high} high)");
         }
     }
-    if let Some(dir) = args.out {
+    if let Some(dir) = out {
         write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
         let json = serde_json::to_string_pretty(r).expect("reports serialise");
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
@@ -102,7 +107,7 @@ pub fn run(args: Args) -> CliResult {
             "wrote {}/{{config.toml, report.json, model.safetensors, curves.png}}",
             dir.display()
         );
-        if args.monitor.is_some() {
+        if monitor_every.is_some() {
             monitor.write(&dir)?;
             plot_ratios(&dir.join("ratios.png"), &monitor.ratios, &monitor.config)?;
             println!(
