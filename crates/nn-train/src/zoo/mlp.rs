@@ -6,7 +6,7 @@ use nn_regularize::DropoutConfig;
 
 use crate::error::Result;
 
-/// Flatten → (Linear → [BatchNorm1d] → activation → [Dropout(p)])* → Linear, for `inputs`
+/// Flatten → (Linear → BatchNorm1d? → activation → Dropout(p)?)* → Linear, for `inputs`
 /// features and `classes` outputs. Children are numbered as in PyTorch's `nn.Sequential`.
 pub fn mlp(
     inputs: usize,

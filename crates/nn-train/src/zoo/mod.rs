@@ -3,7 +3,7 @@
 //!
 //! | kind | network |
 //! |---|---|
-//! | `mlp` | [`mlp`]: Flatten → (Linear → [BN] → activation → [Dropout])* → Linear |
+//! | `mlp` | [`mlp`]: Flatten → (Linear → BN? → activation → Dropout?)* → Linear |
 //! | `cnn` | [`cnn`]: (Conv3×3 → BN → ReLU → MaxPool 2)* → global average pool → Linear |
 //! | `resnet` | [`resnet`]: the CIFAR ResNet-(6n+2) of He et al. 2016 (n = 1: ResNet-8, n = 3: ResNet-20) |
 
