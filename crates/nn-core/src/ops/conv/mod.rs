@@ -57,11 +57,11 @@ impl Backward for Conv2dBackward {
         let need_b = self.has_bias && ctx.needs_grad(2);
         let x = ctx.inputs[0].data().as_standard_layout();
         let w = ctx.inputs[1].data().as_standard_layout();
-        let dy = grad.as_standard_layout();
+        let dy_std = grad.as_standard_layout();
         let (x, w, dy) = (
             x.as_slice().expect("standard layout"),
             w.as_slice().expect("standard layout"),
-            dy.as_slice().expect("standard layout"),
+            dy_std.as_slice().expect("standard layout"),
         );
         let (dx, dw, db) = if winograd::applies(g) {
             let r = winograd::backward(g, x, w, dy, need_x, need_w);
@@ -80,6 +80,10 @@ impl Backward for Conv2dBackward {
             let r = backward::backward(g, x, w, dy, (need_x, need_w, need_b));
             (r.dx, r.dw, r.db)
         };
+        drop(dy_std);
+        // The upstream gradient is consumed here: its buffer goes back to the pool for the next
+        // step (instead of to the system allocator, whose fresh pages fault on first touch).
+        crate::pool::recycle(grad);
         let shaped = |v: Vec<f32>, s: &[usize]| {
             Array::from_shape_vec(IxDyn(s), v).expect("gradient has the input's shape")
         };

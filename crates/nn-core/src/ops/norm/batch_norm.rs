@@ -192,8 +192,8 @@ impl Backward for BatchNormBackward {
         let (n, c, l) = ncl("batch_norm", shape);
         let x = ctx.inputs[0].data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let dy = grad.as_standard_layout();
-        let dy = dy.as_slice().expect("standard layout");
+        let dy_std = grad.as_standard_layout();
+        let dy = dy_std.as_slice().expect("standard layout");
         let gamma = channel_values(self.has_weight.then(|| &ctx.inputs[1]), c, 1.0);
         let sums = channel_grad_sums(x, dy, (n, c, l), &self.mean);
         let m = (n * l) as f64;
@@ -214,6 +214,10 @@ impl Backward for BatchNormBackward {
             let v = channel_dx(x, dy, (c, l), &coef);
             Array::from_shape_vec(IxDyn(shape), v).expect("input shape")
         });
+        // The upstream gradient is consumed here: its buffer goes back to the pool for the next
+        // step (instead of to the system allocator, whose fresh pages fault on first touch).
+        drop(dy_std);
+        crate::pool::recycle(grad);
         let mut out = vec![dx];
         let vec1 = |v: Vec<f32>| Array::from_shape_vec(IxDyn(&[c]), v).expect("[C]");
         if self.has_weight {
