@@ -17,10 +17,12 @@
 //! dU_e = Σ_tiles dM_e V_eᵀ, dg = Gᵀ dU G.
 
 mod backward;
+mod input;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use backward::backward;
+use input::input_transform;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -109,68 +111,6 @@ fn weight_transform(g: &Geom, w: &[f32], transposed: bool) -> Vec<f32> {
 fn padded_dims(g: &Geom) -> (usize, usize) {
     let (th, tw) = tiles(g);
     (2 * th + 2, 2 * tw + 2)
-}
-
-/// Copies `plane` (`[H, W]`) into `pad` (zeroed, `padded_dims`) at offset (pH, pW).
-fn pad_plane(g: &Geom, plane: &[f32], pad: &mut [f32]) {
-    let (hp, wp) = padded_dims(g);
-    pad.fill(0.0);
-    let rows = g.h.min(hp - g.ph);
-    let cols = g.w.min(wp - g.pw);
-    for r in 0..rows {
-        pad[(r + g.ph) * wp + g.pw..(r + g.ph) * wp + g.pw + cols]
-            .copy_from_slice(&plane[r * g.w..r * g.w + cols]);
-    }
-}
-
-/// V (`[16][C_in][ld]`, columns `col0 + tile`) of one sample `x` (`[C_in, H, W]`): Bᵀ d B for
-/// every 4×4 input tile d, computed a row of tiles at a time (vectorisable over tiles).
-fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col0: usize) {
-    let (th, tw) = tiles(g);
-    let t = th * tw;
-    let (hp, wp) = padded_dims(g);
-    let plane_len = g.cin * ld;
-    let mut pad = vec![0.0f32; hp * wp];
-    // tr[r][j][tile]: the column transform of row r of every tile of the plane (so that the
-    // row transform below runs over all tiles at once).
-    let mut tr = vec![0.0f32; 16 * t];
-    for ci in 0..g.cin {
-        pad_plane(g, &x[ci * g.h * g.w..(ci + 1) * g.h * g.w], &mut pad);
-        for r in 0..4 {
-            let (t0, rest) = tr[r * 4 * t..(r + 1) * 4 * t].split_at_mut(t);
-            let (t1, rest) = rest.split_at_mut(t);
-            let (t2, t3) = rest.split_at_mut(t);
-            for ty in 0..th {
-                let row = &pad[(2 * ty + r) * wp..(2 * ty + r + 1) * wp];
-                let o = ty * tw;
-                for tx in 0..tw {
-                    let d = &row[2 * tx..2 * tx + 4];
-                    t0[o + tx] = d[0] - d[2];
-                    t1[o + tx] = d[1] + d[2];
-                    t2[o + tx] = d[2] - d[1];
-                    t3[o + tx] = d[1] - d[3];
-                }
-            }
-        }
-        let base = ci * ld + col0;
-        for j in 0..4 {
-            let q = |r: usize| &tr[(r * 4 + j) * t..(r * 4 + j + 1) * t];
-            let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
-            let at = |i: usize| (i * 4 + j) * plane_len + base;
-            for (d, (a, b)) in v[at(0)..at(0) + t].iter_mut().zip(q0.iter().zip(q2)) {
-                *d = a - b;
-            }
-            for (d, (a, b)) in v[at(1)..at(1) + t].iter_mut().zip(q1.iter().zip(q2)) {
-                *d = a + b;
-            }
-            for (d, (a, b)) in v[at(2)..at(2) + t].iter_mut().zip(q2.iter().zip(q1)) {
-                *d = a - b;
-            }
-            for (d, (a, b)) in v[at(3)..at(3) + t].iter_mut().zip(q1.iter().zip(q3)) {
-                *d = a - b;
-            }
-        }
-    }
 }
 
 /// Forward: `[N, C_out, oH, oW]`.

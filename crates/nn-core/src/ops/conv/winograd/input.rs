@@ -1,0 +1,195 @@
+//! The Winograd input transform V = Bᵀ d B of every 4×4 input tile d (stride 2, overlapping by
+//! 2), with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+//!
+//! Separable: first along each image row, h = d·B for every tile column tx of every (zero-padded)
+//! row pr, with e/o the even/odd entries of the padded row (e_k = row[2k], o_k = row[2k+1]):
+//!
+//! ```text
+//! h0 = e_tx − e_tx+1,   h1 = o_tx + e_tx+1,   h2 = e_tx+1 − o_tx,   h3 = o_tx − o_tx+1
+//! ```
+//!
+//! computed once per padded row (each row serves two tile rows), then down the columns for every
+//! tile row ty: V[i][j] = (Bᵀ [h_j(2ty), h_j(2ty+1), h_j(2ty+2), h_j(2ty+3)])_i. Both passes run
+//! over contiguous runs of tiles (vectorisable); the zero padding is applied row by row while
+//! splitting a row into e/o, so no padded copy of the plane is made. The arithmetic is the same
+//! as a direct evaluation of Bᵀ d B, in the same order, so results are bitwise those of the
+//! straightforward form (see the test).
+
+use super::super::geometry::Geom;
+use super::{padded_dims, tiles};
+
+/// V (`[16][C_in][ld]`, columns `col0 + tile`) of one sample `x` (`[C_in, H, W]`).
+pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col0: usize) {
+    let (th, tw) = tiles(g);
+    let t = th * tw;
+    let (hp, wp) = padded_dims(g);
+    let plane_len = g.cin * ld;
+    // h[j][pr][tx] for the padded rows pr of one channel; e/o: one padded row split.
+    let hlen = hp * tw;
+    let mut h = vec![0.0f32; 4 * hlen];
+    let mut eo = vec![0.0f32; wp];
+    for ci in 0..g.cin {
+        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        let (h0, rest) = h.split_at_mut(hlen);
+        let (h1, rest) = rest.split_at_mut(hlen);
+        let (h2, h3) = rest.split_at_mut(hlen);
+        for pr in 0..hp {
+            let hr = pr * tw..(pr + 1) * tw;
+            let (h0, h1, h2, h3) = (
+                &mut h0[hr.clone()],
+                &mut h1[hr.clone()],
+                &mut h2[hr.clone()],
+                &mut h3[hr],
+            );
+            let r = pr.wrapping_sub(g.ph);
+            if r >= g.h {
+                h0.fill(0.0);
+                h1.fill(0.0);
+                h2.fill(0.0);
+                h3.fill(0.0);
+                continue;
+            }
+            split_row(&plane[r * g.w..(r + 1) * g.w], g.pw, &mut eo);
+            let (e, o) = eo.split_at(wp / 2);
+            let (e0, e1, o0, o1) = (&e[..tw], &e[1..=tw], &o[..tw], &o[1..=tw]);
+            for k in 0..tw {
+                h0[k] = e0[k] - e1[k];
+                h1[k] = o0[k] + e1[k];
+                h2[k] = e1[k] - o0[k];
+                h3[k] = o0[k] - o1[k];
+            }
+        }
+        let base = ci * ld + col0;
+        for (j, hj) in [&*h0, &*h1, &*h2, &*h3].into_iter().enumerate() {
+            let at = |i: usize| (i * 4 + j) * plane_len + base;
+            for ty in 0..th {
+                let q = |r: usize| &hj[(2 * ty + r) * tw..(2 * ty + r + 1) * tw];
+                let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
+                let o = ty * tw;
+                let row = |i: usize| at(i) + o..at(i) + o + tw;
+                for (d, (a, b)) in v[row(0)].iter_mut().zip(q0.iter().zip(q2)) {
+                    *d = a - b;
+                }
+                for (d, (a, b)) in v[row(1)].iter_mut().zip(q1.iter().zip(q2)) {
+                    *d = a + b;
+                }
+                for (d, (a, b)) in v[row(2)].iter_mut().zip(q2.iter().zip(q1)) {
+                    *d = a - b;
+                }
+                for (d, (a, b)) in v[row(3)].iter_mut().zip(q1.iter().zip(q3)) {
+                    *d = a - b;
+                }
+            }
+        }
+        debug_assert!(t <= ld);
+    }
+}
+
+/// Splits the image row `src` shifted right by `pw` zeros (and zero-filled to `eo.len()` =
+/// the padded width, even) into its even entries (`eo[..len/2]`) and odd ones (`eo[len/2..]`).
+fn split_row(src: &[f32], pw: usize, eo: &mut [f32]) {
+    let half = eo.len() / 2;
+    let (e, o) = eo.split_at_mut(half);
+    e.fill(0.0);
+    o.fill(0.0);
+    // Padded column c = pw + i holds src[i]; only columns below 2·half are kept.
+    let n = src.len().min((2 * half).saturating_sub(pw));
+    let src = &src[..n];
+    // Source pairs (src[2k], src[2k+1]) land on (e, o) at pw/2 + k (pw even) or on (o, e) at
+    // (pw−1)/2 + k and (pw+1)/2 + k (pw odd).
+    let (first, second, off1, off2) = if pw % 2 == 0 {
+        (e, o, pw / 2, pw / 2)
+    } else {
+        (o, e, pw / 2, pw / 2 + 1)
+    };
+    let pairs = src.chunks_exact(2);
+    let rem = pairs.remainder();
+    let np = n / 2;
+    for ((a, b), pair) in first[off1..off1 + np]
+        .iter_mut()
+        .zip(&mut second[off2..off2 + np])
+        .zip(pairs)
+    {
+        *a = pair[0];
+        *b = pair[1];
+    }
+    if let [last] = rem {
+        first[off1 + np] = *last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::geometry::{Conv2dOptions, Geom};
+    use super::*;
+    use crate::rng::seeded;
+    use crate::tensor::Tensor;
+
+    /// The straightforward form: a zero-padded copy of the plane, Bᵀ d B per tile.
+    fn reference(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col0: usize) {
+        let (th, tw) = tiles(g);
+        let (hp, wp) = padded_dims(g);
+        let mut pad = vec![0.0f32; hp * wp];
+        for ci in 0..g.cin {
+            pad.fill(0.0);
+            for r in 0..g.h.min(hp - g.ph) {
+                for c in 0..g.w.min(wp - g.pw) {
+                    pad[(r + g.ph) * wp + c + g.pw] = x[(ci * g.h + r) * g.w + c];
+                }
+            }
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let d = |r: usize, c: usize| pad[(2 * ty + r) * wp + 2 * tx + c];
+                    // d·B per row, then Bᵀ· per column.
+                    let hb: [[f32; 4]; 4] = std::array::from_fn(|r| {
+                        [
+                            d(r, 0) - d(r, 2),
+                            d(r, 1) + d(r, 2),
+                            d(r, 2) - d(r, 1),
+                            d(r, 1) - d(r, 3),
+                        ]
+                    });
+                    for j in 0..4 {
+                        let col = [
+                            hb[0][j] - hb[2][j],
+                            hb[1][j] + hb[2][j],
+                            hb[2][j] - hb[1][j],
+                            hb[1][j] - hb[3][j],
+                        ];
+                        for (i, val) in col.into_iter().enumerate() {
+                            v[((i * 4 + j) * g.cin + ci) * ld + col0 + ty * tw + tx] = val;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bitwise equal to the straightforward form, for odd and even sizes and paddings 0-2.
+    #[test]
+    fn equals_the_direct_transform() {
+        for (cin, h, w, p) in [
+            (16, 8, 8, 1),
+            (16, 7, 5, 1),
+            (17, 6, 9, 0),
+            (16, 4, 4, 2),
+            (16, 3, 3, 1),
+            (16, 1, 2, 2),
+        ] {
+            let o = Conv2dOptions::default().padding(p);
+            let g = Geom::new(&[1, cin, h, w], &[16, cin, 3, 3], &o);
+            let x = Tensor::randn(&[cin, h, w], 0.0, 1.0, &mut seeded(h as u64)).to_vec();
+            let (th, tw) = tiles(&g);
+            let (ld, col0) = (th * tw + 3, 2);
+            let mut a = vec![f32::NAN; 16 * cin * ld];
+            let mut b = a.clone();
+            input_transform(&g, &x, &mut a, ld, col0);
+            reference(&g, &x, &mut b, ld, col0);
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{g:?}"
+            );
+        }
+    }
+}
