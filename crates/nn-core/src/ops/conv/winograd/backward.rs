@@ -1,7 +1,7 @@
 //! Backward of the Winograd convolution: the exact adjoint of the forward's linear steps.
 //!
-//! dM = A dY Aᵀ per output tile; dV_e = U_eᵀ dM_e; the input gradient tile B dV Bᵀ is
-//! scatter-added (tiles overlap by 2); dU_e = Σ_tiles dM_e V_eᵀ accumulated per batch slice and
+//! dM = A dY Aᵀ per output tile; dV_e = U_eᵀ dM_e; the input gradient tiles B dV Bᵀ are
+//! summed where they overlap (by 2; done separably, see `input.rs`); dU_e = Σ_tiles dM_e V_eᵀ accumulated per batch slice and
 //! summed in slice order; dg = Gᵀ dU G.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -11,10 +11,11 @@ use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob};
 use super::super::forward::{GemmFn, gemm_for};
 use super::super::geometry::Geom;
 use super::super::workspace::with_workspace;
-use super::{input_transform, padded_dims, samples_per_block, tiles, weight_transform};
+use super::input::input_transform_adjoint;
+use super::{input_transform, samples_per_block, tiles, weight_transform};
 
-/// Backward over samples `lo..hi`: writes the slice's input gradients into `dxs` (zeroed by the
-/// caller) and its partial dU (transposed, `[16][C_in][C_out]`) into `part`.
+/// Backward over samples `lo..hi`: writes the slice's input gradients into `dxs` (overwritten)
+/// and its partial dU (transposed, `[16][C_in][C_out]`) into `part`.
 #[allow(clippy::too_many_arguments)]
 fn slice_backward(
     g: &Geom,
@@ -126,63 +127,11 @@ fn slice_backward(
                     mm(1.0, ute, dme, 0.0, dve);
                 }
                 let vplane = cin * ld;
-                let (hp, wp) = padded_dims(g);
-                let mut pad = vec![0.0f32; hp * wp];
-                let mut u = vec![0.0f32; 16 * t];
-                let mut dd = vec![0.0f32; 16 * t];
+                let mut dh = Vec::new();
                 for bi in 0..nbc {
                     let dx_n = &mut dxs[(n0 - lo + bi) * xs..(n0 - lo + bi + 1) * xs];
-                    for ci in 0..cin {
-                        let base = ci * ld + bi * t;
-                        let dve = |e: usize| &dv[e * vplane + base..e * vplane + base + t];
-                        // B over the rows i of dV, for every column j: u[r][j][tile].
-                        for j in 0..4 {
-                            let (v0, v1, v2, v3) = (dve(j), dve(4 + j), dve(8 + j), dve(12 + j));
-                            for k in 0..t {
-                                u[j * t + k] = v0[k];
-                                u[(4 + j) * t + k] = v1[k] - v2[k] + v3[k];
-                                u[(8 + j) * t + k] = v1[k] + v2[k] - v0[k];
-                                u[(12 + j) * t + k] = -v3[k];
-                            }
-                        }
-                        // B over the columns j of each row r: dd[r][c][tile].
-                        for r in 0..4 {
-                            let ur = |j: usize| &u[(r * 4 + j) * t..(r * 4 + j + 1) * t];
-                            let (u0, u1, u2, u3) = (ur(0), ur(1), ur(2), ur(3));
-                            let (d0, rest) = dd[r * 4 * t..(r + 1) * 4 * t].split_at_mut(t);
-                            let (d1, rest) = rest.split_at_mut(t);
-                            let (d2, d3) = rest.split_at_mut(t);
-                            for k in 0..t {
-                                d0[k] = u0[k];
-                                d1[k] = u1[k] - u2[k] + u3[k];
-                                d2[k] = u1[k] + u2[k] - u0[k];
-                                d3[k] = -u3[k];
-                            }
-                        }
-                        // Overlapping 4×4 tiles added into the zero-padded plane.
-                        pad.fill(0.0);
-                        for ty in 0..th {
-                            for r in 0..4 {
-                                let row = &mut pad[(2 * ty + r) * wp..(2 * ty + r + 1) * wp];
-                                for c in 0..4 {
-                                    let d = &dd[(r * 4 + c) * t + ty * tw
-                                        ..(r * 4 + c) * t + (ty + 1) * tw];
-                                    for (tx, &val) in d.iter().enumerate() {
-                                        row[2 * tx + c] += val;
-                                    }
-                                }
-                            }
-                        }
-                        // The image part of the padded plane is this channel's input gradient.
-                        let dxp = &mut dx_n[ci * g.hw()..(ci + 1) * g.hw()];
-                        let rows = g.h.min(hp - g.ph);
-                        let cols = g.w.min(wp - g.pw);
-                        for r in 0..rows {
-                            let src = &pad[(r + g.ph) * wp + g.pw..(r + g.ph) * wp + g.pw + cols];
-                            for (d, s) in dxp[r * g.w..r * g.w + cols].iter_mut().zip(src) {
-                                *d += s;
-                            }
-                        }
+                    for (ci, dxp) in dx_n.chunks_exact_mut(g.hw()).enumerate() {
+                        input_transform_adjoint(g, dv, vplane, ci * ld + bi * t, &mut dh, dxp);
                     }
                 }
             }
@@ -202,7 +151,8 @@ pub(crate) fn backward(
     need_w: bool,
 ) -> ConvGrads {
     let (cin, cout) = (g.cin, g.cout);
-    let mut dx = need_x.then(|| crate::pool::take_zeroed(g.n * cin * g.hw()));
+    // Every element of dx is written (each channel plane once, by the adjoint transform).
+    let mut dx = need_x.then(|| crate::pool::take(g.n * cin * g.hw()));
     let ut = if need_x {
         weight_transform(g, w, true)
     } else {

@@ -85,6 +85,94 @@ pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col
     }
 }
 
+/// The adjoint of [`input_transform`] for one channel plane: from dV (`dv`, planes of `vplane`
+/// floats for the 16 positions, this channel's tiles at `base ..`) to the input gradient
+/// `dx` (`[H, W]`, overwritten): dd = B dV Bᵀ per tile, overlapping tiles summed. Separable as
+/// the forward: down the columns first (per tile column j, for tile row ty),
+///
+/// ```text
+/// dh_j(2ty) += dV0j,  dh_j(2ty+1) += dV1j − dV2j + dV3j,
+/// dh_j(2ty+2) += dV1j + dV2j − dV0j,  dh_j(2ty+3) −= dV3j
+/// ```
+///
+/// then along each padded row (de/do: even/odd entries of the padded row's gradient)
+/// de_tx += dh0, de_tx+1 += dh1 + dh2 − dh0, do_tx += dh1 − dh2 + dh3, do_tx+1 −= dh3, of which
+/// the image part is kept.
+pub(super) fn input_transform_adjoint(
+    g: &Geom,
+    dv: &[f32],
+    vplane: usize,
+    base: usize,
+    dh: &mut Vec<f32>,
+    dx: &mut [f32],
+) {
+    let (th, tw) = tiles(g);
+    let (hp, wp) = padded_dims(g);
+    let hlen = hp * tw;
+    dh.clear();
+    dh.resize(4 * hlen, 0.0);
+    let t = th * tw;
+    for (j, dhj) in dh.chunks_exact_mut(hlen).enumerate() {
+        let dve = |i: usize| &dv[(i * 4 + j) * vplane + base..(i * 4 + j) * vplane + base + t];
+        let (v0, v1, v2, v3) = (dve(0), dve(1), dve(2), dve(3));
+        for ty in 0..th {
+            let o = ty * tw..(ty + 1) * tw;
+            let (v0, v1, v2, v3) = (&v0[o.clone()], &v1[o.clone()], &v2[o.clone()], &v3[o]);
+            let rows = &mut dhj[2 * ty * tw..(2 * ty + 4) * tw];
+            let (r0, rest) = rows.split_at_mut(tw);
+            let (r1, rest) = rest.split_at_mut(tw);
+            let (r2, r3) = rest.split_at_mut(tw);
+            for k in 0..tw {
+                r0[k] += v0[k];
+                r1[k] += v1[k] - v2[k] + v3[k];
+                r2[k] += v1[k] + v2[k] - v0[k];
+                r3[k] -= v3[k];
+            }
+        }
+    }
+    let half = wp / 2;
+    let mut de = vec![0.0f32; half];
+    let mut dodd = vec![0.0f32; half];
+    for r in 0..g.h {
+        let pr = r + g.ph;
+        let row = |j: usize| &dh[j * hlen + pr * tw..j * hlen + (pr + 1) * tw];
+        let (h0, h1, h2, h3) = (row(0), row(1), row(2), row(3));
+        // de_k = h0_k + (h1 + h2 − h0)_k−1, do_k = (h1 − h2 + h3)_k − h3_k−1 (terms outside
+        // 0..tw are absent), written without a loop-carried dependence.
+        de[0] = h0[0];
+        dodd[0] = h1[0] - h2[0] + h3[0];
+        for k in 1..tw {
+            de[k] = h0[k] + (h1[k - 1] + h2[k - 1] - h0[k - 1]);
+            dodd[k] = (h1[k] - h2[k] + h3[k]) - h3[k - 1];
+        }
+        de[tw] = h1[tw - 1] + h2[tw - 1] - h0[tw - 1];
+        dodd[tw] = -h3[tw - 1];
+        merge_row(&de, &dodd, g.pw, &mut dx[r * g.w..(r + 1) * g.w]);
+    }
+}
+
+/// The adjoint of [`split_row`] on the image part: `dst[i]` is padded column c = pw + i of the
+/// row whose even entries are `e` and odd entries are `o`.
+fn merge_row(e: &[f32], o: &[f32], pw: usize, dst: &mut [f32]) {
+    let (first, second, off1, off2) = if pw % 2 == 0 {
+        (e, o, pw / 2, pw / 2)
+    } else {
+        (o, e, pw / 2, pw / 2 + 1)
+    };
+    let np = dst.len() / 2;
+    let mut pairs = dst.chunks_exact_mut(2);
+    for ((pair, a), b) in (&mut pairs)
+        .zip(&first[off1..off1 + np])
+        .zip(&second[off2..off2 + np])
+    {
+        pair[0] = *a;
+        pair[1] = *b;
+    }
+    if let [last] = pairs.into_remainder() {
+        *last = first[off1 + np];
+    }
+}
+
 /// Splits the image row `src` shifted right by `pw` zeros (and zero-filled to `eo.len()` =
 /// the padded width, even) into its even entries (`eo[..len/2]`) and odd ones (`eo[len/2..]`).
 fn split_row(src: &[f32], pw: usize, eo: &mut [f32]) {
@@ -189,6 +277,39 @@ mod tests {
                 a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 "{g:?}"
+            );
+        }
+    }
+
+    /// ⟨T x, c⟩ = ⟨x, Tᵀ c⟩: the input gradient transform is the adjoint of the input transform.
+    #[test]
+    fn adjoint_of_the_input_transform() {
+        for (cin, h, w, p) in [
+            (16, 8, 8, 1),
+            (16, 7, 5, 1),
+            (17, 6, 9, 0),
+            (16, 4, 4, 2),
+            (16, 1, 2, 2),
+        ] {
+            let o = Conv2dOptions::default().padding(p);
+            let g = Geom::new(&[1, cin, h, w], &[16, cin, 3, 3], &o);
+            let x = Tensor::randn(&[cin, h, w], 0.0, 1.0, &mut seeded(7)).to_vec();
+            let (th, tw) = tiles(&g);
+            let ld = th * tw;
+            let c = Tensor::randn(&[16 * cin * ld], 0.0, 1.0, &mut seeded(8)).to_vec();
+            let mut v = vec![0.0; 16 * cin * ld];
+            input_transform(&g, &x, &mut v, ld, 0);
+            let mut dx = vec![f32::NAN; x.len()];
+            let mut dh = Vec::new();
+            for ci in 0..cin {
+                let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
+                input_transform_adjoint(&g, &c, cin * ld, ci * ld, &mut dh, plane);
+            }
+            let lhs: f64 = v.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
+            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| (a * b) as f64).sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-3 * (1.0 + lhs.abs()),
+                "{lhs} vs {rhs} ({g:?})"
             );
         }
     }
