@@ -24,7 +24,9 @@ pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col
     let t = th * tw;
     let (hp, wp) = padded_dims(g);
     let plane_len = g.cin * ld;
-    // h[j][pr][tx] for the padded rows pr of one channel; e/o: one padded row split.
+    // h[j][pr][tx] for the padded rows pr of one channel, even rows first then odd ones (row
+    // pr at `row_at(pr)`), so that rows 2ty + r over all tile rows ty are one contiguous run;
+    // e/o: one padded row split.
     let hlen = hp * tw;
     let mut h = vec![0.0f32; 4 * hlen];
     let mut eo = vec![0.0f32; wp];
@@ -34,7 +36,7 @@ pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col
         let (h1, rest) = rest.split_at_mut(hlen);
         let (h2, h3) = rest.split_at_mut(hlen);
         for pr in 0..hp {
-            let hr = pr * tw..(pr + 1) * tw;
+            let hr = row_at(pr, hp, tw)..row_at(pr, hp, tw) + tw;
             let (h0, h1, h2, h3) = (
                 &mut h0[hr.clone()],
                 &mut h1[hr.clone()],
@@ -62,23 +64,20 @@ pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col
         let base = ci * ld + col0;
         for (j, hj) in [&*h0, &*h1, &*h2, &*h3].into_iter().enumerate() {
             let at = |i: usize| (i * 4 + j) * plane_len + base;
-            for ty in 0..th {
-                let q = |r: usize| &hj[(2 * ty + r) * tw..(2 * ty + r + 1) * tw];
-                let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
-                let o = ty * tw;
-                let row = |i: usize| at(i) + o..at(i) + o + tw;
-                for (d, (a, b)) in v[row(0)].iter_mut().zip(q0.iter().zip(q2)) {
-                    *d = a - b;
-                }
-                for (d, (a, b)) in v[row(1)].iter_mut().zip(q1.iter().zip(q2)) {
-                    *d = a + b;
-                }
-                for (d, (a, b)) in v[row(2)].iter_mut().zip(q2.iter().zip(q1)) {
-                    *d = a - b;
-                }
-                for (d, (a, b)) in v[row(3)].iter_mut().zip(q1.iter().zip(q3)) {
-                    *d = a - b;
-                }
+            // Rows 2ty + r for all ty: even/odd rows from tile row 0 (r = 0, 1) or 1 (r = 2, 3).
+            let (even, odd) = hj.split_at(hp / 2 * tw);
+            let (q0, q1, q2, q3) = (&even[..t], &odd[..t], &even[tw..tw + t], &odd[tw..tw + t]);
+            for (d, (a, b)) in v[at(0)..at(0) + t].iter_mut().zip(q0.iter().zip(q2)) {
+                *d = a - b;
+            }
+            for (d, (a, b)) in v[at(1)..at(1) + t].iter_mut().zip(q1.iter().zip(q2)) {
+                *d = a + b;
+            }
+            for (d, (a, b)) in v[at(2)..at(2) + t].iter_mut().zip(q2.iter().zip(q1)) {
+                *d = a - b;
+            }
+            for (d, (a, b)) in v[at(3)..at(3) + t].iter_mut().zip(q1.iter().zip(q3)) {
+                *d = a - b;
             }
         }
         debug_assert!(t <= ld);
@@ -87,7 +86,8 @@ pub(super) fn input_transform(g: &Geom, x: &[f32], v: &mut [f32], ld: usize, col
 
 /// The adjoint of [`input_transform`] for one channel plane: from dV (`dv`, planes of `vplane`
 /// floats for the 16 positions, this channel's tiles at `base ..`) to the input gradient
-/// `dx` (`[H, W]`, overwritten): dd = B dV Bᵀ per tile, overlapping tiles summed. Separable as
+/// `dx` (`[H, W]`, overwritten; `dh` is scratch space reused across calls): dd = B dV Bᵀ per
+/// tile, overlapping tiles summed. Separable as
 /// the forward: down the columns first (per tile column j, for tile row ty),
 ///
 /// ```text
@@ -109,33 +109,37 @@ pub(super) fn input_transform_adjoint(
     let (th, tw) = tiles(g);
     let (hp, wp) = padded_dims(g);
     let hlen = hp * tw;
+    let half = wp / 2;
     dh.clear();
-    dh.resize(4 * hlen, 0.0);
+    dh.resize(4 * hlen + 2 * half, 0.0);
+    let (dh, eo) = dh.split_at_mut(4 * hlen);
+    let (de, dodd) = eo.split_at_mut(half);
     let t = th * tw;
     for (j, dhj) in dh.chunks_exact_mut(hlen).enumerate() {
         let dve = |i: usize| &dv[(i * 4 + j) * vplane + base..(i * 4 + j) * vplane + base + t];
         let (v0, v1, v2, v3) = (dve(0), dve(1), dve(2), dve(3));
-        for ty in 0..th {
-            let o = ty * tw..(ty + 1) * tw;
-            let (v0, v1, v2, v3) = (&v0[o.clone()], &v1[o.clone()], &v2[o.clone()], &v3[o]);
-            let rows = &mut dhj[2 * ty * tw..(2 * ty + 4) * tw];
-            let (r0, rest) = rows.split_at_mut(tw);
-            let (r1, rest) = rest.split_at_mut(tw);
-            let (r2, r3) = rest.split_at_mut(tw);
-            for k in 0..tw {
-                r0[k] += v0[k];
-                r1[k] += v1[k] - v2[k] + v3[k];
-                r2[k] += v1[k] + v2[k] - v0[k];
-                r3[k] -= v3[k];
-            }
+        // Even/odd row layout as in the forward: rows 2ty (2ty + 1) of all ty are even[..t]
+        // (odd[..t]), rows 2ty + 2 (2ty + 3) are even[tw..tw + t] (odd[tw..tw + t]).
+        let (even, odd) = dhj.split_at_mut(hp / 2 * tw);
+        for (d, a) in even[..t].iter_mut().zip(v0) {
+            *d = *a;
+        }
+        for (d, (a, (b, c))) in odd[..t].iter_mut().zip(v1.iter().zip(v2.iter().zip(v3))) {
+            *d = a - b + c;
+        }
+        for (d, (a, (b, c))) in even[tw..tw + t]
+            .iter_mut()
+            .zip(v1.iter().zip(v2.iter().zip(v0)))
+        {
+            *d += a + b - c;
+        }
+        for (d, a) in odd[tw..tw + t].iter_mut().zip(v3) {
+            *d -= a;
         }
     }
-    let half = wp / 2;
-    let mut de = vec![0.0f32; half];
-    let mut dodd = vec![0.0f32; half];
     for r in 0..g.h {
-        let pr = r + g.ph;
-        let row = |j: usize| &dh[j * hlen + pr * tw..j * hlen + (pr + 1) * tw];
+        let pr = row_at(r + g.ph, hp, tw);
+        let row = |j: usize| &dh[j * hlen + pr..j * hlen + pr + tw];
         let (h0, h1, h2, h3) = (row(0), row(1), row(2), row(3));
         // de_k = h0_k + (h1 + h2 − h0)_k−1, do_k = (h1 − h2 + h3)_k − h3_k−1 (terms outside
         // 0..tw are absent), written without a loop-carried dependence.
@@ -147,7 +151,7 @@ pub(super) fn input_transform_adjoint(
         }
         de[tw] = h1[tw - 1] + h2[tw - 1] - h0[tw - 1];
         dodd[tw] = -h3[tw - 1];
-        merge_row(&de, &dodd, g.pw, &mut dx[r * g.w..(r + 1) * g.w]);
+        merge_row(de, dodd, g.pw, &mut dx[r * g.w..(r + 1) * g.w]);
     }
 }
 
@@ -171,6 +175,12 @@ fn merge_row(e: &[f32], o: &[f32], pw: usize, dst: &mut [f32]) {
     if let [last] = pairs.into_remainder() {
         *last = first[off1 + np];
     }
+}
+
+/// Where padded row `pr` starts in a `[hp][tw]` block stored even rows first, then odd rows.
+#[inline]
+fn row_at(pr: usize, hp: usize, tw: usize) -> usize {
+    ((pr % 2) * (hp / 2) + pr / 2) * tw
 }
 
 /// Splits the image row `src` shifted right by `pw` zeros (and zero-filled to `eo.len()` =
