@@ -149,6 +149,10 @@ fn apply(op: &str, p: &Value, x: &[Tensor]) -> Tensor {
             let ce = CrossEntropyConfig {
                 reduction: reduction(p),
                 label_smoothing: f(&p["label_smoothing"]),
+                weight: p
+                    .get("weight")
+                    .map(|w| w.as_array().expect("weights").iter().map(f).collect()),
+                ignore_index: p.get("ignore_index").map(|k| f(k) as usize),
             }
             .init()
             .expect("valid config");

@@ -1,9 +1,11 @@
 //! Property tests of the ops: broadcasting gradients reduce back to the input shapes, softmax
 //! lanes are probability vectors, matmul equals a naive triple loop, cross-entropy of all-zero
-//! logits is ln C, and the fused cross-entropy equals its composition from log-softmax.
+//! logits is ln C, the fused cross-entropy equals its composition from log-softmax, equal class
+//! weights change nothing (labels) or scale the loss (soft targets), and ignored rows are the same
+//! as dropped rows.
 
 use ndarray::IxDyn;
-use nn_core::loss::{CrossEntropyConfig, cross_entropy, cross_entropy_soft};
+use nn_core::loss::{CrossEntropyConfig, Reduction, cross_entropy, cross_entropy_soft};
 use nn_core::{Array, Tensor};
 use proptest::prelude::*;
 
@@ -159,6 +161,73 @@ proptest! {
         composed.backward();
         for (a, b) in x1.grad().unwrap().iter().zip(x2.grad().unwrap().iter()) {
             prop_assert!((a - b).abs() < 1e-6, "{} vs {}", a, b);
+        }
+    }
+
+    #[test]
+    fn equal_class_weights_change_nothing_for_labels_and_scale_soft_targets(
+        n in 1usize..8, c in 2usize..8,
+        values in prop::collection::vec(-8.0f32..8.0, 1..64),
+        label_seed in prop::collection::vec(0usize..1000, 8),
+        alpha in 0.05f32..5.0,
+        smoothing in 0.0f32..0.5,
+    ) {
+        let labels: Vec<usize> = label_seed[..n].iter().map(|l| l % c).collect();
+        let make = |weight: Option<Vec<f32>>| {
+            CrossEntropyConfig { label_smoothing: smoothing, weight, ..Default::default() }
+                .init()
+                .unwrap()
+        };
+        let (plain, weighted) = (make(None), make(Some(vec![alpha; c])));
+        let x1 = tensor(&[n, c], &values).with_requires_grad();
+        let x2 = x1.detach().with_requires_grad();
+        let a = plain.forward(&x1, &labels);
+        let b = weighted.forward(&x2, &labels);
+        prop_assert!((a.item() - b.item()).abs() < 1e-5 * (1.0 + a.item().abs()));
+        a.backward();
+        b.backward();
+        for (ga, gb) in x1.grad().unwrap().iter().zip(x2.grad().unwrap().iter()) {
+            prop_assert!((ga - gb).abs() < 1e-5, "{} vs {}", ga, gb);
+        }
+        // Soft targets are not normalised by the weights: the loss scales by alpha.
+        let t = tensor(&[n, c], &values).softmax(1);
+        let a = plain.forward_soft(&x1.detach(), &t).item();
+        let b = weighted.forward_soft(&x1.detach(), &t).item();
+        prop_assert!((alpha * a - b).abs() < 1e-4 * (1.0 + b.abs()), "{} vs {}", alpha * a, b);
+    }
+
+    #[test]
+    fn ignored_rows_equal_dropped_rows(
+        n in 1usize..8, c in 2usize..6,
+        values in prop::collection::vec(-8.0f32..8.0, 1..64),
+        label_seed in prop::collection::vec(0usize..1000, 8),
+        weights in prop::collection::vec(0.1f32..3.0, 6),
+        smoothing in 0.0f32..0.5,
+        sum in any::<bool>(),
+    ) {
+        // Labels in 0..=c; label c is the ignore_index (no class).
+        let labels: Vec<usize> = label_seed[..n].iter().map(|l| l % (c + 1)).collect();
+        let kept: Vec<usize> = (0..n).filter(|&i| labels[i] != c).collect();
+        let ce = |ignore_index| {
+            CrossEntropyConfig {
+                reduction: if sum { Reduction::Sum } else { Reduction::Mean },
+                label_smoothing: smoothing,
+                weight: Some(weights[..c].to_vec()),
+                ignore_index,
+            }
+            .init()
+            .unwrap()
+        };
+        let x = tensor(&[n, c], &values);
+        let got = ce(Some(c)).forward(&x, &labels).item();
+        if kept.is_empty() {
+            let ok = if sum { got == 0.0 } else { got.is_nan() };
+            prop_assert!(ok, "all rows ignored: {}", got);
+        } else {
+            let xk = x.index_select(0, &kept);
+            let lk: Vec<usize> = kept.iter().map(|&i| labels[i]).collect();
+            let want = ce(None).forward(&xk, &lk).item();
+            prop_assert!((got - want).abs() < 1e-5 * (1.0 + want.abs()), "{} vs {}", got, want);
         }
     }
 }

@@ -22,6 +22,20 @@
 //!
 //! Convention: a target entry t′ = 0 contributes 0 to the loss even where x = −∞ (0·ln 0 = 0;
 //! PyTorch's soft-target path gives NaN there).
+//!
+//! Class weights w ∈ ℝ^C and `ignore_index` follow PyTorch's `F.cross_entropy(weight=w,
+//! ignore_index=k)`: the weighted target is t″_ic = w_c·t′_ic, so
+//!
+//! ```text
+//! labels:  ℓᵢ = (1 − ε)·w_{yᵢ}·(lseᵢ − x_{iyᵢ}) + (ε/C)·Σ_c w_c·(lseᵢ − x_ic)
+//!          mean = Σᵢ ℓᵢ / Σᵢ w_{yᵢ}          (sums over the rows with yᵢ ≠ ignore_index)
+//! soft:    ℓᵢ = −Σ_c w_c·t′_ic·ln p_ic      mean = Σᵢ ℓᵢ / N   (not normalised by the weights)
+//! ```
+//!
+//! and ∂ℓᵢ/∂x_ic = p_ic·Σ_k t″_ik − t″_ic. Ignored rows contribute nothing to the loss, the mean's
+//! denominator or the gradient (their `Reduction::None` loss is 0). As in PyTorch, a mean over
+//! rows that are all ignored is NaN (0/0) with a zero gradient, and a zero total weight
+//! Σᵢ w_{yᵢ} = 0 gives NaN (with a non-finite gradient).
 
 use std::sync::Mutex;
 
@@ -37,13 +51,23 @@ use crate::tensor::{Array, Tensor};
 const PARALLEL_LEN: usize = 1 << 15;
 
 /// Configuration of [`CrossEntropyLoss`] (PyTorch's `nn.CrossEntropyLoss` arguments).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CrossEntropyConfig {
     /// How row losses are combined. Default [`Reduction::Mean`].
     pub reduction: Reduction,
     /// Label smoothing ε ∈ [0, 1]: the target becomes (1 − ε)·t + ε/C. Default 0.
     pub label_smoothing: f32,
+    /// Per-class weights w (length C, finite, ≥ 0; PyTorch's `weight`). The target becomes
+    /// w_c·t′_c; with labels the mean is Σᵢ ℓᵢ / Σᵢ w_{yᵢ}, with soft targets it stays Σᵢ ℓᵢ / N
+    /// (see the module docs). Default `None` (all ones). A length other than C panics at forward
+    /// time, naming both.
+    pub weight: Option<Vec<f32>>,
+    /// A label value whose rows are skipped (PyTorch's `ignore_index`): they add nothing to the
+    /// loss, the mean's denominator or the gradient, and need not be a valid class. Only for
+    /// integer labels: [`CrossEntropyLoss::forward_soft`] panics if it is set, as PyTorch raises.
+    /// Default `None`.
+    pub ignore_index: Option<usize>,
 }
 
 impl Default for CrossEntropyConfig {
@@ -51,6 +75,8 @@ impl Default for CrossEntropyConfig {
         CrossEntropyConfig {
             reduction: Reduction::Mean,
             label_smoothing: 0.0,
+            weight: None,
+            ignore_index: None,
         }
     }
 }
@@ -59,17 +85,28 @@ impl CrossEntropyConfig {
     /// Validates the configuration.
     ///
     /// # Errors
-    /// [`LossConfigError::LabelSmoothing`] if `label_smoothing` is not in [0, 1].
+    /// [`LossConfigError::LabelSmoothing`] if `label_smoothing` is not in [0, 1];
+    /// [`LossConfigError::ClassWeight`] if a weight is negative or not finite.
     pub fn init(&self) -> Result<CrossEntropyLoss, LossConfigError> {
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(LossConfigError::LabelSmoothing(self.label_smoothing));
         }
-        Ok(CrossEntropyLoss { config: *self })
+        if let Some(w) = &self.weight
+            && let Some((index, &value)) = w
+                .iter()
+                .enumerate()
+                .find(|&(_, &v)| !(v.is_finite() && v >= 0.0))
+        {
+            return Err(LossConfigError::ClassWeight { index, value });
+        }
+        Ok(CrossEntropyLoss {
+            config: self.clone(),
+        })
     }
 }
 
 /// Softmax cross-entropy with a validated configuration (see the module docs for the formula).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CrossEntropyLoss {
     config: CrossEntropyConfig,
 }
@@ -83,21 +120,52 @@ impl CrossEntropyLoss {
     /// The loss of `logits` (`[N, C]`) against integer class `labels` (one per row).
     ///
     /// # Panics
-    /// If `logits` is not 2-d, `labels.len() != N`, or a label is `>= C` (the message names the
-    /// label, its row and C).
+    /// If `logits` is not 2-d, `labels.len() != N`, a label other than `ignore_index` is `>= C`
+    /// (the message names the label, its row and C), or `weight` does not have C entries.
     pub fn forward(&self, logits: &Tensor, labels: &[usize]) -> Tensor {
         let x = as_matrix("cross_entropy", logits);
-        check_labels("cross_entropy", labels, x.nrows(), x.ncols());
-        cross_entropy_op(logits, Target::Labels(labels), None, self.config)
+        let (n, c) = x.dim();
+        match self.config.ignore_index {
+            None => check_labels("cross_entropy", labels, n, c),
+            Some(k) => {
+                check_labels("cross_entropy", labels, n, usize::MAX);
+                let bad = labels.iter().enumerate().find(|&(_, &l)| l != k && l >= c);
+                if let Some((row, &label)) = bad {
+                    panic!(
+                        "cross_entropy: label {label} (row {row}) is out of range for {c} classes (ignore_index {k})"
+                    );
+                }
+            }
+        }
+        self.check_weight(c);
+        cross_entropy_op(logits, Target::Labels(labels), None, &self.config)
+    }
+
+    fn check_weight(&self, c: usize) {
+        if let Some(w) = &self.config.weight {
+            assert_eq!(
+                w.len(),
+                c,
+                "cross_entropy: {} class weights for logits with {c} classes",
+                w.len()
+            );
+        }
     }
 
     /// The loss of `logits` (`[N, C]`) against soft `targets` (`[N, C]`, usually probability
     /// rows, e.g. from mixup). `targets` gets a gradient too if it requires one.
     ///
     /// # Panics
-    /// If the shapes differ or are not 2-d.
+    /// If the shapes differ or are not 2-d, `weight` does not have C entries, or `ignore_index`
+    /// is set (PyTorch: "ignore_index is not supported for floating point target").
     pub fn forward_soft(&self, logits: &Tensor, targets: &Tensor) -> Tensor {
-        as_matrix("cross_entropy", logits);
+        assert!(
+            self.config.ignore_index.is_none(),
+            "cross_entropy: ignore_index is not supported with soft targets (shape {:?})",
+            targets.shape()
+        );
+        let c = as_matrix("cross_entropy", logits).ncols();
+        self.check_weight(c);
         assert_eq!(
             logits.shape(),
             targets.shape(),
@@ -106,7 +174,7 @@ impl CrossEntropyLoss {
             targets.shape()
         );
         let t = as_matrix("cross_entropy", targets);
-        cross_entropy_op(logits, Target::Probs(t), Some(targets), self.config)
+        cross_entropy_op(logits, Target::Probs(t), Some(targets), &self.config)
     }
 }
 
@@ -134,9 +202,25 @@ enum Target<'a> {
     Probs(ArrayView2<'a, f32>),
 }
 
+/// Class weights and their sum.
+#[derive(Clone, Copy)]
+struct Weights<'a> {
+    w: &'a [f32],
+    sum: f32,
+}
+
 /// The loss of one row (logits `x`) and, if `grad` is given, ∂ℓ/∂x (unscaled) written into it.
-/// Returns (loss, log-sum-exp).
-fn row_loss(x: &[f32], target: RowTarget<'_>, eps: f32, grad: Option<&mut [f32]>) -> (f32, f32) {
+/// Returns (loss, log-sum-exp). An ignored row has loss 0 and leaves `grad` untouched (zero).
+fn row_loss(
+    x: &[f32],
+    target: RowTarget<'_>,
+    eps: f32,
+    weights: Option<Weights<'_>>,
+    grad: Option<&mut [f32]>,
+) -> (f32, f32) {
+    if matches!(target, RowTarget::Ignored) {
+        return (0.0, 0.0);
+    }
     let c = x.len();
     let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let (s, grad) = match grad {
@@ -154,6 +238,22 @@ fn row_loss(x: &[f32], target: RowTarget<'_>, eps: f32, grad: Option<&mut [f32]>
     let lse = m + s.ln();
     let u = eps / c as f32;
     let loss = match target {
+        RowTarget::Label(y) if weights.is_some() => {
+            let Weights { w, sum } = weights.expect("weights");
+            let wy = w[y];
+            let mut loss = (1.0 - eps) * wy * (lse - x[y]);
+            if eps > 0.0 {
+                loss += u * x.iter().zip(w).map(|(&v, &wc)| wc * (lse - v)).sum::<f32>();
+            }
+            if let Some(g) = grad {
+                let scale = ((1.0 - eps) * wy + u * sum) / s;
+                g.iter_mut()
+                    .zip(w)
+                    .for_each(|(g, &wc)| *g = *g * scale - u * wc);
+                g[y] -= (1.0 - eps) * wy;
+            }
+            loss
+        }
         RowTarget::Label(y) => {
             let mut loss = (1.0 - eps) * (lse - x[y]);
             if eps > 0.0 {
@@ -169,8 +269,9 @@ fn row_loss(x: &[f32], target: RowTarget<'_>, eps: f32, grad: Option<&mut [f32]>
         RowTarget::Probs(t) => {
             let mut loss = 0.0;
             let mut tsum = 0.0;
-            for (&tk, &v) in t.iter().zip(x) {
-                let tk = (1.0 - eps) * tk + u;
+            let wk = |k: usize| weights.map_or(1.0, |w| w.w[k]);
+            for (k, (&tk, &v)) in t.iter().zip(x).enumerate() {
+                let tk = wk(k) * ((1.0 - eps) * tk + u);
                 tsum += tk;
                 if tk != 0.0 {
                     loss += tk * (lse - v);
@@ -178,12 +279,13 @@ fn row_loss(x: &[f32], target: RowTarget<'_>, eps: f32, grad: Option<&mut [f32]>
             }
             if let Some(g) = grad {
                 let scale = tsum / s;
-                for (g, &tk) in g.iter_mut().zip(t) {
-                    *g = *g * scale - ((1.0 - eps) * tk + u);
+                for (k, (g, &tk)) in g.iter_mut().zip(t).enumerate() {
+                    *g = *g * scale - wk(k) * ((1.0 - eps) * tk + u);
                 }
             }
             loss
         }
+        RowTarget::Ignored => unreachable!("handled above"),
     };
     (loss, lse)
 }
@@ -191,6 +293,7 @@ fn row_loss(x: &[f32], target: RowTarget<'_>, eps: f32, grad: Option<&mut [f32]>
 enum RowTarget<'a> {
     Label(usize),
     Probs(&'a [f32]),
+    Ignored,
 }
 
 /// Row losses, row log-sum-exps and (if `want_grad`) the unscaled gradient w.r.t. the logits.
@@ -198,6 +301,8 @@ fn compute(
     x: ArrayView2<'_, f32>,
     target: Target<'_>,
     eps: f32,
+    weights: Option<Weights<'_>>,
+    ignore_index: Option<usize>,
     want_grad: bool,
 ) -> (Vec<f32>, Vec<f32>, Option<Array2<f32>>) {
     let (n, c) = x.dim();
@@ -208,6 +313,7 @@ fn compute(
         Target::Labels(_) => None,
     };
     let row_target = |i: usize| match target {
+        Target::Labels(l) if Some(l[i]) == ignore_index => RowTarget::Ignored,
         Target::Labels(l) => RowTarget::Label(l[i]),
         Target::Probs(_) => {
             let t = t_owned.as_ref().expect("soft targets").as_slice();
@@ -222,7 +328,13 @@ fn compute(
         Some(g) => {
             let gs = g.as_slice_mut().expect("fresh array");
             let body = |(i, (o, g)): (usize, (&mut (f32, f32), &mut [f32]))| {
-                *o = row_loss(&xs[i * c..(i + 1) * c], row_target(i), eps, Some(g));
+                *o = row_loss(
+                    &xs[i * c..(i + 1) * c],
+                    row_target(i),
+                    eps,
+                    weights,
+                    Some(g),
+                );
             };
             if parallel {
                 out.par_iter_mut()
@@ -238,7 +350,7 @@ fn compute(
         }
         None => {
             let body = |(i, o): (usize, &mut (f32, f32))| {
-                *o = row_loss(&xs[i * c..(i + 1) * c], row_target(i), eps, None);
+                *o = row_loss(&xs[i * c..(i + 1) * c], row_target(i), eps, weights, None);
             };
             if parallel {
                 out.par_iter_mut().enumerate().for_each(body);
@@ -251,15 +363,15 @@ fn compute(
     (losses, lse, grad)
 }
 
-/// Reduces row losses in row order (f64 accumulation).
-fn reduce(losses: Vec<f32>, reduction: Reduction) -> Array {
+/// Reduces row losses in row order (f64 accumulation); the mean divides by `denom`.
+fn reduce(losses: Vec<f32>, reduction: Reduction, denom: f64) -> Array {
     let n = losses.len();
     match reduction {
         Reduction::None => Array::from_shape_vec(IxDyn(&[n]), losses).expect("n losses"),
         Reduction::Sum | Reduction::Mean => {
             let s: f64 = losses.iter().map(|&l| l as f64).sum();
             let v = if reduction == Reduction::Mean {
-                s / n as f64
+                s / denom
             } else {
                 s
             };
@@ -268,12 +380,15 @@ fn reduce(losses: Vec<f32>, reduction: Reduction) -> Array {
     }
 }
 
-/// The per-row factor that the upstream gradient `g` contributes.
-fn row_scales(g: &Array, n: usize, reduction: Reduction) -> Vec<f32> {
+/// The per-row factor that the upstream gradient `g` contributes. The mean divides by `denom`;
+/// with no counted row at all (`active == 0`) the gradient is zero, as in PyTorch.
+fn row_scales(g: &Array, n: usize, reduction: Reduction, denom: f64, active: usize) -> Vec<f32> {
+    let g0 = g.iter().next().copied().unwrap_or(0.0);
     match reduction {
         Reduction::None => g.iter().copied().collect(),
-        Reduction::Sum => vec![g.iter().next().copied().unwrap_or(0.0); n],
-        Reduction::Mean => vec![g.iter().next().copied().unwrap_or(0.0) / n as f32; n],
+        Reduction::Sum => vec![g0; n],
+        Reduction::Mean if active == 0 => vec![0.0; n],
+        Reduction::Mean => vec![(g0 as f64 / denom) as f32; n],
     }
 }
 
@@ -281,13 +396,31 @@ fn cross_entropy_op(
     logits: &Tensor,
     target: Target<'_>,
     targets: Option<&Tensor>,
-    config: CrossEntropyConfig,
+    config: &CrossEntropyConfig,
 ) -> Tensor {
     let x = as_matrix("cross_entropy", logits);
+    let n = x.nrows();
     let want_grad = is_grad_enabled() && logits.requires_grad();
     let eps = config.label_smoothing;
-    let (losses, lse, grad) = compute(x, target, eps, want_grad);
-    let value = reduce(losses, config.reduction);
+    let weights = config.weight.as_deref().map(|w| Weights {
+        w,
+        sum: w.iter().sum(),
+    });
+    // The mean's denominator: Σ w_{yᵢ} over the counted rows for labels, N for soft targets.
+    let (denom, active) = match target {
+        Target::Labels(l) => {
+            let kept = l.iter().filter(|&&y| Some(y) != config.ignore_index);
+            let active = kept.clone().count();
+            let denom = match weights {
+                Some(w) => kept.map(|&y| w.w[y] as f64).sum(),
+                None => active as f64,
+            };
+            (denom, active)
+        }
+        Target::Probs(_) => (n as f64, n),
+    };
+    let (losses, lse, grad) = compute(x, target, eps, weights, config.ignore_index, want_grad);
+    let value = reduce(losses, config.reduction, denom);
     let mut inputs = vec![logits.clone()];
     inputs.extend(targets.cloned());
     Tensor::from_op(
@@ -298,6 +431,9 @@ fn cross_entropy_op(
             lse,
             reduction: config.reduction,
             eps,
+            weight: config.weight.clone(),
+            denom,
+            active,
         },
     )
 }
@@ -308,6 +444,10 @@ struct CrossEntropyBackward {
     lse: Vec<f32>,
     reduction: Reduction,
     eps: f32,
+    weight: Option<Vec<f32>>,
+    /// The mean's denominator and the number of counted (non-ignored) rows.
+    denom: f64,
+    active: usize,
 }
 
 impl Backward for CrossEntropyBackward {
@@ -316,7 +456,7 @@ impl Backward for CrossEntropyBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: Array) -> Vec<Option<Array>> {
         let n = self.lse.len();
-        let scales = row_scales(&g, n, self.reduction);
+        let scales = row_scales(&g, n, self.reduction, self.denom, self.active);
         let gx = ctx.needs_grad(0).then(|| {
             let mut gx = self
                 .grad
@@ -341,7 +481,12 @@ impl Backward for CrossEntropyBackward {
                 Zip::from(gt.axis_iter_mut(Axis(0)))
                     .and(&scales)
                     .and(&self.lse)
-                    .for_each(|mut row, &s, &lse| row.mapv_inplace(|v| k * (v - lse) * s));
+                    .for_each(|mut row, &s, &lse| {
+                        row.mapv_inplace(|v| k * (v - lse) * s);
+                        if let Some(w) = &self.weight {
+                            row.iter_mut().zip(w).for_each(|(r, &wc)| *r *= wc);
+                        }
+                    });
                 gt.into_dyn()
             });
             grads.push(gt);
@@ -351,149 +496,4 @@ impl Backward for CrossEntropyBackward {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gradcheck::assert_gradients;
-
-    #[test]
-    fn matches_hand_computation() {
-        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2, 3]);
-        let lse0 = (1f32.exp() + 2f32.exp() + 3f32.exp()).ln();
-        let want = ((lse0 - 1.0) + 3f32.ln()) / 2.0;
-        assert!((cross_entropy(&x, &[0, 1]).item() - want).abs() < 1e-6);
-        let none = CrossEntropyConfig {
-            reduction: Reduction::None,
-            ..Default::default()
-        }
-        .init()
-        .unwrap();
-        let l = none.forward(&x, &[2, 1]).to_vec();
-        assert!((l[0] - (lse0 - 3.0)).abs() < 1e-6 && (l[1] - 3f32.ln()).abs() < 1e-6);
-    }
-
-    #[test]
-    fn stable_for_huge_logits() {
-        let x = Tensor::from_vec(vec![1e4, 0.0, -1e4, 1e30], &[2, 2]);
-        let l = cross_entropy(&x, &[1, 0]).item();
-        assert!(l.is_finite() && (l / 5e29 - 1.0).abs() < 1e-6, "{l}");
-        assert_eq!(cross_entropy(&x, &[0, 1]).item(), 0.0);
-    }
-
-    #[test]
-    fn labels_equal_one_hot_soft_targets_with_smoothing() {
-        let x = Tensor::randn(&[4, 5], 0.0, 2.0, &mut crate::rng::seeded(3)).with_requires_grad();
-        let labels = [0, 4, 2, 2];
-        let mut onehot = vec![0.0; 20];
-        for (i, &l) in labels.iter().enumerate() {
-            onehot[i * 5 + l] = 1.0;
-        }
-        let t = Tensor::from_vec(onehot, &[4, 5]);
-        let ce = CrossEntropyConfig {
-            label_smoothing: 0.2,
-            ..Default::default()
-        }
-        .init()
-        .unwrap();
-        let a = ce.forward(&x, &labels);
-        let b = ce.forward_soft(&x, &t);
-        assert!((a.item() - b.item()).abs() < 1e-6);
-        a.backward();
-        let ga = x.grad().unwrap();
-        x.zero_grad();
-        b.backward();
-        let gb = x.grad().unwrap();
-        assert!(ga.iter().zip(gb.iter()).all(|(a, b)| (a - b).abs() < 1e-6));
-    }
-
-    #[test]
-    fn gradients() {
-        assert_gradients(|x| cross_entropy(&x[0], &[1, 0, 3]), &[&[3, 4]], 1);
-        for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
-            let ce = CrossEntropyConfig {
-                reduction,
-                label_smoothing: 0.15,
-            }
-            .init()
-            .unwrap();
-            assert_gradients(|x| ce.forward(&x[0], &[1, 0, 3]), &[&[3, 4]], 2);
-            // Soft targets: gradients w.r.t. both logits and (unnormalised) targets.
-            assert_gradients(|x| ce.forward_soft(&x[0], &x[1]), &[&[3, 4], &[3, 4]], 3);
-        }
-    }
-
-    #[test]
-    fn parallel_path_matches_serial_path() {
-        let mut rng = crate::rng::seeded(5);
-        let (n, c) = (4096, 10);
-        let x = Tensor::randn(&[n, c], 0.0, 3.0, &mut rng).with_requires_grad();
-        let labels: Vec<usize> = (0..n).map(|i| (i * 7) % c).collect();
-        let l = cross_entropy(&x, &labels);
-        l.backward();
-        let g = x.grad().unwrap();
-        let none = CrossEntropyConfig {
-            reduction: Reduction::None,
-            ..Default::default()
-        }
-        .init()
-        .unwrap();
-        let per_row = none.forward(&x.detach(), &labels).to_vec();
-        let mean = per_row.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
-        assert!((l.item() as f64 - mean).abs() < 1e-6);
-        // Single rows take the serial path.
-        for i in [0usize, 1, 2047, 4095] {
-            let row = Tensor::from_array(
-                x.data()
-                    .slice(ndarray::s![i..i + 1, ..])
-                    .to_owned()
-                    .into_dyn(),
-            )
-            .with_requires_grad();
-            let li = cross_entropy(&row, &labels[i..i + 1]);
-            assert_eq!(li.item(), per_row[i]);
-            li.backward();
-            let gi = row.grad().unwrap();
-            for k in 0..c {
-                assert!((gi[[0, k]] / n as f32 - g[[i, k]]).abs() < 1e-9);
-            }
-        }
-    }
-
-    #[test]
-    fn parallel_result_does_not_depend_on_thread_count() {
-        let x = Tensor::randn(&[2048, 32], 0.0, 2.0, &mut crate::rng::seeded(9));
-        let labels: Vec<usize> = (0..2048).map(|i| (i * 5) % 32).collect();
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let x = x.detach().with_requires_grad();
-                let l = cross_entropy(&x, &labels);
-                l.backward();
-                (l.item(), x.grad().unwrap())
-            })
-        };
-        let (l1, g1) = run(1);
-        let (l3, g3) = run(3);
-        assert_eq!(l1.to_bits(), l3.to_bits());
-        assert_eq!(g1, g3);
-    }
-
-    #[test]
-    #[should_panic(expected = "cross_entropy: label 7 (row 1) is out of range for 4 classes")]
-    fn label_out_of_range() {
-        cross_entropy(&Tensor::zeros(&[2, 4]), &[0, 7]);
-    }
-
-    #[test]
-    fn invalid_smoothing_is_an_error() {
-        let e = CrossEntropyConfig {
-            label_smoothing: 1.5,
-            ..Default::default()
-        }
-        .init()
-        .unwrap_err();
-        assert!(e.to_string().contains("label_smoothing"));
-    }
-}
+mod tests;

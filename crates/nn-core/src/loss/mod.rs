@@ -53,6 +53,14 @@ pub enum LossConfigError {
     /// `label_smoothing` outside [0, 1].
     #[error("CrossEntropyConfig.label_smoothing must be in [0, 1], got {0}")]
     LabelSmoothing(f32),
+    /// A negative or non-finite class weight.
+    #[error("CrossEntropyConfig.weight[{index}] must be finite and >= 0, got {value}")]
+    ClassWeight {
+        /// The class.
+        index: usize,
+        /// Its weight.
+        value: f32,
+    },
     /// A non-finite hinge margin.
     #[error("HingeConfig.margin must be finite, got {0}")]
     Margin(f32),
