@@ -138,6 +138,12 @@ pub struct TrainConfig {
     pub schedule_interval: Interval,
     /// Label smoothing ε of the cross-entropy loss. Default 0.
     pub label_smoothing: f32,
+    /// Per-class weights w of the training cross-entropy (PyTorch's `CrossEntropyLoss(weight=w)`):
+    /// with labels the batch loss is Σᵢ w_{yᵢ}·ℓᵢ / Σᵢ w_{yᵢ}; with mixup's soft targets it is
+    /// Σᵢ Σ_c w_c·t_ic·(−ln p_ic) / N. One finite weight ≥ 0 per class, in label order (after a
+    /// `data.classes` filter, of the kept classes); the count is checked against the data when
+    /// the session is built. Validation loss and accuracy stay unweighted. Default none.
+    pub class_weights: Option<Vec<f32>>,
     /// Per-sample augmentation pipeline for training images (nn-augment config), applied
     /// before preprocessing. Default none.
     pub augment: Option<nn_augment::PipelineConfig>,
@@ -198,6 +204,7 @@ impl Default for TrainConfig {
             schedule: None,
             schedule_interval: Interval::Step,
             label_smoothing: 0.0,
+            class_weights: None,
             augment: None,
             mixup: None,
             early_stopping: None,
@@ -257,6 +264,22 @@ impl TrainConfig {
                 "a value in [0, 1)",
             ));
         }
+        if let Some(w) = &self.class_weights {
+            if w.is_empty() {
+                return Err(invalid("class_weights", "[]", "one weight per class"));
+            }
+            if let Some((i, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
+                return Err(invalid(
+                    &format!("class_weights[{i}]"),
+                    v,
+                    "a finite weight >= 0",
+                ));
+            }
+        }
         if let Some(es) = self.early_stopping {
             if es.patience == 0 {
                 return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
@@ -307,6 +330,17 @@ mod tests {
             TrainConfig::from_toml(&text, Path::new("x.toml")).unwrap(),
             c
         );
+    }
+
+    #[test]
+    fn class_weights_are_validated() {
+        let c = TrainConfig::from_toml("class_weights = [1.0, 0.5, 2.0]", Path::new("x.toml"));
+        assert_eq!(c.unwrap().class_weights, Some(vec![1.0, 0.5, 2.0]));
+        let e =
+            TrainConfig::from_toml("class_weights = [1.0, -0.5]", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("class_weights[1]"), "{e}");
+        let e = TrainConfig::from_toml("class_weights = []", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("class_weights"), "{e}");
     }
 
     #[test]

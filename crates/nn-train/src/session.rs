@@ -19,7 +19,7 @@ use crate::adapter::optimizer_step;
 use crate::callback::Callback;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, loader, prepare};
-use crate::error::{Result, TrainError};
+use crate::error::{Result, TrainError, invalid};
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
@@ -146,8 +146,21 @@ impl Session {
             .clone()
             .unwrap_or_else(|| default_schedule(config, steps_per_epoch));
         let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut *optimizer)?;
+        if let Some(w) = &config.class_weights
+            && w.len() != data.num_classes
+        {
+            return Err(invalid(
+                "class_weights",
+                format!("{} weights", w.len()),
+                &format!(
+                    "one weight per class ({} classes in the data)",
+                    data.num_classes
+                ),
+            ));
+        }
         let loss_fn = CrossEntropyConfig {
             label_smoothing: config.label_smoothing,
+            weight: config.class_weights.clone(),
             ..CrossEntropyConfig::default()
         }
         .init()?;
