@@ -30,6 +30,43 @@ pub(crate) const MAX_SLICES: usize = 8;
 /// One slice's work: its partial weight gradient, its input-gradient rows, its sample range.
 pub(crate) type SliceJob<'a> = ((&'a mut Vec<f32>, &'a mut [f32]), &'a (usize, usize));
 
+/// Runs `work` on every slice — its partial weight gradient, its rows of the input gradient
+/// `dx` (`xs` values per sample; empty slices when `dx` is `None`) and its sample range — on
+/// the rayon pool if `parallel`, else in order on this thread. Shared by the im2col and the
+/// Winograd backward passes.
+pub(crate) fn for_each_slice(
+    parallel: bool,
+    partials: &mut [Vec<f32>],
+    dx: Option<&mut [f32]>,
+    xs: usize,
+    bounds: &[(usize, usize)],
+    work: impl Fn(SliceJob<'_>) + Send + Sync,
+) {
+    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(bounds.len());
+    if let Some(mut rest) = dx {
+        for &(lo, hi) in bounds {
+            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
+            dx_parts.push(head);
+            rest = tail;
+        }
+    } else {
+        dx_parts.resize_with(bounds.len(), Default::default);
+    }
+    if parallel {
+        partials
+            .par_iter_mut()
+            .zip(dx_parts.into_par_iter())
+            .zip(bounds.par_iter())
+            .for_each(work);
+    } else {
+        partials
+            .iter_mut()
+            .zip(dx_parts)
+            .zip(bounds.iter())
+            .for_each(work);
+    }
+}
+
 /// The gradients of a convolution (each only if requested).
 pub(crate) struct ConvGrads {
     pub dx: Option<Vec<f32>>,
@@ -121,19 +158,7 @@ pub(crate) fn backward(
     } else {
         (0..slices).map(|_| Vec::new()).collect()
     };
-    // Split the input gradient into the slices' sample ranges.
     let xs = g.cin * g.hw();
-    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(slices);
-    if let Some(dx) = dx.as_mut() {
-        let mut rest: &mut [f32] = dx;
-        for &(lo, hi) in &bounds {
-            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
-            dx_parts.push(head);
-            rest = tail;
-        }
-    } else {
-        dx_parts.resize_with(slices, Default::default);
-    }
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         let layout = Layout { b, transposed };
         slice_backward(
@@ -149,19 +174,14 @@ pub(crate) fn backward(
             mm,
         );
     };
-    if parallel {
-        partials
-            .par_iter_mut()
-            .zip(dx_parts.into_par_iter())
-            .zip(bounds.par_iter())
-            .for_each(work);
-    } else {
-        partials
-            .iter_mut()
-            .zip(dx_parts)
-            .zip(bounds.iter())
-            .for_each(work);
-    }
+    for_each_slice(
+        parallel,
+        &mut partials,
+        dx.as_deref_mut(),
+        xs,
+        &bounds,
+        work,
+    );
     let dw = need_w.then(|| {
         // Sum the partials elementwise in slice order (contiguous, parallel over fixed chunks),
         // then undo the transposed layout if needed.

@@ -7,7 +7,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob};
+use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob, for_each_slice};
 use super::super::forward::{GemmFn, gemm_for};
 use super::super::geometry::Geom;
 use super::super::workspace::with_workspace;
@@ -182,33 +182,17 @@ pub(crate) fn backward(
         })
         .collect();
     let xs = cin * g.hw();
-    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(slices);
-    if let Some(dx) = dx.as_mut() {
-        let mut rest: &mut [f32] = dx;
-        for &(lo, hi) in &bounds {
-            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
-            dx_parts.push(head);
-            rest = tail;
-        }
-    } else {
-        dx_parts.resize_with(slices, Default::default);
-    }
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         slice_backward(g, x, &ut, dy, (lo, hi), part, dxs, (need_x, need_w), mm);
     };
-    if parallel {
-        partials
-            .par_iter_mut()
-            .zip(dx_parts.into_par_iter())
-            .zip(bounds.par_iter())
-            .for_each(work);
-    } else {
-        partials
-            .iter_mut()
-            .zip(dx_parts)
-            .zip(bounds.iter())
-            .for_each(work);
-    }
+    for_each_slice(
+        parallel,
+        &mut partials,
+        dx.as_deref_mut(),
+        xs,
+        &bounds,
+        work,
+    );
     let dw = need_w.then(|| {
         let (first, rest) = partials.split_at_mut(1);
         let du = &mut first[0];
