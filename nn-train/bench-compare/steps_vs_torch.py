@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Head-to-head: whole-model training and inference steps of the nn-train model zoo vs the same
+networks in PyTorch, on this machine, in one run, alternating and repeated (2 threads each).
+
+Workloads (3x32x32 inputs, 10 classes, random data):
+  * train: forward in training mode, softmax cross-entropy, backward, SGD momentum 0.9, weight
+    decay 5e-4, batch 128 — MLP 3072-1024-1024-10 with BatchNorm, ReLU, dropout 0.5 ("mlp_bn"),
+    the same MLP without BN and dropout ("mlp"), CIFAR ResNet-8 and ResNet-20 (BasicBlocks,
+    projection shortcuts: conv1x1 + BN);
+  * eval: inference in evaluation mode without autograd, batch 256, ResNet-8 and ResNet-20.
+
+Each round runs every workload once on each side (the side that goes first alternates between
+rounds). A side's figure is the median over rounds of the round's median block time; "best" is
+the fastest block of all rounds. Ratio = PyTorch time / nn time (> 1: nn is faster).
+
+Run from the repository root:
+
+    /work/venv/bin/python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DRIVER = os.path.join(ROOT, "target", "release", "examples", "step_driver")
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = None
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        return F.relu(h + (x if self.shortcut is None else self.shortcut(x)))
+
+
+def resnet(n, width=16, classes=10):
+    layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    c_in = width
+    for stage, mult in enumerate((1, 2, 4)):
+        for b in range(n):
+            stride = 2 if stage > 0 and b == 0 else 1
+            layers.append(BasicBlock(c_in, width * mult, stride))
+            c_in = width * mult
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, classes)]
+    return nn.Sequential(*layers)
+
+
+def mlp(bn_dropout):
+    layers = [nn.Flatten()]
+    width = 3072
+    for h in (1024, 1024):
+        layers.append(nn.Linear(width, h))
+        if bn_dropout:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(nn.ReLU())
+        if bn_dropout:
+            layers.append(nn.Dropout(0.5))
+        width = h
+    layers.append(nn.Linear(width, 10))
+    return nn.Sequential(*layers)
+
+
+def build(name):
+    return {
+        "mlp_bn": lambda: mlp(True),
+        "mlp": lambda: mlp(False),
+        "resnet8": lambda: resnet(1),
+        "resnet20": lambda: resnet(3),
+    }[name]()
+
+
+def blocks(inner, n_blocks, f):
+    for _ in range(inner):
+        f()
+    out = []
+    for _ in range(n_blocks):
+        t = time.perf_counter()
+        for _ in range(inner):
+            f()
+        out.append((time.perf_counter() - t) / inner)
+    return out
+
+
+def torch_workload(kind, name, batch, inner, n_blocks):
+    torch.manual_seed(0)
+    net = build(name)
+    x = torch.randn(batch, 3, 32, 32)
+    if kind == "eval":
+        net.eval()
+
+        def f():
+            with torch.inference_mode():
+                net(x).sum().item()
+
+        return blocks(inner, n_blocks, f)
+    y = torch.randint(0, 10, (batch,))
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    return blocks(inner, n_blocks, step)
+
+
+class RustSide:
+    def __init__(self):
+        env = dict(os.environ, RAYON_NUM_THREADS="2")
+        self.proc = subprocess.Popen(
+            [DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def ask(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        words = self.proc.stdout.readline().split()
+        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
+        return [float(w) for w in words[1:]]
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait()
+
+
+WORKLOADS = [
+    # kind, model, batch, inner, blocks
+    ("train", "mlp", 128, 4, 5),
+    ("train", "mlp_bn", 128, 4, 5),
+    ("train", "resnet8", 128, 1, 5),
+    ("train", "resnet20", 128, 1, 3),
+    ("eval", "resnet8", 256, 1, 5),
+    ("eval", "resnet20", 256, 1, 5),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", help="run only workloads whose model contains this string")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    if not args.no_build:
+        subprocess.run(
+            ["cargo", "build", "--release", "-p", "nn-train", "--example", "step_driver"],
+            cwd=ROOT,
+            check=True,
+        )
+    work = [w for w in WORKLOADS if not args.only or args.only in w[1]]
+    rust = RustSide()
+    res = {w: ([], []) for w in work}
+    try:
+        for rnd in range(args.rounds):
+            for w in work:
+                kind, name, batch, inner, nb = w
+                cmd = f"{kind} {name} {batch} {inner} {nb}"
+                if rnd % 2 == 0:
+                    tt = torch_workload(*w)
+                    rt = rust.ask(cmd)
+                else:
+                    rt = rust.ask(cmd)
+                    tt = torch_workload(*w)
+                res[w][0].append(tt)
+                res[w][1].append(rt)
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        rust.close()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
+    print(
+        f"{'workload':28} {'PyTorch img/s':>14} {'nn img/s':>10} {'ratio':>7} | "
+        f"{'best PT':>8} {'best nn':>8} {'ratio':>7} | per-round ratios"
+    )
+    for w in work:
+        kind, name, batch, _, _ = w
+        t_rounds, r_rounds = res[w]
+        tm = statistics.median(statistics.median(b) for b in t_rounds)
+        rm = statistics.median(statistics.median(b) for b in r_rounds)
+        tb = min(min(b) for b in t_rounds)
+        rb = min(min(b) for b in r_rounds)
+        per = " ".join(
+            f"{statistics.median(t) / statistics.median(r):.2f}" for t, r in zip(t_rounds, r_rounds)
+        )
+        print(
+            f"{kind + ' ' + name + ' b=' + str(batch):28} {batch / tm:14.1f} {batch / rm:10.1f} "
+            f"{tm / rm:6.2f}x | {batch / tb:8.1f} {batch / rb:8.1f} {tb / rb:6.2f}x | {per}"
+        )
+
+
+if __name__ == "__main__":
+    main()
