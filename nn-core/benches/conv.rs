@@ -22,7 +22,7 @@ const SHAPES: [(usize, usize, usize); 4] =
 fn conv(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv2d");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    let o = Conv2dOptions::default().padding(1);
+    let o = Conv2dOptions::default().with_padding(1);
     for (cin, cout, hw) in SHAPES {
         let mut rng = seeded(0);
         let x = Tensor::randn(&[BATCH, cin, hw, hw], 0.0, 1.0, &mut rng);

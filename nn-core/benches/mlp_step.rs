@@ -11,7 +11,7 @@
 mod mlp;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use nn_core::pool;
+use nn_core::buffer_pool;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("mlp_step");
@@ -20,10 +20,10 @@ fn bench(c: &mut Criterion) {
     let net = mlp::Mlp::new(128, 0);
     g.bench_function("modules", |b| b.iter(|| net.step()));
     g.bench_function("fused_linear_relu", |b| b.iter(|| net.step_fused()));
-    let capacity = pool::capacity_bytes();
-    pool::set_capacity_bytes(0);
+    let capacity = buffer_pool::capacity_bytes();
+    buffer_pool::set_capacity_bytes(0);
     g.bench_function("modules_without_pool", |b| b.iter(|| net.step()));
-    pool::set_capacity_bytes(capacity);
+    buffer_pool::set_capacity_bytes(capacity);
     g.finish();
 }
 

@@ -24,7 +24,7 @@ fn pool(c: &mut Criterion) {
         ),
         (
             "max_3x3_s2_p1",
-            Box::new(|x| x.max_pool2d(MaxPool2dOptions::new(3).stride(2).padding(1))),
+            Box::new(|x| x.max_pool2d(MaxPool2dOptions::new(3).with_stride(2).with_padding(1))),
         ),
         (
             "avg_2x2_s2",

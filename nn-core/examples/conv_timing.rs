@@ -47,7 +47,7 @@ fn main() {
         let x = Tensor::randn(&[batch, cin, hw, hw], 0.0, 1.0, &mut rng);
         let w = Tensor::randn(&[cout, cin, 3, 3], 0.0, 0.1, &mut rng).with_requires_grad();
         let b = Tensor::randn(&[cout], 0.0, 0.1, &mut rng).with_requires_grad();
-        let o = Conv2dOptions::default().padding(1);
+        let o = Conv2dOptions::default().with_padding(1);
         // The stem's input is the image (no gradient); deeper layers need the input gradient.
         let xg = if cin == 3 {
             x.clone()

@@ -115,11 +115,11 @@ fn main() {
                 })
             }
             Some("pool") => {
-                nn_core::pool::set_capacity_bytes(num(1));
+                nn_core::buffer_pool::set_capacity_bytes(num(1));
                 Vec::new()
             }
             Some("stats") => {
-                let s = nn_core::pool::stats();
+                let s = nn_core::buffer_pool::stats();
                 [
                     s.hits,
                     s.misses,

@@ -20,9 +20,9 @@
 
 use ndarray::{Axis, IxDyn};
 
-use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Linear, Sequential};
-use crate::module::{Ctx, Entry, Module, Parameter};
-use crate::tensor::{Array, Tensor};
+use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Identity, Linear, Sequential};
+use crate::module::{Module, Parameter};
+use crate::tensor::Array;
 
 /// Why a pair cannot be folded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,20 +143,6 @@ pub fn fold_linear_bn(linear: &Linear, bn: &BatchNorm1d) -> Result<Linear, FoldE
     Ok(Linear::from_arrays(w, Some(b)))
 }
 
-/// The identity layer (PyTorch's `nn.Identity`): what a folded batch norm becomes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Identity;
-
-impl Module for Identity {
-    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
-        x.clone()
-    }
-    fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(Entry<'_>)) {}
-    fn describe(&self) -> String {
-        "Identity()".to_string()
-    }
-}
-
 /// Tries to fold child `i` (conv or linear) with child `i + 1` (its batch norm).
 fn fold_pair(prev: &dyn Module, next: &dyn Module) -> Option<Result<Box<dyn Module>, FoldError>> {
     let (a, b) = (prev.as_any()?, next.as_any()?);
@@ -228,7 +214,9 @@ pub fn fold_batch_norms(model: &mut Sequential) -> usize {
 mod tests {
     use super::*;
     use crate::layers::{BatchNormConfig, Conv2dConfig, LinearConfig, Sequential};
+    use crate::module::Ctx;
     use crate::rng::seeded;
+    use crate::tensor::Tensor;
 
     fn randomise_bn(
         weight: Option<&Parameter>,

@@ -32,11 +32,12 @@
 //! * [`checkpoint`] — safetensors state dicts compatible with PyTorch.
 //! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
 //! * [`linalg`] — the single GEMM seam.
-//! * [`pool`] — reuse of large buffers across training steps.
+//! * [`buffer_pool`] — reuse of large buffers across training steps.
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 
 pub mod autograd;
+pub mod buffer_pool;
 pub mod checkpoint;
 pub mod fold;
 pub mod gradcheck;
@@ -46,7 +47,6 @@ pub mod linalg;
 pub mod loss;
 pub mod module;
 pub mod ops;
-pub mod pool;
 pub mod rng;
 pub mod tensor;
 

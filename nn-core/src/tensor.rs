@@ -47,7 +47,7 @@ pub fn live_tensor_count() -> usize {
 
 pub(crate) struct Node {
     pub(crate) id: TensorId,
-    /// The value; taken (and returned to [`crate::pool`] if unshared) when the node is dropped.
+    /// The value; taken (and returned to [`crate::buffer_pool`] if unshared) when the node is dropped.
     pub(crate) data: ManuallyDrop<Data>,
     pub(crate) requires_grad: AtomicBool,
     /// How this tensor was computed; `None` for leaves and after backward has freed the graph.
@@ -57,14 +57,14 @@ pub(crate) struct Node {
 }
 
 impl Drop for Node {
-    /// Returns a large value that no other handle shares to the buffer pool ([`crate::pool`]),
+    /// Returns a large value that no other handle shares to the buffer pool ([`crate::buffer_pool`]),
     /// and dismantles an unused graph iteratively, so that dropping a very deep graph that never
     /// ran backward cannot overflow the stack.
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: `data` is taken exactly once, here, and the node is never used afterwards.
         let data = unsafe { ManuallyDrop::take(&mut self.data) };
-        crate::pool::recycle_data(data);
+        crate::buffer_pool::recycle_data(data);
         let Some(grad_fn) = self.grad_fn.get_mut().ok().and_then(Option::take) else {
             return;
         };
@@ -305,12 +305,12 @@ impl Tensor {
     }
 
     /// Clears the accumulated gradient of this leaf (PyTorch's `zero_grad(set_to_none=True)`);
-    /// its memory goes back to the buffer pool ([`crate::pool`]) for the next backward pass.
+    /// its memory goes back to the buffer pool ([`crate::buffer_pool`]) for the next backward pass.
     pub fn zero_grad(&self) {
         if let Some(slot) = &self.node.grad {
             let old = slot.lock().expect("grad lock").take();
             if let Some(g) = old {
-                crate::pool::recycle(g);
+                crate::buffer_pool::recycle(g);
             }
         }
     }

@@ -57,10 +57,10 @@ fn conv2d_matches_pytorch() {
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let o = Conv2dOptions::default()
-            .stride(usize_of(&c["stride"]))
-            .padding(usize_of(&c["padding"]))
-            .dilation(usize_of(&c["dilation"]))
-            .groups(usize_of(&c["groups"]));
+            .with_stride(usize_of(&c["stride"]))
+            .with_padding(usize_of(&c["padding"]))
+            .with_dilation(usize_of(&c["dilation"]))
+            .with_groups(usize_of(&c["groups"]));
         let x = tensor(&c["x"]).with_requires_grad();
         let w = tensor(&c["w"]).with_requires_grad();
         let b = c.get("b").map(|b| tensor(b).with_requires_grad());
@@ -84,17 +84,17 @@ fn pooling_matches_pytorch() {
         let y = match c["kind"].as_str().unwrap() {
             "max" => x.max_pool2d(
                 MaxPool2dOptions::new(usize_of(&c["k"]))
-                    .stride(usize_of(&c["stride"]))
-                    .padding(usize_of(&c["padding"]))
-                    .dilation(usize_of(&c["dilation"]))
-                    .ceil_mode(c["ceil"].as_bool().unwrap()),
+                    .with_stride(usize_of(&c["stride"]))
+                    .with_padding(usize_of(&c["padding"]))
+                    .with_dilation(usize_of(&c["dilation"]))
+                    .with_ceil_mode(c["ceil"].as_bool().unwrap()),
             ),
             "avg" => x.avg_pool2d(
                 AvgPool2dOptions::new(usize_of(&c["k"]))
-                    .stride(usize_of(&c["stride"]))
-                    .padding(usize_of(&c["padding"]))
-                    .ceil_mode(c["ceil"].as_bool().unwrap())
-                    .count_include_pad(c["count_include_pad"].as_bool().unwrap()),
+                    .with_stride(usize_of(&c["stride"]))
+                    .with_padding(usize_of(&c["padding"]))
+                    .with_ceil_mode(c["ceil"].as_bool().unwrap())
+                    .with_count_include_pad(c["count_include_pad"].as_bool().unwrap()),
             ),
             _ => {
                 let out = c["out"].as_array().unwrap();

@@ -4,7 +4,7 @@
 
 use nn_core::layers::{LinearConfig, ReLU, Sequential};
 use nn_core::loss::cross_entropy;
-use nn_core::{Ctx, Module, Tensor, pool, rng::seeded};
+use nn_core::{Ctx, Module, Tensor, buffer_pool, rng::seeded};
 
 /// Trains a 300→256→256→10 MLP (sizes that take the pooled and parallel paths) for 3 steps, with
 /// both the modules and the fused linear+ReLU op, and returns the bits of every parameter.
@@ -59,10 +59,10 @@ fn training_is_bitwise_identical_on_any_number_of_threads() {
 fn training_is_bitwise_identical_with_and_without_the_pool() {
     let with_pool = train();
     let again = train(); // now mostly from buffers the first run returned
-    let capacity = pool::capacity_bytes();
-    pool::set_capacity_bytes(0);
+    let capacity = buffer_pool::capacity_bytes();
+    buffer_pool::set_capacity_bytes(0);
     let without = train();
-    pool::set_capacity_bytes(capacity);
+    buffer_pool::set_capacity_bytes(capacity);
     assert!(
         with_pool == again,
         "a second run on recycled buffers differs"
@@ -85,9 +85,9 @@ fn a_training_step_reuses_its_buffers() {
     };
     step();
     step();
-    let before = pool::thread_stats();
+    let before = buffer_pool::thread_stats();
     step();
-    let after = pool::thread_stats();
+    let after = buffer_pool::thread_stats();
     let hits = after.hits - before.hits;
     let misses = after.misses - before.misses;
     assert!(

@@ -37,7 +37,7 @@ fn model() -> Sequential {
             1,
             4,
             (3, 3),
-            Conv2dOptions::default().padding(1),
+            Conv2dOptions::default().with_padding(1),
             true,
             &mut rng,
         )

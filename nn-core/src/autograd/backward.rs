@@ -78,7 +78,7 @@ fn accumulate(into: &mut Option<Array>, grad: Array) {
     match into {
         Some(existing) => {
             *existing += &grad;
-            crate::pool::recycle(grad);
+            crate::buffer_pool::recycle(grad);
         }
         None => *into = Some(grad),
     }

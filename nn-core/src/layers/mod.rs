@@ -8,6 +8,7 @@ mod activation;
 mod conv;
 mod error;
 mod flatten;
+mod identity;
 mod linear;
 mod maxout;
 mod norm;
@@ -19,6 +20,7 @@ pub use activation::{Activation, ELU, GELU, LeakyReLU, ReLU, SELU, Sigmoid, Soft
 pub use conv::{Conv2d, Conv2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
+pub use identity::Identity;
 pub use linear::{Linear, LinearConfig};
 pub use maxout::{Maxout, MaxoutConfig};
 pub use norm::{GroupNorm, GroupNormConfig, InstanceNorm2d, InstanceNormConfig};

@@ -56,22 +56,22 @@ impl MaxPool2dConfig {
     }
     /// Sets the stride.
     pub fn with_stride(mut self, s: usize) -> Self {
-        self.options = self.options.stride(s);
+        self.options = self.options.with_stride(s);
         self
     }
     /// Sets the padding.
     pub fn with_padding(mut self, p: usize) -> Self {
-        self.options = self.options.padding(p);
+        self.options = self.options.with_padding(p);
         self
     }
     /// Sets the dilation.
     pub fn with_dilation(mut self, d: usize) -> Self {
-        self.options = self.options.dilation(d);
+        self.options = self.options.with_dilation(d);
         self
     }
     /// Sets ceil mode.
     pub fn with_ceil_mode(mut self, on: bool) -> Self {
-        self.options = self.options.ceil_mode(on);
+        self.options = self.options.with_ceil_mode(on);
         self
     }
     /// Validates and builds the layer.
@@ -130,22 +130,22 @@ impl AvgPool2dConfig {
     }
     /// Sets the stride.
     pub fn with_stride(mut self, s: usize) -> Self {
-        self.options = self.options.stride(s);
+        self.options = self.options.with_stride(s);
         self
     }
     /// Sets the padding.
     pub fn with_padding(mut self, p: usize) -> Self {
-        self.options = self.options.padding(p);
+        self.options = self.options.with_padding(p);
         self
     }
     /// Sets ceil mode.
     pub fn with_ceil_mode(mut self, on: bool) -> Self {
-        self.options = self.options.ceil_mode(on);
+        self.options = self.options.with_ceil_mode(on);
         self
     }
     /// Sets whether padded zeros count in the divisor.
     pub fn with_count_include_pad(mut self, on: bool) -> Self {
-        self.options = self.options.count_include_pad(on);
+        self.options = self.options.with_count_include_pad(on);
         self
     }
     /// Validates and builds the layer.

@@ -23,7 +23,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
-use crate::pool;
+use crate::buffer_pool;
 
 /// Below this many multiply-adds (m·n·k) a product runs on the calling thread: spawning rayon
 /// tasks costs more than it saves. Measured on 2 cores (square products, serial time / parallel
@@ -128,7 +128,7 @@ fn via_column_major_temp(
     parallel: bool,
 ) {
     let (m, n) = c.dim();
-    let mut buf = pool::take(m * n);
+    let mut buf = buffer_pool::take(m * n);
     {
         let t = ArrayViewMut2::from_shape((m, n).f(), &mut buf).expect("m·n elements");
         kernel(alpha, a, b, 0.0, t, parallel);
@@ -163,7 +163,7 @@ fn via_column_major_temp(
     } else {
         copy_rows(0, c);
     }
-    pool::recycle_vec(buf);
+    buffer_pool::recycle_vec(buf);
 }
 
 /// The `gemm` crate, called with the operands' own strides.

@@ -94,9 +94,9 @@ impl Parameter {
     /// Clears the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).
     pub fn zero_grad(&self) {
         let old = self.0.grad.lock().expect("grad lock").take();
-        // The memory serves the next backward pass (see `crate::pool`).
+        // The memory serves the next backward pass (see `crate::buffer_pool`).
         if let Some(g) = old {
-            crate::pool::recycle(g);
+            crate::buffer_pool::recycle(g);
         }
     }
 

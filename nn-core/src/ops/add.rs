@@ -2,7 +2,7 @@
 //!
 //! z = x + y;  ∂L/∂x = sum_to_shape(∂L/∂z, shape(x)),  ∂L/∂y = sum_to_shape(∂L/∂z, shape(y)).
 //!
-//! Same-shape contiguous inputs (a residual connection) add into a buffer from [`crate::pool`];
+//! Same-shape contiguous inputs (a residual connection) add into a buffer from [`crate::buffer_pool`];
 //! backward hands the upstream gradient itself to the second input and a pooled copy to the
 //! first, so a training step allocates no fresh pages here.
 
@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::broadcast::{broadcast_shapes, sum_to_shape};
 use crate::autograd::{Backward, BackwardCtx};
-use crate::pool;
+use crate::buffer_pool;
 use crate::tensor::{Array, Data, Tensor};
 
 /// Elements per parallel task (a fixed size: the split never depends on the thread count).
@@ -38,9 +38,9 @@ impl Backward for AddBackward {
     }
 }
 
-/// A copy of `a` in a buffer from [`crate::pool`] (standard layout).
+/// A copy of `a` in a buffer from [`crate::buffer_pool`] (standard layout).
 fn pooled_copy(a: &Array) -> Array {
-    let mut out = pool::array_for_overwrite(a.shape());
+    let mut out = buffer_pool::array_for_overwrite(a.shape());
     match (out.as_slice_mut(), a.as_slice()) {
         (Some(o), Some(s)) if s.len() >= 2 * CHUNK => o
             .par_chunks_mut(CHUNK)
@@ -59,7 +59,7 @@ fn add_same_shape(x: &Data, y: &Data) -> Option<Array> {
         return None;
     }
     let (xs, ys) = (x.as_slice()?, y.as_slice()?);
-    let mut out = pool::take(xs.len());
+    let mut out = buffer_pool::take(xs.len());
     let add = |(o, (a, b)): (&mut [f32], (&[f32], &[f32]))| {
         o.iter_mut()
             .zip(a.iter().zip(b))

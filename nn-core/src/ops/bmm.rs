@@ -15,8 +15,8 @@ use ndarray::{ArrayView2, ArrayView3, Axis, Ix2, Ix3};
 use rayon::prelude::*;
 
 use crate::autograd::{Backward, BackwardCtx};
+use crate::buffer_pool;
 use crate::linalg::{gemm_with, worth_parallel};
-use crate::pool;
 use crate::tensor::{Array, Data, Tensor};
 
 /// An operand: one matrix per batch item, or one matrix shared by all.
@@ -83,7 +83,7 @@ fn batched_product(a: Operand<'_>, b: Operand<'_>, c: &mut Array) {
 /// Σᵢ Aᵢ·Bᵢ into a fresh [m, n] array (the gradient of a shared operand), in batch order.
 fn summed_product(a: Operand<'_>, b: Operand<'_>, batch: usize) -> Array {
     let (m, n) = (a.item(0).nrows(), b.item(0).ncols());
-    let mut c = pool::array_for_overwrite(&[m, n]);
+    let mut c = buffer_pool::array_for_overwrite(&[m, n]);
     let mut c2 = c.view_mut().into_dimensionality::<Ix2>().expect("2-d");
     // Aᵢ are the column blocks of one matrix [m, batch·k] and Bᵢ the row blocks of one matrix
     // [batch·k, n]: the sum is a single GEMM (on views where the strides allow, else on copies,
@@ -118,7 +118,7 @@ impl Backward for BmmBackward {
         let grad = |this: Operand<'_>, left: Operand<'_>, right: Operand<'_>, shape: &[usize]| {
             match this {
                 Operand::Batched(_) => {
-                    let mut out = pool::array_for_overwrite(shape);
+                    let mut out = buffer_pool::array_for_overwrite(shape);
                     batched_product(left, right, &mut out);
                     out
                 }
@@ -131,7 +131,7 @@ impl Backward for BmmBackward {
         let gy = ctx
             .needs_grad(1)
             .then(|| grad(y, x.t(), gv, ctx.inputs[1].shape()));
-        pool::recycle(g);
+        buffer_pool::recycle(g);
         vec![gx, gy]
     }
 }
@@ -174,7 +174,7 @@ impl Tensor {
             k, k2,
             "bmm: inner sizes differ for shapes {sa:?} and {sb:?}"
         );
-        let mut z = pool::array_for_overwrite(&[batch, m, n]);
+        let mut z = buffer_pool::array_for_overwrite(&[batch, m, n]);
         if batch > 0 && m > 0 && n > 0 {
             batched_product(Operand::of(self.data()), Operand::of(other.data()), &mut z);
         }

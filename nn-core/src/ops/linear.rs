@@ -7,7 +7,7 @@
 //! With the ReLU fused, H = max(0, X·Wᵀ + b) is computed in the same pass as the bias, and
 //! backward first masks the incoming gradient, ∂L/∂Y = ∂L/∂H · 𝟙[H > 0], in place.
 //!
-//! Outputs and gradients come from the buffer pool ([`crate::pool`]) and the consumed output
+//! Outputs and gradients come from the buffer pool ([`crate::buffer_pool`]) and the consumed output
 //! gradient goes back to it, so a training step reuses the previous step's memory. Only the
 //! gradients that are needed are computed (the first layer's input gradient is skipped when the
 //! input does not require one).
@@ -17,8 +17,8 @@ use rayon::prelude::*;
 
 use super::relu::{relu as relu_fn, relu_grad};
 use crate::autograd::{Backward, BackwardCtx};
+use crate::buffer_pool;
 use crate::linalg::gemm;
-use crate::pool;
 use crate::tensor::{Array, Data, Tensor};
 
 /// Rows per parallel task of the bias/ReLU pass and the ReLU mask (a fixed size, so the split
@@ -69,13 +69,13 @@ impl Backward for LinearBackward {
             });
         }
         let gx = ctx.needs_grad(0).then(|| {
-            let mut gx = pool::array_for_overwrite(x.shape());
+            let mut gx = buffer_pool::array_for_overwrite(x.shape());
             let gx2 = gx.view_mut().into_dimensionality::<Ix2>().expect("2-d");
             gemm(1.0, g.view(), w, 0.0, gx2);
             gx
         });
         let gw = ctx.needs_grad(1).then(|| {
-            let mut gw = pool::array_for_overwrite(w.shape());
+            let mut gw = buffer_pool::array_for_overwrite(w.shape());
             let gw2 = gw.view_mut().into_dimensionality::<Ix2>().expect("2-d");
             gemm(1.0, g.t(), x, 0.0, gw2);
             gw
@@ -84,7 +84,7 @@ impl Backward for LinearBackward {
         if self.has_bias {
             out.push(ctx.needs_grad(2).then(|| g.sum_axis(Axis(0)).into_dyn()));
         }
-        pool::recycle(g.into_dyn());
+        buffer_pool::recycle(g.into_dyn());
         out
     }
 }
@@ -160,7 +160,7 @@ fn linear_op(
         );
         bv
     });
-    let mut y = pool::array_for_overwrite(&[x.nrows(), w.nrows()]);
+    let mut y = buffer_pool::array_for_overwrite(&[x.nrows(), w.nrows()]);
     {
         let mut y2 = y.view_mut().into_dimensionality::<Ix2>().expect("2-d");
         gemm(1.0, x, w.t(), 0.0, y2.view_mut());

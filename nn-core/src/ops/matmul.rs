@@ -8,8 +8,8 @@
 use ndarray::Ix2;
 
 use crate::autograd::{Backward, BackwardCtx};
+use crate::buffer_pool;
 use crate::linalg::gemm;
-use crate::pool;
 use crate::tensor::{Array, Data, Tensor};
 
 fn as_2d<'a>(op: &str, d: &'a Data) -> ndarray::ArrayView2<'a, f32> {
@@ -20,7 +20,7 @@ fn as_2d<'a>(op: &str, d: &'a Data) -> ndarray::ArrayView2<'a, f32> {
 
 /// A·B into a fresh (pooled) array.
 fn product(a: ndarray::ArrayView2<'_, f32>, b: ndarray::ArrayView2<'_, f32>) -> Array {
-    let mut c = pool::array_for_overwrite(&[a.nrows(), b.ncols()]);
+    let mut c = buffer_pool::array_for_overwrite(&[a.nrows(), b.ncols()]);
     gemm(
         1.0,
         a,
@@ -43,7 +43,7 @@ impl Backward for MatmulBackward {
         let g = g.into_dimensionality::<Ix2>().expect("2-d gradient");
         let gx = ctx.needs_grad(0).then(|| product(g.view(), y.t()));
         let gy = ctx.needs_grad(1).then(|| product(x.t(), g.view()));
-        pool::recycle(g.into_dyn());
+        buffer_pool::recycle(g.into_dyn());
         vec![gx, gy]
     }
 }

@@ -3,13 +3,13 @@
 //! y = max(0, x);  ∂L/∂x = ∂L/∂y · 𝟙[x > 0] (the subgradient at 0 is 0, as in PyTorch; NaN
 //! propagates, as in PyTorch).
 //!
-//! The output comes from the buffer pool ([`crate::pool`]); backward masks the incoming gradient
+//! The output comes from the buffer pool ([`crate::buffer_pool`]); backward masks the incoming gradient
 //! in place. Large tensors are processed in parallel, in chunks of a fixed size.
 
 use rayon::prelude::*;
 
 use crate::autograd::{Backward, BackwardCtx};
-use crate::pool;
+use crate::buffer_pool;
 use crate::tensor::{Array, Tensor};
 
 /// Elements per parallel task (a fixed size: the split never depends on the thread count).
@@ -64,7 +64,7 @@ impl Tensor {
         let x = self.data();
         let value = match x.as_slice() {
             Some(xs) => {
-                let mut out = pool::take(xs.len());
+                let mut out = buffer_pool::take(xs.len());
                 if xs.len() >= 2 * CHUNK {
                     out.par_chunks_mut(CHUNK)
                         .zip(xs.par_chunks(CHUNK))

@@ -107,7 +107,7 @@ impl DropConnectConfig {
 /// use nn_regularize::DropConnectConfig;
 ///
 /// let conv = DropConnectConfig::new(0.3)
-///     .init_conv2d(3, 8, (3, 3), Conv2dOptions::default().padding(1), true, &mut seeded(0))
+///     .init_conv2d(3, 8, (3, 3), Conv2dOptions::default().with_padding(1), true, &mut seeded(0))
 ///     .unwrap();
 /// let y = conv.forward(&Tensor::ones(&[2, 3, 5, 5]), &mut Ctx::train(1));
 /// assert_eq!(y.shape(), &[2, 8, 5, 5]);
@@ -187,7 +187,7 @@ mod tests {
         let c = DropConnectConfig::new(0.5);
         let o = Conv2dOptions::default();
         assert!(
-            c.init_conv2d(3, 4, (3, 3), o.groups(2), true, &mut seeded(0))
+            c.init_conv2d(3, 4, (3, 3), o.with_groups(2), true, &mut seeded(0))
                 .is_err()
         );
         assert!(
@@ -212,7 +212,7 @@ mod tests {
                 2,
                 3,
                 (3, 3),
-                Conv2dOptions::default().padding(1),
+                Conv2dOptions::default().with_padding(1),
                 true,
                 &mut seeded(0),
             )
@@ -232,7 +232,7 @@ mod tests {
                 t[0].conv2d(
                     &mask_mul(&t[1], mask.clone()),
                     Some(&t[2]),
-                    Conv2dOptions::default().stride(2),
+                    Conv2dOptions::default().with_stride(2),
                 )
             },
             &[&[2, 2, 5, 5], &[3, 2, 2, 2], &[3]],

@@ -8,7 +8,7 @@
 //! with [`Ctx::eval`]; once any is unfrozen (gradual unfreezing) it passes the training context
 //! through, so the part trains normally from then on.
 
-use nn_core::fold::Identity;
+use nn_core::layers::Identity;
 use nn_core::layers::Sequential;
 use nn_core::module::join;
 use nn_core::{Ctx, Entry, Module, Parameter, Tensor};

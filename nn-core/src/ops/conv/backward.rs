@@ -121,7 +121,7 @@ pub(crate) fn backward(
             db,
         };
     }
-    let mut dx = need_x.then(|| crate::pool::take_zeroed(g.n * g.cin * g.hw()));
+    let mut dx = need_x.then(|| crate::buffer_pool::take_zeroed(g.n * g.cin * g.hw()));
     let b = samples_per_gemm(g);
     let chunks = g.n.div_ceil(b);
     let slices = chunks.clamp(1, MAX_SLICES);
@@ -154,7 +154,9 @@ pub(crate) fn backward(
         Vec::new()
     };
     let mut partials: Vec<Vec<f32>> = if need_w {
-        (0..slices).map(|_| crate::pool::take(wlen)).collect()
+        (0..slices)
+            .map(|_| crate::buffer_pool::take(wlen))
+            .collect()
     } else {
         (0..slices).map(|_| Vec::new()).collect()
     };
@@ -200,7 +202,7 @@ pub(crate) fn backward(
         }
         let dw = if transposed {
             // sum is [groups, K, C_out/groups]; dW is [groups, C_out/groups, K].
-            let mut dw = crate::pool::take(wlen); // every element is written
+            let mut dw = crate::buffer_pool::take(wlen); // every element is written
             dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
                 let (gi, co) = (row / cout_g, row % cout_g);
                 let blk = &sum[gi * k * cout_g..(gi + 1) * k * cout_g];
@@ -210,11 +212,13 @@ pub(crate) fn backward(
             });
             dw
         } else {
-            let mut dw = crate::pool::take(wlen);
+            let mut dw = crate::buffer_pool::take(wlen);
             dw.copy_from_slice(sum);
             dw
         };
-        partials.into_iter().for_each(crate::pool::recycle_vec);
+        partials
+            .into_iter()
+            .for_each(crate::buffer_pool::recycle_vec);
         dw
     });
     ConvGrads { dx, dw, db }

@@ -41,7 +41,7 @@ fn for_each_segment(g: &Geom, i: usize, j: usize, mut f: impl FnMut(usize, usize
 /// Forward: `[N, C_out, oH, oW]` from `x` and `w`.
 pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, hw, taps, mult) = (g.p(), g.hw(), g.kh * g.kw, g.cout_g());
-    let mut y = crate::pool::take_zeroed(g.n * g.cout * p);
+    let mut y = crate::buffer_pool::take_zeroed(g.n * g.cout * p);
     if p == 0 {
         return y;
     }
@@ -76,7 +76,7 @@ pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> V
 /// Input gradient `[N, C_in, H, W]`.
 pub(crate) fn backward_input(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let (p, hw, taps, mult) = (g.p(), g.hw(), g.kh * g.kw, g.cout_g());
-    let mut dx = crate::pool::take_zeroed(g.n * g.cin * hw);
+    let mut dx = crate::buffer_pool::take_zeroed(g.n * g.cin * hw);
     if hw == 0 {
         return dx;
     }

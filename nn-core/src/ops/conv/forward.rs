@@ -45,7 +45,7 @@ pub(crate) fn gemm_for(parallel_chunks: bool) -> GemmFn {
 pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, cout) = (g.p(), g.cout);
     // Every element is written (GEMM with β = 0 or the copy from the product block).
-    let mut y = crate::pool::take(g.n * cout * p);
+    let mut y = crate::buffer_pool::take(g.n * cout * p);
     if y.is_empty() {
         return y;
     }

@@ -6,7 +6,7 @@
 ///
 /// ```
 /// use nn_core::ops::Conv2dOptions;
-/// let o = Conv2dOptions::default().stride(2).padding(1);
+/// let o = Conv2dOptions::default().with_stride(2).with_padding(1);
 /// assert_eq!((o.stride, o.padding, o.dilation, o.groups), ((2, 2), (1, 1), (1, 1), 1));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -36,22 +36,22 @@ impl Default for Conv2dOptions {
 
 impl Conv2dOptions {
     /// The same stride in both directions.
-    pub fn stride(mut self, s: usize) -> Self {
+    pub fn with_stride(mut self, s: usize) -> Self {
         self.stride = (s, s);
         self
     }
     /// The same padding in both directions.
-    pub fn padding(mut self, p: usize) -> Self {
+    pub fn with_padding(mut self, p: usize) -> Self {
         self.padding = (p, p);
         self
     }
     /// The same dilation in both directions.
-    pub fn dilation(mut self, d: usize) -> Self {
+    pub fn with_dilation(mut self, d: usize) -> Self {
         self.dilation = (d, d);
         self
     }
     /// The number of groups.
-    pub fn groups(mut self, g: usize) -> Self {
+    pub fn with_groups(mut self, g: usize) -> Self {
         self.groups = g;
         self
     }
@@ -197,7 +197,7 @@ mod tests {
         let _ = Geom::new(
             &[1, 6, 5, 5],
             &[4, 2, 3, 3],
-            &Conv2dOptions::default().groups(4),
+            &Conv2dOptions::default().with_groups(4),
         );
     }
 }

@@ -83,7 +83,7 @@ impl Backward for Conv2dBackward {
         drop(dy_std);
         // The upstream gradient is consumed here: its buffer goes back to the pool for the next
         // step (instead of to the system allocator, whose fresh pages fault on first touch).
-        crate::pool::recycle(grad);
+        crate::buffer_pool::recycle(grad);
         let shaped = |v: Vec<f32>, s: &[usize]| {
             Array::from_shape_vec(IxDyn(s), v).expect("gradient has the input's shape")
         };
@@ -107,7 +107,7 @@ impl Tensor {
     /// use nn_core::{Tensor, ops::Conv2dOptions};
     /// let x = Tensor::ones(&[1, 1, 4, 4]);
     /// let w = Tensor::ones(&[2, 1, 3, 3]);
-    /// let y = x.conv2d(&w, None, Conv2dOptions::default().padding(1));
+    /// let y = x.conv2d(&w, None, Conv2dOptions::default().with_padding(1));
     /// assert_eq!(y.shape(), &[1, 2, 4, 4]);
     /// assert_eq!(y.to_vec()[..4], [4.0, 6.0, 6.0, 4.0]);
     /// ```

@@ -119,19 +119,19 @@ fn forward_small_example() {
 fn matches_naive_on_all_paths() {
     let d = Conv2dOptions::default();
     // im2col path, one sample per GEMM (large images) and batched samples (small images).
-    check_against_naive(&[2, 3, 17, 16], &[4, 3, 3, 3], d.padding(1), true, 1);
-    check_against_naive(&[5, 3, 5, 4], &[4, 3, 3, 3], d.padding(1), true, 2);
+    check_against_naive(&[2, 3, 17, 16], &[4, 3, 3, 3], d.with_padding(1), true, 1);
+    check_against_naive(&[5, 3, 5, 4], &[4, 3, 3, 3], d.with_padding(1), true, 2);
     check_against_naive(
         &[3, 4, 7, 6],
         &[6, 4, 3, 2],
-        d.stride(2).padding(1),
+        d.with_stride(2).with_padding(1),
         false,
         3,
     );
     check_against_naive(
         &[2, 2, 9, 9],
         &[3, 2, 3, 3],
-        d.dilation(2).padding(2),
+        d.with_dilation(2).with_padding(2),
         true,
         4,
     );
@@ -151,70 +151,76 @@ fn matches_naive_on_all_paths() {
     check_against_naive(&[2, 5, 16, 17], &[3, 5, 1, 1], d, true, 6);
     check_against_naive(&[6, 5, 3, 3], &[3, 5, 1, 1], d, true, 7);
     // 1×1 with stride 2.
-    check_against_naive(&[2, 4, 7, 7], &[3, 4, 1, 1], d.stride(2), false, 8);
+    check_against_naive(&[2, 4, 7, 7], &[3, 4, 1, 1], d.with_stride(2), false, 8);
     // Groups, and depthwise with a channel multiplier.
     check_against_naive(
         &[2, 6, 6, 5],
         &[4, 3, 3, 3],
-        d.groups(2).padding(1),
+        d.with_groups(2).with_padding(1),
         true,
         9,
     );
     check_against_naive(
         &[3, 4, 6, 6],
         &[4, 1, 3, 3],
-        d.groups(4).padding(1),
+        d.with_groups(4).with_padding(1),
         true,
         10,
     );
     check_against_naive(
         &[2, 3, 7, 6],
         &[6, 1, 5, 5],
-        d.groups(3).padding(2).stride(2),
+        d.with_groups(3).with_padding(2).with_stride(2),
         true,
         11,
     );
     check_against_naive(
         &[2, 2, 7, 7],
         &[2, 1, 3, 3],
-        d.groups(2).dilation(2),
+        d.with_groups(2).with_dilation(2),
         false,
         12,
     );
     // K = C_in/groups·kH·kW ≥ 64: the weight gradient is accumulated transposed.
-    check_against_naive(&[3, 8, 6, 5], &[5, 8, 3, 3], d.padding(1), true, 14);
+    check_against_naive(&[3, 8, 6, 5], &[5, 8, 3, 3], d.with_padding(1), true, 14);
     check_against_naive(
         &[11, 16, 5, 5],
         &[6, 8, 3, 3],
-        d.groups(2).stride(2),
+        d.with_groups(2).with_stride(2),
         true,
         15,
     );
     check_against_naive(&[2, 70, 4, 4], &[3, 70, 1, 1], d, true, 16);
     // Many samples: several slices of the weight-gradient reduction.
-    check_against_naive(&[37, 2, 4, 4], &[3, 2, 3, 3], d.padding(1), true, 13);
+    check_against_naive(&[37, 2, 4, 4], &[3, 2, 3, 3], d.with_padding(1), true, 13);
 }
 
 #[test]
 fn gradients() {
     let d = Conv2dOptions::default();
     assert_gradients(
-        |t| t[0].conv2d(&t[1], Some(&t[2]), d.padding(1)),
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.with_padding(1)),
         &[&[2, 3, 5, 5], &[4, 3, 3, 3], &[4]],
         1,
     );
     assert_gradients(
-        |t| t[0].conv2d(&t[1], None, d.stride(2).padding(2).dilation(2)),
+        |t| {
+            t[0].conv2d(
+                &t[1],
+                None,
+                d.with_stride(2).with_padding(2).with_dilation(2),
+            )
+        },
         &[&[2, 2, 7, 6], &[3, 2, 3, 3]],
         2,
     );
     assert_gradients(
-        |t| t[0].conv2d(&t[1], Some(&t[2]), d.groups(3).padding(1)),
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.with_groups(3).with_padding(1)),
         &[&[2, 3, 5, 5], &[6, 1, 3, 3], &[6]],
         3,
     );
     assert_gradients(
-        |t| t[0].conv2d(&t[1], Some(&t[2]), d.groups(2)),
+        |t| t[0].conv2d(&t[1], Some(&t[2]), d.with_groups(2)),
         &[&[3, 4, 4, 4], &[4, 2, 1, 1], &[4]],
         4,
     );
@@ -243,7 +249,7 @@ fn results_do_not_depend_on_the_thread_count() {
             let x = Tensor::randn(&[19, 8, 6, 6], 0.0, 1.0, &mut rng).with_requires_grad();
             let w = Tensor::randn(&[8, 8, 3, 3], 0.0, 1.0, &mut rng).with_requires_grad();
             let b = Tensor::randn(&[8], 0.0, 1.0, &mut rng).with_requires_grad();
-            let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().padding(1));
+            let y = x.conv2d(&w, Some(&b), Conv2dOptions::default().with_padding(1));
             let gy = Tensor::randn(y.shape(), 0.0, 1.0, &mut rng).to_array();
             y.backward_with(gy);
             (

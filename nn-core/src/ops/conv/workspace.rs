@@ -4,7 +4,7 @@
 //! 4 KiB page on the machines we measured), so the unfolded-input (im2col) and Winograd-transformed
 //! blocks live in a per-thread buffer that grows to the largest size a thread has needed and is
 //! reused by every later call (the per-slice partial weight gradients come from the crate's
-//! buffer pool, [`crate::pool`]). Bounded by the shapes in use: one block (a few samples' worth)
+//! buffer pool, [`crate::buffer_pool`]). Bounded by the shapes in use: one block (a few samples' worth)
 //! per thread, never a full unfolded copy of the batch.
 
 use std::cell::Cell;

@@ -105,7 +105,7 @@ pub(crate) fn channel_affine(
     scale: &[f32],
     shift: &[f32],
 ) -> Vec<f32> {
-    let mut y = crate::pool::take(x.len()); // every element is written
+    let mut y = crate::buffer_pool::take(x.len()); // every element is written
     if l == 0 {
         return y;
     }
@@ -153,7 +153,7 @@ pub(crate) fn channel_dx(
     (c, l): (usize, usize),
     coef: &[(f32, f32, f32)],
 ) -> Vec<f32> {
-    let mut dx = crate::pool::take(x.len()); // every element is written
+    let mut dx = crate::buffer_pool::take(x.len()); // every element is written
     if l == 0 {
         return dx;
     }
@@ -217,7 +217,7 @@ impl Backward for BatchNormBackward {
         // The upstream gradient is consumed here: its buffer goes back to the pool for the next
         // step (instead of to the system allocator, whose fresh pages fault on first touch).
         drop(dy_std);
-        crate::pool::recycle(grad);
+        crate::buffer_pool::recycle(grad);
         let mut out = vec![dx];
         let vec1 = |v: Vec<f32>| Array::from_shape_vec(IxDyn(&[c]), v).expect("[C]");
         if self.has_weight {

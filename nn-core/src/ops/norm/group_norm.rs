@@ -43,7 +43,7 @@ pub(crate) fn group_forward(
     (mean, rstd): (&[f32], &[f32]),
     (gamma, beta): (&[f32], &[f32]),
 ) -> Vec<f32> {
-    let mut y = crate::pool::take(x.len()); // every element is written
+    let mut y = crate::buffer_pool::take(x.len()); // every element is written
     let cg = c / groups;
     if cg * l == 0 {
         return y;
@@ -100,7 +100,7 @@ pub(crate) fn group_backward(
         .map(|ch| (0..n).map(|ni| plane_sums[ni * c + ch].0).sum::<f64>() as f32)
         .collect();
     let dx = need_x.then(|| {
-        let mut dx = crate::pool::take(x.len()); // every element is written
+        let mut dx = crate::buffer_pool::take(x.len()); // every element is written
         if cg * l == 0 {
             return dx;
         }

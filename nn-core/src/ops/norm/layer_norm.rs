@@ -40,7 +40,7 @@ impl Backward for LayerNormBackward {
             vec![1.0; d]
         };
         let dx = ctx.needs_grad(0).then(|| {
-            let mut dx = crate::pool::take(x.len()); // every element is written
+            let mut dx = crate::buffer_pool::take(x.len()); // every element is written
             if d > 0 {
                 dx.par_chunks_mut(d)
                     .zip(x.par_chunks(d).zip(dy.par_chunks(d)))
@@ -143,7 +143,7 @@ impl Tensor {
         let x = x.as_slice().expect("standard layout");
         let gamma = weight.map_or_else(|| vec![1.0; d], Tensor::to_vec);
         let beta = bias.map_or_else(|| vec![0.0; d], Tensor::to_vec);
-        let mut y = crate::pool::take(x.len()); // every element is written
+        let mut y = crate::buffer_pool::take(x.len()); // every element is written
         let (mut mean, mut rstd) = (Vec::new(), Vec::new());
         if d > 0 {
             (mean, rstd) = x

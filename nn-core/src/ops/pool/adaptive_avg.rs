@@ -30,7 +30,7 @@ impl Backward for AdaptiveAvgBackward {
         let shape = ctx.inputs[0].shape();
         let (_, h, w) = planes("adaptive_avg_pool2d", shape);
         let (oh, ow) = self.out;
-        let mut dx = crate::pool::take_zeroed(shape.iter().product());
+        let mut dx = crate::buffer_pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
         if h * w > 0 {
@@ -81,7 +81,7 @@ impl Tensor {
         let (oh, ow) = out;
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let mut y = crate::pool::take(np * oh * ow); // every output is written
+        let mut y = crate::buffer_pool::take(np * oh * ow); // every output is written
         y.par_chunks_mut(oh * ow)
             .zip(x.par_chunks(h * w))
             .for_each(|(yp, xp)| {

@@ -12,8 +12,7 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
-use super::max::OrPanic;
-use super::{planes, pool_out_len};
+use super::{options_panic, planes, pool_out_len};
 use crate::autograd::{Backward, BackwardCtx};
 use crate::tensor::{Array, Tensor};
 
@@ -49,22 +48,22 @@ impl AvgPool2dOptions {
         }
     }
     /// The same stride in both directions.
-    pub fn stride(mut self, s: usize) -> Self {
+    pub fn with_stride(mut self, s: usize) -> Self {
         self.stride = (s, s);
         self
     }
     /// The same padding in both directions.
-    pub fn padding(mut self, p: usize) -> Self {
+    pub fn with_padding(mut self, p: usize) -> Self {
         self.padding = (p, p);
         self
     }
     /// Ceil mode on or off.
-    pub fn ceil_mode(mut self, on: bool) -> Self {
+    pub fn with_ceil_mode(mut self, on: bool) -> Self {
         self.ceil_mode = on;
         self
     }
     /// Whether padded zeros count in the divisor.
-    pub fn count_include_pad(mut self, on: bool) -> Self {
+    pub fn with_count_include_pad(mut self, on: bool) -> Self {
         self.count_include_pad = on;
         self
     }
@@ -147,7 +146,7 @@ impl Backward for AvgPoolBackward {
         let shape = ctx.inputs[0].shape();
         let (_, _, w) = planes("avg_pool2d", shape);
         let (pin, pout) = (shape[2] * w, self.win.rows.len() * self.win.cols.len());
-        let mut dx = crate::pool::take_zeroed(shape.iter().product());
+        let mut dx = crate::buffer_pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
         if pin > 0 && pout > 0 {
@@ -192,7 +191,7 @@ impl Tensor {
         let (np, h, w) = planes("avg_pool2d", self.shape());
         let (oh, ow) = o
             .output_size(h, w)
-            .unwrap_or_or_panic("avg_pool2d", self.shape());
+            .unwrap_or_else(|e| options_panic("avg_pool2d", self.shape(), &e));
         let win = Windows {
             rows: spans(oh, h, o.kernel.0, o.stride.0, o.padding.0),
             cols: spans(ow, w, o.kernel.1, o.stride.1, o.padding.1),
@@ -201,7 +200,7 @@ impl Tensor {
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let (pin, pout) = (h * w, oh * ow);
-        let mut y = crate::pool::take_zeroed(np * pout);
+        let mut y = crate::buffer_pool::take_zeroed(np * pout);
         if pin > 0 && pout > 0 {
             y.par_chunks_mut(pout)
                 .zip(x.par_chunks(pin))
@@ -241,12 +240,12 @@ mod tests {
         let x = Tensor::ones(&[1, 1, 3, 3]);
         // k2 s2 p1: windows over padded rows [-1,0], [1,2], [3] ... ceil mode adds a last one
         // that the divisor clips at the padded border (as PyTorch).
-        let o = AvgPool2dOptions::new(2).padding(1);
+        let o = AvgPool2dOptions::new(2).with_padding(1);
         assert_eq!(x.avg_pool2d(o).to_vec(), vec![0.25, 0.5, 0.5, 1.0]);
-        let o = o.count_include_pad(false);
+        let o = o.with_count_include_pad(false);
         assert_eq!(x.avg_pool2d(o).to_vec(), vec![1.0; 4]);
         let x = Tensor::ones(&[1, 1, 5, 5]);
-        let y = x.avg_pool2d(AvgPool2dOptions::new(2).ceil_mode(true));
+        let y = x.avg_pool2d(AvgPool2dOptions::new(2).with_ceil_mode(true));
         assert_eq!(y.shape(), &[1, 1, 3, 3]);
         // The last window holds one column: divisor 1·2 (it stops at the image border).
         assert_eq!(y.to_vec(), vec![1.0; 9]);
@@ -263,9 +262,9 @@ mod tests {
             |t| {
                 t[0].avg_pool2d(
                     AvgPool2dOptions::new(3)
-                        .stride(2)
-                        .padding(1)
-                        .ceil_mode(true),
+                        .with_stride(2)
+                        .with_padding(1)
+                        .with_ceil_mode(true),
                 )
             },
             &[&[2, 3, 6, 7]],
@@ -275,9 +274,9 @@ mod tests {
             |t| {
                 t[0].avg_pool2d(
                     AvgPool2dOptions::new(2)
-                        .stride(1)
-                        .padding(1)
-                        .count_include_pad(false),
+                        .with_stride(1)
+                        .with_padding(1)
+                        .with_count_include_pad(false),
                 )
             },
             &[&[1, 2, 4, 5]],

@@ -8,7 +8,7 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
-use super::{planes, pool_out_len};
+use super::{options_panic, planes, pool_out_len};
 use crate::autograd::{Backward, BackwardCtx};
 use crate::tensor::{Array, Tensor};
 
@@ -17,7 +17,7 @@ use crate::tensor::{Array, Tensor};
 ///
 /// ```
 /// use nn_core::ops::MaxPool2dOptions;
-/// let o = MaxPool2dOptions::new(3).stride(2).padding(1);
+/// let o = MaxPool2dOptions::new(3).with_stride(2).with_padding(1);
 /// assert_eq!((o.kernel, o.stride, o.padding), ((3, 3), (2, 2), (1, 1)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -46,22 +46,22 @@ impl MaxPool2dOptions {
         }
     }
     /// The same stride in both directions.
-    pub fn stride(mut self, s: usize) -> Self {
+    pub fn with_stride(mut self, s: usize) -> Self {
         self.stride = (s, s);
         self
     }
     /// The same padding in both directions.
-    pub fn padding(mut self, p: usize) -> Self {
+    pub fn with_padding(mut self, p: usize) -> Self {
         self.padding = (p, p);
         self
     }
     /// The same dilation in both directions.
-    pub fn dilation(mut self, d: usize) -> Self {
+    pub fn with_dilation(mut self, d: usize) -> Self {
         self.dilation = (d, d);
         self
     }
     /// Ceil mode on or off.
-    pub fn ceil_mode(mut self, on: bool) -> Self {
+    pub fn with_ceil_mode(mut self, on: bool) -> Self {
         self.ceil_mode = on;
         self
     }
@@ -104,7 +104,7 @@ impl Backward for MaxPoolBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
         let shape = ctx.inputs[0].shape();
-        let mut dx = crate::pool::take_zeroed(shape.iter().product());
+        let mut dx = crate::buffer_pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
         if self.plane_in > 0 && self.plane_out > 0 {
@@ -139,7 +139,7 @@ impl Tensor {
         let (np, h, w) = planes("max_pool2d", self.shape());
         let (oh, ow) = o
             .output_size(h, w)
-            .unwrap_or_or_panic("max_pool2d", self.shape());
+            .unwrap_or_else(|e| options_panic("max_pool2d", self.shape(), &e));
         assert!(
             h * w <= u32::MAX as usize,
             "max_pool2d: plane {h}×{w} too large"
@@ -147,7 +147,7 @@ impl Tensor {
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let (pin, pout) = (h * w, oh * ow);
-        let mut y = crate::pool::take(np * pout); // every output is written
+        let mut y = crate::buffer_pool::take(np * pout); // every output is written
         let mut argmax = vec![0u32; np * pout];
         let (kh, kw) = o.kernel;
         let (sh, sw) = o.stride;
@@ -217,17 +217,6 @@ impl Tensor {
     }
 }
 
-/// Turns an option-validation error into the op's panic message.
-pub(crate) trait OrPanic<T> {
-    fn unwrap_or_or_panic(self, op: &str, shape: &[usize]) -> T;
-}
-
-impl<T> OrPanic<T> for Result<T, String> {
-    fn unwrap_or_or_panic(self, op: &str, shape: &[usize]) -> T {
-        self.unwrap_or_else(|e| panic!("{op}: input shape {shape:?}: {e}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,10 +235,10 @@ mod tests {
     #[test]
     fn forward_with_padding_and_ceil_mode() {
         let x = Tensor::from_vec((0..25).map(|v| v as f32).collect(), &[1, 1, 5, 5]);
-        let y = x.max_pool2d(MaxPool2dOptions::new(2).ceil_mode(true));
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).with_ceil_mode(true));
         assert_eq!(y.shape(), &[1, 1, 3, 3]);
         assert_eq!(y.to_vec(), vec![6., 8., 9., 16., 18., 19., 21., 23., 24.]);
-        let y = x.max_pool2d(MaxPool2dOptions::new(3).stride(2).padding(1));
+        let y = x.max_pool2d(MaxPool2dOptions::new(3).with_stride(2).with_padding(1));
         assert_eq!(y.shape(), &[1, 1, 3, 3]);
         assert_eq!(y.to_vec(), vec![6., 8., 9., 16., 18., 19., 21., 23., 24.]);
     }
@@ -257,7 +246,7 @@ mod tests {
     #[test]
     fn padding_never_wins_and_nan_propagates() {
         let x = Tensor::from_vec(vec![-5.0, -6.0, -7.0, f32::NAN], &[1, 1, 2, 2]);
-        let y = x.max_pool2d(MaxPool2dOptions::new(2).stride(1).padding(1));
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).with_stride(1).with_padding(1));
         let v = y.to_vec();
         assert_eq!(v[0], -5.0);
         assert_eq!(v[3], -5.0);
@@ -267,7 +256,7 @@ mod tests {
     #[test]
     fn gradient_goes_to_the_maximum() {
         let x = Tensor::from_vec(vec![1.0, 3.0, 2.0, 0.0], &[1, 1, 2, 2]).with_requires_grad();
-        let y = x.max_pool2d(MaxPool2dOptions::new(2).stride(1).padding(1));
+        let y = x.max_pool2d(MaxPool2dOptions::new(2).with_stride(1).with_padding(1));
         y.sum_all().backward();
         // 9 windows: 3 wins the 4 that contain it, 2 the 3 others that contain it, 1 and 0 their
         // own corner windows.
@@ -281,16 +270,16 @@ mod tests {
             |t| {
                 t[0].max_pool2d(
                     MaxPool2dOptions::new(3)
-                        .stride(2)
-                        .padding(1)
-                        .ceil_mode(true),
+                        .with_stride(2)
+                        .with_padding(1)
+                        .with_ceil_mode(true),
                 )
             },
             &[separated(&[2, 3, 6, 7], 1)],
             &cfg,
         );
         assert_gradients_at(
-            |t| t[0].max_pool2d(MaxPool2dOptions::new(2).dilation(2).stride(1)),
+            |t| t[0].max_pool2d(MaxPool2dOptions::new(2).with_dilation(2).with_stride(1)),
             &[separated(&[1, 2, 5, 5], 2)],
             &cfg,
         );
@@ -299,6 +288,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "at most half")]
     fn too_much_padding_is_rejected() {
-        let _ = Tensor::ones(&[1, 1, 4, 4]).max_pool2d(MaxPool2dOptions::new(2).padding(2));
+        let _ = Tensor::ones(&[1, 1, 4, 4]).max_pool2d(MaxPool2dOptions::new(2).with_padding(2));
     }
 }

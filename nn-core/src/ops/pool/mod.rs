@@ -49,6 +49,12 @@ pub(crate) fn planes(op: &str, shape: &[usize]) -> (usize, usize, usize) {
     (shape[0] * shape[1], shape[2], shape[3])
 }
 
+/// The panic of a pooling op whose options do not fit its input: names the op, the input shape
+/// and the problem (`output_size`'s message).
+pub(crate) fn options_panic(op: &str, shape: &[usize], problem: &str) -> ! {
+    panic!("{op}: input shape {shape:?}: {problem}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::pool_out_len;

@@ -152,7 +152,7 @@ pub(crate) fn backward(
 ) -> ConvGrads {
     let (cin, cout) = (g.cin, g.cout);
     // Every element of dx is written (each channel plane once, by the adjoint transform).
-    let mut dx = need_x.then(|| crate::pool::take(g.n * cin * g.hw()));
+    let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * cin * g.hw()));
     let ut = if need_x {
         weight_transform(g, w, true)
     } else {
@@ -175,7 +175,7 @@ pub(crate) fn backward(
     let mut partials: Vec<Vec<f32>> = (0..slices)
         .map(|_| {
             if need_w {
-                crate::pool::take(ulen)
+                crate::buffer_pool::take(ulen)
             } else {
                 Vec::new()
             }
@@ -204,7 +204,7 @@ pub(crate) fn backward(
                 });
         }
         // dg = Gᵀ dU G for every (o, i); du is [16][C_in][C_out].
-        let mut dw = crate::pool::take(cout * cin * 9); // every element is written
+        let mut dw = crate::buffer_pool::take(cout * cin * 9); // every element is written
         dw.par_chunks_mut(cin * 9)
             .enumerate()
             .for_each(|(co, dwo)| {
@@ -229,7 +229,9 @@ pub(crate) fn backward(
                     }
                 }
             });
-        partials.into_iter().for_each(crate::pool::recycle_vec);
+        partials
+            .into_iter()
+            .for_each(crate::buffer_pool::recycle_vec);
         dw
     });
     ConvGrads { dx, dw, db: None }

@@ -274,7 +274,7 @@ mod tests {
             (16, 3, 3, 1),
             (16, 1, 2, 2),
         ] {
-            let o = Conv2dOptions::default().padding(p);
+            let o = Conv2dOptions::default().with_padding(p);
             let g = Geom::new(&[1, cin, h, w], &[16, cin, 3, 3], &o);
             let x = Tensor::randn(&[cin, h, w], 0.0, 1.0, &mut seeded(h as u64)).to_vec();
             let (th, tw) = tiles(&g);
@@ -301,7 +301,7 @@ mod tests {
             (16, 4, 4, 2),
             (16, 1, 2, 2),
         ] {
-            let o = Conv2dOptions::default().padding(p);
+            let o = Conv2dOptions::default().with_padding(p);
             let g = Geom::new(&[1, cin, h, w], &[16, cin, 3, 3], &o);
             let x = Tensor::randn(&[cin, h, w], 0.0, 1.0, &mut seeded(7)).to_vec();
             let (th, tw) = tiles(&g);

@@ -119,7 +119,7 @@ pub(crate) fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> V
     let t = th * tw;
     let (p, cout, cin) = (g.p(), g.cout, g.cin);
     let u = weight_transform(g, w, false);
-    let mut y = crate::pool::take(g.n * cout * p); // every output is written
+    let mut y = crate::buffer_pool::take(g.n * cout * p); // every output is written
     let nb = samples_per_block(g);
     let chunks = g.n.div_ceil(nb);
     let parallel = chunks >= 2 && rayon::current_num_threads() > 1;

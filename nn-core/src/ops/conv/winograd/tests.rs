@@ -15,7 +15,7 @@ fn equals_im2col() {
         (5, 16, 16, 4, 4, 2),
         (2, 32, 16, 3, 3, 1),
     ] {
-        let o = Conv2dOptions::default().padding(p);
+        let o = Conv2dOptions::default().with_padding(p);
         let g = Geom::new(&[n, cin, h, w], &[cout, cin, 3, 3], &o);
         assert!(applies(&g));
         let mut rng = seeded(n as u64 + h as u64);
@@ -44,7 +44,7 @@ fn equals_im2col() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let o = Conv2dOptions::default().padding(1);
+    let o = Conv2dOptions::default().with_padding(1);
     let g = Geom::new(&[37, 16, 6, 6], &[16, 16, 3, 3], &o);
     let mut rng = seeded(4);
     let x = Tensor::randn(&[37, 16, 6, 6], 0.0, 1.0, &mut rng).to_vec();

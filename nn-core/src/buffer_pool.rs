@@ -28,11 +28,11 @@
 //! that a training step gives bitwise the same result with the pool on and off.
 //!
 //! ```
-//! use nn_core::pool;
-//! let a = pool::zeros(&[256, 256]);          // fresh or reused, all zeros
+//! use nn_core::buffer_pool;
+//! let a = buffer_pool::zeros(&[256, 256]);          // fresh or reused, all zeros
 //! assert!(a.iter().all(|&v| v == 0.0));
-//! pool::recycle(a);                           // give it back for the next step
-//! let b = pool::array_for_overwrite(&[256, 256]); // contents unspecified: overwrite them all
+//! buffer_pool::recycle(a);                           // give it back for the next step
+//! let b = buffer_pool::array_for_overwrite(&[256, 256]); // contents unspecified: overwrite them all
 //! assert_eq!(b.shape(), &[256, 256]);
 //! ```
 
