@@ -30,6 +30,7 @@ use nn_optim::{Interval, OptimizerConfig, Schedule, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError, invalid};
+pub use crate::regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 use crate::zoo::ModelConfig;
 
 /// Where the images come from. Nothing is downloaded: file-based sources read what the user
@@ -121,14 +122,22 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Number of epochs. Default 30.
     pub epochs: usize,
-    /// Mini-batch size. Default 64.
+    /// Mini-batch size: the images of one forward/backward pass (a micro-batch with
+    /// `grad_accumulation` > 1). Default 64.
     pub batch_size: usize,
+    /// Gradient accumulation: micro-batches of `batch_size` images per optimizer step, so one
+    /// step sees `batch_size × grad_accumulation` images (see [`crate::accumulate`]). Default 1.
+    pub grad_accumulation: usize,
     /// Data.
     pub data: DataConfig,
     /// Model.
     pub model: ModelConfig,
     /// Optimizer (default SGD, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4).
     pub optimizer: OptimizerConfig,
+    /// The batch-size rule for the learning rate: `optimizer.lr` is the rate tuned at
+    /// `lr_scaling.base_batch` images per step, scaled to this job's step size
+    /// ([`crate::lr_scaling`]). Default none (`optimizer.lr` as written).
+    pub lr_scaling: Option<crate::lr_scaling::LrScaling>,
     /// No weight decay on biases and normalisation parameters (1-d parameters). Default true.
     pub no_decay_on_1d: bool,
     /// Learning-rate schedule. Default: linear warm-up over the first epoch, then cosine to 0
@@ -147,9 +156,15 @@ pub struct TrainConfig {
     /// Per-sample augmentation pipeline for training images (nn-augment config), applied
     /// before preprocessing. Default none.
     pub augment: Option<nn_augment::PipelineConfig>,
+    /// Cutout on training batches, after preprocessing and before mixup (nn-regularize's
+    /// `Cutout`; see [`crate::regularize`] for the order of the batch hooks). Default none.
+    pub cutout: Option<CutoutSettings>,
     /// Mixup / CutMix on training batches (nn-regularize config; `num_classes` is filled in
-    /// from the data). Default none.
+    /// from the data), the last batch hook. Default none.
     pub mixup: Option<MixupSettings>,
+    /// A weight penalty (L1 / L2 / elastic net) added to the training loss, separate from the
+    /// optimizer's weight decay ([`crate::regularize`] explains the difference). Default none.
+    pub penalty: Option<PenaltySettings>,
     /// Early stopping. Default none (train all epochs, still restore the best snapshot).
     pub early_stopping: Option<EarlyStopping>,
     /// Transfer learning: start from a checkpoint, re-initialise the head, freeze or slow down
@@ -160,37 +175,13 @@ pub struct TrainConfig {
     pub ema: Option<crate::ema::EmaSettings>,
 }
 
-/// Mixup/CutMix settings of a job (the class count comes from the data set).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MixupSettings {
-    /// Mixup α (> 0 enables mixup). Default 0.2.
-    pub mixup_alpha: f32,
-    /// CutMix α (> 0 enables CutMix). Default 0.
-    pub cutmix_alpha: f32,
-    /// Probability of mixing a batch. Default 1.
-    pub prob: f32,
-    /// Label smoothing applied to the mixed targets. Default 0.
-    pub label_smoothing: f32,
-}
-
-impl Default for MixupSettings {
-    fn default() -> Self {
-        MixupSettings {
-            mixup_alpha: 0.2,
-            cutmix_alpha: 0.0,
-            prob: 1.0,
-            label_smoothing: 0.0,
-        }
-    }
-}
-
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 0,
             epochs: 30,
             batch_size: 64,
+            grad_accumulation: 1,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             optimizer: OptimizerConfig::Sgd(SgdConfig {
@@ -200,13 +191,16 @@ impl Default for TrainConfig {
                 weight_decay: 5e-4,
                 ..SgdConfig::default()
             }),
+            lr_scaling: None,
             no_decay_on_1d: true,
             schedule: None,
             schedule_interval: Interval::Step,
             label_smoothing: 0.0,
             class_weights: None,
             augment: None,
+            cutout: None,
             mixup: None,
+            penalty: None,
             early_stopping: None,
             transfer: None,
             ema: None,
@@ -247,6 +241,16 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", self.batch_size, "at least 1"));
         }
+        if self.grad_accumulation == 0 {
+            return Err(invalid(
+                "grad_accumulation",
+                0,
+                "at least 1 micro-batch per optimizer step",
+            ));
+        }
+        if let Some(s) = &self.lr_scaling {
+            s.validate()?;
+        }
         if !(0.0..1.0).contains(&self.data.val_fraction) {
             return Err(invalid(
                 "data.val_fraction",
@@ -279,6 +283,15 @@ impl TrainConfig {
                     "a finite weight >= 0",
                 ));
             }
+        }
+        if let Some(p) = &self.penalty {
+            p.validate()?;
+        }
+        if let Some(c) = &self.cutout {
+            c.build()?;
+        }
+        if let Some(m) = &self.mixup {
+            m.build(1)?;
         }
         if let Some(es) = self.early_stopping {
             if es.patience == 0 {

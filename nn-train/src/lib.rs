@@ -22,6 +22,9 @@
 //! | [`config`] | [`TrainConfig`]: the job as a validated TOML file |
 //! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2) |
 //! | [`data`] | splits, fitted preprocessing, loaders with augmentation |
+//! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
+//! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
+//! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
@@ -38,6 +41,7 @@
 //! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search()`]) |
 //! | [`error`] | [`TrainError`] |
 
+pub mod accumulate;
 pub mod adapter;
 pub mod callback;
 pub mod config;
@@ -46,9 +50,11 @@ pub mod ema;
 pub mod ensemble;
 pub mod error;
 pub mod lr_finder;
+pub mod lr_scaling;
 pub mod monitor;
 pub mod overfit;
 pub mod plot;
+pub mod regularize;
 pub mod session;
 pub mod snapshot;
 pub mod trainer;
@@ -59,12 +65,14 @@ pub mod zoo;
 
 pub use adapter::{optimizer_step, step_parameters};
 pub use callback::{Callback, Control, OnEpoch, StepInfo};
-pub use config::{DataConfig, DataSource, EarlyStopping, MixupSettings, Preprocess, TrainConfig};
+pub use config::{DataConfig, DataSource, EarlyStopping, Preprocess, TrainConfig};
 pub use ema::{Ema, EmaSettings, EmaWarmup};
 pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
 pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
+pub use lr_scaling::LrScaling;
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
+pub use regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 pub use session::{Session, StepStats};
 pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};
 pub use trainer::KeptWeights;

@@ -13,13 +13,15 @@ use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss};
 use nn_core::{Ctx, Mode, Module, Tensor, rng};
 use nn_data::{Batch, DataLoader, LoaderConfig};
 use nn_optim::{LrScheduler, Optimizer};
-use nn_regularize::{MixMode, MixupConfig};
+use nn_regularize::Penalty;
 
+use crate::accumulate::{forward_stream, micro_batch_weights};
 use crate::adapter::optimizer_step;
 use crate::callback::Callback;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, loader, prepare};
 use crate::error::{Result, TrainError, invalid};
+use crate::regularize::{chain, cutout_step, mixup_step};
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
@@ -45,6 +47,8 @@ pub struct Session {
     pub scheduler: LrScheduler,
     /// The training loss (cross-entropy with the job's label smoothing).
     pub loss_fn: CrossEntropyLoss,
+    /// The `[penalty]` added to the training loss, if any.
+    pub penalty: Option<Penalty>,
     /// What the `[transfer]` block loaded, re-initialised and froze (`None` without one).
     pub transfer: Option<TransferReport>,
     /// Whether gradual unfreezing has happened.
@@ -62,6 +66,25 @@ pub struct StepStats {
     pub samples: usize,
     /// Learning rate of the first group used for the update.
     pub lr: f64,
+}
+
+impl StepStats {
+    /// The stats of a step over several micro-batches: the sample-weighted mean loss, the summed
+    /// counts.
+    fn merge(parts: &[StepStats]) -> StepStats {
+        let samples: usize = parts.iter().map(|p| p.samples).sum();
+        let loss: f64 = parts
+            .iter()
+            .map(|p| p.loss as f64 * p.samples as f64)
+            .sum::<f64>()
+            / samples.max(1) as f64;
+        StepStats {
+            loss: loss as f32,
+            correct: parts.iter().map(|p| p.correct).sum(),
+            samples,
+            lr: parts.first().map_or(0.0, |p| p.lr),
+        }
+    }
 }
 
 impl Session {
@@ -100,26 +123,16 @@ impl Session {
             augment,
             data.preprocess.clone(),
         )?;
-        if let Some(m) = config.mixup {
-            let mixup = MixupConfig {
-                mixup_alpha: m.mixup_alpha,
-                cutmix_alpha: m.cutmix_alpha,
-                prob: m.prob,
-                label_smoothing: m.label_smoothing,
-                mode: MixMode::Batch,
-                ..MixupConfig::new(data.num_classes)
-            }
-            .init()?;
-            train_loader = train_loader.with_batch_hook(Arc::new(move |batch: Batch, rng| {
-                let mixed = mixup.apply(batch.images, &batch.labels, rng).expect(
-                    "labels are in range and the batch is non-empty (checked by the loader)",
-                );
-                Batch {
-                    images: mixed.images,
-                    soft_targets: Some(mixed.targets),
-                    ..batch
-                }
-            }));
+        // The batch hooks, in the order documented in `crate::regularize`.
+        let mut hooks = Vec::new();
+        if let Some(c) = &config.cutout {
+            hooks.push(cutout_step(c.build()?));
+        }
+        if let Some(m) = &config.mixup {
+            hooks.push(mixup_step(m.build(data.num_classes)?));
+        }
+        if let Some(hook) = chain(hooks) {
+            train_loader = train_loader.with_batch_hook(hook);
         }
         let val_loader = loader(
             data.val.clone(),
@@ -140,12 +153,22 @@ impl Session {
             _ => param_groups(&[], 1.0, config.no_decay_on_1d),
         };
         let mut optimizer = config.optimizer.build(groups)?;
-        let steps_per_epoch = train_loader.num_batches() as u64;
+        if let Some(scaling) = &config.lr_scaling {
+            let factor = scaling.factor(config.batch_size * config.grad_accumulation)?;
+            for g in 0..optimizer.num_groups() {
+                let lr = optimizer.lr(g) * factor;
+                optimizer.set_lr(g, lr);
+            }
+        }
+        let steps_per_epoch = train_loader
+            .num_batches()
+            .div_ceil(config.grad_accumulation) as u64;
         let schedule = config
             .schedule
             .clone()
             .unwrap_or_else(|| default_schedule(config, steps_per_epoch));
         let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut *optimizer)?;
+        let penalty = config.penalty.as_ref().map(|p| p.build()).transpose()?;
         if let Some(w) = &config.class_weights
             && w.len() != data.num_classes
         {
@@ -174,6 +197,7 @@ impl Session {
             optimizer,
             scheduler,
             loss_fn,
+            penalty,
             transfer,
             unfrozen: false,
         })
@@ -181,9 +205,12 @@ impl Session {
 
     /// One optimisation step on `batch` (global step `step` of epoch `epoch`): forward in
     /// training mode (dropout masks etc. seeded from the job's seed and `step`), loss,
-    /// backward, the callbacks' `after_backward`, the optimizer step, the step-wise schedule.
-    /// With `transfer.unfreeze_after_epochs = k`, the first step of an epoch ≥ k (0-based)
-    /// first unfreezes the parameters the transfer froze.
+    /// backward, the `[penalty]`'s gradient, the callbacks' `after_backward`, the optimizer
+    /// step, the step-wise schedule. With `transfer.unfreeze_after_epochs = k`, the first step
+    /// of an epoch ≥ k (0-based) first unfreezes the parameters the transfer froze.
+    ///
+    /// This is [`Session::train_step_group`] with one batch: `grad_accumulation` does not
+    /// apply (the training loop groups the batches).
     ///
     /// Errors with [`TrainError::Diverged`] (before touching the parameters) if the loss is
     /// not finite.
@@ -194,46 +221,80 @@ impl Session {
         step: u64,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<StepStats> {
+        self.train_step_group(vec![batch], epoch, step, callbacks)
+    }
+
+    /// One optimisation step over the micro-batches `batches` (gradient accumulation, see
+    /// [`crate::accumulate`]): forward and backward on each, its loss weighted by its share of
+    /// the step's images, the `[penalty]`'s gradient once, then as [`Session::train_step`].
+    /// The returned loss is the mean over all the step's images.
+    ///
+    /// Errors with [`TrainError::Diverged`] (before touching the parameters) if a loss is not
+    /// finite.
+    ///
+    /// # Panics
+    /// If `batches` is empty (a programmer error).
+    pub fn train_step_group(
+        &mut self,
+        batches: Vec<Batch>,
+        epoch: usize,
+        step: u64,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<StepStats> {
+        assert!(!batches.is_empty(), "train_step_group: no batch");
         if let (Some(report), false) = (&self.transfer, self.unfrozen) {
             if report.unfreeze_after_epochs.is_some_and(|k| epoch >= k) {
                 unfreeze(self.model.as_ref(), report);
                 self.unfrozen = true;
             }
         }
-        let n = batch.labels.len();
-        let x = Tensor::from_array(batch.images.into_dyn());
-        let mut ctx = Ctx::new(Mode::Train, rng::stream(self.config.seed ^ 0x5eed, step));
-        let logits = self.model.forward(&x, &mut ctx);
-        let loss = match batch.soft_targets {
-            Some(t) => self
-                .loss_fn
-                .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
-            None => self.loss_fn.forward(&logits, &batch.labels),
-        };
-        let value = loss.item();
-        if !value.is_finite() {
-            return Err(TrainError::Diverged {
-                epoch,
-                step,
+        let sizes: Vec<usize> = batches.iter().map(|b| b.labels.len()).collect();
+        let weights = micro_batch_weights(&sizes);
+        self.model.zero_grad();
+        let lr = self.optimizer.lr(0);
+        let mut parts = Vec::with_capacity(batches.len());
+        for (micro, (batch, w)) in batches.into_iter().zip(weights).enumerate() {
+            let n = batch.labels.len();
+            let x = Tensor::from_array(batch.images.into_dyn());
+            let mut ctx = Ctx::new(Mode::Train, forward_stream(self.config.seed, step, micro));
+            let logits = self.model.forward(&x, &mut ctx);
+            let loss = match batch.soft_targets {
+                Some(t) => self
+                    .loss_fn
+                    .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
+                None => self.loss_fn.forward(&logits, &batch.labels),
+            };
+            let value = loss.item();
+            if !value.is_finite() {
+                self.model.zero_grad();
+                return Err(TrainError::Diverged {
+                    epoch,
+                    step,
+                    loss: value,
+                });
+            }
+            if sizes.len() == 1 {
+                loss.backward();
+            } else {
+                loss.backward_with(nn_core::Array::from_elem(ndarray::IxDyn(&[]), w));
+            }
+            drop(loss);
+            parts.push(StepStats {
                 loss: value,
+                correct: count_correct(&logits, &batch.labels),
+                samples: n,
+                lr,
             });
         }
-        self.model.zero_grad();
-        loss.backward();
-        drop(loss);
+        if let Some(p) = &self.penalty {
+            p.loss(self.model.as_ref()).backward();
+        }
         for cb in callbacks.iter_mut() {
             cb.after_backward(self.model.as_ref(), step);
         }
-        let lr = self.optimizer.lr(0);
         optimizer_step(self.optimizer.as_mut(), self.model.as_ref())?;
         self.scheduler.on_step(&mut *self.optimizer);
-        let correct = count_correct(&logits, &batch.labels);
-        Ok(StepStats {
-            loss: value,
-            correct,
-            samples: n,
-            lr,
-        })
+        Ok(StepStats::merge(&parts))
     }
 }
 

@@ -28,7 +28,8 @@ use crate::session::{Session, count_correct};
 pub struct EpochRecord {
     /// Epoch (1-based).
     pub epoch: usize,
-    /// Learning rate of the first parameter group at the end of the epoch.
+    /// Learning rate of the first parameter group used by the epoch's last update (the rate
+    /// the optimizer stepped with, not the one the schedule set for the next step).
     pub lr: f64,
     /// Mean training loss (on the augmented/mixed batches, in training mode).
     pub train_loss: f32,
@@ -176,8 +177,20 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut control = Control::Continue;
-        for batch in s.train_loader.epoch(epoch as u64) {
-            let stats = s.train_step(batch?, epoch, step, callbacks)?;
+        let mut last_lr = None;
+        let mut batches = s.train_loader.epoch(epoch as u64);
+        loop {
+            // The micro-batches of one optimizer step (`grad_accumulation` of them; fewer at the
+            // end of the epoch).
+            let mut group = Vec::with_capacity(config.grad_accumulation);
+            for batch in batches.by_ref().take(config.grad_accumulation) {
+                group.push(batch?);
+            }
+            if group.is_empty() {
+                break;
+            }
+            let stats = s.train_step_group(group, epoch, step, callbacks)?;
+            last_lr = Some(stats.lr);
             if let Some((ema, _)) = &mut ema {
                 ema.update(s.model.as_ref());
             }
@@ -212,7 +225,7 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
         };
         let record = EpochRecord {
             epoch: epoch + 1,
-            lr: s.optimizer.lr(0),
+            lr: last_lr.unwrap_or_else(|| s.optimizer.lr(0)),
             train_loss: (loss_sum / seen.max(1) as f64) as f32,
             train_acc: correct as f32 / seen.max(1) as f32,
             val_loss,
@@ -283,21 +296,36 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
     })
 }
 
-/// The default schedule: linear warm-up over the first epoch, then cosine to 0 over the rest
+/// The default schedule: a linear warm-up over the first epoch, then cosine to 0 over the rest
 /// (in steps or epochs, following `config.schedule_interval`).
+///
+/// With W warm-up steps, update t (0-based) of the warm-up uses `lr·(t + 1)/W`: the first update
+/// already moves the weights (at lr/W), the last one is at the full rate, and the cosine starts
+/// right after (PyTorch: `LinearLR(start_factor=1/W, total_iters=W-1)` then `CosineAnnealingLR`;
+/// the gradual warm-up of Goyal et al. 2017 also starts from a nonzero rate). A warm-up that
+/// starts at 0 would waste its first update — the whole first epoch when an epoch is one step
+/// (full-batch jobs, or `schedule_interval = "epoch"`). With W = 1 there is no warm-up.
 pub fn default_schedule(config: &TrainConfig, steps_per_epoch: u64) -> Schedule {
     let (warm, total) = match config.schedule_interval {
-        Interval::Step => (steps_per_epoch, steps_per_epoch * config.epochs as u64),
+        Interval::Step => (
+            steps_per_epoch.max(1),
+            steps_per_epoch * config.epochs as u64,
+        ),
         Interval::Epoch => (1, config.epochs as u64),
     };
-    let rest = total.saturating_sub(warm).max(1);
-    Schedule::warmup(
-        warm,
-        Schedule::Cosine {
-            t_max: rest,
-            eta_min: 0.0,
-        },
-    )
+    let ramp = warm - 1;
+    let cosine = Schedule::Cosine {
+        t_max: total.saturating_sub(ramp).max(1),
+        eta_min: 0.0,
+    };
+    if ramp == 0 {
+        return cosine;
+    }
+    Schedule::Warmup {
+        steps: ramp,
+        start_factor: 1.0 / warm as f64,
+        inner: Box::new(cosine),
+    }
 }
 
 /// Mean cross-entropy and accuracy of `model` in evaluation mode over a loader.

@@ -44,6 +44,19 @@ pub fn run_session(
         print!("{report}");
     }
     let config = session.config.clone();
+    if let Some(scaling) = &config.lr_scaling {
+        let images = config.batch_size * config.grad_accumulation;
+        println!(
+            "lr scaling ({} rule): optimizer.lr {} at {} images per step -> {} at {images}",
+            match scaling.rule {
+                nn_optim::ScalingRule::Linear => "linear",
+                nn_optim::ScalingRule::Sqrt => "sqrt",
+            },
+            config.optimizer.lr(),
+            scaling.base_batch,
+            session.scheduler.base_lrs()[0]
+        );
+    }
     println!(
         "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
         "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
