@@ -36,8 +36,18 @@ fn train_a_few_steps(config: &TrainConfig) -> (f32, f32) {
     let (before, _) = evaluate(s.model.as_ref(), &s.val_loader).expect("validation runs");
     let mut step = 0;
     'epochs: for epoch in 0.. {
-        for batch in s.train_loader.epoch(epoch as u64) {
-            s.train_step(batch.expect("batch loads"), epoch, step, &mut [])
+        // One step takes the job's `grad_accumulation` micro-batches, as in `train`.
+        let mut batches = s.train_loader.epoch(epoch as u64);
+        loop {
+            let group: Vec<_> = batches
+                .by_ref()
+                .take(config.grad_accumulation)
+                .map(|b| b.expect("batch loads"))
+                .collect();
+            if group.is_empty() {
+                break;
+            }
+            s.train_step_group(group, epoch, step, &mut [])
                 .expect("the step succeeds");
             step += 1;
             if step == STEPS {
