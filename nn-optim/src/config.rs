@@ -1,4 +1,6 @@
-//! One serialisable config for any element-wise optimizer, for config files.
+//! One serialisable config for any optimizer, for config files: the element-wise ones (built
+//! with [`OptimizerConfig::build`]) and L-BFGS (built with [`LbfgsConfig::init`]: it steps with a
+//! closure, not with gradients alone).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,12 +8,13 @@ use crate::adagrad::AdaGradConfig;
 use crate::adam::{AdamConfig, AdamWConfig};
 use crate::error::OptimError;
 use crate::group::ParamGroup;
+use crate::lbfgs::LbfgsConfig;
 use crate::optimizer::Optimizer;
 use crate::rmsprop::RmsPropConfig;
 use crate::sgd::SgdConfig;
 
-/// Any element-wise optimizer's config, tagged by `kind` (`"sgd"`, `"adagrad"`, `"rmsprop"`,
-/// `"adam"`, `"adamw"`); omitted fields take PyTorch's defaults. In TOML:
+/// Any optimizer's config, tagged by `kind` (`"sgd"`, `"adagrad"`, `"rmsprop"`, `"adam"`,
+/// `"adamw"`, `"lbfgs"`); omitted fields take PyTorch's defaults. In TOML:
 ///
 /// ```toml
 /// kind = "sgd"
@@ -36,6 +39,9 @@ pub enum OptimizerConfig {
     /// [`crate::Adam`] with decoupled decay.
     #[serde(rename = "adamw")]
     AdamW(AdamWConfig),
+    /// [`crate::Lbfgs`]: full-batch, steps with a closure ([`LbfgsConfig::init`]).
+    #[serde(rename = "lbfgs")]
+    Lbfgs(LbfgsConfig),
 }
 
 impl OptimizerConfig {
@@ -47,10 +53,13 @@ impl OptimizerConfig {
             OptimizerConfig::RmsProp(c) => c.lr,
             OptimizerConfig::Adam(c) => c.lr,
             OptimizerConfig::AdamW(c) => c.lr,
+            OptimizerConfig::Lbfgs(c) => c.lr,
         }
     }
 
-    /// Validates and builds the optimizer with these parameter groups.
+    /// Validates and builds the optimizer with these parameter groups. L-BFGS is not an
+    /// element-wise [`Optimizer`] (its step needs the loss as a closure): it is an
+    /// [`OptimError::Unsupported`] error here; build it with [`LbfgsConfig::init`].
     pub fn build(&self, groups: Vec<ParamGroup>) -> Result<Box<dyn Optimizer>, OptimError> {
         Ok(match self.clone() {
             OptimizerConfig::Sgd(c) => Box::new(c.init_with_groups(groups)?),
@@ -58,6 +67,12 @@ impl OptimizerConfig {
             OptimizerConfig::RmsProp(c) => Box::new(c.init_with_groups(groups)?),
             OptimizerConfig::Adam(c) => Box::new(c.init_with_groups(groups)?),
             OptimizerConfig::AdamW(c) => Box::new(c.init_with_groups(groups)?),
+            OptimizerConfig::Lbfgs(_) => {
+                return Err(OptimError::Unsupported {
+                    optimizer: "LBFGS",
+                    what: "element-wise steps (it needs the loss as a closure: LbfgsConfig::init, Lbfgs::step)",
+                });
+            }
         })
     }
 }
@@ -84,6 +99,25 @@ mod tests {
         };
         assert_eq!(s.clip.max_norm, Some(1.0));
         assert_eq!(s.dampening, 0.0);
+    }
+
+    #[test]
+    fn lbfgs_reads_from_toml_but_is_not_element_wise() {
+        let c: OptimizerConfig =
+            toml::from_str("kind = \"lbfgs\"\nhistory_size = 10\nline_search = \"strong_wolfe\"\n")
+                .unwrap();
+        let OptimizerConfig::Lbfgs(l) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!((l.history_size, l.lr), (10, 1.0));
+        assert!(matches!(
+            c.build(vec![]),
+            Err(OptimError::Unsupported {
+                optimizer: "LBFGS",
+                ..
+            })
+        ));
+        assert!(toml::from_str::<OptimizerConfig>("kind = \"lbfgs\"\nmomentum = 0.9\n").is_err());
     }
 
     #[test]

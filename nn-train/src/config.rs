@@ -132,7 +132,8 @@ pub struct TrainConfig {
     pub data: DataConfig,
     /// Model.
     pub model: ModelConfig,
-    /// Optimizer (default SGD, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4).
+    /// Optimizer (default SGD, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4);
+    /// `kind = "lbfgs"` trains full-batch with L-BFGS ([`crate::lbfgs`]).
     pub optimizer: OptimizerConfig,
     /// The batch-size rule for the learning rate: `optimizer.lr` is the rate tuned at
     /// `lr_scaling.base_batch` images per step, scaled to this job's step size
@@ -141,7 +142,7 @@ pub struct TrainConfig {
     /// No weight decay on biases and normalisation parameters (1-d parameters). Default true.
     pub no_decay_on_1d: bool,
     /// Learning-rate schedule. Default: linear warm-up over the first epoch, then cosine to 0
-    /// over the remaining steps.
+    /// over the remaining steps ([`crate::default_schedule`]); constant for L-BFGS.
     pub schedule: Option<Schedule>,
     /// Whether the schedule counts steps or epochs. Default steps.
     pub schedule_interval: Interval,
@@ -317,6 +318,7 @@ impl TrainConfig {
             ema.validate("ema")?;
         }
         self.model.validate()?;
+        crate::lbfgs::validate(self)?;
         Ok(())
     }
 }

@@ -25,6 +25,8 @@
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
+//! | [`lbfgs`] | full-batch L-BFGS jobs (`optimizer.kind = "lbfgs"`), checked for mini-batches and noise |
+//! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
@@ -49,9 +51,11 @@ pub mod data;
 pub mod ema;
 pub mod ensemble;
 pub mod error;
+pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;
 pub mod monitor;
+pub mod optimizer;
 pub mod overfit;
 pub mod plot;
 pub mod regularize;
@@ -72,6 +76,7 @@ pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use lr_scaling::LrScaling;
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
+pub use optimizer::{JobOptimizer, JobOptimizerState};
 pub use regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 pub use session::{Session, StepStats};
 pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};

@@ -74,6 +74,7 @@ pub fn unregularised(job: &TrainConfig, samples: usize, epochs: usize) -> TrainC
         OptimizerConfig::RmsProp(o) => o.weight_decay = 0.0,
         OptimizerConfig::Adam(o) => o.weight_decay = 0.0,
         OptimizerConfig::AdamW(o) => o.weight_decay = 0.0,
+        OptimizerConfig::Lbfgs(_) => {}
     }
     match &mut c.model {
         ModelConfig::Mlp { dropout, .. } | ModelConfig::Cnn { dropout, .. } => *dropout = 0.0,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss};
 use nn_core::{Ctx, Mode, Module, Tensor, rng};
 use nn_data::{Batch, DataLoader, LoaderConfig};
-use nn_optim::{LrScheduler, Optimizer};
+use nn_optim::{LrScheduler, OptimizerConfig, Schedule};
 use nn_regularize::Penalty;
 
 use crate::accumulate::{forward_stream, micro_batch_weights};
@@ -21,6 +21,8 @@ use crate::callback::Callback;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, loader, prepare};
 use crate::error::{Result, TrainError, invalid};
+use crate::lbfgs::{check_full_batch, is_lbfgs};
+use crate::optimizer::JobOptimizer;
 use crate::regularize::{chain, cutout_step, mixup_step};
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
@@ -40,9 +42,9 @@ pub struct Session {
     pub val_loader: DataLoader,
     /// Test batches in order (no augmentation).
     pub test_loader: DataLoader,
-    /// The optimizer (biases and norm parameters in a no-decay group if
-    /// `config.no_decay_on_1d`).
-    pub optimizer: Box<dyn Optimizer>,
+    /// The optimizer: element-wise (biases and norm parameters in a no-decay group if
+    /// `config.no_decay_on_1d`) or L-BFGS ([`crate::lbfgs`]).
+    pub optimizer: JobOptimizer,
     /// The learning-rate schedule driving `optimizer`.
     pub scheduler: LrScheduler,
     /// The training loss (cross-entropy with the job's label smoothing).
@@ -93,6 +95,8 @@ impl Session {
     pub fn new(config: &TrainConfig) -> Result<Session> {
         config.validate()?;
         let data = prepare(&config.data, config.seed)?;
+        check_full_batch(config, data.train.len())?;
+        let lbfgs = is_lbfgs(config);
         let mut init_rng = rng::stream(config.seed, 1);
         let mut model = config
             .model
@@ -119,7 +123,7 @@ impl Session {
             .transpose()?;
         let mut train_loader = loader(
             data.train.clone(),
-            loader_cfg(config.seed, true, drop_last),
+            loader_cfg(config.seed, !lbfgs, drop_last),
             augment,
             data.preprocess.clone(),
         )?;
@@ -152,7 +156,10 @@ impl Session {
             }
             _ => param_groups(&[], 1.0, config.no_decay_on_1d),
         };
-        let mut optimizer = config.optimizer.build(groups)?;
+        let mut optimizer = match &config.optimizer {
+            OptimizerConfig::Lbfgs(c) => JobOptimizer::Lbfgs(Box::new(c.clone().init()?)),
+            c => JobOptimizer::Gradient(c.build(groups)?),
+        };
         if let Some(scaling) = &config.lr_scaling {
             let factor = scaling.factor(config.batch_size * config.grad_accumulation)?;
             for g in 0..optimizer.num_groups() {
@@ -163,11 +170,12 @@ impl Session {
         let steps_per_epoch = train_loader
             .num_batches()
             .div_ceil(config.grad_accumulation) as u64;
-        let schedule = config
-            .schedule
-            .clone()
-            .unwrap_or_else(|| default_schedule(config, steps_per_epoch));
-        let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut *optimizer)?;
+        let schedule = match &config.schedule {
+            Some(s) => s.clone(),
+            None if lbfgs => Schedule::Constant,
+            None => default_schedule(config, steps_per_epoch),
+        };
+        let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut optimizer)?;
         let penalty = config.penalty.as_ref().map(|p| p.build()).transpose()?;
         if let Some(w) = &config.class_weights
             && w.len() != data.num_classes
@@ -248,6 +256,16 @@ impl Session {
                 self.unfrozen = true;
             }
         }
+        if let JobOptimizer::Lbfgs(_) = self.optimizer {
+            let [batch] = <[Batch; 1]>::try_from(batches).map_err(|b| {
+                invalid(
+                    "grad_accumulation",
+                    b.len(),
+                    "1 with optimizer.kind = \"lbfgs\" (one full batch per step)",
+                )
+            })?;
+            return self.lbfgs_step(batch, epoch, step, callbacks);
+        }
         let sizes: Vec<usize> = batches.iter().map(|b| b.labels.len()).collect();
         let weights = micro_batch_weights(&sizes);
         self.model.zero_grad();
@@ -292,8 +310,10 @@ impl Session {
         for cb in callbacks.iter_mut() {
             cb.after_backward(self.model.as_ref(), step);
         }
-        optimizer_step(self.optimizer.as_mut(), self.model.as_ref())?;
-        self.scheduler.on_step(&mut *self.optimizer);
+        if let JobOptimizer::Gradient(o) = &mut self.optimizer {
+            optimizer_step(o.as_mut(), self.model.as_ref())?;
+        }
+        self.scheduler.on_step(&mut self.optimizer);
         Ok(StepStats::merge(&parts))
     }
 }

@@ -214,7 +214,7 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
                 break;
             }
         }
-        s.scheduler.on_epoch(&mut *s.optimizer);
+        s.scheduler.on_epoch(&mut s.optimizer);
         let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
         let ema_val = match &ema {
             Some((ema, shadow)) => {

@@ -79,7 +79,7 @@ fn micro_batches_are_slices_of_the_big_batch() {
         .epoch(3)
         .map(|b| b.unwrap().indices)
         .collect();
-    // 1,257 training digits: 40 micro-batches (the last of 9) and 20 big batches (the last of 41).
+    // 1,258 training digits: 40 micro-batches (the last of 10) and 20 big batches (the last of 42).
     assert_eq!((small.len(), big.len()), (40, 20));
     for (s, b) in small.chunks(2).zip(&big) {
         assert_eq!(&s.concat(), b);
