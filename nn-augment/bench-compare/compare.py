@@ -1,6 +1,8 @@
 """Head-to-head: nn-augment vs torchvision v2 per image, one thread each, same machine, same run.
 
-    /work/venv/bin/python nn-augment/bench-compare/compare.py [rounds]
+    python nn-augment/bench-compare/compare.py [rounds]
+
+(needs a Python environment with torch and torchvision).
 
 Builds and runs `cargo run -p nn-augment --example bench_transforms --release` and times the same
 transforms with torchvision v2 on float32 CHW tensors in [0, 1] (torch.set_num_threads(1)),
@@ -40,6 +42,7 @@ def tv_cases(s):
         "rand_augment": T.RandAugment(),
         "trivial_augment": T.TrivialAugmentWide(),
         "normalize": T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        "random_erasing": T.RandomErasing(p=1.0),
     }
 
 

@@ -7,11 +7,13 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use nn_augment::Transform;
 use nn_augment::synthetic::test_image;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 
+#[path = "common/cases.rs"]
 mod cases;
 
 fn transforms(c: &mut Criterion) {
@@ -25,6 +27,12 @@ fn transforms(c: &mut Criterion) {
                 b.iter(|| black_box(t.apply_random(black_box(&img), &mut rng)))
             });
         }
+        // No torchvision counterpart (so not in the head-to-head cases).
+        let t = cases::build(r#"{"type": "cutout", "size": 8, "n_holes": 2}"#);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        g.bench_function(BenchmarkId::from_parameter("cutout"), |b| {
+            b.iter(|| black_box(t.apply_random(black_box(&img), &mut rng)))
+        });
         g.finish();
     }
 }

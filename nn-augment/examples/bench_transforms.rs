@@ -5,9 +5,10 @@
 //!
 //! `cargo run -p nn-augment --example bench_transforms --release -- [repeats] [seconds per repeat]`
 
-#[path = "../benches/cases.rs"]
+#[path = "../benches/common/cases.rs"]
 mod cases;
 
+use nn_augment::Transform;
 use nn_augment::synthetic::test_image;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

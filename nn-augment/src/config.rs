@@ -11,12 +11,17 @@
 //!
 //! Omitted fields take torchvision's defaults; unknown fields are rejected; [`TransformConfig::build`]
 //! validates every hyperparameter and names the offending field (with its path inside containers).
+//!
+//! Adding a transform: its file (config, transform, `impl Transform`) and one line in the table
+//! below.
 
 use crate::color::grayscale::{GrayscaleConfig, RandomGrayscaleConfig};
 use crate::color::jitter::ColorJitterConfig;
 use crate::color::normalize::NormalizeConfig;
 use crate::color::pca::PcaLightingConfig;
 use crate::compose::{OneOfConfig, RandomApplyConfig, RandomOrderConfig, SequenceConfig};
+use crate::erasing::cutout::CutoutConfig;
+use crate::erasing::random_erasing::RandomErasingConfig;
 use crate::error::Result;
 use crate::geometry::affine::{RandomAffineConfig, RandomStretchConfig};
 use crate::geometry::crop::{CenterCropConfig, PadConfig, RandomCropConfig};
@@ -27,95 +32,87 @@ use crate::geometry::resized_crop::RandomResizedCropConfig;
 use crate::geometry::rotate::RandomRotationConfig;
 use crate::policy::autoaugment::AutoAugmentConfig;
 use crate::policy::randaugment::{RandAugmentConfig, TrivialAugmentWideConfig};
-use crate::transform::Transform;
+use crate::transform::DynTransform;
 use serde::{Deserialize, Serialize};
 
-/// The config of any transform, tagged by `"type"` (snake_case of the transform name).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TransformConfig {
+/// Declares [`TransformConfig`] (one variant per transform, tagged by `"type"`, the snake_case
+/// of the variant) and its `build`, from one line per transform: `Variant(Config) => constructor`.
+macro_rules! transform_configs {
+    ($($(#[$doc:meta])* $variant:ident($config:ty) => $init:ident;)*) => {
+        /// The config of any transform, tagged by `"type"` (snake_case of the transform name).
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum TransformConfig {
+            $($(#[$doc])* $variant($config),)*
+        }
+
+        impl TransformConfig {
+            /// Validates the hyperparameters and builds the transform.
+            pub fn build(&self) -> Result<Box<dyn DynTransform>> {
+                Ok(match self {
+                    $(TransformConfig::$variant(c) => Box::new(c.$init()?),)*
+                })
+            }
+        }
+    };
+}
+
+transform_configs! {
     /// [`crate::HorizontalFlip`].
-    HorizontalFlip(FlipConfig),
+    HorizontalFlip(FlipConfig) => init_horizontal;
     /// [`crate::VerticalFlip`].
-    VerticalFlip(FlipConfig),
+    VerticalFlip(FlipConfig) => init_vertical;
     /// [`crate::RandomCrop`].
-    RandomCrop(RandomCropConfig),
+    RandomCrop(RandomCropConfig) => init;
     /// [`crate::CenterCrop`].
-    CenterCrop(CenterCropConfig),
+    CenterCrop(CenterCropConfig) => init;
     /// [`crate::Pad`].
-    Pad(PadConfig),
+    Pad(PadConfig) => init;
     /// [`crate::Resize`].
-    Resize(ResizeConfig),
+    Resize(ResizeConfig) => init;
     /// [`crate::RandomResize`].
-    RandomResize(RandomResizeConfig),
+    RandomResize(RandomResizeConfig) => init;
     /// [`crate::RandomResizedCrop`].
-    RandomResizedCrop(RandomResizedCropConfig),
+    RandomResizedCrop(RandomResizedCropConfig) => init;
     /// [`crate::RandomAffine`].
-    RandomAffine(RandomAffineConfig),
+    RandomAffine(RandomAffineConfig) => init;
     /// [`crate::RandomRotation`].
-    RandomRotation(RandomRotationConfig),
+    RandomRotation(RandomRotationConfig) => init;
     /// [`crate::RandomStretch`].
-    RandomStretch(RandomStretchConfig),
+    RandomStretch(RandomStretchConfig) => init;
     /// [`crate::LensDistortion`].
-    LensDistortion(LensDistortionConfig),
+    LensDistortion(LensDistortionConfig) => init;
     /// [`crate::ColorJitter`].
-    ColorJitter(ColorJitterConfig),
+    ColorJitter(ColorJitterConfig) => init;
     /// [`crate::Grayscale`].
-    Grayscale(GrayscaleConfig),
+    Grayscale(GrayscaleConfig) => init;
     /// [`crate::RandomGrayscale`].
-    RandomGrayscale(RandomGrayscaleConfig),
+    RandomGrayscale(RandomGrayscaleConfig) => init;
     /// [`crate::PcaLighting`].
-    PcaLighting(PcaLightingConfig),
+    PcaLighting(PcaLightingConfig) => init;
     /// [`crate::Normalize`].
-    Normalize(NormalizeConfig),
+    Normalize(NormalizeConfig) => init;
+    /// [`crate::Cutout`].
+    Cutout(CutoutConfig) => init;
+    /// [`crate::RandomErasing`].
+    RandomErasing(RandomErasingConfig) => init;
     /// [`crate::AutoAugment`].
-    AutoAugment(AutoAugmentConfig),
+    AutoAugment(AutoAugmentConfig) => init;
     /// [`crate::RandAugment`].
-    RandAugment(RandAugmentConfig),
+    RandAugment(RandAugmentConfig) => init;
     /// [`crate::TrivialAugmentWide`].
-    TrivialAugmentWide(TrivialAugmentWideConfig),
+    TrivialAugmentWide(TrivialAugmentWideConfig) => init;
     /// [`crate::Sequence`] (`Compose`).
-    Sequence(SequenceConfig),
+    Sequence(SequenceConfig) => init;
     /// [`crate::RandomApply`].
-    RandomApply(RandomApplyConfig),
+    RandomApply(RandomApplyConfig) => init;
     /// [`crate::OneOf`].
-    OneOf(OneOfConfig),
+    OneOf(OneOfConfig) => init;
     /// [`crate::RandomOrder`].
-    RandomOrder(RandomOrderConfig),
+    RandomOrder(RandomOrderConfig) => init;
 }
 
 impl TransformConfig {
-    /// Validates the hyperparameters and builds the transform.
-    pub fn build(&self) -> Result<Box<dyn Transform>> {
-        use TransformConfig as C;
-        Ok(match self {
-            C::HorizontalFlip(c) => Box::new(c.init_horizontal()?),
-            C::VerticalFlip(c) => Box::new(c.init_vertical()?),
-            C::RandomCrop(c) => Box::new(c.init()?),
-            C::CenterCrop(c) => Box::new(c.init()?),
-            C::Pad(c) => Box::new(c.init()?),
-            C::Resize(c) => Box::new(c.init()?),
-            C::RandomResize(c) => Box::new(c.init()?),
-            C::RandomResizedCrop(c) => Box::new(c.init()?),
-            C::RandomAffine(c) => Box::new(c.init()?),
-            C::RandomRotation(c) => Box::new(c.init()?),
-            C::RandomStretch(c) => Box::new(c.init()?),
-            C::LensDistortion(c) => Box::new(c.init()?),
-            C::ColorJitter(c) => Box::new(c.init()?),
-            C::Grayscale(c) => Box::new(c.init()?),
-            C::RandomGrayscale(c) => Box::new(c.init()?),
-            C::PcaLighting(c) => Box::new(c.init()?),
-            C::Normalize(c) => Box::new(c.init()?),
-            C::AutoAugment(c) => Box::new(c.init()?),
-            C::RandAugment(c) => Box::new(c.init()?),
-            C::TrivialAugmentWide(c) => Box::new(c.init()?),
-            C::Sequence(c) => Box::new(c.init()?),
-            C::RandomApply(c) => Box::new(c.init()?),
-            C::OneOf(c) => Box::new(c.init()?),
-            C::RandomOrder(c) => Box::new(c.init()?),
-        })
-    }
-
     /// Parses one transform config from JSON.
     pub fn from_json(text: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| crate::AugmentError::Parse {

@@ -29,13 +29,20 @@ pub enum AugmentError {
         /// The parser's message (it names the line/field).
         message: String,
     },
-    /// An image file could not be written.
-    #[error("cannot write image {path}: {message}")]
-    Io {
-        /// The destination path.
-        path: String,
-        /// The underlying error.
-        message: String,
+    /// A transform cannot take the images it would be given (a crop larger than the padded
+    /// image, 3 means for 1-channel images, ...), or a pipeline's output shape varies where one
+    /// fixed shape is needed. Found by [`crate::Transform::output_size`] before any data is
+    /// loaded.
+    #[error("{at}{transform}: cannot take images of shape {input} (C×H×W); expected {expected}")]
+    Shape {
+        /// Where the transform sits in the pipeline (`transforms[2].`, empty at the top).
+        at: String,
+        /// Config name of the transform (`random_crop`, `normalize`, `pipeline`, ...).
+        transform: String,
+        /// The input shapes, formatted as a [`crate::ShapeRange`] (`3×[24, 32]×32`).
+        input: String,
+        /// What the transform needs.
+        expected: String,
     },
 }
 
@@ -55,7 +62,18 @@ impl AugmentError {
         }
     }
 
-    /// Prefixes the field path with `prefix` (used by containers: `transforms[3].` + field).
+    /// Builds an [`AugmentError::Shape`] for inputs in `input`.
+    pub fn shape(transform: &str, input: crate::ShapeRange, expected: impl Into<String>) -> Self {
+        AugmentError::Shape {
+            at: String::new(),
+            transform: transform.to_string(),
+            input: input.to_string(),
+            expected: expected.into(),
+        }
+    }
+
+    /// Prefixes the field path (or the transform's place) with `prefix` (used by containers:
+    /// `transforms[3].` + field).
     pub fn nested(self, prefix: &str) -> Self {
         match self {
             AugmentError::InvalidParameter {
@@ -67,6 +85,17 @@ impl AugmentError {
                 transform,
                 field: format!("{prefix}{field}"),
                 value,
+                expected,
+            },
+            AugmentError::Shape {
+                at,
+                transform,
+                input,
+                expected,
+            } => AugmentError::Shape {
+                at: format!("{prefix}{at}"),
+                transform,
+                input,
                 expected,
             },
             other => other,

@@ -34,62 +34,77 @@
 //! ## Contents
 //! | module | what |
 //! |---|---|
-//! | [`transform`] | the [`Transform`] trait and sampled [`Params`] |
+//! | [`transform`] | the [`Transform`] trait (typed parameters per transform), [`DynTransform`] / [`DynParams`] for pipelines |
 //! | [`geometry`] | flips, crops (CIFAR pad-and-crop, centre, five/ten), resize (nearest, bilinear, bicubic, antialias), random resized crop, ResNet scale augmentation, affine (translate, rotate, scale, shear), stretch, rotation, lens distortion |
 //! | [`color`] | brightness/contrast/saturation/hue jitter, grayscale, AlexNet PCA lighting, normalise, AutoAugment point ops |
+//! | [`erasing`] | Cutout, RandomErasing |
 //! | [`policy`] | AutoAugment (ImageNet, CIFAR-10, SVHN), RandAugment, TrivialAugmentWide |
-//! | [`compose`] | `Sequence` (= [`Pipeline`]), `RandomApply`, `OneOf`, `RandomOrder` |
+//! | [`compose`] | `Sequence` (= [`Pipeline`]), `RandomApply`, `OneOf`, `RandomOrder`; a pipeline's output shape |
 //! | [`config`] | serde configs (JSON/TOML) with validated hyperparameters |
+//! | [`shape`] | image shapes and the shape ranges transforms map ([`Transform::output_size`]) |
+//! | [`interpolation`], [`padding`], [`shorthand`] | interpolation modes, padding modes/amounts/fill, the "number or pair" config values |
 //! | [`recipes`] | CIFAR-10, ResNet and Inception training pipelines, ImageNet evaluation |
 //! | [`tta`] | test-time augmentation views and probability averaging |
-//! | [`grid`] | render a PNG grid of augmentations |
 //! | [`functional`] | the deterministic operations as plain functions |
+//!
+//! Rendering a grid of augmented images (to look at a pipeline) is in nn-train
+//! (`nn-train augment-grid`), not here.
 
 pub mod color;
 pub mod compose;
 pub mod config;
 pub mod convert;
+pub mod erasing;
 pub mod error;
-mod font;
 pub mod geometry;
-pub mod grid;
+pub mod interpolation;
 pub mod kernels;
+pub mod padding;
 pub mod policy;
 pub mod recipes;
+pub mod shape;
+pub mod shorthand;
 pub mod synthetic;
 pub mod transform;
 pub mod tta;
-pub mod types;
 
 pub use color::grayscale::{Grayscale, GrayscaleConfig, RandomGrayscale, RandomGrayscaleConfig};
-pub use color::jitter::{ColorJitter, ColorJitterConfig};
+pub use color::jitter::{ColorJitter, ColorJitterConfig, JitterParams};
 pub use color::normalize::{Normalize, NormalizeConfig};
 pub use color::pca::{PcaLighting, PcaLightingConfig};
 pub use compose::{
-    OneOf, OneOfConfig, Pipeline, PipelineConfig, RandomApply, RandomApplyConfig, RandomOrder,
-    RandomOrderConfig, Sequence, SequenceConfig,
+    Choice, OneOf, OneOfConfig, OrderParams, Pipeline, PipelineConfig, RandomApply,
+    RandomApplyConfig, RandomOrder, RandomOrderConfig, Sequence, SequenceConfig,
 };
 pub use config::TransformConfig;
+pub use erasing::ErasureValue;
+pub use erasing::cutout::{Cutout, CutoutBox, CutoutConfig};
+pub use erasing::random_erasing::{
+    EraseWith, Erasure, RandomErasing, RandomErasingConfig, RandomKeyword,
+};
 pub use error::{AugmentError, Result};
 pub use geometry::affine::{
-    RandomAffine, RandomAffineConfig, RandomStretch, RandomStretchConfig, Shear,
+    AffineParams, RandomAffine, RandomAffineConfig, RandomStretch, RandomStretchConfig, Shear,
+    StretchFactors,
 };
 pub use geometry::crop::{
-    CenterCrop, CenterCropConfig, Pad, PadConfig, RandomCrop, RandomCropConfig,
+    CenterCrop, CenterCropConfig, CropBox, Pad, PadConfig, RandomCrop, RandomCropConfig,
 };
 pub use geometry::flip::{FlipConfig, HorizontalFlip, VerticalFlip};
-pub use geometry::lens::{LensDistortion, LensDistortionConfig};
+pub use geometry::lens::{LensCoefficients, LensDistortion, LensDistortionConfig};
 pub use geometry::resize::{RandomResize, RandomResizeConfig, Resize, ResizeConfig};
 pub use geometry::resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
 pub use geometry::rotate::{RandomRotation, RandomRotationConfig};
-pub use grid::{render_grid, save_png, showcase_rows};
+pub use interpolation::Interpolation;
+pub use padding::{Fill, Padding, PaddingMode};
 pub use policy::autoaugment::{AutoAugment, AutoAugmentConfig, AutoAugmentPolicy};
 pub use policy::randaugment::{
     RandAugment, RandAugmentConfig, TrivialAugmentWide, TrivialAugmentWideConfig,
 };
 pub use policy::{AugOp, MagnitudeSpace};
-pub use transform::{AffineParams, CropBox, JitterParams, Params, Transform};
-pub use types::{Fill, Interpolation, Padding, PaddingMode, Range, Shape, Size};
+pub use shape::{Shape, ShapeRange};
+pub use shorthand::{Range, Size};
+pub use transform::{DynParams, DynTransform, Transform};
 
 /// The deterministic operations as plain functions (torchvision's `transforms.v2.functional`).
 pub mod functional {
@@ -101,6 +116,7 @@ pub mod functional {
     pub use crate::color::ops::{
         adjust_sharpness, autocontrast, equalize, invert, posterize, solarize,
     };
+    pub use crate::erasing::{erase, erase_inplace};
     pub use crate::geometry::affine::{affine, inverse_affine_matrix};
     pub use crate::geometry::crop::{center_crop, crop, five_crop, pad, ten_crop};
     pub use crate::geometry::flip::{hflip, vflip};

@@ -10,14 +10,15 @@ use crate::geometry::crop::{CenterCropConfig, RandomCropConfig};
 use crate::geometry::flip::FlipConfig;
 use crate::geometry::resize::{RandomResizeConfig, ResizeConfig};
 use crate::geometry::resized_crop::RandomResizedCropConfig;
-use crate::types::{Interpolation, Size};
+use crate::interpolation::Interpolation;
+use crate::shorthand::Size;
 
 /// CIFAR-10 training (He et al. 2016, §4.2): pad 4, random 32×32 crop, horizontal flip.
 /// Normalisation is left to the data pipeline (nn-data's per-channel mean/std).
 pub fn cifar10_train() -> SequenceConfig {
     SequenceConfig {
         transforms: vec![
-            T::RandomCrop(RandomCropConfig::new(32).padding(4)),
+            T::RandomCrop(RandomCropConfig::new(32).with_padding(4)),
             T::HorizontalFlip(FlipConfig::default()),
         ],
     }

@@ -1,115 +1,28 @@
-//! The [`Transform`] trait: sample parameters, then apply them deterministically
-//! (torchvision v2's `make_params` / `transform` split).
+//! The [`Transform`] trait: sample typed parameters, then apply them deterministically
+//! (torchvision v2's `make_params` / `transform` split), and its object-safe form
+//! [`DynTransform`] with type-erased [`DynParams`] for pipelines.
+//!
+//! Each transform owns its parameter type (a flip: `bool`; a crop: [`crate::CropBox`]; colour
+//! jitter: [`crate::JitterParams`]; ...), declared next to it, so a new transform is one file
+//! plus one line in [`crate::TransformConfig`].
 
-use crate::types::{Shape, shape_of};
+use crate::error::{AugmentError, Result};
+use crate::shape::{Shape, ShapeRange, shape_of};
 use ndarray::Array3;
 use rand::RngCore;
+use std::any::Any;
 use std::fmt;
-
-/// Axis-aligned crop box in (possibly padded) pixel coordinates. `top`/`left` may be negative or
-/// the box may extend past the image: the outside is padded (torchvision `crop` semantics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CropBox {
-    /// First row of the crop (image coordinates; negative = inside the top padding).
-    pub top: isize,
-    /// First column of the crop.
-    pub left: isize,
-    /// Crop height.
-    pub height: usize,
-    /// Crop width.
-    pub width: usize,
-}
-
-/// Parameters of torchvision's affine warp (`F.affine`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AffineParams {
-    /// Rotation in degrees, counter-clockwise (torchvision's affine convention).
-    pub angle: f64,
-    /// Translation `(dx, dy)` in pixels.
-    pub translate: (f64, f64),
-    /// Isotropic scale.
-    pub scale: f64,
-    /// Shear angles `(x, y)` in degrees.
-    pub shear: (f64, f64),
-}
-
-impl AffineParams {
-    /// The identity warp.
-    pub const IDENTITY: AffineParams = AffineParams {
-        angle: 0.0,
-        translate: (0.0, 0.0),
-        scale: 1.0,
-        shear: (0.0, 0.0),
-    };
-}
-
-/// Sampled parameters of a colour jitter: the order of the four adjustments and their factors
-/// (`None` = that adjustment is disabled).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct JitterParams {
-    /// Permutation of `0 = brightness, 1 = contrast, 2 = saturation, 3 = hue`.
-    pub order: [u8; 4],
-    /// Brightness factor.
-    pub brightness: Option<f32>,
-    /// Contrast factor.
-    pub contrast: Option<f32>,
-    /// Saturation factor.
-    pub saturation: Option<f32>,
-    /// Hue shift in turns, in `[-0.5, 0.5]`.
-    pub hue: Option<f32>,
-}
-
-/// The sampled parameters of one application of a transform.
-///
-/// Sampling is separate from applying so that an image and its segmentation mask (or several
-/// views) receive exactly the same geometry, and so that tests can apply chosen parameters.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Params {
-    /// Nothing to do (a skipped random transform) or a deterministic transform.
-    Identity,
-    /// A flip happens (`true`) or not.
-    Flip(bool),
-    /// Crop (with padding outside the image).
-    Crop(CropBox),
-    /// Resize to `(height, width)`.
-    Resize(usize, usize),
-    /// Crop, then resize to `(height, width)`.
-    ResizedCrop(CropBox, usize, usize),
-    /// torchvision affine parameters.
-    Affine(AffineParams),
-    /// A raw inverse affine matrix (output pixel → input pixel, centred coordinates) and the
-    /// output `(height, width)`.
-    Matrix([f64; 6], usize, usize),
-    /// Radial lens-distortion coefficients `(k1, k2)`.
-    Lens(f64, f64),
-    /// Colour jitter parameters.
-    Jitter(JitterParams),
-    /// One scalar (a brightness factor, ...).
-    Scalar(f64),
-    /// Three values (PCA lighting offsets, per channel).
-    Rgb([f32; 3]),
-    /// A list of augmentation operations with their magnitudes (AutoAugment family).
-    Ops(Vec<(crate::policy::AugOp, f64)>),
-    /// Parameters of the children of a sequence, in order.
-    Seq(Vec<Params>),
-    /// A random-apply container: `Some(children)` if applied.
-    Maybe(Option<Box<Params>>),
-    /// A one-of container: the chosen child and its parameters.
-    Choice(usize, Box<Params>),
-    /// A random-order container: the order and the parameters of each child (in its order).
-    Order(Vec<usize>, Vec<Params>),
-    /// Free-form values for user-defined transforms.
-    Values(Vec<f64>),
-}
 
 /// An image transform in the torchvision v2 style.
 ///
-/// A random transform first draws its parameters from an explicit generator
+/// A random transform first draws its [`Params`](Transform::Params) from an explicit generator
 /// ([`sample_params`](Transform::sample_params)) and then applies them deterministically
-/// ([`apply`](Transform::apply)). Deterministic transforms return [`Params::Identity`].
+/// ([`apply`](Transform::apply)). Deterministic transforms have `Params = ()` (or parameters
+/// computed from the input shape alone, as a centre crop's box).
 ///
 /// Images are CHW `f32` arrays with values in `[0, 1]` (torchvision's `ToTensor` convention).
-/// The trait is object safe: pipelines hold `Box<dyn Transform>` and are `Send + Sync`.
+/// Pipelines hold transforms as `Box<dyn DynTransform>` (every `Transform` is one), which is
+/// itself a `Transform` with [`DynParams`].
 ///
 /// ```
 /// use nn_augment::{HorizontalFlip, Transform};
@@ -119,39 +32,48 @@ pub enum Params {
 /// let flip = HorizontalFlip::new(1.0).unwrap();
 /// let img = Array3::from_shape_fn((3, 2, 3), |(c, y, x)| (c + y + x) as f32 / 8.0);
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let params = flip.sample_params([3, 2, 3], &mut rng);
-/// let out = flip.apply(&img, &params);
+/// let flipped: bool = flip.sample_params([3, 2, 3], &mut rng);
+/// assert!(flipped);
+/// let out = flip.apply(&img, &flipped);
 /// assert_eq!(out[[0, 0, 0]], img[[0, 0, 2]]);
 /// ```
 pub trait Transform: Send + Sync + fmt::Display + fmt::Debug {
+    /// The parameters of one application (what [`sample_params`](Transform::sample_params)
+    /// draws).
+    type Params: Clone + fmt::Debug + PartialEq + Send + Sync + 'static;
+
     /// Draws the parameters of one application to an image of shape `[C, H, W]`.
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Self::Params;
 
     /// Applies previously sampled parameters (deterministic).
-    ///
-    /// # Panics
-    /// If `params` did not come from this transform's `sample_params`.
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32>;
+    fn apply(&self, img: &Array3<f32>, params: &Self::Params) -> Array3<f32>;
 
     /// Like [`apply`](Transform::apply) but may reuse the input buffer (in-place colour ops).
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_owned(&self, img: Array3<f32>, params: &Self::Params) -> Array3<f32> {
         self.apply(&img, params)
     }
 
     /// Applies the same parameters to a label mask (`[K, H, W]`, e.g. class ids as `f32`):
     /// geometric transforms warp it with nearest-neighbour sampling and fill 0, photometric ones
     /// leave it unchanged.
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_mask(&self, mask: &Array3<f32>, params: &Self::Params) -> Array3<f32> {
         let _ = params;
         mask.clone()
     }
 
     /// Output shape for an input of `shape` under `params` (lets containers sample the
     /// parameters of later transforms before anything is applied).
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, params: &Self::Params) -> Shape {
         let _ = params;
         shape
     }
+
+    /// The shapes this transform can output for inputs in `input`, whatever the random draw —
+    /// or an [`AugmentError::Shape`] if it cannot take some of those inputs (a crop larger than
+    /// the padded image, a normalisation with 3 means for 1-channel images, ...). Lets a
+    /// pipeline report its output shape and reject impossible configurations before any data
+    /// is loaded ([`crate::PipelineConfig::output_shape`]).
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange>;
 
     /// Samples parameters and applies them: the per-sample augmentation call.
     fn apply_random(&self, img: &Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
@@ -167,47 +89,237 @@ pub trait Transform: Send + Sync + fmt::Display + fmt::Debug {
     }
 }
 
+/// The sampled parameters of any transform, type-erased (what a [`DynTransform`] samples and
+/// applies). [`downcast_ref`](DynParams::downcast_ref) recovers the transform's own type.
+///
+/// ```
+/// use nn_augment::{DynParams, CropBox};
+/// let b = CropBox { top: 1, left: 2, height: 3, width: 4 };
+/// let p = DynParams::new(b);
+/// assert_eq!(p.downcast_ref::<CropBox>(), Some(&b));
+/// assert_eq!(p.downcast_ref::<bool>(), None);
+/// ```
+pub struct DynParams(Box<dyn ErasedParams>);
+
+/// What `DynParams` needs of a parameter type: `Any` plus clone, compare and debug-print.
+trait ErasedParams: Any + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn clone_box(&self) -> Box<dyn ErasedParams>;
+    fn eq_dyn(&self, other: &dyn ErasedParams) -> bool;
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: Clone + fmt::Debug + PartialEq + Send + Sync + 'static> ErasedParams for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn clone_box(&self) -> Box<dyn ErasedParams> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn ErasedParams) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+}
+
+impl DynParams {
+    /// Erases the type of a transform's parameters.
+    pub fn new<T: Clone + fmt::Debug + PartialEq + Send + Sync + 'static>(params: T) -> Self {
+        DynParams(Box::new(params))
+    }
+
+    /// The parameters as `T`, if they are a `T`.
+    pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// The Rust type name of the parameters (for messages).
+    pub fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    /// The parameters as `T`.
+    ///
+    /// # Panics
+    /// If they are not a `T`, naming `transform` and both types: parameters sampled by one
+    /// transform were given to another (a programmer error).
+    #[track_caller]
+    pub fn expect<T: 'static>(&self, transform: &dyn fmt::Display) -> &T {
+        self.downcast_ref().unwrap_or_else(|| {
+            panic!(
+                "{transform}: parameters of type {} were not sampled by this transform (expected {})",
+                self.type_name(),
+                std::any::type_name::<T>()
+            )
+        })
+    }
+}
+
+impl Clone for DynParams {
+    fn clone(&self) -> Self {
+        DynParams(self.0.clone_box())
+    }
+}
+
+impl PartialEq for DynParams {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_dyn(&*other.0)
+    }
+}
+
+impl fmt::Debug for DynParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f)
+    }
+}
+
+/// The object-safe form of [`Transform`], implemented for every `Transform`: what pipelines and
+/// [`crate::TransformConfig::build`] hold (`Box<dyn DynTransform>`). `dyn DynTransform` is
+/// itself a [`Transform`] with [`DynParams`], so use it through the `Transform` methods; the
+/// `*_dyn` methods are the erased plumbing.
+pub trait DynTransform: Send + Sync + fmt::Display + fmt::Debug {
+    /// [`Transform::sample_params`], erased.
+    fn sample_dyn(&self, shape: Shape, rng: &mut dyn RngCore) -> DynParams;
+    /// [`Transform::apply`], erased.
+    fn apply_dyn(&self, img: &Array3<f32>, params: &DynParams) -> Array3<f32>;
+    /// [`Transform::apply_owned`], erased.
+    fn apply_owned_dyn(&self, img: Array3<f32>, params: &DynParams) -> Array3<f32>;
+    /// [`Transform::apply_mask`], erased.
+    fn apply_mask_dyn(&self, mask: &Array3<f32>, params: &DynParams) -> Array3<f32>;
+    /// [`Transform::output_shape`], erased.
+    fn output_shape_dyn(&self, shape: Shape, params: &DynParams) -> Shape;
+    /// [`Transform::output_size`].
+    fn output_size_dyn(&self, input: ShapeRange) -> Result<ShapeRange>;
+    /// [`Transform::apply_random_owned`] without erasing the parameters.
+    fn apply_random_owned_dyn(&self, img: Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32>;
+}
+
+impl<T: Transform> DynTransform for T {
+    fn sample_dyn(&self, shape: Shape, rng: &mut dyn RngCore) -> DynParams {
+        DynParams::new(self.sample_params(shape, rng))
+    }
+    fn apply_dyn(&self, img: &Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply(img, params.expect(self))
+    }
+    fn apply_owned_dyn(&self, img: Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply_owned(img, params.expect(self))
+    }
+    fn apply_mask_dyn(&self, mask: &Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply_mask(mask, params.expect(self))
+    }
+    fn output_shape_dyn(&self, shape: Shape, params: &DynParams) -> Shape {
+        self.output_shape(shape, params.expect(self))
+    }
+    fn output_size_dyn(&self, input: ShapeRange) -> Result<ShapeRange> {
+        self.output_size(input)
+    }
+    fn apply_random_owned_dyn(&self, img: Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        self.apply_random_owned(img, rng)
+    }
+}
+
+impl Transform for dyn DynTransform + '_ {
+    type Params = DynParams;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> DynParams {
+        self.sample_dyn(shape, rng)
+    }
+    fn apply(&self, img: &Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply_dyn(img, params)
+    }
+    fn apply_owned(&self, img: Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply_owned_dyn(img, params)
+    }
+    fn apply_mask(&self, mask: &Array3<f32>, params: &DynParams) -> Array3<f32> {
+        self.apply_mask_dyn(mask, params)
+    }
+    fn output_shape(&self, shape: Shape, params: &DynParams) -> Shape {
+        self.output_shape_dyn(shape, params)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        self.output_size_dyn(input)
+    }
+    fn apply_random(&self, img: &Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        self.apply_random_owned_dyn(img.clone(), rng)
+    }
+    fn apply_random_owned(&self, img: Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        self.apply_random_owned_dyn(img, rng)
+    }
+}
+
 impl<T: Transform + ?Sized> Transform for Box<T> {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = T::Params;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> T::Params {
         (**self).sample_params(shape, rng)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply(&self, img: &Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply(img, params)
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_owned(&self, img: Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply_owned(img, params)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_mask(&self, mask: &Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply_mask(mask, params)
     }
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, params: &T::Params) -> Shape {
         (**self).output_shape(shape, params)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        (**self).output_size(input)
+    }
+    fn apply_random(&self, img: &Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        (**self).apply_random(img, rng)
+    }
+    fn apply_random_owned(&self, img: Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        (**self).apply_random_owned(img, rng)
     }
 }
 
 impl<T: Transform + ?Sized> Transform for std::sync::Arc<T> {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = T::Params;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> T::Params {
         (**self).sample_params(shape, rng)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply(&self, img: &Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply(img, params)
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_owned(&self, img: Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply_owned(img, params)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply_mask(&self, mask: &Array3<f32>, params: &T::Params) -> Array3<f32> {
         (**self).apply_mask(mask, params)
     }
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, params: &T::Params) -> Shape {
         (**self).output_shape(shape, params)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        (**self).output_size(input)
+    }
+    fn apply_random(&self, img: &Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        (**self).apply_random(img, rng)
+    }
+    fn apply_random_owned(&self, img: Array3<f32>, rng: &mut dyn RngCore) -> Array3<f32> {
+        (**self).apply_random_owned(img, rng)
     }
 }
 
-/// Panics with a message naming the transform and the parameters it did not expect.
-#[cold]
-#[track_caller]
-pub(crate) fn wrong_params(transform: &str, params: &Params) -> ! {
-    panic!("{transform}: parameters {params:?} were not sampled by this transform")
+/// Checks that every image in `input` has 1 or 3 channels (the colour operations' inputs).
+pub(crate) fn gray_or_rgb(transform: &str, input: ShapeRange) -> Result<ShapeRange> {
+    let [lo, hi] = input.channels;
+    if (lo == 1 || lo == 3) && (hi == 1 || hi == 3) {
+        Ok(input)
+    } else {
+        Err(AugmentError::shape(
+            transform,
+            input,
+            "1 (grayscale) or 3 (RGB) channels",
+        ))
+    }
 }
 
 /// Uniform `f64` in `[lo, hi)` (torch's `uniform_`).
@@ -242,5 +354,44 @@ pub(crate) fn bernoulli(rng: &mut dyn RngCore, p: f64) -> bool {
         false
     } else {
         rng.random::<f64>() < p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CropBox, HorizontalFlip, RandomCrop};
+    use rand::SeedableRng;
+
+    #[test]
+    fn dyn_params_compare_by_type_and_value() {
+        assert_eq!(DynParams::new(true), DynParams::new(true));
+        assert_ne!(DynParams::new(true), DynParams::new(false));
+        assert_ne!(DynParams::new(1.0f64), DynParams::new(1.0f32));
+        assert_eq!(format!("{:?}", DynParams::new(Some(3u8))), "Some(3)");
+        let p = DynParams::new(vec![1usize, 2]);
+        assert_eq!(p.clone(), p);
+    }
+
+    #[test]
+    fn erased_transforms_sample_and_apply_like_typed_ones() {
+        let crop = RandomCrop::new(4, 1).unwrap();
+        let erased: Box<dyn DynTransform> = Box::new(crop.clone());
+        let img = crate::synthetic::test_image(6, 6);
+        let mut r1 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut r2 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let typed: CropBox = crop.sample_params([3, 6, 6], &mut r1);
+        let dynamic = erased.sample_params([3, 6, 6], &mut r2);
+        assert_eq!(dynamic.downcast_ref::<CropBox>(), Some(&typed));
+        assert_eq!(erased.apply(&img, &dynamic), crop.apply(&img, &typed));
+        assert_eq!(erased.output_shape([3, 6, 6], &dynamic), [3, 4, 4]);
+    }
+
+    #[test]
+    #[should_panic(expected = "were not sampled by this transform")]
+    fn foreign_parameters_panic_naming_the_transform() {
+        let flip: Box<dyn DynTransform> = Box::new(HorizontalFlip::new(0.5).unwrap());
+        let img = crate::synthetic::test_image(4, 4);
+        let _ = flip.apply(&img, &DynParams::new(3.0f64));
     }
 }

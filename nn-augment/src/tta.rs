@@ -29,7 +29,7 @@ use crate::error::{AugmentError, Result};
 use crate::geometry::crop::{five_crop, ten_crop};
 use crate::geometry::flip::hflip;
 use crate::geometry::resize::resize_short_side;
-use crate::types::Interpolation;
+use crate::interpolation::Interpolation;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayBase, Axis, Data, Ix2, Ix3};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -217,3 +217,163 @@ fn recipes_build_and_round_trip() {
         assert!(!cfg.init().unwrap().is_empty());
     }
 }
+
+fn shape_error(config: &str, input: [usize; 3]) -> (String, String) {
+    match PipelineConfig::from_json(config)
+        .unwrap()
+        .output_shape(input)
+    {
+        Ok(s) => panic!("{config} accepted {input:?} -> {s:?}"),
+        Err(AugmentError::Shape { at, transform, .. }) => (at, transform),
+        Err(other) => panic!("expected a shape error, got {other}"),
+    }
+}
+
+#[test]
+fn output_shapes_are_known_before_running() {
+    let out = |c: &str, input| PipelineConfig::from_json(c).unwrap().output_shape(input);
+    assert_eq!(
+        recipes::resnet_imagenet_train().output_shape([3, 375, 500]),
+        Ok([3, 224, 224])
+    );
+    assert_eq!(
+        recipes::imagenet_eval().output_shape([3, 300, 400]),
+        Ok([3, 224, 224])
+    );
+    assert_eq!(
+        out(
+            r#"{"transforms": [{"type": "grayscale"}, {"type": "pad", "padding": [1, 2]}]}"#,
+            [3, 28, 28]
+        ),
+        Ok([1, 32, 30])
+    );
+    assert_eq!(
+        out(
+            r#"{"transforms": [{"type": "random_crop", "size": 40, "pad_if_needed": true}]}"#,
+            [3, 28, 50]
+        ),
+        Ok([3, 40, 40])
+    );
+    // A shape that depends on the draw is reported as a range, and refused as one shape.
+    let rr = PipelineConfig::from_json(
+        r#"{"transforms": [{"type": "random_resize", "min_size": 32, "max_size": 40}]}"#,
+    )
+    .unwrap();
+    let range = rr.output_range([3, 64, 128]).unwrap();
+    assert_eq!((range.height, range.width), ([32, 40], [64, 80]));
+    let (at, transform) = shape_error(
+        r#"{"transforms": [{"type": "random_resize", "min_size": 32, "max_size": 40}]}"#,
+        [3, 64, 128],
+    );
+    assert_eq!((at.as_str(), transform.as_str()), ("", "pipeline"));
+}
+
+#[test]
+fn impossible_pipelines_are_rejected_naming_the_transform() {
+    let cases = [
+        (
+            r#"{"transforms": [{"type": "horizontal_flip"}, {"type": "random_crop", "size": 32}]}"#,
+            [1, 28, 28],
+            "transforms[1].",
+            "random_crop",
+        ),
+        (
+            r#"{"transforms": [{"type": "random_apply", "transforms": [{"type": "grayscale"}]}, {"type": "normalize", "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]}]}"#,
+            [3, 8, 8],
+            "transforms[1].",
+            "normalize",
+        ),
+        (
+            r#"{"transforms": [{"type": "one_of", "transforms": [{"type": "horizontal_flip"}, {"type": "center_crop", "size": 4}]}, {"type": "random_crop", "size": 6}]}"#,
+            [3, 8, 8],
+            "transforms[1].",
+            "random_crop",
+        ),
+        (
+            r#"{"transforms": [{"type": "sequence", "transforms": [{"type": "flip_never_mind", "p": 1}]}]}"#,
+            [3, 8, 8],
+            "",
+            "",
+        ),
+        (
+            r#"{"transforms": [{"type": "pca_lighting", "eigenvalues": [1, 1, 1], "eigenvectors": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}]}"#,
+            [1, 8, 8],
+            "transforms[0].",
+            "pca_lighting",
+        ),
+        (
+            r#"{"transforms": [{"type": "random_order", "transforms": [{"type": "center_crop", "size": 2}, {"type": "random_erasing", "value": [0, 0, 0]}, {"type": "grayscale"}]}]}"#,
+            [3, 8, 8],
+            "transforms[0].transforms[1].",
+            "random_erasing",
+        ),
+        (
+            r#"{"transforms": [{"type": "pad", "padding": 8, "padding_mode": "reflect"}]}"#,
+            [3, 8, 8],
+            "transforms[0].",
+            "pad",
+        ),
+        (
+            r#"{"transforms": [{"type": "cutout", "fill": [0, 0]}]}"#,
+            [3, 8, 8],
+            "transforms[0].",
+            "cutout",
+        ),
+    ];
+    for (config, input, at, transform) in cases {
+        if transform.is_empty() {
+            // Unknown transform types are parse errors, not shape errors.
+            assert!(PipelineConfig::from_json(config).is_err());
+            continue;
+        }
+        assert_eq!(
+            shape_error(config, input),
+            (at.to_string(), transform.to_string()),
+            "{config}"
+        );
+    }
+    let e = PipelineConfig::from_json(r#"{"transforms": [{"type": "random_crop", "size": 32}]}"#)
+        .unwrap()
+        .output_shape([3, 28, 28])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("transforms[0].random_crop") && e.contains("3×28×28"),
+        "{e}"
+    );
+    assert!(PipelineConfig::default().output_shape([3, 0, 4]).is_err());
+}
+
+#[test]
+fn cutout_and_random_erasing_configs() {
+    let c = PipelineConfig::from_toml(
+        r#"
+[[transforms]]
+type = "cutout"
+size = 8
+n_holes = 2
+
+[[transforms]]
+type = "random_erasing"
+p = 0.25
+scale = [0.1, 0.2]
+value = "random"
+"#,
+    )
+    .unwrap();
+    let p = c.init().unwrap();
+    let text = p.to_string();
+    assert!(
+        text.contains("Cutout(size=8, n_holes=2, fill=0, p=1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("RandomErasing(p=0.25, scale=[0.1, 0.2], ratio=[0.3, 3.3], value=random)"),
+        "{text}"
+    );
+    let e = err(r#"{"type": "cutout", "size": 0}"#);
+    assert_eq!(invalid_field(&e), ("cutout", "size"));
+    let e = err(r#"{"type": "random_erasing", "ratio": [2, 1]}"#);
+    assert_eq!(invalid_field(&e), ("random_erasing", "ratio"));
+    assert!(TransformConfig::from_json(r#"{"type": "cutout", "holes": 2}"#).is_err());
+}

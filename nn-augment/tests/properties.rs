@@ -4,8 +4,8 @@ use ndarray::{Array2, Array3, s};
 use nn_augment::functional as F;
 use nn_augment::kernels::crop::crop_padded;
 use nn_augment::{
-    ColorJitterConfig, Fill, Interpolation, PaddingMode, Params, RandomAffineConfig,
-    RandomCropConfig, RandomResizedCrop, Range, Transform, TransformConfig, showcase_rows, tta,
+    ColorJitterConfig, CropBox, Fill, Interpolation, PaddingMode, RandomAffineConfig,
+    RandomCropConfig, RandomResizedCrop, Range, ShapeRange, Transform, TransformConfig, tta,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -51,6 +51,40 @@ fn modes() -> impl Strategy<Value = PaddingMode> {
     ]
 }
 
+/// One config of every transform type (for images of at least 20×20), and containers.
+fn every_transform() -> Vec<&'static str> {
+    vec![
+        r#"{"type": "horizontal_flip"}"#,
+        r#"{"type": "vertical_flip", "p": 0.7}"#,
+        r#"{"type": "random_crop", "size": 16, "padding": 2, "padding_mode": "reflect"}"#,
+        r#"{"type": "center_crop", "size": [12, 18]}"#,
+        r#"{"type": "pad", "padding": [1, 2, 3, 4], "padding_mode": "edge"}"#,
+        r#"{"type": "resize", "size": 13}"#,
+        r#"{"type": "random_resize", "min_size": 10, "max_size": 30}"#,
+        r#"{"type": "random_resized_crop", "size": 16}"#,
+        r#"{"type": "random_affine", "degrees": 15, "translate": [0.1, 0.1], "scale": [0.8, 1.2], "shear": 10, "interpolation": "bilinear"}"#,
+        r#"{"type": "random_rotation", "degrees": 170, "expand": true}"#,
+        r#"{"type": "random_rotation", "degrees": [20, 70], "expand": true, "interpolation": "bilinear"}"#,
+        r#"{"type": "random_stretch", "x": [0.7, 1.3], "y": [0.8, 1.1]}"#,
+        r#"{"type": "lens_distortion", "k1": [-0.3, 0.3]}"#,
+        r#"{"type": "color_jitter", "brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}"#,
+        r#"{"type": "grayscale", "num_output_channels": 1}"#,
+        r#"{"type": "random_grayscale", "p": 0.5}"#,
+        r#"{"type": "pca_lighting", "eigenvalues": [0.2175, 0.0188, 0.0045], "eigenvectors": [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.814], [-0.5836, -0.6948, 0.4203]]}"#,
+        r#"{"type": "normalize", "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]}"#,
+        r#"{"type": "cutout", "size": 6, "n_holes": 2, "p": 0.7}"#,
+        r#"{"type": "random_erasing", "p": 0.8, "value": "random"}"#,
+        r#"{"type": "random_erasing", "p": 1.0, "value": [0.1, 0.2, 0.3]}"#,
+        r#"{"type": "auto_augment", "policy": "cifar10"}"#,
+        r#"{"type": "rand_augment"}"#,
+        r#"{"type": "trivial_augment_wide"}"#,
+        r#"{"type": "sequence", "transforms": [{"type": "random_resize", "min_size": 20, "max_size": 30}, {"type": "random_crop", "size": 18}]}"#,
+        r#"{"type": "random_apply", "p": 0.5, "transforms": [{"type": "resize", "size": [10, 12]}]}"#,
+        r#"{"type": "one_of", "transforms": [{"type": "center_crop", "size": 10}, {"type": "grayscale"}], "p": [1, 2]}"#,
+        r#"{"type": "random_order", "transforms": [{"type": "pad", "padding": 2}, {"type": "center_crop", "size": 12}, {"type": "horizontal_flip"}]}"#,
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -74,16 +108,15 @@ proptest! {
     #[test]
     fn random_crop_stays_in_padded_bounds(h in 4usize..20, w in 4usize..20, pad in 0usize..5, seed in any::<u64>()) {
         let size = (h.min(w) + pad).min(h.min(w) + 2 * pad);
-        let t = RandomCropConfig::new(size).padding(pad).init().unwrap();
+        let t = RandomCropConfig::new(size).with_padding(pad).init().unwrap();
         let img = image(3, h, w, seed);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for _ in 0..8 {
-            let p = t.sample_params([3, h, w], &mut rng);
-            let Params::Crop(b) = p else { panic!("{p:?}") };
+            let b: CropBox = t.sample_params([3, h, w], &mut rng);
             prop_assert!(b.top >= -(pad as isize) && b.left >= -(pad as isize));
             prop_assert!(b.top + size as isize <= (h + pad) as isize);
             prop_assert!(b.left + size as isize <= (w + pad) as isize);
-            let out = t.apply(&img, &Params::Crop(b));
+            let out = t.apply(&img, &b);
             prop_assert_eq!(out.dim(), (3, size, size));
             // Every pixel comes from the image or is the zero fill.
             let inside = naive_pad_crop(&img, b.top, b.left, size, size, PaddingMode::Constant, 0.0);
@@ -215,12 +248,18 @@ proptest! {
     #[test]
     fn every_transform_reports_its_output_shape_and_is_seeded(seed in any::<u64>(), h in 20usize..40, w in 20usize..40) {
         let img = image(3, h, w, seed);
-        for (name, t) in showcase_rows(16) {
+        for name in every_transform() {
+            let t = TransformConfig::from_json(name).unwrap().build().unwrap();
             let mut r1 = ChaCha8Rng::seed_from_u64(seed);
             let p = t.sample_params([3, h, w], &mut r1);
             let out = t.apply(&img, &p);
             let [c2, h2, w2] = t.output_shape([3, h, w], &p);
             prop_assert_eq!(out.dim(), (c2, h2, w2), "{}", name);
+            // The output is within the range the transform reports for this input.
+            let r = t.output_size(ShapeRange::exact([3, h, w])).unwrap();
+            let within = |x: usize, b: [usize; 2]| b[0] <= x && x <= b[1];
+            prop_assert!(within(c2, r.channels) && within(h2, r.height) && within(w2, r.width),
+                "{}: {:?} outside {}", name, (c2, h2, w2), r);
             // Same seed, same params, same output; owned and borrowed paths agree.
             let mut r2 = ChaCha8Rng::seed_from_u64(seed);
             prop_assert_eq!(&t.sample_params([3, h, w], &mut r2), &p, "{}", name);
@@ -261,7 +300,7 @@ proptest! {
         let img = image(3, 8, 8, seed);
         let t = RandomAffineConfig { translate: Some([0.0, 0.0]), fill: Some(Fill::PerChannel(vec![0.1, 0.2, 0.3])), ..Default::default() }.init().unwrap();
         let p = nn_augment::AffineParams { translate: (tx.round(), 0.0), ..nn_augment::AffineParams::IDENTITY };
-        let out = t.apply(&img, &Params::Affine(p));
+        let out = t.apply(&img, &p);
         for ch in 0..3 {
             prop_assert_eq!(out[[ch, 4, 0]], [0.1, 0.2, 0.3][ch]);
         }

@@ -36,6 +36,7 @@
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
 //! | [`plot`] | PNG plots: loss scatter + moving average, accuracies, LR finder, ratios |
+//! | [`augment_grid`] | a PNG grid of an image under each transform of an augmentation pipeline |
 //! | [`ema`] | [`Ema`]: exponential moving average of the weights (Polyak averaging) |
 //! | [`ensemble`] | [`train_ensemble`]: N seeds, averaged probabilities (model ensembles) |
 //! | [`snapshot`] | [`SnapshotCollector`]: snapshot ensembles of one run (SGDR cycles) |
@@ -45,6 +46,7 @@
 
 pub mod accumulate;
 pub mod adapter;
+pub mod augment_grid;
 pub mod callback;
 pub mod config;
 pub mod data;

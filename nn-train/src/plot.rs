@@ -25,11 +25,13 @@ use crate::trainer::EpochRecord;
 use crate::write_atomic;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-ascii.ttf");
-const FAMILY: &str = "sans-serif";
+/// The family the embedded font is registered under.
+pub(crate) const FAMILY: &str = "sans-serif";
 /// The most dots [`plot_curves`] draws for the per-step losses.
 pub const MAX_DOTS: usize = 4000;
 
-fn register_font() {
+/// Registers the embedded font with plotters (once per process).
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)

@@ -3,8 +3,8 @@
 
 use super::adjust::rgb_to_grayscale;
 use crate::error::{AugmentError, Result, check};
-use crate::transform::{Params, Transform, bernoulli, wrong_params};
-use crate::types::Shape;
+use crate::shape::{Shape, ShapeRange};
+use crate::transform::{Transform, bernoulli, gray_or_rgb};
 use ndarray::Array3;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -57,14 +57,16 @@ impl fmt::Display for Grayscale {
 }
 
 impl Transform for Grayscale {
-    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) -> Params {
-        Params::Identity
-    }
-    fn apply(&self, img: &Array3<f32>, _params: &Params) -> Array3<f32> {
+    type Params = ();
+    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) {}
+    fn apply(&self, img: &Array3<f32>, _params: &()) -> Array3<f32> {
         rgb_to_grayscale(img, self.channels)
     }
-    fn output_shape(&self, shape: Shape, _params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, _params: &()) -> Shape {
         [self.channels, shape[1], shape[2]]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        Ok(gray_or_rgb("grayscale", input)?.with_channels(self.channels))
     }
 }
 
@@ -97,21 +99,27 @@ impl fmt::Display for RandomGrayscale {
     }
 }
 
+/// Parameters: whether to convert (`true` with probability `p`).
 impl Transform for RandomGrayscale {
-    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
-        Params::Flip(bernoulli(rng, self.p))
+    type Params = bool;
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> bool {
+        bernoulli(rng, self.p)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Flip(true) => rgb_to_grayscale(img, img.dim().0),
-            Params::Flip(false) => img.clone(),
-            p => wrong_params("RandomGrayscale", p),
+    fn apply(&self, img: &Array3<f32>, &gray: &bool) -> Array3<f32> {
+        if gray {
+            rgb_to_grayscale(img, img.dim().0)
+        } else {
+            img.clone()
         }
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Flip(false) => img,
-            p => self.apply(&img, p),
+    fn apply_owned(&self, img: Array3<f32>, &gray: &bool) -> Array3<f32> {
+        if gray {
+            rgb_to_grayscale(&img, img.dim().0)
+        } else {
+            img
         }
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        gray_or_rgb("random_grayscale", input)
     }
 }

@@ -6,12 +6,29 @@
 
 use super::adjust::{brightness_inplace, contrast_inplace, hue_inplace, saturation_inplace};
 use crate::error::{Result, check};
-use crate::transform::{JitterParams, Params, Transform, uniform, wrong_params};
-use crate::types::{Range, Shape};
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::Range;
+use crate::transform::{Transform, gray_or_rgb, uniform};
 use ndarray::Array3;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Sampled parameters of a colour jitter: the order of the four adjustments and their factors
+/// (`None` = that adjustment is disabled).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JitterParams {
+    /// Permutation of `0 = brightness, 1 = contrast, 2 = saturation, 3 = hue`.
+    pub order: [u8; 4],
+    /// Brightness factor.
+    pub brightness: Option<f32>,
+    /// Contrast factor.
+    pub contrast: Option<f32>,
+    /// Saturation factor.
+    pub saturation: Option<f32>,
+    /// Hue shift in turns, in `[-0.5, 0.5]`.
+    pub hue: Option<f32>,
+}
 
 /// Config of [`ColorJitter`]; `None` (or a zero half-width) disables an adjustment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -140,7 +157,8 @@ impl fmt::Display for ColorJitter {
 }
 
 impl Transform for ColorJitter {
-    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = JitterParams;
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> JitterParams {
         use rand::Rng;
         let mut order = [0u8, 1, 2, 3];
         for i in (1..4).rev() {
@@ -152,23 +170,22 @@ impl Transform for ColorJitter {
         let contrast = draw(self.contrast);
         let saturation = draw(self.saturation);
         let hue = draw(self.hue);
-        Params::Jitter(JitterParams {
+        JitterParams {
             order,
             brightness,
             contrast,
             saturation,
             hue,
-        })
+        }
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
+    fn apply(&self, img: &Array3<f32>, params: &JitterParams) -> Array3<f32> {
         self.apply_owned(img.clone(), params)
     }
-    fn apply_owned(&self, mut img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Jitter(p) => apply_jitter(&mut img, p),
-            Params::Identity => {}
-            p => wrong_params("ColorJitter", p),
-        }
+    fn apply_owned(&self, mut img: Array3<f32>, params: &JitterParams) -> Array3<f32> {
+        apply_jitter(&mut img, params);
         img
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        gray_or_rgb("color_jitter", input)
     }
 }

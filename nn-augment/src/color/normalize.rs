@@ -4,8 +4,8 @@
 
 use super::planes_mut;
 use crate::error::{AugmentError, Result};
-use crate::transform::{Params, Transform};
-use crate::types::Shape;
+use crate::shape::{Shape, ShapeRange};
+use crate::transform::Transform;
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -123,14 +123,25 @@ impl fmt::Display for Normalize {
 }
 
 impl Transform for Normalize {
-    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) -> Params {
-        Params::Identity
-    }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
+    type Params = ();
+    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) {}
+    fn apply(&self, img: &Array3<f32>, params: &()) -> Array3<f32> {
         self.apply_owned(img.clone(), params)
     }
-    fn apply_owned(&self, mut img: Array3<f32>, _params: &Params) -> Array3<f32> {
+    fn apply_owned(&self, mut img: Array3<f32>, _params: &()) -> Array3<f32> {
         normalize_inplace(&mut img, &self.cfg.mean, &self.cfg.std);
         img
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        let n = self.cfg.mean.len();
+        if n == 1 || input.channels == [n, n] {
+            Ok(input)
+        } else {
+            Err(AugmentError::shape(
+                "normalize",
+                input,
+                format!("{n} channels (one per mean/std value)"),
+            ))
+        }
     }
 }

@@ -9,8 +9,8 @@
 
 use super::planes_mut;
 use crate::error::{AugmentError, Result, check};
-use crate::transform::{Params, Transform, wrong_params};
-use crate::types::Shape;
+use crate::shape::{Shape, ShapeRange};
+use crate::transform::Transform;
 use ndarray::Array3;
 use rand::RngCore;
 use rand_distr::{Distribution, Normal};
@@ -127,8 +127,10 @@ impl fmt::Display for PcaLighting {
     }
 }
 
+/// Parameters: the RGB offset added to every pixel ([`PcaLighting::offset`] of the drawn α).
 impl Transform for PcaLighting {
-    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = [f32; 3];
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> [f32; 3] {
         let mut alpha = [0.0f64; 3];
         if self.cfg.alpha_std > 0.0 {
             let n = Normal::new(0.0, self.cfg.alpha_std).expect("validated σ");
@@ -136,16 +138,24 @@ impl Transform for PcaLighting {
                 *a = n.sample(rng);
             }
         }
-        Params::Rgb(self.offset(alpha))
+        self.offset(alpha)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        self.apply_owned(img.clone(), params)
+    fn apply(&self, img: &Array3<f32>, offset: &[f32; 3]) -> Array3<f32> {
+        self.apply_owned(img.clone(), offset)
     }
-    fn apply_owned(&self, mut img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Rgb(o) => add_channel_offset(&mut img, *o, self.cfg.clamp),
-            p => wrong_params("PcaLighting", p),
-        }
+    fn apply_owned(&self, mut img: Array3<f32>, offset: &[f32; 3]) -> Array3<f32> {
+        add_channel_offset(&mut img, *offset, self.cfg.clamp);
         img
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        if input.channels == [3, 3] {
+            Ok(input)
+        } else {
+            Err(AugmentError::shape(
+                "pca_lighting",
+                input,
+                "3 (RGB) channels",
+            ))
+        }
     }
 }

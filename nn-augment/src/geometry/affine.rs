@@ -7,13 +7,51 @@
 //! of LeCun et al. 1998 and Simard et al. 2003.
 
 use crate::error::{AugmentError, Result, check};
+use crate::interpolation::Interpolation;
 use crate::kernels::warp::warp_affine;
-use crate::transform::{AffineParams, Params, Transform, uniform, wrong_params};
-use crate::types::{Fill, Interpolation, Range, Shape};
+use crate::padding::Fill;
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::Range;
+use crate::transform::{Transform, uniform};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Parameters of torchvision's affine warp (`F.affine`); those of [`RandomAffine`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AffineParams {
+    /// Rotation in degrees, counter-clockwise (torchvision's affine convention).
+    pub angle: f64,
+    /// Translation `(dx, dy)` in pixels.
+    pub translate: (f64, f64),
+    /// Isotropic scale.
+    pub scale: f64,
+    /// Shear angles `(x, y)` in degrees.
+    pub shear: (f64, f64),
+}
+
+impl AffineParams {
+    /// The identity warp.
+    pub const IDENTITY: AffineParams = AffineParams {
+        angle: 0.0,
+        translate: (0.0, 0.0),
+        scale: 1.0,
+        shear: (0.0, 0.0),
+    };
+}
+
+/// The output size of a warp that keeps the image size, after checking the fill's channels.
+pub(crate) fn warp_output_size(
+    t: &str,
+    fill: Option<&Fill>,
+    input: ShapeRange,
+) -> Result<ShapeRange> {
+    if let Some(f) = fill {
+        f.check_channels(t, input)?;
+    }
+    Ok(input)
+}
 
 /// torchvision's `_get_inverse_affine_matrix`: the 2×3 matrix mapping centred output
 /// coordinates to centred input coordinates, for rotation `angle` (degrees), translation,
@@ -267,26 +305,24 @@ impl fmt::Display for RandomAffine {
 }
 
 impl Transform for RandomAffine {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
-        Params::Affine(self.sample(shape[1], shape[2], rng))
+    type Params = AffineParams;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> AffineParams {
+        self.sample(shape[1], shape[2], rng)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Affine(p) => affine(
-                img,
-                p,
-                self.cfg.interpolation,
-                self.cfg.fill.as_ref(),
-                self.center(),
-            ),
-            p => wrong_params("RandomAffine", p),
-        }
+    fn apply(&self, img: &Array3<f32>, p: &AffineParams) -> Array3<f32> {
+        affine(
+            img,
+            p,
+            self.cfg.interpolation,
+            self.cfg.fill.as_ref(),
+            self.center(),
+        )
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Affine(p) => affine(mask, p, Interpolation::Nearest, None, self.center()),
-            p => wrong_params("RandomAffine", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, p: &AffineParams) -> Array3<f32> {
+        affine(mask, p, Interpolation::Nearest, None, self.center())
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        warp_output_size("random_affine", self.cfg.fill.as_ref(), input)
     }
 }
 
@@ -342,29 +378,39 @@ impl fmt::Display for RandomStretch {
     }
 }
 
+/// Sampled factors of a [`RandomStretch`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StretchFactors {
+    /// Horizontal scale factor `sx`.
+    pub x: f64,
+    /// Vertical scale factor `sy`.
+    pub y: f64,
+}
+
 impl Transform for RandomStretch {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
-        let sx = uniform(rng, self.cfg.x[0], self.cfg.x[1]);
-        let sy = uniform(rng, self.cfg.y[0], self.cfg.y[1]);
-        Params::Matrix(stretch_matrix(sx, sy), shape[1], shape[2])
+    type Params = StretchFactors;
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> StretchFactors {
+        let x = uniform(rng, self.cfg.x[0], self.cfg.x[1]);
+        let y = uniform(rng, self.cfg.y[0], self.cfg.y[1]);
+        StretchFactors { x, y }
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Matrix(m, h, w) => warp_affine(
-                img,
-                *m,
-                *h,
-                *w,
-                self.cfg.interpolation,
-                self.cfg.fill.as_ref(),
-            ),
-            p => wrong_params("RandomStretch", p),
-        }
+    fn apply(&self, img: &Array3<f32>, s: &StretchFactors) -> Array3<f32> {
+        let (_, h, w) = img.dim();
+        let m = stretch_matrix(s.x, s.y);
+        warp_affine(img, m, h, w, self.cfg.interpolation, self.cfg.fill.as_ref())
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Matrix(m, h, w) => warp_affine(mask, *m, *h, *w, Interpolation::Nearest, None),
-            p => wrong_params("RandomStretch", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, s: &StretchFactors) -> Array3<f32> {
+        let (_, h, w) = mask.dim();
+        warp_affine(
+            mask,
+            stretch_matrix(s.x, s.y),
+            h,
+            w,
+            Interpolation::Nearest,
+            None,
+        )
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        warp_output_size("random_stretch", self.cfg.fill.as_ref(), input)
     }
 }

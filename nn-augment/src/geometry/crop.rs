@@ -4,14 +4,32 @@
 //! `RandomCrop(32, padding=4)` followed by a horizontal flip is the CIFAR-10 recipe of
 //! He et al. 2016 ("Deep Residual Learning"): pad 4 pixels on each side, take a random 32×32 crop.
 
-use crate::error::Result;
+use crate::error::{AugmentError, Result};
 use crate::kernels::crop::crop_padded;
-use crate::transform::{CropBox, Params, Transform, int_inclusive, wrong_params};
-use crate::types::{Fill, Padding, PaddingMode, Shape, Size};
+use crate::padding::{Fill, Padding, PaddingMode};
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::Size;
+use crate::transform::{Transform, int_inclusive};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Axis-aligned crop box in (possibly padded) pixel coordinates. `top`/`left` may be negative or
+/// the box may extend past the image: the outside is padded (torchvision `crop` semantics). The
+/// parameters of [`RandomCrop`] and [`CenterCrop`] (and the crop of
+/// [`crate::RandomResizedCrop`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropBox {
+    /// First row of the crop (image coordinates; negative = inside the top padding).
+    pub top: isize,
+    /// First column of the crop.
+    pub left: isize,
+    /// Crop height.
+    pub height: usize,
+    /// Crop width.
+    pub width: usize,
+}
 
 /// Crops rows `top..top+height` and columns `left..left+width`; the parts outside the image are
 /// zero (torchvision `F.crop`).
@@ -165,7 +183,7 @@ impl RandomCropConfig {
     }
 
     /// Sets the padding on every side.
-    pub fn padding(mut self, p: usize) -> Self {
+    pub fn with_padding(mut self, p: usize) -> Self {
         self.padding = Some(Padding::All(p));
         self
     }
@@ -206,7 +224,7 @@ pub struct RandomCrop {
 impl RandomCrop {
     /// The CIFAR recipe crop: `size` with `padding` zero pixels on each side.
     pub fn new(size: usize, padding: usize) -> Result<Self> {
-        RandomCropConfig::new(size).padding(padding).init()
+        RandomCropConfig::new(size).with_padding(padding).init()
     }
 }
 
@@ -225,9 +243,10 @@ impl fmt::Display for RandomCrop {
     }
 }
 
-impl Transform for RandomCrop {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
-        let [_, h, w] = shape;
+impl RandomCrop {
+    /// The padding `[left, top, right, bottom]` for an `h × w` input (`pad_if_needed` adds what
+    /// the crop lacks, on both sides).
+    fn padding_for(&self, h: usize, w: usize) -> [usize; 4] {
         let [mut pl, mut pt, mut pr, mut pb] = self.padding;
         if self.cfg.pad_if_needed {
             if h + pt + pb < self.h {
@@ -241,6 +260,16 @@ impl Transform for RandomCrop {
                 pr += d;
             }
         }
+        [pl, pt, pr, pb]
+    }
+}
+
+impl Transform for RandomCrop {
+    type Params = CropBox;
+
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> CropBox {
+        let [_, h, w] = shape;
+        let [pl, pt, pr, pb] = self.padding_for(h, w);
         let (ph, pw) = (h + pt + pb, w + pl + pr);
         assert!(
             ph >= self.h && pw >= self.w,
@@ -250,38 +279,53 @@ impl Transform for RandomCrop {
         );
         let top = int_inclusive(rng, 0, ph - self.h) as isize - pt as isize;
         let left = int_inclusive(rng, 0, pw - self.w) as isize - pl as isize;
-        Params::Crop(CropBox {
+        CropBox {
             top,
             left,
             height: self.h,
             width: self.w,
-        })
-    }
-
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Crop(b) => crop_padded(
-                img,
-                b.top,
-                b.left,
-                b.height,
-                b.width,
-                self.cfg.padding_mode,
-                &self.cfg.fill,
-            ),
-            p => wrong_params("RandomCrop", p),
         }
     }
 
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Crop(b) => crop(mask, b.top, b.left, b.height, b.width),
-            p => wrong_params("RandomCrop", p),
-        }
+    fn apply(&self, img: &Array3<f32>, b: &CropBox) -> Array3<f32> {
+        crop_padded(
+            img,
+            b.top,
+            b.left,
+            b.height,
+            b.width,
+            self.cfg.padding_mode,
+            &self.cfg.fill,
+        )
     }
 
-    fn output_shape(&self, shape: Shape, _params: &Params) -> Shape {
+    fn apply_mask(&self, mask: &Array3<f32>, b: &CropBox) -> Array3<f32> {
+        crop(mask, b.top, b.left, b.height, b.width)
+    }
+
+    fn output_shape(&self, shape: Shape, _params: &CropBox) -> Shape {
         [shape[0], self.h, self.w]
+    }
+
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        let t = "random_crop";
+        let (h, w) = (input.height[0], input.width[0]);
+        let [pl, pt, pr, pb] = self.padding_for(h, w);
+        if h + pt + pb < self.h || w + pl + pr < self.w {
+            return Err(AugmentError::shape(
+                t,
+                input,
+                format!(
+                    "images of at least {}×{} after padding {:?} (set padding or pad_if_needed)",
+                    self.h, self.w, self.padding
+                ),
+            ));
+        }
+        if self.cfg.padding_mode != PaddingMode::Constant && (h == 0 || w == 0) {
+            return Err(AugmentError::shape(t, input, "non-empty images"));
+        }
+        self.cfg.fill.check_channels(t, input)?;
+        Ok(input.with_hw([self.h; 2], [self.w; 2]))
     }
 }
 
@@ -321,24 +365,23 @@ impl fmt::Display for CenterCrop {
     }
 }
 
+/// Parameters: the centre box for the input's size (no randomness).
 impl Transform for CenterCrop {
-    fn sample_params(&self, shape: Shape, _rng: &mut dyn RngCore) -> Params {
-        Params::Crop(center_crop_box(shape[1], shape[2], self.h, self.w))
+    type Params = CropBox;
+    fn sample_params(&self, shape: Shape, _rng: &mut dyn RngCore) -> CropBox {
+        center_crop_box(shape[1], shape[2], self.h, self.w)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        let (_, h, w) = img.dim();
-        let b = match params {
-            Params::Crop(b) => *b,
-            Params::Identity => center_crop_box(h, w, self.h, self.w),
-            p => wrong_params("CenterCrop", p),
-        };
+    fn apply(&self, img: &Array3<f32>, b: &CropBox) -> Array3<f32> {
         crop(img, b.top, b.left, b.height, b.width)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        self.apply(mask, params)
+    fn apply_mask(&self, mask: &Array3<f32>, b: &CropBox) -> Array3<f32> {
+        self.apply(mask, b)
     }
-    fn output_shape(&self, shape: Shape, _params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, _params: &CropBox) -> Shape {
         [shape[0], self.h, self.w]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        Ok(input.with_hw([self.h; 2], [self.w; 2]))
     }
 }
 
@@ -386,17 +429,38 @@ impl fmt::Display for Pad {
 }
 
 impl Transform for Pad {
-    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) -> Params {
-        Params::Identity
-    }
-    fn apply(&self, img: &Array3<f32>, _params: &Params) -> Array3<f32> {
+    type Params = ();
+    fn sample_params(&self, _shape: Shape, _rng: &mut dyn RngCore) {}
+    fn apply(&self, img: &Array3<f32>, _params: &()) -> Array3<f32> {
         pad(img, self.ltrb, self.cfg.padding_mode, &self.cfg.fill)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, _params: &Params) -> Array3<f32> {
+    fn apply_mask(&self, mask: &Array3<f32>, _params: &()) -> Array3<f32> {
         pad(mask, self.ltrb, PaddingMode::Constant, &Fill::Scalar(0.0))
     }
-    fn output_shape(&self, shape: Shape, _params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, _params: &()) -> Shape {
         let [l, t, r, b] = self.ltrb;
         [shape[0], shape[1] + t + b, shape[2] + l + r]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        let [l, t, r, b] = self.ltrb;
+        let (h, w) = (input.height[0], input.width[0]);
+        let fits = match self.cfg.padding_mode {
+            PaddingMode::Constant => true,
+            PaddingMode::Reflect => l.max(r) < w.max(1) && t.max(b) < h.max(1) && h * w > 0,
+            PaddingMode::Edge | PaddingMode::Symmetric => h * w > 0,
+        };
+        if !fits {
+            return Err(AugmentError::shape(
+                "pad",
+                input,
+                format!(
+                    "non-empty images (reflect: larger than the padding {:?})",
+                    self.ltrb
+                ),
+            ));
+        }
+        self.cfg.fill.check_channels("pad", input)?;
+        let add = |r: [usize; 2], a: usize| [r[0] + a, r[1] + a];
+        Ok(input.with_hw(add(input.height, t + b), add(input.width, l + r)))
     }
 }

@@ -5,8 +5,9 @@
 
 use crate::error::{Result, check};
 use crate::kernels::crop as k;
-use crate::transform::{Params, Transform, bernoulli, wrong_params};
-use crate::types::{Shape, default_half};
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::default_half;
+use crate::transform::{Transform, bernoulli};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -64,26 +65,23 @@ macro_rules! flip_transform {
             }
         }
 
+        /// Parameters: whether to flip (`true` with probability `p`).
         impl Transform for $name {
-            fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
-                Params::Flip(bernoulli(rng, self.p))
+            type Params = bool;
+            fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> bool {
+                bernoulli(rng, self.p)
             }
-            fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-                match params {
-                    Params::Flip(true) => $f(img),
-                    Params::Flip(false) | Params::Identity => img.clone(),
-                    p => wrong_params($display, p),
-                }
+            fn apply(&self, img: &Array3<f32>, flip: &bool) -> Array3<f32> {
+                if *flip { $f(img) } else { img.clone() }
             }
-            fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
-                match params {
-                    Params::Flip(true) => $f(&img),
-                    Params::Flip(false) | Params::Identity => img,
-                    p => wrong_params($display, p),
-                }
+            fn apply_owned(&self, img: Array3<f32>, flip: &bool) -> Array3<f32> {
+                if *flip { $f(&img) } else { img }
             }
-            fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-                self.apply(mask, params)
+            fn apply_mask(&self, mask: &Array3<f32>, flip: &bool) -> Array3<f32> {
+                self.apply(mask, flip)
+            }
+            fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+                Ok(input)
             }
         }
     };

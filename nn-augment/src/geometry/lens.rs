@@ -8,9 +8,12 @@
 
 use super::affine::check_warp_interp;
 use crate::error::{Result, check};
+use crate::interpolation::Interpolation;
 use crate::kernels::warp::warp;
-use crate::transform::{Params, Transform, uniform, wrong_params};
-use crate::types::{Fill, Interpolation, Range, Shape};
+use crate::padding::Fill;
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::Range;
+use crate::transform::{Transform, uniform};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -113,28 +116,35 @@ impl fmt::Display for LensDistortion {
     }
 }
 
+/// Sampled radial coefficients of a [`LensDistortion`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LensCoefficients {
+    /// `k₁` (barrel > 0, pincushion < 0).
+    pub k1: f64,
+    /// `k₂`.
+    pub k2: f64,
+}
+
 impl Transform for LensDistortion {
-    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = LensCoefficients;
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> LensCoefficients {
         let k1 = uniform(rng, self.k1[0], self.k1[1]);
         let k2 = uniform(rng, self.k2[0], self.k2[1]);
-        Params::Lens(k1, k2)
+        LensCoefficients { k1, k2 }
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Lens(k1, k2) => lens_distort(
-                img,
-                *k1,
-                *k2,
-                self.cfg.interpolation,
-                self.cfg.fill.as_ref(),
-            ),
-            p => wrong_params("LensDistortion", p),
-        }
+    fn apply(&self, img: &Array3<f32>, k: &LensCoefficients) -> Array3<f32> {
+        lens_distort(
+            img,
+            k.k1,
+            k.k2,
+            self.cfg.interpolation,
+            self.cfg.fill.as_ref(),
+        )
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Lens(k1, k2) => lens_distort(mask, *k1, *k2, Interpolation::Nearest, None),
-            p => wrong_params("LensDistortion", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, k: &LensCoefficients) -> Array3<f32> {
+        lens_distort(mask, k.k1, k.k2, Interpolation::Nearest, None)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        super::affine::warp_output_size("lens_distortion", self.cfg.fill.as_ref(), input)
     }
 }

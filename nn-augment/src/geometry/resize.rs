@@ -5,9 +5,11 @@
 //! Resampling formulas are in [`crate::kernels::resample`].
 
 use crate::error::{AugmentError, Result};
+use crate::interpolation::Interpolation;
 use crate::kernels::resample;
-use crate::transform::{Params, Transform, int_inclusive, wrong_params};
-use crate::types::{Interpolation, Shape, Size, default_true};
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::{Size, default_true};
+use crate::transform::{Transform, int_inclusive};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -129,33 +131,47 @@ impl fmt::Display for Resize {
     }
 }
 
-impl Transform for Resize {
-    fn sample_params(&self, shape: Shape, _rng: &mut dyn RngCore) -> Params {
-        let (h, w) = self.target(shape[1], shape[2]);
-        Params::Resize(h, w)
+/// Output size (height, width) of a resize of images in `input` so that the shorter side is in
+/// `sides` (`[s, s]` for a fixed side): evaluated at the corners, since the output height grows
+/// with the input height and the side and shrinks with the input width (the width likewise).
+fn short_side_range(
+    t: &str,
+    input: ShapeRange,
+    sides: [usize; 2],
+    max_size: Option<usize>,
+) -> Result<ShapeRange> {
+    if input.height[0] == 0 || input.width[0] == 0 {
+        return Err(AugmentError::shape(t, input, "non-empty images"));
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        let (h, w) = match params {
-            Params::Resize(h, w) => (*h, *w),
-            Params::Identity => self.target(img.dim().1, img.dim().2),
-            p => wrong_params("Resize", p),
-        };
+    let outputs = input
+        .hw_corners()
+        .into_iter()
+        .flat_map(|(h, w)| sides.map(|s| short_side_size(h, w, s, max_size)));
+    Ok(input.hw_bounds(outputs))
+}
+
+/// Parameters: the output (height, width) for the input's size (no randomness).
+impl Transform for Resize {
+    type Params = (usize, usize);
+    fn sample_params(&self, shape: Shape, _rng: &mut dyn RngCore) -> (usize, usize) {
+        self.target(shape[1], shape[2])
+    }
+    fn apply(&self, img: &Array3<f32>, &(h, w): &(usize, usize)) -> Array3<f32> {
         resize(img, h, w, self.cfg.interpolation, self.cfg.antialias)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        let (h, w) = match params {
-            Params::Resize(h, w) => (*h, *w),
-            _ => self.target(mask.dim().1, mask.dim().2),
-        };
+    fn apply_mask(&self, mask: &Array3<f32>, &(h, w): &(usize, usize)) -> Array3<f32> {
         resize(mask, h, w, Interpolation::Nearest, false)
     }
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
-        match params {
-            Params::Resize(h, w) => [shape[0], *h, *w],
-            _ => {
-                let (h, w) = self.target(shape[1], shape[2]);
-                [shape[0], h, w]
+    fn output_shape(&self, shape: Shape, &(h, w): &(usize, usize)) -> Shape {
+        [shape[0], h, w]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        match self.cfg.size {
+            Size::Square(s) => short_side_range("resize", input, [s, s], self.cfg.max_size),
+            Size::Hw([h, w]) if input.height[0] > 0 && input.width[0] > 0 => {
+                Ok(input.with_hw([h, h], [w, w]))
             }
+            Size::Hw(_) => Err(AugmentError::shape("resize", input, "non-empty images")),
         }
     }
 }
@@ -226,28 +242,24 @@ impl fmt::Display for RandomResize {
     }
 }
 
+/// Parameters: the output (height, width), from the drawn shorter side.
 impl Transform for RandomResize {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = (usize, usize);
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> (usize, usize) {
         let side = int_inclusive(rng, self.cfg.min_size, self.cfg.max_size);
-        let (h, w) = short_side_size(shape[1], shape[2], side, None);
-        Params::Resize(h, w)
+        short_side_size(shape[1], shape[2], side, None)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Resize(h, w) => resize(img, *h, *w, self.cfg.interpolation, self.cfg.antialias),
-            p => wrong_params("RandomResize", p),
-        }
+    fn apply(&self, img: &Array3<f32>, &(h, w): &(usize, usize)) -> Array3<f32> {
+        resize(img, h, w, self.cfg.interpolation, self.cfg.antialias)
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Resize(h, w) => resize(mask, *h, *w, Interpolation::Nearest, false),
-            p => wrong_params("RandomResize", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, &(h, w): &(usize, usize)) -> Array3<f32> {
+        resize(mask, h, w, Interpolation::Nearest, false)
     }
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
-        match params {
-            Params::Resize(h, w) => [shape[0], *h, *w],
-            p => wrong_params("RandomResize", p),
-        }
+    fn output_shape(&self, shape: Shape, &(h, w): &(usize, usize)) -> Shape {
+        [shape[0], h, w]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        let sides = [self.cfg.min_size, self.cfg.max_size];
+        short_side_range("random_resize", input, sides, None)
     }
 }

@@ -6,11 +6,14 @@
 //! `w = round(√(area·r))`, `h = round(√(area/r))`, accepted if it fits; otherwise the largest
 //! centred crop with the ratio clamped to `ratio`.
 
+use super::crop::CropBox;
 use super::crop::crop;
 use super::resize::resize;
 use crate::error::{AugmentError, Result, check};
-use crate::transform::{CropBox, Params, Transform, int_inclusive, uniform, wrong_params};
-use crate::types::{Interpolation, Shape, Size, default_true};
+use crate::interpolation::Interpolation;
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::{Size, default_true};
+use crate::transform::{Transform, int_inclusive, uniform};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -172,27 +175,37 @@ impl fmt::Display for RandomResizedCrop {
     }
 }
 
+/// Parameters: the crop box ([`RandomResizedCrop::sample_box`]); the output size is the
+/// transform's.
 impl Transform for RandomResizedCrop {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
-        Params::ResizedCrop(self.sample_box(shape[1], shape[2], rng), self.h, self.w)
+    type Params = CropBox;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> CropBox {
+        self.sample_box(shape[1], shape[2], rng)
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::ResizedCrop(b, h, w) => {
-                resized_crop(img, *b, *h, *w, self.cfg.interpolation, self.cfg.antialias)
-            }
-            p => wrong_params("RandomResizedCrop", p),
-        }
+    fn apply(&self, img: &Array3<f32>, b: &CropBox) -> Array3<f32> {
+        resized_crop(
+            img,
+            *b,
+            self.h,
+            self.w,
+            self.cfg.interpolation,
+            self.cfg.antialias,
+        )
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::ResizedCrop(b, h, w) => {
-                resized_crop(mask, *b, *h, *w, Interpolation::Nearest, false)
-            }
-            p => wrong_params("RandomResizedCrop", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, b: &CropBox) -> Array3<f32> {
+        resized_crop(mask, *b, self.h, self.w, Interpolation::Nearest, false)
     }
-    fn output_shape(&self, shape: Shape, _params: &Params) -> Shape {
+    fn output_shape(&self, shape: Shape, _params: &CropBox) -> Shape {
         [shape[0], self.h, self.w]
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        if input.height[0] == 0 || input.width[0] == 0 {
+            return Err(AugmentError::shape(
+                "random_resized_crop",
+                input,
+                "non-empty images",
+            ));
+        }
+        Ok(input.with_hw([self.h; 2], [self.w; 2]))
     }
 }

@@ -4,11 +4,14 @@
 //! Multiples of 90° about the centre are exact index permutations (as torchvision's `rot90` fast
 //! path); other angles use the affine warp with the inverse matrix of a rotation by `−angle`.
 
-use super::affine::{check_warp_interp, inverse_affine_matrix};
+use super::affine::{AffineParams, check_warp_interp, inverse_affine_matrix, warp_output_size};
 use crate::error::{Result, check};
+use crate::interpolation::Interpolation;
 use crate::kernels::warp::warp_affine;
-use crate::transform::{AffineParams, Params, Transform, uniform, wrong_params};
-use crate::types::{Fill, Interpolation, Range, Shape};
+use crate::padding::Fill;
+use crate::shape::{Shape, ShapeRange};
+use crate::shorthand::Range;
+use crate::transform::{Transform, uniform};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -65,6 +68,28 @@ pub fn expanded_size(angle: f64, h: usize, w: usize) -> (usize, usize) {
     let nw = trunc(maxx).ceil() - trunc(minx).floor();
     let nh = trunc(maxy).ceil() - trunc(miny).floor();
     (nh as usize, nw as usize)
+}
+
+/// The angles of `[lo, hi]` (degrees) where [`expanded_size`] of an `h × w` image can be
+/// smallest or largest: the ends, the multiples of 90° (kinks of |cos|, |sin|) and the angles
+/// `k·90° ± atan(h/w)`, `k·90° ± atan(w/h)` where the rotated box's width or height peaks.
+fn expanded_extreme_angles(lo: f64, hi: f64, h: usize, w: usize) -> Vec<f64> {
+    let t1 = (h as f64).atan2(w as f64).to_degrees();
+    let t2 = 90.0 - t1;
+    let mut out = vec![lo, hi];
+    let (k0, k1) = (
+        (lo / 90.0).floor() as i64 - 1,
+        (hi / 90.0).ceil() as i64 + 1,
+    );
+    for k in k0..=k1 {
+        let base = k as f64 * 90.0;
+        for a in [base, base + t1, base - t1, base + t2, base - t2] {
+            if lo <= a && a <= hi {
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 /// Rotates by `angle` degrees counter-clockwise (torchvision `F.rotate` on a float tensor).
@@ -192,43 +217,51 @@ impl fmt::Display for RandomRotation {
     }
 }
 
+/// Parameters: the angle in degrees.
 impl Transform for RandomRotation {
-    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> Params {
-        Params::Scalar(uniform(rng, self.degrees[0], self.degrees[1]))
+    type Params = f64;
+    fn sample_params(&self, _shape: Shape, rng: &mut dyn RngCore) -> f64 {
+        uniform(rng, self.degrees[0], self.degrees[1])
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Scalar(a) => rotate(
-                img,
-                *a,
-                self.cfg.interpolation,
-                self.cfg.expand,
-                self.center(),
-                self.cfg.fill.as_ref(),
-            ),
-            p => wrong_params("RandomRotation", p),
+    fn apply(&self, img: &Array3<f32>, &angle: &f64) -> Array3<f32> {
+        rotate(
+            img,
+            angle,
+            self.cfg.interpolation,
+            self.cfg.expand,
+            self.center(),
+            self.cfg.fill.as_ref(),
+        )
+    }
+    fn apply_mask(&self, mask: &Array3<f32>, &angle: &f64) -> Array3<f32> {
+        rotate(
+            mask,
+            angle,
+            Interpolation::Nearest,
+            self.cfg.expand,
+            self.center(),
+            None,
+        )
+    }
+    fn output_shape(&self, shape: Shape, &angle: &f64) -> Shape {
+        if self.cfg.expand {
+            let (h, w) = expanded_size(angle, shape[1], shape[2]);
+            [shape[0], h, w]
+        } else {
+            shape
         }
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Scalar(a) => rotate(
-                mask,
-                *a,
-                Interpolation::Nearest,
-                self.cfg.expand,
-                self.center(),
-                None,
-            ),
-            p => wrong_params("RandomRotation", p),
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        let input = warp_output_size("random_rotation", self.cfg.fill.as_ref(), input)?;
+        if !self.cfg.expand {
+            return Ok(input);
         }
-    }
-    fn output_shape(&self, shape: Shape, params: &Params) -> Shape {
-        match params {
-            Params::Scalar(a) if self.cfg.expand => {
-                let (h, w) = expanded_size(*a, shape[1], shape[2]);
-                [shape[0], h, w]
-            }
-            _ => shape,
-        }
+        let [lo, hi] = self.degrees;
+        let outputs = input.hw_corners().into_iter().flat_map(|(h, w)| {
+            expanded_extreme_angles(lo, hi, h, w)
+                .into_iter()
+                .map(move |a| expanded_size(a, h, w))
+        });
+        Ok(input.hw_bounds(outputs))
     }
 }

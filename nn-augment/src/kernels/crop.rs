@@ -2,7 +2,7 @@
 //! `RandomCrop(32, padding=4)` recipe), and flips.
 
 use super::{contiguous, from_vec};
-use crate::types::{Fill, PaddingMode};
+use crate::padding::{Fill, PaddingMode};
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 
 /// Crops the window `top..top+height`, `left..left+width` of `img`; coordinates outside the image

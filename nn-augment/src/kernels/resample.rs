@@ -15,7 +15,7 @@
 //! The horizontal pass runs first, then the vertical one (as PyTorch does).
 
 use super::{contiguous, from_vec};
-use crate::types::Interpolation;
+use crate::interpolation::Interpolation;
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 
 /// Precomputed taps of one axis.

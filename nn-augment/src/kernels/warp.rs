@@ -8,7 +8,8 @@
 //! `m·(v − f) + f` (bilinear) or `f` where `m < ½` (nearest); without one the zero padding shows.
 
 use super::{contiguous, floor_f32, from_vec, round_even_f32};
-use crate::types::{Fill, Interpolation};
+use crate::interpolation::Interpolation;
+use crate::padding::Fill;
 use ndarray::{Array3, ArrayBase, Data, Ix3};
 
 /// Copies each channel into a `(h+2) × (w+2)` plane with a one-pixel border of `border[c]`, so

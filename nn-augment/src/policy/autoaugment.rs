@@ -5,8 +5,10 @@
 
 use super::op::{AugOp, MagnitudeSpace, apply_op, geometric};
 use crate::error::Result;
-use crate::transform::{Params, Transform, bernoulli, wrong_params};
-use crate::types::{Fill, Interpolation, Shape};
+use crate::interpolation::Interpolation;
+use crate::padding::Fill;
+use crate::shape::{Shape, ShapeRange};
+use crate::transform::{Transform, bernoulli, gray_or_rgb};
 use ndarray::Array3;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -206,6 +208,18 @@ pub(crate) fn apply_ops_mask(mask: &Array3<f32>, ops: &[(AugOp, f64)]) -> Array3
     out
 }
 
+/// The output size of a policy: the input's, for 1- or 3-channel images the fill covers.
+pub(crate) fn policy_output_size(
+    t: &str,
+    fill: Option<&Fill>,
+    input: ShapeRange,
+) -> Result<ShapeRange> {
+    if let Some(f) = fill {
+        f.check_channels(t, input)?;
+    }
+    gray_or_rgb(t, input)
+}
+
 /// Signs a magnitude at random when the op's space is signed.
 pub(crate) fn signed(rng: &mut dyn RngCore, m: Option<(f64, bool)>) -> f64 {
     match m {
@@ -221,8 +235,11 @@ pub(crate) fn signed(rng: &mut dyn RngCore, m: Option<(f64, bool)>) -> f64 {
     }
 }
 
+/// Parameters: the operations of the drawn sub-policy that passed their probability, with
+/// their (signed) magnitudes.
 impl Transform for AutoAugment {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = Vec<(AugOp, f64)>;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Vec<(AugOp, f64)> {
         let [_, h, w] = shape;
         let policies = self.cfg.policy.sub_policies();
         let sub = &policies[rng.random_range(0..policies.len())];
@@ -235,21 +252,18 @@ impl Transform for AutoAugment {
             let m = MagnitudeSpace::Standard.magnitude(op, bin, 10, h, w);
             ops.push((op, signed(rng, m)));
         }
-        Params::Ops(ops)
+        ops
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        self.apply_owned(img.clone(), params)
+    fn apply(&self, img: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        self.apply_owned(img.clone(), ops)
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref()),
-            p => wrong_params("AutoAugment", p),
-        }
+    fn apply_owned(&self, img: Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref())
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops_mask(mask, ops),
-            p => wrong_params("AutoAugment", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops_mask(mask, ops)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        policy_output_size("auto_augment", self.cfg.fill.as_ref(), input)
     }
 }

@@ -15,10 +15,11 @@
 
 use crate::color::adjust::{brightness_inplace, contrast_inplace, saturation_inplace};
 use crate::color::ops;
+use crate::geometry::affine::AffineParams;
 use crate::geometry::affine::affine;
 use crate::geometry::rotate::rotate;
-use crate::transform::AffineParams;
-use crate::types::{Fill, Interpolation};
+use crate::interpolation::Interpolation;
+use crate::padding::Fill;
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 use std::fmt;

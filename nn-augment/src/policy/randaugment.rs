@@ -3,11 +3,13 @@
 //! `M` (of 31 by default); and TrivialAugmentWide (Müller & Hutter 2021): one operation, one
 //! uniformly random magnitude bin, from a wider magnitude space.
 
-use super::autoaugment::{apply_ops, apply_ops_mask, signed};
+use super::autoaugment::{apply_ops, apply_ops_mask, policy_output_size, signed};
 use super::op::{AugOp, MagnitudeSpace};
 use crate::error::{AugmentError, Result};
-use crate::transform::{Params, Transform, wrong_params};
-use crate::types::{Fill, Interpolation, Shape};
+use crate::interpolation::Interpolation;
+use crate::padding::Fill;
+use crate::shape::{Shape, ShapeRange};
+use crate::transform::Transform;
 use ndarray::Array3;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -124,9 +126,10 @@ impl fmt::Display for RandAugment {
 }
 
 impl Transform for RandAugment {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = Vec<(AugOp, f64)>;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Vec<(AugOp, f64)> {
         let [_, h, w] = shape;
-        let ops = (0..self.cfg.num_ops)
+        (0..self.cfg.num_ops)
             .map(|_| {
                 let op = AugOp::RANDAUGMENT[rng.random_range(0..AugOp::RANDAUGMENT.len())];
                 let m = MagnitudeSpace::Standard.magnitude(
@@ -138,23 +141,19 @@ impl Transform for RandAugment {
                 );
                 (op, signed(rng, m))
             })
-            .collect();
-        Params::Ops(ops)
+            .collect()
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        self.apply_owned(img.clone(), params)
+    fn apply(&self, img: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        self.apply_owned(img.clone(), ops)
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref()),
-            p => wrong_params("RandAugment", p),
-        }
+    fn apply_owned(&self, img: Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref())
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops_mask(mask, ops),
-            p => wrong_params("RandAugment", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops_mask(mask, ops)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        policy_output_size("rand_augment", self.cfg.fill.as_ref(), input)
     }
 }
 
@@ -213,7 +212,8 @@ impl fmt::Display for TrivialAugmentWide {
 }
 
 impl Transform for TrivialAugmentWide {
-    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Params {
+    type Params = Vec<(AugOp, f64)>;
+    fn sample_params(&self, shape: Shape, rng: &mut dyn RngCore) -> Vec<(AugOp, f64)> {
         let [_, h, w] = shape;
         let op = AugOp::RANDAUGMENT[rng.random_range(0..AugOp::RANDAUGMENT.len())];
         let n = self.cfg.num_magnitude_bins;
@@ -223,21 +223,18 @@ impl Transform for TrivialAugmentWide {
                 .magnitude(op, bin, n, h, w)
                 .expect("op has a magnitude")
         });
-        Params::Ops(vec![(op, signed(rng, m))])
+        vec![(op, signed(rng, m))]
     }
-    fn apply(&self, img: &Array3<f32>, params: &Params) -> Array3<f32> {
-        self.apply_owned(img.clone(), params)
+    fn apply(&self, img: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        self.apply_owned(img.clone(), ops)
     }
-    fn apply_owned(&self, img: Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref()),
-            p => wrong_params("TrivialAugmentWide", p),
-        }
+    fn apply_owned(&self, img: Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops(img, ops, self.cfg.interpolation, self.cfg.fill.as_ref())
     }
-    fn apply_mask(&self, mask: &Array3<f32>, params: &Params) -> Array3<f32> {
-        match params {
-            Params::Ops(ops) => apply_ops_mask(mask, ops),
-            p => wrong_params("TrivialAugmentWide", p),
-        }
+    fn apply_mask(&self, mask: &Array3<f32>, ops: &Vec<(AugOp, f64)>) -> Array3<f32> {
+        apply_ops_mask(mask, ops)
+    }
+    fn output_size(&self, input: ShapeRange) -> Result<ShapeRange> {
+        policy_output_size("trivial_augment_wide", self.cfg.fill.as_ref(), input)
     }
 }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use nn_augment::{Pipeline, Transform};
-use nn_train::write_atomic;
+use nn_augment::{DynTransform, Pipeline};
+use nn_train::augment_grid::{render_grid, save_grid_png, showcase_rows};
 
 use super::CliResult;
 
@@ -16,11 +16,18 @@ pub struct Args {
     out: PathBuf,
     /// Pipeline config (JSON or TOML, nn-augment's format); default: the CIFAR-10 recipe
     /// with colour jitter.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "showcase")]
     pipeline: Option<PathBuf>,
+    /// Show one row per transform family instead of a pipeline.
+    #[arg(long)]
+    showcase: bool,
     /// Input image (PNG/JPEG); default: a synthetic test image.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Side of the (square) input: the synthetic image's size, or the image resized and
+    /// cropped to it; default: 32, or the image's own size.
+    #[arg(long)]
+    size: Option<u32>,
     /// Random draws per row.
     #[arg(long, default_value_t = 6)]
     columns: usize,
@@ -37,46 +44,61 @@ const DEFAULT_PIPELINE: &str = r#"{"transforms": [
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
-    let pipeline = match &args.pipeline {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            let is_toml = p.extension().is_some_and(|x| x == "toml");
-            let parsed = if is_toml {
-                Pipeline::from_toml(&text)
-            } else {
-                Pipeline::from_json(&text)
-            };
-            parsed.map_err(|e| format!("{}: {e}", p.display()))?
-        }
-        None => Pipeline::from_json(DEFAULT_PIPELINE)?,
-    };
-    let img = match &args.image {
-        Some(p) => {
-            let decoded =
-                image::open(p).map_err(|e| format!("cannot decode {}: {e}", p.display()))?;
-            nn_augment::convert::from_dynamic(&decoded)
-        }
-        None => nn_augment::synthetic::test_image(32, 32),
-    };
     if args.columns == 0 {
         return Err("--columns must be at least 1".into());
     }
-    let labels: Vec<String> = pipeline
-        .transforms()
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-    let mut rows: Vec<(&str, &dyn Transform)> = labels
-        .iter()
-        .zip(pipeline.transforms())
-        .map(|(l, t)| (l.as_str(), t.as_ref()))
-        .collect();
-    rows.push(("whole pipeline", &pipeline));
-    let grid = nn_augment::grid::render_grid(&img, &rows, args.columns, args.seed);
-    let mut png = std::io::Cursor::new(Vec::new());
-    grid.write_to(&mut png, image::ImageFormat::Png)?;
-    write_atomic(&args.out, png.get_ref())?;
-    println!("wrote {}", args.out.display());
+    if args.size.is_some_and(|s| s < 8) {
+        return Err("--size must be at least 8".into());
+    }
+    let img = match &args.image {
+        Some(p) => {
+            let mut decoded =
+                image::open(p).map_err(|e| format!("cannot decode {}: {e}", p.display()))?;
+            if let Some(s) = args.size {
+                decoded = decoded.resize_to_fill(s, s, image::imageops::FilterType::Triangle);
+            }
+            nn_augment::convert::from_dynamic(&decoded)
+        }
+        None => {
+            let s = args.size.unwrap_or(32) as usize;
+            nn_augment::synthetic::test_image(s, s)
+        }
+    };
+    let rows: Vec<(String, Box<dyn DynTransform>)> = if args.showcase {
+        showcase_rows(img.dim().1.min(img.dim().2))
+    } else {
+        let pipeline = match &args.pipeline {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                let parsed = if p.extension().is_some_and(|x| x == "toml") {
+                    nn_augment::PipelineConfig::from_toml(&text)
+                } else {
+                    nn_augment::PipelineConfig::from_json(&text)
+                };
+                parsed.map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => nn_augment::PipelineConfig::from_json(DEFAULT_PIPELINE)?,
+        };
+        let mut rows = Vec::new();
+        for t in &pipeline.transforms {
+            let built = t.build()?;
+            rows.push((built.to_string(), built));
+        }
+        let whole: Pipeline = pipeline.init()?;
+        rows.push(("whole pipeline".to_string(), Box::new(whole)));
+        rows
+    };
+    let refs: Vec<(&str, &dyn DynTransform)> =
+        rows.iter().map(|(l, t)| (l.as_str(), t.as_ref())).collect();
+    let grid = render_grid(&img, &refs, args.columns, args.seed);
+    save_grid_png(&grid, &args.out)?;
+    println!(
+        "wrote {} ({}x{}, {} rows)",
+        args.out.display(),
+        grid.width(),
+        grid.height(),
+        rows.len() + 1
+    );
     Ok(())
 }

@@ -1,57 +1,8 @@
-//! Small value types shared by the transforms and their configs: shapes, interpolation and
-//! padding modes, fill values, and the "number or pair" config shorthands of torchvision.
+//! Padding: the border mode ([`PaddingMode`]), the amounts ([`Padding`], torchvision's "number
+//! or list" shorthand) and the [`Fill`] value of pixels from outside the image.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Shape of a CHW image: `[channels, height, width]`.
-pub type Shape = [usize; 3];
-
-/// Shape of a CHW array.
-pub fn shape_of<S: ndarray::Data<Elem = f32>>(img: &ndarray::ArrayBase<S, ndarray::Ix3>) -> Shape {
-    let d = img.dim();
-    [d.0, d.1, d.2]
-}
-
-/// How pixel values are interpolated when the sampling grid falls between pixels
-/// (torchvision's `InterpolationMode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Interpolation {
-    /// PyTorch `"nearest"`: source index `floor(i · in/out)` (resize), `round-half-even` (warps).
-    Nearest,
-    /// PyTorch `"nearest-exact"`: source index `floor((i + ½) · in/out)` (resize only; warps
-    /// treat it as `Nearest`).
-    NearestExact,
-    /// Linear in each axis (triangle filter; widened by the scale factor when antialiasing).
-    #[default]
-    Bilinear,
-    /// Cubic convolution (Keys, a = −0.75; a = −0.5 with antialias, as PIL and PyTorch).
-    Bicubic,
-}
-
-impl Interpolation {
-    /// Lower-case config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Interpolation::Nearest => "nearest",
-            Interpolation::NearestExact => "nearest_exact",
-            Interpolation::Bilinear => "bilinear",
-            Interpolation::Bicubic => "bicubic",
-        }
-    }
-
-    /// `true` for the two nearest-neighbour modes.
-    pub fn is_nearest(self) -> bool {
-        matches!(self, Interpolation::Nearest | Interpolation::NearestExact)
-    }
-}
-
-impl fmt::Display for Interpolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// How the border is extended when padding (torchvision's `padding_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -148,6 +99,25 @@ impl Fill {
         }
     }
 
+    /// Checks that a per-channel fill has a value for every channel of images in `input` (one
+    /// value serves all channels).
+    pub(crate) fn check_channels(&self, t: &str, input: crate::ShapeRange) -> crate::Result<()> {
+        match self {
+            Fill::PerChannel(v) if v.len() > 1 && v.len() < input.channels[1] => {
+                Err(crate::AugmentError::shape(
+                    t,
+                    input,
+                    format!(
+                        "at most {} channels (the fill has {} values)",
+                        v.len(),
+                        v.len()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn validate(&self, t: &str, field: &str) -> crate::Result<()> {
         let ok = match self {
             Fill::Scalar(v) => v.is_finite(),
@@ -172,90 +142,6 @@ impl fmt::Display for Fill {
             Fill::Scalar(v) => write!(f, "{v}"),
             Fill::PerChannel(v) => write!(f, "{v:?}"),
         }
-    }
-}
-
-/// An output size: a square side (`32`) or `[height, width]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Size {
-    /// `side × side`.
-    Square(usize),
-    /// `[height, width]`.
-    Hw([usize; 2]),
-}
-
-impl Size {
-    /// `(height, width)`.
-    pub fn hw(self) -> (usize, usize) {
-        match self {
-            Size::Square(s) => (s, s),
-            Size::Hw([h, w]) => (h, w),
-        }
-    }
-
-    pub(crate) fn validate(self, t: &str, field: &str) -> crate::Result<(usize, usize)> {
-        let (h, w) = self.hw();
-        if h == 0 || w == 0 {
-            return Err(crate::AugmentError::invalid(
-                t,
-                field,
-                self,
-                "sizes ≥ 1 pixel",
-            ));
-        }
-        Ok((h, w))
-    }
-}
-
-impl From<usize> for Size {
-    fn from(s: usize) -> Self {
-        Size::Square(s)
-    }
-}
-
-impl From<(usize, usize)> for Size {
-    fn from((h, w): (usize, usize)) -> Self {
-        Size::Hw([h, w])
-    }
-}
-
-/// An interval for a random parameter: `x` (meaning `[centre − x, centre + x]`, the centre
-/// depending on the parameter) or an explicit `[lo, hi]`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Range {
-    /// Half-width around the parameter's neutral value.
-    Around(f64),
-    /// Explicit bounds.
-    Between([f64; 2]),
-}
-
-impl Range {
-    /// Resolves to `[lo, hi]` around `centre`; a half-width must be ≥ 0.
-    pub(crate) fn resolve(self, t: &str, field: &str, centre: f64) -> crate::Result<[f64; 2]> {
-        match self {
-            Range::Around(x) if x >= 0.0 && x.is_finite() => Ok([centre - x, centre + x]),
-            Range::Around(x) => Err(crate::AugmentError::invalid(
-                t,
-                field,
-                x,
-                "a half-width ≥ 0 or a pair [lo, hi]",
-            )),
-            Range::Between(r) => Ok(r),
-        }
-    }
-}
-
-impl From<f64> for Range {
-    fn from(x: f64) -> Self {
-        Range::Around(x)
-    }
-}
-
-impl From<[f64; 2]> for Range {
-    fn from(r: [f64; 2]) -> Self {
-        Range::Between(r)
     }
 }
 
@@ -294,12 +180,4 @@ impl From<usize> for Padding {
     fn from(p: usize) -> Self {
         Padding::All(p)
     }
-}
-
-pub(crate) fn default_true() -> bool {
-    true
-}
-
-pub(crate) fn default_half() -> f64 {
-    0.5
 }

@@ -1,7 +1,7 @@
 //! Benchmark cases shared by the criterion bench and the torchvision comparison driver: the same
 //! transform configs as `bench-compare/compare.py` builds with torchvision v2.
 
-use nn_augment::{Transform, TransformConfig};
+use nn_augment::{DynTransform, TransformConfig};
 
 /// `(name, config JSON)` for an `s × s` RGB image.
 pub fn cases(s: usize) -> Vec<(&'static str, String)> {
@@ -18,11 +18,12 @@ pub fn cases(s: usize) -> Vec<(&'static str, String)> {
         ("rand_augment", r#"{"type": "rand_augment"}"#.to_string()),
         ("trivial_augment", r#"{"type": "trivial_augment_wide"}"#.to_string()),
         ("normalize", r#"{"type": "normalize", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}"#.to_string()),
+        ("random_erasing", r#"{"type": "random_erasing", "p": 1.0}"#.to_string()),
     ]
 }
 
 /// Builds a case's transform.
-pub fn build(json: &str) -> Box<dyn Transform> {
+pub fn build(json: &str) -> Box<dyn DynTransform> {
     TransformConfig::from_json(json)
         .and_then(|c| c.build())
         .expect("bench configs are valid")
