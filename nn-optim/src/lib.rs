@@ -20,6 +20,7 @@
 //! | [`transform`] | the shared pieces: [`WeightDecay`] `{L2, Decoupled}`, [`Momentum`], [`GradClip`] |
 //! | [`OptimState`] | serialisable state; restoring gives bit-identical next steps |
 //! | [`Schedule`], [`LrScheduler`] | pure, composable schedules and their driver |
+//! | [`ReduceLrOnPlateauConfig`] → [`ReduceLrOnPlateau`] | reduce the rate when a metric stops improving |
 //! | [`scale_lr`] | batch-size scaling rule (linear, square root) |
 //! | [`problems`] | Rosenbrock and ill-conditioned quadratics, with a convergence counter |
 //!
@@ -85,7 +86,10 @@ pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsState, LineSearch};
 pub use optimizer::{LrControl, Optimizer};
 pub use param::{ParamMut, flatten_values, unflatten_into};
 pub use rmsprop::{RmsProp, RmsPropConfig};
-pub use schedule::{Anneal, Interval, LrScheduler, MomentumCycle, ScalingRule, Schedule, scale_lr};
+pub use schedule::{
+    Anneal, Interval, LrScheduler, MinLr, MomentumCycle, PlateauMode, ReduceLrOnPlateau,
+    ReduceLrOnPlateauConfig, ScalingRule, Schedule, ThresholdMode, scale_lr,
+};
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{OptimState, ParamState};
 pub use transform::{DecayKind, GradClip, Momentum, NormType, WeightDecay, global_grad_norm};

@@ -1,5 +1,6 @@
 //! Learning-rate schedules: pure functions `lr(base, t)` of the step (or epoch) `t` that
-//! compose, plus a small stateful driver ([`LrScheduler`]) and the batch-size scaling rule.
+//! compose, plus a small stateful driver ([`LrScheduler`]) and the batch-size scaling rule; and
+//! [`ReduceLrOnPlateau`], driven by a metric instead of the step.
 //!
 //! A [`Schedule`] is plain data (serde, tagged by `kind`), so it can be read from a config
 //! file; `base` is the learning rate of a parameter group (each group keeps its ratio, e.g. a
@@ -17,12 +18,14 @@
 
 mod driver;
 mod one_cycle;
+mod plateau;
 mod restarts;
 mod scaling;
 mod validate;
 
 pub use driver::{Interval, LrScheduler, MomentumCycle};
 pub use one_cycle::Anneal;
+pub use plateau::{MinLr, PlateauMode, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, ThresholdMode};
 pub use scaling::{ScalingRule, scale_lr};
 
 use std::f64::consts::PI;
