@@ -156,7 +156,8 @@ fn fold_pair(prev: &dyn Module, next: &dyn Module) -> Option<Result<Box<dyn Modu
 }
 
 /// The model-level pass: folds every [`Conv2d`]→[`BatchNorm2d`] and [`Linear`]→[`BatchNorm1d`]
-/// pair of adjacent children of `model`, and of every nested [`Sequential`], replacing the
+/// pair of adjacent children of `model`, and of every nested [`Sequential`] (and lets every
+/// other child fold its own pairs through [`Module::fold_batch_norms`]), replacing the
 /// first by the folded layer and the batch norm by an [`Identity`] (names of all other
 /// children, and so their checkpoint keys, are unchanged). Returns how many pairs were folded.
 /// Batch norms without running statistics are left in place.
@@ -180,16 +181,17 @@ fn fold_pair(prev: &dyn Module, next: &dyn Module) -> Option<Result<Box<dyn Modu
 /// assert_eq!(model.get(1).unwrap().describe(), "Identity()");
 /// ```
 pub fn fold_batch_norms(model: &mut Sequential) -> usize {
+    Module::fold_batch_norms(model)
+}
+
+/// `Sequential`'s [`Module::fold_batch_norms`]: first every child folds its own insides (nested
+/// sequentials, residual blocks), then adjacent (conv or linear, batch norm) children are merged.
+pub(crate) fn fold_sequential(model: &mut Sequential) -> usize {
     let mut folded = 0;
     for i in 0..model.len() {
-        // Take the child out to rewrite it if it is itself a sequential, then put it back.
+        // Take the child out to let it rewrite itself, then put it back.
         let mut child = model.replace(i, Box::new(Identity));
-        if let Some(inner) = child
-            .as_any_mut()
-            .and_then(|a| a.downcast_mut::<Sequential>())
-        {
-            folded += fold_batch_norms(inner);
-        }
+        folded += child.fold_batch_norms();
         model.replace(i, child);
     }
     let mut i = 0;
@@ -345,6 +347,56 @@ mod tests {
             ]
         );
         assert_eq!(fold_batch_norms(&mut model), 0, "nothing left to fold");
+    }
+
+    /// A block that keeps its layers in a field (not a `Sequential` child): folded through
+    /// its own `Module::fold_batch_norms` when nested in a `Sequential`.
+    struct Block(Sequential);
+
+    use crate::module::Entry;
+
+    impl Module for Block {
+        fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+            &self.0.forward(x, ctx) + x
+        }
+        fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
+            self.0.visit(&crate::module::join(prefix, "body"), f);
+        }
+        fn describe(&self) -> String {
+            "Block".into()
+        }
+        fn fold_batch_norms(&mut self) -> usize {
+            self.0.fold_batch_norms()
+        }
+    }
+
+    #[test]
+    fn blocks_fold_their_own_pairs() {
+        let mut rng = seeded(8);
+        let bn = BatchNormConfig::new(3).init_2d().unwrap();
+        randomise_bn(
+            bn.weight(),
+            bn.bias(),
+            [bn.running_mean().unwrap(), bn.running_var().unwrap()],
+            9,
+        );
+        let body = Sequential::new()
+            .with(
+                Conv2dConfig::new(3, 3, 3)
+                    .with_padding(1)
+                    .init(&mut rng)
+                    .unwrap(),
+            )
+            .with(bn);
+        let mut model = Sequential::new().with_named("block", Block(body));
+        let x = Tensor::randn(&[2, 3, 4, 4], 0.0, 1.0, &mut rng);
+        let before = model.forward(&x, &mut Ctx::eval()).to_vec();
+        assert_eq!(fold_batch_norms(&mut model), 1);
+        let after = model.forward(&x, &mut Ctx::eval()).to_vec();
+        for (a, b) in after.iter().zip(&before) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+        assert!(model.named_buffers().is_empty(), "the BN buffers are gone");
     }
 
     #[test]

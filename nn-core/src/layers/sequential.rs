@@ -185,6 +185,10 @@ impl Module for Sequential {
         Some(self)
     }
 
+    fn fold_batch_norms(&mut self) -> usize {
+        crate::fold::fold_sequential(self)
+    }
+
     /// PyTorch's tree printout: one child per line, nested containers indented.
     fn describe(&self) -> String {
         if self.children.is_empty() {

@@ -115,6 +115,16 @@ pub trait Module: Send + Sync {
         None
     }
 
+    /// Folds every evaluation-mode batch norm of this module into the convolution or linear
+    /// layer before it (see [`crate::fold`]) and returns how many were folded. Containers
+    /// (`Sequential`) fold their adjacent pairs and recurse into their children; blocks that
+    /// keep their layers in fields (a residual block) override this to fold their own pairs.
+    /// The default, for leaf layers, folds nothing. After folding, the module computes the same
+    /// evaluation-mode function; it is meant for inference, not for further training.
+    fn fold_batch_norms(&mut self) -> usize {
+        0
+    }
+
     /// Every parameter with its dotted name, in visit order.
     fn named_parameters(&self) -> Vec<(String, Parameter)> {
         let mut out = Vec::new();

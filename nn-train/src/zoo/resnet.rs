@@ -14,12 +14,40 @@ use nn_core::{Ctx, Entry, Module, Tensor};
 use crate::error::Result;
 
 /// The basic residual block: y = ReLU(BN(conv3×3(ReLU(BN(conv3×3(x))))) + shortcut(x)).
+///
+/// After [`Module::fold_batch_norms`] (inference), each batch norm is merged into its
+/// convolution (which gains a bias) and is gone from the block and its state dict.
 pub struct BasicBlock {
     conv1: Conv2d,
-    bn1: BatchNorm2d,
+    bn1: Option<BatchNorm2d>,
     conv2: Conv2d,
-    bn2: BatchNorm2d,
-    shortcut: Option<(Conv2d, BatchNorm2d)>,
+    bn2: Option<BatchNorm2d>,
+    shortcut: Option<(Conv2d, Option<BatchNorm2d>)>,
+}
+
+/// `bn(x)`, or `x` once the batch norm has been folded away.
+fn maybe_bn(bn: &Option<BatchNorm2d>, x: Tensor, ctx: &mut Ctx) -> Tensor {
+    match bn {
+        Some(bn) => bn.forward(&x, ctx),
+        None => x,
+    }
+}
+
+/// Folds `bn` into `conv` (see [`nn_core::fold::fold_conv_bn`]); 1 if it was folded. A batch
+/// norm without running statistics stays.
+fn fold_into(conv: &mut Conv2d, bn: &mut Option<BatchNorm2d>) -> usize {
+    let folded = match bn {
+        Some(b) => nn_core::fold::fold_conv_bn(conv, b).ok(),
+        None => None,
+    };
+    match folded {
+        Some(c) => {
+            *conv = c;
+            *bn = None;
+            1
+        }
+        None => 0,
+    }
 }
 
 impl BasicBlock {
@@ -40,16 +68,16 @@ impl BasicBlock {
                     .with_stride(stride)
                     .with_bias(false)
                     .init(rng)?,
-                BatchNormConfig::new(c_out).init_2d()?,
+                Some(BatchNormConfig::new(c_out).init_2d()?),
             ))
         } else {
             None
         };
         Ok(BasicBlock {
             conv1,
-            bn1: BatchNormConfig::new(c_out).init_2d()?,
+            bn1: Some(BatchNormConfig::new(c_out).init_2d()?),
             conv2,
-            bn2: BatchNormConfig::new(c_out).init_2d()?,
+            bn2: Some(BatchNormConfig::new(c_out).init_2d()?),
             shortcut,
         })
     }
@@ -57,10 +85,10 @@ impl BasicBlock {
 
 impl Module for BasicBlock {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let h = self.bn1.forward(&self.conv1.forward(x, ctx), ctx).relu();
-        let h = self.bn2.forward(&self.conv2.forward(&h, ctx), ctx);
+        let h = maybe_bn(&self.bn1, self.conv1.forward(x, ctx), ctx).relu();
+        let h = maybe_bn(&self.bn2, self.conv2.forward(&h, ctx), ctx);
         let s = match &self.shortcut {
-            Some((conv, bn)) => bn.forward(&conv.forward(x, ctx), ctx),
+            Some((conv, bn)) => maybe_bn(bn, conv.forward(x, ctx), ctx),
             None => x.clone(),
         };
         (&h + &s).relu()
@@ -68,13 +96,28 @@ impl Module for BasicBlock {
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
         self.conv1.visit(&join(prefix, "conv1"), f);
-        self.bn1.visit(&join(prefix, "bn1"), f);
+        if let Some(bn) = &self.bn1 {
+            bn.visit(&join(prefix, "bn1"), f);
+        }
         self.conv2.visit(&join(prefix, "conv2"), f);
-        self.bn2.visit(&join(prefix, "bn2"), f);
+        if let Some(bn) = &self.bn2 {
+            bn.visit(&join(prefix, "bn2"), f);
+        }
         if let Some((conv, bn)) = &self.shortcut {
             conv.visit(&join(prefix, "shortcut.0"), f);
-            bn.visit(&join(prefix, "shortcut.1"), f);
+            if let Some(bn) = bn {
+                bn.visit(&join(prefix, "shortcut.1"), f);
+            }
         }
+    }
+
+    fn fold_batch_norms(&mut self) -> usize {
+        let mut n = fold_into(&mut self.conv1, &mut self.bn1);
+        n += fold_into(&mut self.conv2, &mut self.bn2);
+        if let Some((conv, bn)) = &mut self.shortcut {
+            n += fold_into(conv, bn);
+        }
+        n
     }
 
     fn describe(&self) -> String {
@@ -157,6 +200,30 @@ mod tests {
             "{names:?}"
         );
         assert!(names.contains(&"fc.bias".to_string()));
+    }
+
+    #[test]
+    fn folding_keeps_the_eval_function_and_removes_every_bn() {
+        let mut net = resnet(3, 1, 8, 5, &mut seeded(2)).unwrap();
+        let x = Tensor::randn(&[4, 3, 8, 8], 0.0, 1.0, &mut seeded(3));
+        // Some running statistics to fold.
+        for s in 0..3 {
+            let _ = net.forward(&x, &mut Ctx::train(s));
+        }
+        let before = net.forward(&x, &mut Ctx::eval()).to_vec();
+        // Stem + 3 blocks x 2 + 2 projection shortcuts.
+        assert_eq!(net.fold_batch_norms(), 1 + 6 + 2);
+        let after = net.forward(&x, &mut Ctx::eval()).to_vec();
+        for (a, b) in after.iter().zip(&before) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+        assert!(net.named_buffers().is_empty());
+        let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+        assert!(
+            names.contains(&"layer2.0.shortcut.0.bias".to_string()),
+            "{names:?}"
+        );
+        assert!(!names.iter().any(|n| n.contains("bn")), "{names:?}");
     }
 
     #[test]
