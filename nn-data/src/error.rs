@@ -88,6 +88,43 @@ pub enum DataError {
         /// The accepted extensions, comma separated.
         extensions: String,
     },
+    /// An image has another size than the one required (image folders without a resize).
+    #[error(
+        "{path}: image of {height}x{width} (height x width), expected {expected_height}x{expected_width} like the first image; resize on load (e.g. `size = [{expected_height}, {expected_width}]`) to mix sizes"
+    )]
+    ImageSize {
+        /// The file.
+        path: PathBuf,
+        /// Its height.
+        height: u32,
+        /// Its width.
+        width: u32,
+        /// The required height.
+        expected_height: u32,
+        /// The required width.
+        expected_width: u32,
+    },
+    /// A validation or test folder of an image-folder data set has a class folder that the
+    /// training folder does not have.
+    #[error("{path}: class folder not in the training classes ({known})")]
+    UnknownClassFolder {
+        /// The class folder.
+        path: PathBuf,
+        /// The training classes, comma separated.
+        known: String,
+    },
+    /// A system-wide data set (installed by a Debian package) is not there.
+    #[error(
+        "{dataset} not found (looked in {paths}): install the Debian package {package} (`apt-get install {package}`) or give the folder of its files"
+    )]
+    NotInstalled {
+        /// The data set.
+        dataset: &'static str,
+        /// The folders searched, comma separated.
+        paths: String,
+        /// The Debian package that installs it.
+        package: &'static str,
+    },
     /// The root of an image-folder data set has no class sub-folder.
     #[error("{path}: no class folders found (expected one sub-folder per class)")]
     NoClassFolders {

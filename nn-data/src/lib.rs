@@ -65,9 +65,10 @@ pub use sources::cifar::{
 pub use sources::digits::{DigitsSplit, digits, digits_split};
 pub use sources::idx::{IdxArray, parse_idx, read_idx};
 pub use sources::image_folder::{
-    ColorMode, DEFAULT_MAX_PIXELS, ImageFolder, ImageFolderConfig, decode_image,
+    ColorMode, DEFAULT_MAX_PIXELS, ImageCache, ImageFolder, ImageFolderConfig, decode_image,
 };
 pub use sources::mnist::{
-    FASHION_MNIST_CLASSES, MNIST_CLASSES, idx_pair_dataset, load_fashion_mnist, load_idx_pair,
-    load_mnist,
+    FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, FASHION_MNIST_DEBIAN_PACKAGE, MNIST_CLASSES,
+    find_fashion_mnist, idx_pair_dataset, load_fashion_mnist, load_fashion_mnist_system,
+    load_idx_pair, load_mnist,
 };

@@ -1,6 +1,13 @@
 //! An image-folder data set (torchvision's `ImageFolder`): `root/<class>/…/<image>`, one
 //! sub-folder per class, classes sorted by name, images decoded with the `image` crate (PNG and
-//! JPEG are enabled), optionally resized on load.
+//! JPEG are enabled), optionally resized on load. Images are decoded when read (in the loader's
+//! parallel workers), optionally through a bounded cache ([`ImageFolder::with_cache`]) for sets
+//! that do not fit in memory; [`ImageFolder::with_classes`] reads a validation or test folder
+//! with the training folder's labels.
+
+mod cache;
+
+pub use cache::ImageCache;
 
 use super::read_file;
 use crate::dataset::check_index;
@@ -11,6 +18,7 @@ use ndarray::{Array3, Array4, Axis};
 use rayon::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The channels images are converted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +44,10 @@ pub struct ImageFolderConfig {
     /// against decompression bombs (a few hundred bytes of JPEG can announce 60 Mpx). The
     /// default is PIL's `Image.MAX_IMAGE_PIXELS`, 89,478,485.
     pub max_pixels: u64,
+    /// Without `resize`: refuse images whose `(height, width)` differs from this (checked from
+    /// the header, a typed error naming the file), instead of failing later when a batch is
+    /// stacked. `None` accepts any size.
+    pub expect_size: Option<(u32, u32)>,
 }
 
 /// PIL's default decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`).
@@ -48,6 +60,7 @@ impl Default for ImageFolderConfig {
             color: ColorMode::Rgb,
             extensions: ["png", "jpg", "jpeg"].map(String::from).to_vec(),
             max_pixels: DEFAULT_MAX_PIXELS,
+            expect_size: None,
         }
     }
 }
@@ -96,6 +109,17 @@ pub fn decode_image(
         .into_decoder()
         .map_err(unreadable)?;
     let (width, height) = decoder.dimensions();
+    if let (None, Some(expected)) = (config.resize, config.expect_size) {
+        if (height, width) != expected {
+            return Err(DataError::ImageSize {
+                path: origin.into(),
+                height,
+                width,
+                expected_height: expected.0,
+                expected_width: expected.1,
+            });
+        }
+    }
     if u64::from(width) * u64::from(height) > config.max_pixels {
         return Err(DataError::ImageTooLarge {
             path: origin.into(),
@@ -134,6 +158,7 @@ pub struct ImageFolder {
     classes: Vec<String>,
     files: Vec<(PathBuf, usize)>,
     config: ImageFolderConfig,
+    cache: Option<Arc<ImageCache>>,
 }
 
 impl ImageFolder {
@@ -169,7 +194,73 @@ impl ImageFolder {
             classes,
             files,
             config,
+            cache: None,
         })
+    }
+
+    /// Lists `root` with the labels of `classes` (typically the training folder's
+    /// [`class_names`](Dataset::class_names)): every sub-folder must be one of them (else
+    /// [`DataError::UnknownClassFolder`]), classes without a folder or without images simply
+    /// have no samples; at least one image overall. For validation and test folders.
+    pub fn with_classes(
+        root: impl Into<PathBuf>,
+        classes: &[String],
+        config: ImageFolderConfig,
+    ) -> Result<Self, DataError> {
+        config.validate()?;
+        let root = root.into();
+        let mut files = Vec::new();
+        let mut any_folder = false;
+        for dir in read_dir_sorted(&root)?.into_iter().filter(|p| p.is_dir()) {
+            any_folder = true;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Some(label) = classes.iter().position(|c| *c == name) else {
+                return Err(DataError::UnknownClassFolder {
+                    path: dir,
+                    known: classes.join(", "),
+                });
+            };
+            walk(&dir, &config.extensions, &mut |p| files.push((p, label)))?;
+        }
+        if !any_folder {
+            return Err(DataError::NoClassFolders { path: root });
+        }
+        if files.is_empty() {
+            return Err(DataError::EmptyClassFolder {
+                path: root,
+                extensions: config.extensions.join(", "),
+            });
+        }
+        // Sorted by class, then path, as `new` lists them.
+        files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(Self {
+            root,
+            classes: classes.to_vec(),
+            files,
+            config,
+            cache: None,
+        })
+    }
+
+    /// Keeps decoded images in a bounded cache of `bytes` bytes of pixels (1 byte per channel
+    /// value): the first images decoded stay until the budget is spent, nothing is evicted (see
+    /// [`ImageCache`]). A budget of at least `len · C · H · W` bytes decodes every image once.
+    pub fn with_cache(mut self, bytes: u64) -> Self {
+        self.cache = (bytes > 0).then(|| Arc::new(ImageCache::new(self.files.len(), bytes)));
+        self
+    }
+
+    /// The cache, if any.
+    pub fn cache(&self) -> Option<&ImageCache> {
+        self.cache.as_deref()
+    }
+
+    /// The decoding configuration.
+    pub fn config(&self) -> &ImageFolderConfig {
+        &self.config
     }
 
     /// The root folder.
@@ -185,8 +276,15 @@ impl ImageFolder {
     /// Reads and decodes image `index` as CHW bytes.
     pub fn get_u8(&self, index: usize) -> Result<Array3<u8>, DataError> {
         check_index(index, self.len())?;
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(index)) {
+            return Ok((*hit).clone());
+        }
         let path = &self.files[index].0;
-        decode_image(&read_file(path)?, path, &self.config)
+        let image = decode_image(&read_file(path)?, path, &self.config)?;
+        if let Some(cache) = &self.cache {
+            cache.offer(index, &image);
+        }
+        Ok(image)
     }
 
     /// Decodes every image (in parallel on the current rayon pool) into an in-memory data set.

@@ -143,9 +143,70 @@ pub fn load_fashion_mnist(dir: &Path, split: Split) -> Result<InMemoryDataset, D
     load_idx_pair(&images, &labels, &FASHION_MNIST_CLASSES)
 }
 
+/// Where Debian's `dataset-fashion-mnist` package installs the four gzipped IDX files.
+pub const FASHION_MNIST_DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// The Debian package that installs Fashion-MNIST.
+pub const FASHION_MNIST_DEBIAN_PACKAGE: &str = "dataset-fashion-mnist";
+
+/// The first of `candidates` that holds Fashion-MNIST's four IDX files (plain or gzipped), or
+/// [`DataError::NotInstalled`] naming the Debian package.
+pub fn find_fashion_mnist(candidates: &[&Path]) -> Result<PathBuf, DataError> {
+    candidates
+        .iter()
+        .find(|dir| mnist_files(dir, Split::Train).is_ok() && mnist_files(dir, Split::Test).is_ok())
+        .map(|dir| dir.to_path_buf())
+        .ok_or_else(|| DataError::NotInstalled {
+            dataset: "Fashion-MNIST",
+            paths: candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            package: FASHION_MNIST_DEBIAN_PACKAGE,
+        })
+}
+
+/// Fashion-MNIST from the system's data sets: the files of Debian's `dataset-fashion-mnist`
+/// package in [`FASHION_MNIST_DEBIAN_DIR`], no path needed. When the package is not installed
+/// the error names it.
+pub fn load_fashion_mnist_system(split: Split) -> Result<InMemoryDataset, DataError> {
+    let dir = find_fashion_mnist(&[Path::new(FASHION_MNIST_DEBIAN_DIR)])?;
+    load_fashion_mnist(&dir, split)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_system_data_set_names_the_package() {
+        let none = tempfile::tempdir().unwrap();
+        let err = find_fashion_mnist(&[none.path()]).unwrap_err();
+        assert!(matches!(err, DataError::NotInstalled { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("dataset-fashion-mnist") && text.contains("apt-get install"),
+            "{text}"
+        );
+        assert!(text.contains(&none.path().display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn the_debian_package_is_found_without_a_path() {
+        if !Path::new(FASHION_MNIST_DEBIAN_DIR).is_dir() {
+            assert!(
+                std::env::var_os("NN_REQUIRE_SYSTEM_DATASETS").is_none(),
+                "{FASHION_MNIST_DEBIAN_PACKAGE} is not installed but NN_REQUIRE_SYSTEM_DATASETS is set"
+            );
+            eprintln!("skipped: {FASHION_MNIST_DEBIAN_PACKAGE} is not installed");
+            return;
+        }
+        let test = load_fashion_mnist_system(Split::Test).unwrap();
+        assert_eq!(test.len(), 10_000);
+        assert_eq!(test.image_shape(), [1, 28, 28]);
+        assert_eq!(test.class_names().unwrap()[9], "Ankle boot");
+    }
     use crate::Dataset;
     use crate::sources::idx::encode_idx;
     use flate2::{Compression, write::GzEncoder};

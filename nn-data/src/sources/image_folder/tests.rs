@@ -146,3 +146,86 @@ fn images_above_max_pixels_are_refused_before_decoding() {
     };
     assert!(ImageFolder::new(dir.path(), cfg).is_err());
 }
+
+#[test]
+fn validation_folders_take_the_training_labels() {
+    let dir = tree();
+    let classes = vec!["cat".to_string(), "dog".to_string(), "emu".to_string()];
+    let val = tempfile::tempdir().unwrap();
+    write_image(
+        &val.path().join("dog/x.png"),
+        6,
+        5,
+        [1, 1, 1],
+        ImageFormat::Png,
+    );
+    write_image(
+        &val.path().join("emu/y.png"),
+        6,
+        5,
+        [2, 2, 2],
+        ImageFormat::Png,
+    );
+    let ds = ImageFolder::with_classes(val.path(), &classes, ImageFolderConfig::default()).unwrap();
+    assert_eq!(ds.num_classes(), 3);
+    assert_eq!((ds.label(0).unwrap(), ds.label(1).unwrap()), (1, 2));
+    // A class the training folder does not have is an error naming the folder.
+    let err = ImageFolder::with_classes(dir.path(), &classes[1..], ImageFolderConfig::default())
+        .unwrap_err();
+    assert!(matches!(err, DataError::UnknownClassFolder { .. }), "{err}");
+    assert!(
+        err.to_string().contains("cat") && err.to_string().contains("dog, emu"),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir(empty.path().join("dog")).unwrap();
+    let err = ImageFolder::with_classes(empty.path(), &classes, ImageFolderConfig::default())
+        .unwrap_err();
+    assert!(matches!(err, DataError::EmptyClassFolder { .. }), "{err}");
+}
+
+#[test]
+fn expected_size_names_the_odd_file() {
+    let dir = tree();
+    write_image(
+        &dir.path().join("dog/z.png"),
+        7,
+        5,
+        [0, 0, 0],
+        ImageFormat::Png,
+    );
+    let cfg = ImageFolderConfig {
+        expect_size: Some((5, 6)),
+        ..Default::default()
+    };
+    let ds = ImageFolder::new(dir.path(), cfg).unwrap();
+    assert!(ds.get(0).is_ok());
+    let err = ds.get(3).unwrap_err();
+    assert!(
+        matches!(err, DataError::ImageSize { width: 7, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("z.png") && err.to_string().contains("size = [5, 6]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cache_returns_the_same_images_within_its_budget() {
+    let dir = tree();
+    let plain = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap();
+    // 3 images of 3x5x6 = 90 bytes each: a budget of 200 keeps two.
+    let cached = plain.clone().with_cache(200);
+    for _ in 0..2 {
+        for i in 0..3 {
+            assert_eq!(cached.get(i).unwrap(), plain.get(i).unwrap());
+        }
+    }
+    let cache = cached.cache().unwrap();
+    assert_eq!((cache.cached(), cache.used_bytes()), (2, 180));
+    // Once cached, an image is not read again: deleting its file does not matter.
+    std::fs::remove_file(dir.path().join("cat/b.png")).unwrap();
+    assert_eq!(cached.get(0).unwrap(), cached.get(0).unwrap());
+    assert!(plain.get(0).is_err());
+}
