@@ -8,7 +8,7 @@
 //! batch_size = 64
 //!
 //! [data]
-//! source = "digits"           # or { cifar10 = "path/to/cifar-10-batches-bin" }, { mnist = "dir" }, ...
+//! source = "digits"           # or "fashion_mnist", { cifar10 = "DIR" }, { image_folder = "DIR" }, ... (see data_source)
 //! preprocess = "standardize"  # none | mean_image | channel_mean | standardize
 //!
 //! [model]
@@ -24,32 +24,15 @@
 //! weight_decay = 5e-4
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nn_optim::{Interval, OptimizerConfig, Schedule, SgdConfig};
 use serde::{Deserialize, Serialize};
 
+pub use crate::data_source::DataSource;
 use crate::error::{Result, TrainError, invalid};
 pub use crate::regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 use crate::zoo::ModelConfig;
-
-/// Where the images come from. Nothing is downloaded: file-based sources read what the user
-/// downloaded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataSource {
-    /// The embedded UCI digits (1,797 8×8 grayscale images, 10 classes): stratified 70/15/15
-    /// train/validation/test split.
-    Digits,
-    /// CIFAR-10 binary files (`data_batch_*.bin`, `test_batch.bin`) in this directory.
-    Cifar10(PathBuf),
-    /// CIFAR-100 binary files (`train.bin`, `test.bin`) in this directory.
-    Cifar100(PathBuf),
-    /// MNIST IDX files (plain or gzipped) in this directory.
-    Mnist(PathBuf),
-    /// Fashion-MNIST IDX files in this directory.
-    FashionMnist(PathBuf),
-}
 
 /// Input preprocessing fitted on the training split (the lecture's three recipes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -310,6 +293,9 @@ impl TrainConfig {
                     "a non-empty list of distinct class indices",
                 ));
             }
+        }
+        if let DataSource::ImageFolder(spec) = &self.data.source {
+            spec.validate(self.data.val_fraction)?;
         }
         if let Some(t) = &self.transfer {
             t.validate(self.epochs)?;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use nn_data::{
     ChannelMean, ClassFilter, DataLoader, Dataset, ImagePreprocessor, LoaderConfig, MeanImage,
     Normalize, SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100,
-    load_fashion_mnist, load_mnist, train_val_split,
+    load_fashion_mnist, load_fashion_mnist_system, load_mnist, train_val_split,
 };
 
 use crate::config::{DataConfig, DataSource, Preprocess};
 use crate::error::Result;
+use crate::image_source::load_image_folder;
 
 /// The splits of a job, with the preprocessing fitted on the training split.
 pub struct PreparedData {
@@ -23,6 +24,8 @@ pub struct PreparedData {
     pub input_shape: [usize; 3],
     /// Number of classes.
     pub num_classes: usize,
+    /// Class names by label (the data set's, else `"0"`, `"1"`, …).
+    pub class_names: Vec<String>,
     /// The fitted preprocessing (identity for `Preprocess::None`).
     pub preprocess: Arc<dyn ImagePreprocessor>,
 }
@@ -46,6 +49,10 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
                 let s = digits_split(seed);
                 (Arc::new(s.train), Arc::new(s.val), Arc::new(s.test))
             }
+            DataSource::ImageFolder(spec) => {
+                let s = load_image_folder(spec, config.val_fraction, seed)?;
+                (s.train, s.val, s.test)
+            }
             source => {
                 let load = |split| -> Result<nn_data::InMemoryDataset> {
                     Ok(match source {
@@ -54,8 +61,11 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
                             load_cifar100(dir, split, nn_data::Cifar100Labels::Fine)?
                         }
                         DataSource::Mnist(dir) => load_mnist(dir, split)?,
-                        DataSource::FashionMnist(dir) => load_fashion_mnist(dir, split)?,
-                        DataSource::Digits => unreachable!("handled above"),
+                        DataSource::FashionMnist(Some(dir)) => load_fashion_mnist(dir, split)?,
+                        DataSource::FashionMnist(None) => load_fashion_mnist_system(split)?,
+                        DataSource::Digits | DataSource::ImageFolder(_) => {
+                            unreachable!("handled above")
+                        }
                     })
                 };
                 let full = load(Split::Train)?;
@@ -85,8 +95,13 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
         Preprocess::ChannelMean => Arc::new(ChannelMean::fit(train.as_ref())?),
         Preprocess::Standardize => Arc::new(Normalize::fit(train.as_ref())?),
     };
+    let class_names = match train.class_names() {
+        Some(names) if names.len() == train.num_classes() => names.to_vec(),
+        _ => crate::metrics::numbered_classes(train.num_classes()),
+    };
     Ok(PreparedData {
         num_classes: train.num_classes(),
+        class_names,
         train,
         val,
         test,

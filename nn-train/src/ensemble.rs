@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainConfig;
 use crate::data::PreparedData;
 use crate::error::{Result, invalid};
+use crate::metrics::ClassMetrics;
 use crate::trainer::{TrainReport, Trained, train_with};
 use crate::tta_eval::{Predictions, Tta, TtaMode, predict_dataset};
 
@@ -104,6 +105,9 @@ pub struct EnsembleReport {
     /// reported by [`crate::snapshot::SnapshotEnsemble::train_report`]).
     #[serde(default)]
     pub train_reports: Vec<TrainReport>,
+    /// Confusion matrix and per-class accuracy of the ensemble on the test split.
+    #[serde(default)]
+    pub ensemble_metrics: Option<ClassMetrics>,
 }
 
 /// A trained ensemble.
@@ -156,7 +160,9 @@ pub fn evaluate_ensemble(
         });
         sets.push(p);
     }
-    let (ensemble_loss, ensemble_acc) = Predictions::mean(&sets).loss_and_accuracy();
+    let mean = Predictions::mean(&sets);
+    let (ensemble_loss, ensemble_acc) = mean.loss_and_accuracy();
+    let ensemble_metrics = Some(mean.metrics(data.class_names.clone()));
     let n = members.len().max(1) as f32;
     Ok(EnsembleReport {
         tta: tta.mode,
@@ -166,6 +172,7 @@ pub fn evaluate_ensemble(
         ensemble_loss,
         ensemble_acc,
         train_reports: Vec::new(),
+        ensemble_metrics,
     })
 }
 

@@ -21,6 +21,8 @@
 //! |---|---|
 //! | [`config`] | [`TrainConfig`]: the job as a validated TOML file |
 //! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2) |
+//! | [`data_source`] | [`DataSource`]: digits, Fashion-MNIST (Debian package), MNIST, CIFAR, image folders |
+//! | [`image_source`] | [`image_source::ImageFolderSource`]: your own images, one folder per class |
 //! | [`data`] | splits, fitted preprocessing, loaders with augmentation |
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
@@ -32,6 +34,7 @@
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`transfer`] | transfer learning: start from a checkpoint, new head, frozen or slower backbone |
 //! | [`trainer`] | [`train`], [`train_with`], [`train_session`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
+//! | [`metrics`] | [`ClassMetrics`]: confusion matrix, per-class accuracy and precision, `confusion.png` |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
@@ -39,6 +42,10 @@
 //! | [`augment_grid`] | a PNG grid of an image under each transform of an augmentation pipeline |
 //! | [`ema`] | [`Ema`]: exponential moving average of the weights (Polyak averaging) |
 //! | [`ensemble`] | [`train_ensemble`]: N seeds, averaged probabilities (model ensembles) |
+//! | [`predict`] | top-k classes of image files through a run's preprocessing and TTA |
+//! | [`report_html`] | `report.html`: one self-contained page per run (figures inline) |
+//! | [`saved_run`] | [`SavedRun`]: a run folder loaded back (job, data, class names, weights) |
+//! | [`fold_bn`] | [`fold_bn::compare_folded`]: BatchNorm folded for inference, checked and timed |
 //! | [`snapshot`] | [`SnapshotCollector`]: snapshot ensembles of one run (SGDR cycles) |
 //! | [`tta_eval`] | [`evaluate_tta`]: test-time augmentation (flip, 5/10 crops) of models/ensembles |
 //! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search()`]) |
@@ -50,17 +57,24 @@ pub mod augment_grid;
 pub mod callback;
 pub mod config;
 pub mod data;
+pub mod data_source;
 pub mod ema;
 pub mod ensemble;
 pub mod error;
+pub mod fold_bn;
+pub mod image_source;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;
+pub mod metrics;
 pub mod monitor;
 pub mod optimizer;
 pub mod overfit;
 pub mod plot;
+pub mod predict;
 pub mod regularize;
+pub mod report_html;
+pub mod saved_run;
 pub mod session;
 pub mod snapshot;
 pub mod trainer;
@@ -77,18 +91,22 @@ pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
 pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use lr_scaling::LrScaling;
+pub use metrics::ClassMetrics;
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
 pub use optimizer::{JobOptimizer, JobOptimizerState};
 pub use regularize::{CutoutSettings, MixupSettings, PenaltySettings};
+pub use saved_run::SavedRun;
 pub use session::{Session, StepStats};
 pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};
 pub use trainer::KeptWeights;
 pub use trainer::{
-    EpochRecord, TrainReport, Trained, default_schedule, evaluate, predict_proba, train,
-    train_session, train_with,
+    EpochRecord, Evaluation, TrainReport, Trained, default_schedule, evaluate,
+    evaluate_predictions, predict_proba, train, train_session, train_with,
 };
 pub use transfer::{TransferReport, TransferSettings};
-pub use tta_eval::{Predictions, Tta, TtaMode, evaluate_tta, predict_dataset};
+pub use tta_eval::{
+    Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
+};
 pub use zoo::ModelConfig;
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same directory, then a rename),

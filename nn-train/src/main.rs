@@ -5,7 +5,10 @@
 //! nn-train config                       # print the default job as TOML
 //! nn-train finetune --from RUN_DIR [--config job.toml] [--freeze PREFIX]... [--freeze-backbone]
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
-//! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop]        # test a trained run
+//! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop] [--fold-bn] [--out DIR]
+//! nn-train export --run DIR [--out FILE]   # the inference model, BatchNorm folded
+//! nn-train predict --run DIR IMAGE... [--top-k 5] [--tta MODE] [--json]
+//! nn-train digits-folder [--out target/digits-folder]   # the digits as PNG files per class
 //! nn-train ensemble [--config job.toml] [--members 5] [--parallel P] [--tta ...] [--out DIR]
 //! nn-train lr-find [--config job.toml] [--steps N] [--out DIR]   # learning-rate range test
 //! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
@@ -39,6 +42,9 @@ enum Command {
     AugmentGrid(cli::augment_grid::Args),
     Tune(cli::tune::Args),
     Eval(cli::eval::Args),
+    Export(cli::export::Args),
+    Predict(cli::predict::Args),
+    DigitsFolder(cli::digits_folder::Args),
     Ensemble(cli::ensemble::Args),
     LrFind(cli::lr_find::Args),
     Overfit(cli::overfit::Args),
@@ -52,6 +58,9 @@ fn main() -> ExitCode {
         Command::AugmentGrid(args) => cli::augment_grid::run(args),
         Command::Tune(args) => cli::tune::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Export(args) => cli::export::run(args),
+        Command::Predict(args) => cli::predict::run(args),
+        Command::DigitsFolder(args) => cli::digits_folder::run(args),
         Command::Ensemble(args) => cli::ensemble::run(args),
         Command::LrFind(args) => cli::lr_find::run(args),
         Command::Overfit(args) => cli::overfit::run(args),

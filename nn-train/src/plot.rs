@@ -65,7 +65,7 @@ pub fn default_window(n: usize) -> usize {
 }
 
 /// Renders into a `w`×`h` RGB image and writes it as PNG to `path`.
-fn render(
+pub(crate) fn render(
     path: &Path,
     (w, h): (u32, u32),
     draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> PlotResult,
@@ -94,9 +94,9 @@ fn render(
     write_atomic(path, &png)
 }
 
-type PlotResult = std::result::Result<(), String>;
+pub(crate) type PlotResult = std::result::Result<(), String>;
 
-fn e2s<E: std::fmt::Display>(e: E) -> String {
+pub(crate) fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 

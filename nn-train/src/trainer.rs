@@ -21,7 +21,8 @@ use crate::config::TrainConfig;
 use crate::data::PreparedData;
 use crate::ema::Ema;
 use crate::error::Result;
-use crate::session::{Session, count_correct};
+use crate::metrics::ClassMetrics;
+use crate::session::Session;
 
 /// Metrics of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +104,9 @@ pub struct TrainReport {
     /// Test accuracy of the best EMA snapshot (jobs with EMA; for comparison only).
     #[serde(default)]
     pub ema_test_acc: Option<f32>,
+    /// Confusion matrix and per-class accuracy of the kept snapshot on the test split.
+    #[serde(default)]
+    pub test_metrics: Option<ClassMetrics>,
 }
 
 /// A trained model with its report.
@@ -157,6 +161,7 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
         ema_best_epoch: None,
         raw_test_acc: f32::NAN,
         ema_test_acc: None,
+        test_metrics: None,
     };
     // The EMA and a second instance of the architecture to evaluate its weights in.
     let mut ema = match &config.ema {
@@ -280,15 +285,16 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
     if let Some(state) = best_raw {
         restore(state, s.model.as_ref())?;
     }
-    let (raw_test_loss, raw_test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
-    report.raw_test_acc = raw_test_acc;
-    (report.test_loss, report.test_acc) = (raw_test_loss, raw_test_acc);
+    let mut test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
+    report.raw_test_acc = test.accuracy;
     if report.kept == KeptWeights::Ema {
         if let Some(state) = best_ema {
             restore(state, s.model.as_ref())?;
-            (report.test_loss, report.test_acc) = evaluate(s.model.as_ref(), &s.test_loader)?;
+            test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
         }
     }
+    (report.test_loss, report.test_acc) = (test.loss, test.accuracy);
+    report.test_metrics = Some(test.metrics(s.data.class_names.clone()));
     Ok(Trained {
         model: s.model,
         report,
@@ -330,28 +336,63 @@ pub fn default_schedule(config: &TrainConfig, steps_per_epoch: u64) -> Schedule 
 
 /// Mean cross-entropy and accuracy of `model` in evaluation mode over a loader.
 pub fn evaluate(model: &dyn Module, loader: &DataLoader) -> Result<(f32, f32)> {
-    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    let e = evaluate_predictions(model, loader)?;
+    Ok((e.loss, e.accuracy))
+}
+
+/// What [`evaluate_predictions`] measured: loss, accuracy and every image's arg-max class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f32,
+    /// Accuracy of the arg-max.
+    pub accuracy: f32,
+    /// The arg-max class of every image, in loader order.
+    pub predicted: Vec<usize>,
+    /// The labels, in loader order.
+    pub labels: Vec<usize>,
+}
+
+impl Evaluation {
+    /// The confusion matrix and per-class figures, for classes named `classes`.
+    pub fn metrics(&self, classes: Vec<String>) -> ClassMetrics {
+        ClassMetrics::new(&self.predicted, &self.labels, classes)
+    }
+}
+
+/// [`evaluate`] keeping the predictions (for the confusion matrix).
+pub fn evaluate_predictions(model: &dyn Module, loader: &DataLoader) -> Result<Evaluation> {
+    let mut loss_sum = 0.0f64;
+    let (mut predicted, mut labels) = (Vec::new(), Vec::new());
     for batch in loader.epoch(0) {
         let batch = batch?;
         let n = batch.labels.len();
-        let (loss, c) = with_no_grad(|| {
+        let (loss, pred) = with_no_grad(|| {
             let logits = model.forward(
                 &Tensor::from_array(batch.images.into_dyn()),
                 &mut Ctx::eval(),
             );
             (
                 cross_entropy(&logits, &batch.labels).item(),
-                count_correct(&logits, &batch.labels),
+                logits.argmax(1, false),
             )
         });
         loss_sum += loss as f64 * n as f64;
-        correct += c;
-        seen += n;
+        predicted.extend(pred.iter().copied());
+        labels.extend_from_slice(&batch.labels);
     }
-    Ok((
-        (loss_sum / seen.max(1) as f64) as f32,
-        correct as f32 / seen.max(1) as f32,
-    ))
+    let seen = labels.len().max(1);
+    let correct = predicted
+        .iter()
+        .zip(&labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    Ok(Evaluation {
+        loss: (loss_sum / seen as f64) as f32,
+        accuracy: correct as f32 / seen as f32,
+        predicted,
+        labels,
+    })
 }
 
 /// Predicted class probabilities (softmax of the logits) of `model` in evaluation mode for a

@@ -160,6 +160,12 @@ impl Predictions {
             .collect()
     }
 
+    /// The confusion matrix and per-class figures of the arg-max, for classes named `classes`
+    /// (one name per column of `probabilities`).
+    pub fn metrics(&self, classes: Vec<String>) -> crate::metrics::ClassMetrics {
+        crate::metrics::ClassMetrics::new(&self.predicted(), &self.labels, classes)
+    }
+
     /// The element-wise mean of several prediction sets over the same images (the ensemble).
     ///
     /// # Panics
@@ -264,6 +270,64 @@ pub fn evaluate_tta(
     tta: &Tta,
 ) -> Result<(f32, f32)> {
     Ok(predict_dataset(models, dataset, preprocess, tta)?.loss_and_accuracy())
+}
+
+/// The TTA self-check: the validation split evaluated without and with the TTA recipe, so
+/// that a recipe the model was not trained for (flips on digits, crops of an un-augmented
+/// model) is caught before its test figure is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TtaCheck {
+    /// The recipe checked.
+    pub tta: Tta,
+    /// Validation images.
+    pub images: usize,
+    /// Validation accuracy without TTA.
+    pub val_acc_plain: f32,
+    /// Validation accuracy with TTA.
+    pub val_acc_tta: f32,
+    /// Validation loss (NLL) without TTA.
+    pub val_loss_plain: f32,
+    /// Validation loss (NLL) with TTA.
+    pub val_loss_tta: f32,
+}
+
+impl TtaCheck {
+    /// Whether TTA lowers validation accuracy.
+    pub fn lowers_accuracy(&self) -> bool {
+        self.val_acc_tta < self.val_acc_plain
+    }
+
+    /// The warning to print when TTA lowers validation accuracy.
+    pub fn warning(&self) -> Option<String> {
+        self.lowers_accuracy().then(|| {
+            format!(
+                "warning: --tta {} lowers validation accuracy from {:.4} to {:.4} ({} images): \
+                 the model was not trained to be invariant to these views; expect the same on \
+                 the test split (use --tta none, or train with the matching augmentation)",
+                self.tta.mode, self.val_acc_plain, self.val_acc_tta, self.images
+            )
+        })
+    }
+}
+
+/// Runs the [`TtaCheck`] of `models` (one model or an ensemble) on the validation split `val`.
+pub fn tta_self_check(
+    models: &[&dyn Module],
+    val: &dyn Dataset,
+    preprocess: &dyn ImagePreprocessor,
+    tta: &Tta,
+) -> Result<TtaCheck> {
+    let (val_loss_plain, val_acc_plain) =
+        evaluate_tta(models, val, preprocess, &Tta::new(TtaMode::None))?;
+    let (val_loss_tta, val_acc_tta) = evaluate_tta(models, val, preprocess, tta)?;
+    Ok(TtaCheck {
+        tta: *tta,
+        images: val.len(),
+        val_acc_plain,
+        val_acc_tta,
+        val_loss_plain,
+        val_loss_tta,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ use nn_train::{
     train_snapshot_ensemble, write_atomic,
 };
 
+use nn_train::metrics::plot_confusion;
+use nn_train::saved_run::write_class_names;
+
 use super::{CliResult, Overrides, load_config};
 
 /// Train an ensemble (members differing only in seed; the data split stays the job's) and
@@ -60,6 +63,7 @@ pub fn run(args: Args) -> CliResult {
             for (m, model) in ens.report.members.iter().zip(&ens.models) {
                 let sub = dir.join(format!("snapshot-{}", m.snapshot_epoch.unwrap_or(0)));
                 write_atomic(&sub.join("config.toml"), config.to_toml().as_bytes())?;
+                write_class_names(&sub, &ens.data.class_names)?;
                 nn_core::checkpoint::save(model.as_ref(), sub.join("model.safetensors"))?;
             }
         }
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> CliResult {
             for (i, ((c, model), r)) in parts.zip(&ens.report.train_reports).enumerate() {
                 let sub = dir.join(format!("member-{i}"));
                 write_atomic(&sub.join("config.toml"), c.to_toml().as_bytes())?;
+                write_class_names(&sub, &ens.data.class_names)?;
                 let json = serde_json::to_string_pretty(r).expect("reports serialise");
                 write_atomic(&sub.join("report.json"), json.as_bytes())?;
                 nn_core::checkpoint::save(model.as_ref(), sub.join("model.safetensors"))?;
@@ -90,9 +95,19 @@ pub fn run(args: Args) -> CliResult {
         ens.report
     };
     let json = serde_json::to_string_pretty(&report).expect("reports serialise");
+    if let Some(m) = &report.ensemble_metrics {
+        super::eval::print_metrics(m);
+    }
     if let Some(dir) = &args.out {
         write_atomic(&dir.join("ensemble.json"), json.as_bytes())?;
-        println!("wrote {}/ensemble.json and the members", dir.display());
+        if let Some(m) = &report.ensemble_metrics {
+            let title = format!("ensemble of {}, test split", report.members.len());
+            plot_confusion(&dir.join("confusion.png"), m, &title)?;
+        }
+        println!(
+            "wrote {}/{{ensemble.json, confusion.png}} and the members",
+            dir.display()
+        );
     }
     if let Some(path) = &args.report {
         write_atomic(path, json.as_bytes())?;

@@ -2,11 +2,14 @@
 
 pub mod augment_grid;
 pub mod config;
+pub mod digits_folder;
 pub mod ensemble;
 pub mod eval;
+pub mod export;
 pub mod finetune;
 pub mod lr_find;
 pub mod overfit;
+pub mod predict;
 pub mod train;
 pub mod tune;
 

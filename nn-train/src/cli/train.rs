@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use nn_train::metrics::plot_confusion;
 use nn_train::plot::{default_window, plot_curves, plot_ratios};
+use nn_train::report_html::{RunReport, figures_from, sample_predictions};
+use nn_train::saved_run::write_class_names;
 use nn_train::{EpochRecord, MonitorConfig, OnEpoch, Session, train_session, write_atomic};
 
 use super::{CliResult, Overrides, load_config};
@@ -15,8 +18,9 @@ pub struct Args {
     config: Option<PathBuf>,
     #[command(flatten)]
     overrides: Overrides,
-    /// Write config.toml, report.json and model.safetensors (best snapshot) into this directory.
-    /// With --out, also curves.png (loss per step + moving average, train/val accuracy).
+    /// Write config.toml, report.json (with the test confusion matrix and per-class accuracy),
+    /// model.safetensors (best snapshot) and classes.json into this directory, with curves.png
+    /// (loss per step + moving average, train/val accuracy) and confusion.png.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Also record update/weight ratios and gradient norms every N steps (default 10) and
@@ -96,6 +100,9 @@ pub fn run_session(
             r.raw_best_val_acc, r.kept, r.raw_test_acc
         );
     }
+    if let Some(m) = &r.test_metrics {
+        super::eval::print_metrics(m);
+    }
     if monitor_every.is_some() {
         println!(
             "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
@@ -116,8 +123,12 @@ pub fn run_session(
             &monitor.epochs,
             default_window(steps.len()),
         )?;
+        write_class_names(&dir, &trained.data.class_names)?;
+        if let Some(m) = &r.test_metrics {
+            plot_confusion(&dir.join("confusion.png"), m, "test split")?;
+        }
         println!(
-            "wrote {}/{{config.toml, report.json, model.safetensors, curves.png}}",
+            "wrote {}/{{config.toml, report.json, model.safetensors, classes.json, curves.png, confusion.png}}",
             dir.display()
         );
         if monitor_every.is_some() {
@@ -128,6 +139,35 @@ pub fn run_session(
                 dir.display()
             );
         }
+        let data = &trained.data;
+        let page = RunReport {
+            title: format!("nn-train run {}", dir.display()),
+            config_toml: config.to_toml(),
+            report: Some(r),
+            class_names: data.class_names.clone(),
+            figures: figures_from(
+                &dir,
+                &[
+                    ("curves.png", "Loss per step and accuracy per epoch"),
+                    ("confusion.png", "Confusion matrix on the test split"),
+                    ("ratios.png", "Update / weight ratios per parameter"),
+                ],
+            ),
+            ratios: if monitor_every.is_some() {
+                monitor.ratio_summary()
+            } else {
+                Vec::new()
+            },
+            samples: sample_predictions(
+                trained.model.as_ref(),
+                data.test.as_ref(),
+                data.preprocess.as_ref(),
+                256,
+                16,
+            )?,
+        };
+        page.write(&dir.join("report.html"))?;
+        println!("wrote {}/report.html", dir.display());
     }
     Ok(())
 }

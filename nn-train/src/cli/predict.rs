@@ -1,0 +1,103 @@
+//! `nn-train predict`: the top-k classes of image files under a trained run.
+
+use std::path::PathBuf;
+
+use nn_train::predict::{ImagePrediction, predict_file};
+use nn_train::{SavedRun, Tta, TtaMode, tta_self_check};
+
+use super::CliResult;
+
+/// Predict the classes of image files (PNG or JPEG) with a trained run: each image is read
+/// as the run's input (gray or RGB, resized to its H×W), goes through the run's preprocessing
+/// (and TTA views), and the k most probable classes are printed with their names.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run directory (written by `nn-train train --out DIR`).
+    #[arg(long)]
+    run: PathBuf,
+    /// The image files.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// How many classes to show per image.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Test-time augmentation: none, flip, five-crop or ten-crop, as in `eval` (checked on the
+    /// validation split first, with a warning if it lowers accuracy).
+    #[arg(long, default_value = "none")]
+    tta: TtaMode,
+    /// Padding in pixels before the TTA crops (default: max(1, side/8)).
+    #[arg(long)]
+    tta_pad: Option<usize>,
+    /// Print the predictions as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> CliResult {
+    let run = SavedRun::load(&args.run)?;
+    let tta = Tta {
+        mode: args.tta,
+        pad: args.tta_pad,
+    };
+    let model = run.model.as_ref();
+    if tta.mode != TtaMode::None {
+        let check = tta_self_check(
+            &[model],
+            run.data.val.as_ref(),
+            run.data.preprocess.as_ref(),
+            &tta,
+        )?;
+        eprintln!(
+            "TTA self-check on the validation split ({} images): accuracy {:.4} without, {:.4} with {}",
+            check.images, check.val_acc_plain, check.val_acc_tta, tta.mode
+        );
+        if let Some(w) = check.warning() {
+            eprintln!("{w}");
+        }
+    }
+    let k = args.top_k.clamp(1, run.data.num_classes);
+    let mut predictions: Vec<ImagePrediction> = Vec::with_capacity(args.images.len());
+    let mut failed = 0;
+    for path in &args.images {
+        match predict_file(
+            &[model],
+            path,
+            run.data.input_shape,
+            run.data.preprocess.as_ref(),
+            &tta,
+            &run.class_names,
+            k,
+        ) {
+            Ok(p) => {
+                if !args.json {
+                    println!("{}", p.image.display());
+                    for (rank, c) in p.top.iter().enumerate() {
+                        println!(
+                            "  {:>2}. {:<24} {:>7.4}  (label {})",
+                            rank + 1,
+                            c.class,
+                            c.probability,
+                            c.label
+                        );
+                    }
+                }
+                predictions.push(p);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&predictions).expect("predictions serialise")
+        );
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} images could not be read", args.images.len()).into());
+    }
+    Ok(())
+}
