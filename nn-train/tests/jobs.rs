@@ -64,6 +64,9 @@ fn every_job_file_trains_and_its_loss_falls() {
     let root = repo_root();
     // Job files name paths relative to the repository root, as a user runs them.
     std::env::set_current_dir(&root).expect("the repository root is a directory");
+    // jobs/image-folder.toml reads the digits written as PNG files per class.
+    nn_train::image_source::write_digits_folder(&root.join("target/digits-folder"))
+        .expect("the digits folder is written");
     let jobs = job_files(&root);
     assert!(
         !jobs.is_empty(),
