@@ -95,6 +95,16 @@ fn one_and_two_threads_give_bit_identical_epochs() {
         // Without prefetch, and by random access, the same batches come out.
         assert_eq!(a, collect(&make(2, 0), epoch));
         assert_eq!(a[3], two.batch(epoch, 3).unwrap());
+        // Resuming an epoch at batch k yields exactly its batches k.. (with and without prefetch).
+        for loader in [&one, &make(1, 0)] {
+            let rest: Vec<Batch> = loader
+                .epoch_from(epoch, 4)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(rest, a[4..]);
+            assert_eq!(loader.epoch_from(epoch, 7).count(), 0);
+            assert_eq!(loader.epoch_from(epoch, 99).count(), 0);
+        }
     }
     assert_ne!(collect(&one, 0)[0], collect(&one, 1)[0]);
 }

@@ -144,7 +144,14 @@ impl DataLoader {
 
     /// Iterates the batches of `epoch` (prefetched in the background if `prefetch > 0`).
     pub fn epoch(&self, epoch: u64) -> Epoch {
-        Epoch::new(self.inner.clone(), epoch)
+        Epoch::new(self.inner.clone(), epoch, 0)
+    }
+
+    /// The batches `start..` of `epoch`: the same batches [`DataLoader::epoch`] yields from
+    /// position `start` on (every draw depends only on the seed, the epoch and the position), so
+    /// an interrupted epoch resumes exactly. `start >= num_batches()` yields nothing.
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> Epoch {
+        Epoch::new(self.inner.clone(), epoch, start)
     }
 }
 

@@ -34,10 +34,12 @@ enum Mode {
 }
 
 impl Epoch {
-    pub(super) fn new(inner: Arc<Inner>, epoch: u64) -> Self {
+    /// The batches `start..` of `epoch` (`start` past the end: none).
+    pub(super) fn new(inner: Arc<Inner>, epoch: u64, start: usize) -> Self {
         let total = inner.num_batches();
+        let start = start.min(total);
         let prefetch = inner.config().prefetch;
-        if prefetch == 0 || total == 0 {
+        if prefetch == 0 || start == total {
             let order = inner.order(epoch);
             return Self {
                 mode: Mode::Inline {
@@ -46,7 +48,7 @@ impl Epoch {
                     order,
                     failed: false,
                 },
-                next: 0,
+                next: start,
                 total,
             };
         }
@@ -59,7 +61,7 @@ impl Epoch {
             .spawn(move || {
                 let inner = worker;
                 let order = inner.order(epoch);
-                for b in 0..total {
+                for b in start..total {
                     if stop_worker.load(Ordering::Relaxed) {
                         return;
                     }
@@ -80,7 +82,7 @@ impl Epoch {
                     stop,
                     handle: Some(handle),
                 },
-                next: 0,
+                next: start,
                 total,
             },
             // No thread available: compute batches on the calling thread instead.
@@ -93,7 +95,7 @@ impl Epoch {
                         order,
                         failed: false,
                     },
-                    next: 0,
+                    next: start,
                     total,
                 }
             }
