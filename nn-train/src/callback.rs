@@ -63,6 +63,20 @@ pub trait Callback {
     fn on_epoch(&mut self, _record: &EpochRecord, _model: &dyn Module) -> Control {
         Control::Continue
     }
+
+    /// The callback's state for a training checkpoint ([`crate::checkpoint`]), e.g. encoded
+    /// with [`crate::checkpoint::encode`]; `None` (the default) for a stateless callback. A
+    /// callback whose effect depends on what it saw earlier must implement this and
+    /// [`Callback::load_state`], or a resumed job differs from an uninterrupted one.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Restores what [`Callback::save_state`] returned (called once, before the first step of
+    /// a resumed job).
+    fn load_state(&mut self, _state: &[u8]) -> crate::Result<()> {
+        Ok(())
+    }
 }
 
 /// A callback from a closure called after every epoch (progress output).

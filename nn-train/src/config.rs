@@ -157,6 +157,18 @@ pub struct TrainConfig {
     /// Exponential moving average of the weights (Polyak averaging), validated every epoch
     /// next to the raw weights; the better one is kept. Default none. See [`crate::ema`].
     pub ema: Option<crate::ema::EmaSettings>,
+    /// When a job with a run folder writes its checkpoint ([`crate::checkpoint`]).
+    pub checkpoint: CheckpointSettings,
+}
+
+/// `[checkpoint]`: when a job with a run folder (`nn-train train --out DIR`) writes
+/// `DIR/checkpoint.safetensors`, from which `nn-train train --resume DIR` continues exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointSettings {
+    /// Also every this many optimisation steps (0: only at the end of every epoch, and when
+    /// SIGINT/SIGTERM stop the job). Default 0.
+    pub every_steps: u64,
 }
 
 impl Default for TrainConfig {
@@ -188,6 +200,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             transfer: None,
             ema: None,
+            checkpoint: CheckpointSettings::default(),
         }
     }
 }

@@ -213,6 +213,35 @@ impl Ema {
             .collect()
     }
 
+    /// Restores an average saved with [`Ema::state_dict`] and [`Ema::updates`] (a training
+    /// checkpoint): every tensor of the average must be present with its shape.
+    pub fn load_state(&mut self, state: Vec<(String, Array)>, updates: u64) -> Result<()> {
+        let mut map: std::collections::HashMap<String, Array> = state.into_iter().collect();
+        let mut take = |name: &str, like: &Array| -> Result<Array> {
+            match map.remove(name) {
+                Some(a) if a.shape() == like.shape() => Ok(a),
+                Some(a) => Err(invalid(
+                    &format!("ema/{name}"),
+                    format!("shape {:?}", a.shape()),
+                    &format!("shape {:?}", like.shape()),
+                )),
+                None => Err(invalid(&format!("ema/{name}"), "missing", "a saved tensor")),
+            }
+        };
+        let params = self
+            .params
+            .iter()
+            .map(|(n, a)| Ok((n.clone(), take(n, a)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let buffers = self
+            .buffers
+            .iter()
+            .map(|(n, a)| Ok((n.clone(), take(n, a)?)))
+            .collect::<Result<Vec<_>>>()?;
+        (self.params, self.buffers, self.updates) = (params, buffers, updates);
+        Ok(())
+    }
+
     /// Loads the averaged weights into `model` (of the same architecture).
     pub fn copy_to(&self, model: &dyn Module) -> Result<()> {
         apply_state_dict(

@@ -76,6 +76,35 @@ pub enum TrainError {
         /// What the plotting backend or the encoder said.
         message: String,
     },
+    /// A run folder cannot be opened, written or read ([`crate::run_dir`]).
+    #[error(transparent)]
+    RunDir(#[from] crate::run_dir::RunDirError),
+    /// A training checkpoint is not valid or does not fit the job ([`crate::checkpoint`]).
+    #[error("checkpoint {}: {message}", path.display())]
+    BadCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// SIGINT or SIGTERM stopped the job after a step; a checkpoint was written if the job has
+    /// a checkpoint path ([`crate::checkpoint`]).
+    #[error(
+        "interrupted by signal {signal} ({}){}",
+        if *signal == 2 { "SIGINT" } else { "SIGTERM" },
+        match checkpoint {
+            Some(p) => format!(" after step {step}; checkpoint written to {}", p.display()),
+            None => format!(" after step {step}; no checkpoint (no run folder)"),
+        }
+    )]
+    Interrupted {
+        /// The signal number (2 or 15).
+        signal: i32,
+        /// Steps done.
+        step: u64,
+        /// The checkpoint written, if any.
+        checkpoint: Option<PathBuf>,
+    },
     /// A report or file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

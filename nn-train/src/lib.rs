@@ -32,6 +32,9 @@
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
+//! | [`checkpoint`] | [`checkpoint::Checkpoint`]: the whole loop state, for exact resume |
+//! | [`run_dir`] | [`run_dir::RunDir`]: run folders written as one unit (lock, manifest) |
+//! | [`interrupt`] | [`interrupt::Interrupt`]: SIGINT/SIGTERM end a job after a step |
 //! | [`transfer`] | transfer learning: start from a checkpoint, new head, frozen or slower backbone |
 //! | [`trainer`] | [`train`], [`train_with`], [`train_session`], [`evaluate`], [`predict_proba`], [`TrainReport`] |
 //! | [`metrics`] | [`ClassMetrics`]: confusion matrix, per-class accuracy and precision, `confusion.png` |
@@ -55,6 +58,7 @@ pub mod accumulate;
 pub mod adapter;
 pub mod augment_grid;
 pub mod callback;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod data_source;
@@ -63,6 +67,7 @@ pub mod ensemble;
 pub mod error;
 pub mod fold_bn;
 pub mod image_source;
+pub mod interrupt;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;
@@ -74,6 +79,7 @@ pub mod plot;
 pub mod predict;
 pub mod regularize;
 pub mod report_html;
+pub mod run_dir;
 pub mod saved_run;
 pub mod session;
 pub mod snapshot;
@@ -85,7 +91,9 @@ pub mod zoo;
 
 pub use adapter::{optimizer_step, step_parameters};
 pub use callback::{Callback, Control, OnEpoch, StepInfo};
-pub use config::{DataConfig, DataSource, EarlyStopping, Preprocess, TrainConfig};
+pub use config::{
+    CheckpointSettings, DataConfig, DataSource, EarlyStopping, Preprocess, TrainConfig,
+};
 pub use ema::{Ema, EmaSettings, EmaWarmup};
 pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
 pub use error::{Result, TrainError};
@@ -100,8 +108,8 @@ pub use session::{Session, StepStats};
 pub use snapshot::{SnapshotCollector, SnapshotSchedule, train_snapshot_ensemble};
 pub use trainer::KeptWeights;
 pub use trainer::{
-    EpochRecord, Evaluation, TrainReport, Trained, default_schedule, evaluate,
-    evaluate_predictions, predict_proba, train, train_session, train_with,
+    Checkpointing, EpochRecord, Evaluation, TrainReport, Trained, default_schedule, evaluate,
+    evaluate_predictions, predict_proba, train, train_checkpointed, train_session, train_with,
 };
 pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{
@@ -109,23 +117,9 @@ pub use tta_eval::{
 };
 pub use zoo::ModelConfig;
 
-/// Writes `bytes` to `path` atomically (a temporary file in the same directory, then a rename),
-/// so that an interrupted write never leaves a truncated file.
+/// Writes `bytes` to `path` atomically (a temporary file in the same directory, `fsync`, then a
+/// rename), so that an interrupted write never leaves a truncated file; on error the temporary
+/// file is removed. See [`run_dir::write_atomic`].
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| TrainError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    Ok(run_dir::write_atomic(path, bytes)?)
 }

@@ -1,7 +1,8 @@
 //! `nn-train`: train, configure and inspect from the command line.
 //!
 //! ```text
-//! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR]
+//! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR [--overwrite]]
+//! nn-train train --resume DIR          # continue an interrupted run exactly
 //! nn-train config                       # print the default job as TOML
 //! nn-train finetune --from RUN_DIR [--config job.toml] [--freeze PREFIX]... [--freeze-backbone]
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
@@ -69,7 +70,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<nn_train::TrainError>() {
+                // 128 + signal, as a shell reports a process ended by the signal.
+                Some(nn_train::TrainError::Interrupted { signal, .. }) => {
+                    ExitCode::from((128 + signal) as u8)
+                }
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

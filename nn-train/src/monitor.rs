@@ -196,10 +196,20 @@ impl Monitor {
     /// Writes, atomically, `monitor.csv` (the ratios), `steps.csv` (loss and lr per step) and
     /// `monitor.json` (everything, with the settings) into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_atomic(&dir.join("monitor.csv"), self.ratios_csv().as_bytes())?;
-        write_atomic(&dir.join("steps.csv"), self.steps_csv().as_bytes())?;
+        for (name, text) in self.files() {
+            write_atomic(&dir.join(name), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The files [`Monitor::write`] writes: (name, contents).
+    pub fn files(&self) -> [(&'static str, String); 3] {
         let json = serde_json::to_string_pretty(self).expect("records serialise");
-        write_atomic(&dir.join("monitor.json"), json.as_bytes())
+        [
+            ("monitor.csv", self.ratios_csv()),
+            ("steps.csv", self.steps_csv()),
+            ("monitor.json", json),
+        ]
     }
 
     /// Per parameter (in first-seen order): the median ratio over the sampled steps and how
@@ -225,7 +235,40 @@ impl Monitor {
     }
 }
 
+/// What a checkpoint keeps of a [`Monitor`] (everything but the transient capture).
+#[derive(Serialize, Deserialize)]
+struct MonitorState {
+    config: MonitorConfig,
+    steps: Vec<StepRecord>,
+    ratios: Vec<RatioRecord>,
+    epochs: Vec<EpochRecord>,
+}
+
 impl Callback for Monitor {
+    fn save_state(&self) -> Option<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Ref<'a> {
+            config: MonitorConfig,
+            steps: &'a [StepRecord],
+            ratios: &'a [RatioRecord],
+            epochs: &'a [EpochRecord],
+        }
+        Some(crate::checkpoint::encode(&Ref {
+            config: self.config,
+            steps: &self.steps,
+            ratios: &self.ratios,
+            epochs: &self.epochs,
+        }))
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let s: MonitorState = crate::checkpoint::decode(state, "the monitor's state")?;
+        (self.config, self.steps, self.ratios, self.epochs) =
+            (s.config, s.steps, s.ratios, s.epochs);
+        self.captured = None;
+        Ok(())
+    }
+
     fn after_backward(&mut self, model: &dyn Module, step: u64) {
         let k = self.config.ratio_every;
         if k == 0 || step % k != 0 {

@@ -34,9 +34,12 @@ pub struct SavedRun {
 }
 
 impl SavedRun {
-    /// Loads the run in `dir`: `config.toml`, the data, `model.safetensors` (strictly) and
+    /// Loads the run in `dir` after checking it is complete ([`crate::run_dir::verify`]):
+    /// `config.toml`, the data, `model.safetensors` (strictly) and
     /// `classes.json` if present.
     pub fn load(dir: &Path) -> Result<SavedRun> {
+        // A run still going, interrupted, torn or changed is refused before anything is read.
+        crate::run_dir::verify(dir)?;
         let config = TrainConfig::load(&dir.join("config.toml"))?;
         let data = prepare(&config.data, config.seed)?;
         let model = build_and_load(&config, &data, &dir.join(MODEL_FILE), false)?;

@@ -54,7 +54,7 @@ pub struct Session {
     /// What the `[transfer]` block loaded, re-initialised and froze (`None` without one).
     pub transfer: Option<TransferReport>,
     /// Whether gradual unfreezing has happened.
-    unfrozen: bool,
+    pub(crate) unfrozen: bool,
 }
 
 /// What one training step measured.

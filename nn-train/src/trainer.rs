@@ -6,7 +6,7 @@
 //! restored at the end ("early stopping: always do this"), and a diverging loss stops the job
 //! with an error that suggests a lower learning rate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nn_core::checkpoint::{LoadMode, apply_state_dict};
@@ -17,10 +17,12 @@ use nn_optim::{Interval, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::callback::{Callback, Control, OnEpoch, StepInfo};
+use crate::checkpoint::{self, Checkpoint, EpochSums, Kept, KeptRef, TrainState};
 use crate::config::TrainConfig;
 use crate::data::PreparedData;
 use crate::ema::Ema;
-use crate::error::Result;
+use crate::error::{Result, TrainError};
+use crate::interrupt::Interrupt;
 use crate::metrics::ClassMetrics;
 use crate::session::Session;
 
@@ -40,7 +42,10 @@ pub struct EpochRecord {
     pub val_loss: f32,
     /// Validation accuracy (evaluation mode).
     pub val_acc: f32,
-    /// Wall-clock seconds of the epoch (training and validation).
+    /// Wall-clock seconds of the epoch (training and validation). Not serialised: timings
+    /// differ between identical runs, and the report must not (`nn-train train --out` writes
+    /// them to `timings.json`).
+    #[serde(skip)]
     pub seconds: f32,
     /// Validation loss of the EMA weights (jobs with [`TrainConfig::ema`]).
     #[serde(default)]
@@ -141,28 +146,32 @@ pub fn train_with(config: &TrainConfig, callbacks: &mut [&mut dyn Callback]) -> 
 
 /// [`train_with`] on a session built beforehand (e.g. to print its [`Session::transfer`] load
 /// report before training starts). The job is `session.config`.
-pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
+pub fn train_session(s: Session, callbacks: &mut [&mut dyn Callback]) -> Result<Trained> {
+    train_checkpointed(s, callbacks, Checkpointing::default())
+}
+
+/// How [`train_checkpointed`] writes checkpoints, stops on a signal and resumes.
+#[derive(Debug, Default)]
+pub struct Checkpointing {
+    /// Where checkpoints are written ([`crate::checkpoint`]): at the end of every epoch and
+    /// every [`crate::config::CheckpointSettings::every_steps`] steps. `None`: never.
+    pub path: Option<PathBuf>,
+    /// Checked after every step: once raised, a checkpoint is written (if `path` is set) and
+    /// the job ends with [`TrainError::Interrupted`].
+    pub interrupt: Option<Interrupt>,
+    /// Continue from this checkpoint (of the same job) instead of starting afresh.
+    pub resume: Option<Checkpoint>,
+}
+
+/// [`train_session`] with checkpoints, interruption and resume. A job resumed from any of its
+/// checkpoints ends with the same model and [`TrainReport`], bit for bit, as the job run
+/// without interruption (only [`EpochRecord::seconds`] differ).
+pub fn train_checkpointed(
+    mut s: Session,
+    callbacks: &mut [&mut dyn Callback],
+    plan: Checkpointing,
+) -> Result<Trained> {
     let config = &s.config.clone();
-    let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
-    let mut report = TrainReport {
-        parameters: s.model.num_parameters(),
-        initial_val_loss,
-        expected_initial_loss: (s.data.num_classes as f32).ln(),
-        history: Vec::new(),
-        best_epoch: 0,
-        best_val_acc: f32::NEG_INFINITY,
-        test_loss: f32::NAN,
-        test_acc: f32::NAN,
-        stopped_early: false,
-        stopped_by_callback: false,
-        kept: KeptWeights::Raw,
-        raw_best_val_acc: f32::NEG_INFINITY,
-        ema_best_val_acc: None,
-        ema_best_epoch: None,
-        raw_test_acc: f32::NAN,
-        ema_test_acc: None,
-        test_metrics: None,
-    };
     // The EMA and a second instance of the architecture to evaluate its weights in.
     let mut ema = match &config.ema {
         Some(settings) => {
@@ -177,13 +186,53 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
     };
     let mut best_raw: Option<Vec<(String, Array)>> = None;
     let mut best_ema: Option<Vec<(String, Array)>> = None;
-    let mut step: u64 = 0;
-    for epoch in 0..config.epochs {
+    let mut st = match plan.resume {
+        Some(ckpt) => {
+            let path = plan.path.clone().unwrap_or_else(|| "<checkpoint>".into());
+            let mut kept = Kept {
+                ema: ema.as_mut().map(|(e, _)| e),
+                best_raw: &mut best_raw,
+                best_ema: &mut best_ema,
+            };
+            checkpoint::restore(ckpt, &mut s, &mut kept, callbacks, &path)?
+        }
+        None => checkpoint::fresh(&s)?,
+    };
+    let every = config.checkpoint.every_steps;
+    let save = |st: &TrainState,
+                s: &Session,
+                ema: &Option<(Ema, Box<dyn Module>)>,
+                best_raw: &Option<Vec<(String, Array)>>,
+                best_ema: &Option<Vec<(String, Array)>>,
+                callbacks: &[&mut dyn Callback]|
+     -> Result<()> {
+        if let Some(path) = &plan.path {
+            let kept = KeptRef {
+                ema: ema.as_ref().map(|(e, _)| e),
+                best_raw: best_raw.as_ref(),
+                best_ema: best_ema.as_ref(),
+            };
+            checkpoint::capture(st, s, &kept, callbacks).save(path)?;
+        }
+        Ok(())
+    };
+    let interrupted = |step: u64| -> Result<()> {
+        match plan.interrupt.as_ref().and_then(Interrupt::signal) {
+            Some(signal) => Err(TrainError::Interrupted {
+                signal,
+                step,
+                checkpoint: plan.path.clone(),
+            }),
+            None => Ok(()),
+        }
+    };
+    while !st.finished {
+        let epoch = st.epoch;
         let start = Instant::now();
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let seconds_before = st.epoch_sums.seconds;
         let mut control = Control::Continue;
-        let mut last_lr = None;
-        let mut batches = s.train_loader.epoch(epoch as u64);
+        // Resumed at `st.batch`, a multiple of `grad_accumulation` (a step's first micro-batch).
+        let mut batches = s.train_loader.epoch_from(epoch as u64, st.batch);
         loop {
             // The micro-batches of one optimizer step (`grad_accumulation` of them; fewer at the
             // end of the epoch).
@@ -194,17 +243,19 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
             if group.is_empty() {
                 break;
             }
-            let stats = s.train_step_group(group, epoch, step, callbacks)?;
-            last_lr = Some(stats.lr);
+            let micro_batches = group.len();
+            let stats = s.train_step_group(group, epoch, st.step, callbacks)?;
+            st.epoch_sums.last_lr = Some(stats.lr);
             if let Some((ema, _)) = &mut ema {
                 ema.update(s.model.as_ref());
             }
-            correct += stats.correct;
-            loss_sum += stats.loss as f64 * stats.samples as f64;
-            seen += stats.samples;
+            let sums = &mut st.epoch_sums;
+            sums.correct += stats.correct;
+            sums.loss_sum += stats.loss as f64 * stats.samples as f64;
+            sums.seen += stats.samples;
             let info = StepInfo {
                 epoch,
-                step,
+                step: st.step,
                 loss: stats.loss,
                 lr: stats.lr,
                 batch_size: stats.samples,
@@ -213,11 +264,18 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
             for cb in callbacks.iter_mut() {
                 control = control.or(cb.on_step(&info));
             }
-            step += 1;
+            st.step += 1;
+            st.batch += micro_batches;
             if control == Control::Stop {
                 // Finish the epoch's bookkeeping (validation, snapshot) with the steps done.
                 break;
             }
+            let signal = interrupted(st.step);
+            if signal.is_err() || (every > 0 && st.step % every == 0) {
+                st.epoch_sums.seconds = seconds_before + start.elapsed().as_secs_f64();
+                save(&st, &s, &ema, &best_raw, &best_ema, callbacks)?;
+            }
+            signal?;
         }
         s.scheduler.on_epoch(&mut s.optimizer);
         let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
@@ -228,20 +286,23 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
             }
             None => None,
         };
+        let sums = st.epoch_sums;
+        let seconds = (seconds_before + start.elapsed().as_secs_f64()) as f32;
         let record = EpochRecord {
             epoch: epoch + 1,
-            lr: last_lr.unwrap_or_else(|| s.optimizer.lr(0)),
-            train_loss: (loss_sum / seen.max(1) as f64) as f32,
-            train_acc: correct as f32 / seen.max(1) as f32,
+            lr: sums.last_lr.unwrap_or_else(|| s.optimizer.lr(0)),
+            train_loss: (sums.loss_sum / sums.seen.max(1) as f64) as f32,
+            train_acc: sums.correct as f32 / sums.seen.max(1) as f32,
             val_loss,
             val_acc,
-            seconds: start.elapsed().as_secs_f32(),
+            seconds,
             ema_val_loss: ema_val.map(|v| v.0),
             ema_val_acc: ema_val.map(|v| v.1),
         };
         for cb in callbacks.iter_mut() {
             control = control.or(cb.on_epoch(&record, s.model.as_ref()));
         }
+        let report = &mut st.report;
         if val_acc > report.raw_best_val_acc {
             report.raw_best_val_acc = val_acc;
             best_raw = Some(s.model.state_dict());
@@ -264,16 +325,26 @@ pub fn train_session(mut s: Session, callbacks: &mut [&mut dyn Callback]) -> Res
             }
         }
         report.history.push(record);
+        st.epoch_seconds.push(seconds);
         if control == Control::Stop {
             report.stopped_by_callback = true;
-            break;
-        }
-        if let Some(es) = config.early_stopping {
+            st.finished = true;
+        } else if let Some(es) = config.early_stopping {
             if epoch + 1 - report.best_epoch >= es.patience && epoch + 1 < config.epochs {
                 report.stopped_early = true;
-                break;
+                st.finished = true;
             }
         }
+        st.epoch += 1;
+        st.batch = 0;
+        st.epoch_sums = EpochSums::default();
+        st.finished |= st.epoch >= config.epochs;
+        save(&st, &s, &ema, &best_raw, &best_ema, callbacks)?;
+        interrupted(st.step)?;
+    }
+    let mut report = st.report;
+    for (record, seconds) in report.history.iter_mut().zip(&st.epoch_seconds) {
+        record.seconds = *seconds;
     }
     let restore = |state: Vec<(String, Array)>, model: &dyn Module| {
         apply_state_dict(model, state, LoadMode::Strict, Path::new("<best snapshot>"))

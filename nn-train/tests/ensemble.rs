@@ -291,7 +291,7 @@ fn command_line_eval_and_ensemble() {
         .args(["eval", "--run", dir.path().join("nope").to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("config.toml"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
 
     let ens_dir = dir.path().join("ens");
     let json = dir.path().join("ens.json");

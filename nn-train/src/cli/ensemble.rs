@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 
+use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::{
-    EnsembleReport, EnsembleSettings, SnapshotSchedule, Tta, TtaMode, train_ensemble,
-    train_snapshot_ensemble, write_atomic,
+    EnsembleReport, EnsembleSettings, SnapshotSchedule, TrainConfig, TrainError, TrainReport, Tta,
+    TtaMode, train_ensemble, train_snapshot_ensemble, write_atomic,
 };
 
 use nn_train::metrics::plot_confusion;
-use nn_train::saved_run::write_class_names;
+use nn_train::saved_run::CLASSES_FILE;
 
 use super::{CliResult, Overrides, load_config};
 
@@ -43,15 +44,29 @@ pub struct Args {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Write ensemble.json and, per member, member-<i>/{config.toml, report.json,
-    /// model.safetensors} (each loadable by `nn-train eval --run`) into this directory.
+    /// model.safetensors} (each a run folder loadable by `nn-train eval --run`) into this run
+    /// folder. Must be new or empty unless --overwrite.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the run in --out.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
     let mut config = load_config(args.config.as_deref())?;
     args.overrides.apply(&mut config)?;
+    let mode = if args.overwrite {
+        OpenMode::Overwrite
+    } else {
+        OpenMode::New
+    };
+    let run = args
+        .out
+        .as_deref()
+        .map(|o| RunDir::open(o, mode))
+        .transpose()?;
     let tta = Tta {
         mode: args.tta,
         pad: args.tta_pad,
@@ -59,12 +74,12 @@ pub fn run(args: Args) -> CliResult {
     let report = if let Some(k) = args.snapshot_every {
         let ens = train_snapshot_ensemble(&config, &SnapshotSchedule::Every(k), &tta)?;
         print_members(&ens.report);
-        if let Some(dir) = &args.out {
+        if let Some(run) = &run {
+            run.clear()?;
             for (m, model) in ens.report.members.iter().zip(&ens.models) {
-                let sub = dir.join(format!("snapshot-{}", m.snapshot_epoch.unwrap_or(0)));
-                write_atomic(&sub.join("config.toml"), config.to_toml().as_bytes())?;
-                write_class_names(&sub, &ens.data.class_names)?;
-                nn_core::checkpoint::save(model.as_ref(), sub.join("model.safetensors"))?;
+                let sub = format!("snapshot-{}", m.snapshot_epoch.unwrap_or(0));
+                let names = &ens.data.class_names;
+                write_member(run, &sub, &config, None, model.as_ref(), names)?;
             }
         }
         ens.report
@@ -81,15 +96,19 @@ pub fn run(args: Args) -> CliResult {
             )
         })?;
         print_members(&ens.report);
-        if let Some(dir) = &args.out {
+        if let Some(run) = &run {
+            run.clear()?;
             let parts = ens.configs.iter().zip(&ens.models);
             for (i, ((c, model), r)) in parts.zip(&ens.report.train_reports).enumerate() {
-                let sub = dir.join(format!("member-{i}"));
-                write_atomic(&sub.join("config.toml"), c.to_toml().as_bytes())?;
-                write_class_names(&sub, &ens.data.class_names)?;
-                let json = serde_json::to_string_pretty(r).expect("reports serialise");
-                write_atomic(&sub.join("report.json"), json.as_bytes())?;
-                nn_core::checkpoint::save(model.as_ref(), sub.join("model.safetensors"))?;
+                let names = &ens.data.class_names;
+                write_member(
+                    run,
+                    &format!("member-{i}"),
+                    c,
+                    Some(r),
+                    model.as_ref(),
+                    names,
+                )?;
             }
         }
         ens.report
@@ -98,21 +117,46 @@ pub fn run(args: Args) -> CliResult {
     if let Some(m) = &report.ensemble_metrics {
         super::eval::print_metrics(m);
     }
-    if let Some(dir) = &args.out {
-        write_atomic(&dir.join("ensemble.json"), json.as_bytes())?;
+    if let Some(run) = &run {
+        run.write("ensemble.json", json.as_bytes())?;
         if let Some(m) = &report.ensemble_metrics {
             let title = format!("ensemble of {}, test split", report.members.len());
-            plot_confusion(&dir.join("confusion.png"), m, &title)?;
+            run.write_with("confusion.png", |p| plot_confusion(p, m, &title))?;
         }
+        run.commit()?;
         println!(
             "wrote {}/{{ensemble.json, confusion.png}} and the members",
-            dir.display()
+            run.path().display()
         );
     }
     if let Some(path) = &args.report {
         write_atomic(path, json.as_bytes())?;
         println!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// Writes one member's run folder `sub` inside `run` and marks it complete.
+fn write_member(
+    run: &RunDir,
+    sub: &str,
+    config: &TrainConfig,
+    report: Option<&TrainReport>,
+    model: &dyn nn_core::Module,
+    class_names: &[String],
+) -> Result<(), TrainError> {
+    run.write(&format!("{sub}/config.toml"), config.to_toml().as_bytes())?;
+    let names = serde_json::to_string_pretty(class_names).expect("strings serialise");
+    run.write(&format!("{sub}/{CLASSES_FILE}"), names.as_bytes())?;
+    if let Some(r) = report {
+        let json = serde_json::to_string_pretty(r).expect("reports serialise");
+        run.write(&format!("{sub}/report.json"), json.as_bytes())?;
+    }
+    run.write_with(
+        &format!("{sub}/model.safetensors"),
+        |p| -> Result<(), TrainError> { Ok(nn_core::checkpoint::save(model, p)?) },
+    )?;
+    run.commit_sub(sub)?;
     Ok(())
 }
 

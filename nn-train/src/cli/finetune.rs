@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::transfer::run_checkpoint;
 use nn_train::{Session, TrainConfig, TrainError};
 
@@ -30,15 +31,19 @@ pub struct Args {
     backbone_lr_mult: Option<f64>,
     #[command(flatten)]
     overrides: Overrides,
-    /// Write config.toml, report.json and model.safetensors into this directory.
+    /// The run folder (as for `train --out`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the run in --out.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 }
 
 /// The job of `args`: the job file (or the run's), the run's model unless the job file has a
 /// `[model]` table, and the transfer settings from the flags (the job's `[transfer]` block may
 /// leave out `init_from`).
 fn job(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
+    nn_train::run_dir::verify(&args.from)?;
     let run_config = TrainConfig::load(&args.from.join("config.toml"))?;
     let mut config = match &args.config {
         Some(path) => {
@@ -75,5 +80,15 @@ fn job(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
     let config = job(&args)?;
-    super::train::run_session(Session::new(&config)?, args.out, None)
+    let mode = if args.overwrite {
+        OpenMode::Overwrite
+    } else {
+        OpenMode::New
+    };
+    let run = args
+        .out
+        .as_deref()
+        .map(|o| RunDir::open(o, mode))
+        .transpose()?;
+    super::train::run_session(Session::new(&config)?, run, None)
 }

@@ -1,12 +1,19 @@
-//! `nn-train train`: run a job, print per-epoch metrics, write the outputs.
+//! `nn-train train`: run a job, print per-epoch metrics, write the run folder; `--resume DIR`
+//! continues an interrupted run exactly.
 
 use std::path::PathBuf;
 
+use nn_train::checkpoint::Checkpoint;
+use nn_train::interrupt::Interrupt;
 use nn_train::metrics::plot_confusion;
 use nn_train::plot::{default_window, plot_curves, plot_ratios};
 use nn_train::report_html::{RunReport, figures_from, sample_predictions};
-use nn_train::saved_run::write_class_names;
-use nn_train::{EpochRecord, MonitorConfig, OnEpoch, Session, train_session, write_atomic};
+use nn_train::run_dir::{OpenMode, RunDir};
+use nn_train::saved_run::CLASSES_FILE;
+use nn_train::{
+    Checkpointing, EpochRecord, MonitorConfig, OnEpoch, Session, TrainConfig, TrainError,
+    train_checkpointed,
+};
 
 use super::{CliResult, Overrides, load_config};
 
@@ -18,11 +25,25 @@ pub struct Args {
     config: Option<PathBuf>,
     #[command(flatten)]
     overrides: Overrides,
-    /// Write config.toml, report.json (with the test confusion matrix and per-class accuracy),
-    /// model.safetensors (best snapshot) and classes.json into this directory, with curves.png
-    /// (loss per step + moving average, train/val accuracy) and confusion.png.
+    /// The run folder: config.toml at the start, checkpoint.safetensors during training
+    /// (every epoch and `[checkpoint] every_steps`), then report.json (with the test confusion
+    /// matrix and per-class accuracy), model.safetensors (best snapshot), classes.json,
+    /// curves.png (loss per step + moving average, train/val accuracy), confusion.png,
+    /// report.html, timings.json and manifest.json (written last: the run is complete). Must be
+    /// new or empty unless --overwrite.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the run in --out (a folder that is not a run folder is never overwritten).
+    #[arg(long, requires = "out")]
+    overwrite: bool,
+    /// Continue the interrupted run in DIR from its checkpoint, with its config.toml; the
+    /// result is byte-identical to an uninterrupted run.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["config", "out", "overwrite", "epochs", "seed", "monitor"]
+    )]
+    resume: Option<PathBuf>,
     /// Also record update/weight ratios and gradient norms every N steps (default 10) and
     /// write monitor.csv, steps.csv, monitor.json and ratios.png into --out.
     #[arg(long, num_args = 0..=1, default_missing_value = "10", value_name = "N")]
@@ -31,19 +52,36 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
+    if let Some(dir) = &args.resume {
+        let run = RunDir::open(dir, OpenMode::Resume)?;
+        if run.is_complete() && !run.has_checkpoint() {
+            println!("{}: the run is complete; nothing to resume", dir.display());
+            return Ok(());
+        }
+        let config = TrainConfig::load(&run.file("config.toml")?)?;
+        return run_session(Session::new(&config)?, Some(run), None);
+    }
     let mut config = load_config(args.config.as_deref())?;
     args.overrides.apply(&mut config)?;
-    run_session(Session::new(&config)?, args.out, args.monitor)
+    // The run folder is checked and locked before any data is loaded.
+    let mode = if args.overwrite {
+        OpenMode::Overwrite
+    } else {
+        OpenMode::New
+    };
+    let run = args
+        .out
+        .as_deref()
+        .map(|o| RunDir::open(o, mode))
+        .transpose()?;
+    run_session(Session::new(&config)?, run, args.monitor)
 }
 
 /// Trains a built session (printing its transfer load report first, if any), prints the
-/// per-epoch table and the summary, and writes the outputs into `out` (with `monitor`: the
-/// update/weight-ratio files too). Shared by `train` and `finetune`.
-pub fn run_session(
-    session: Session,
-    out: Option<PathBuf>,
-    monitor_every: Option<u64>,
-) -> CliResult {
+/// per-epoch table and the summary, and writes the run folder `run` (with `monitor_every`: the
+/// update/weight-ratio files too). A run opened with [`OpenMode::Resume`] continues from its
+/// checkpoint (if any). Shared by `train` and `finetune`.
+pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<u64>) -> CliResult {
     if let Some(report) = &session.transfer {
         print!("{report}");
     }
@@ -61,6 +99,29 @@ pub fn run_session(
             session.scheduler.base_lrs()[0]
         );
     }
+    let resume = match &run {
+        Some(run) if run.mode() == OpenMode::Resume => {
+            run.invalidate()?;
+            if run.has_checkpoint() {
+                let ckpt = Checkpoint::load(&run.checkpoint_path())?;
+                println!(
+                    "resuming {} at epoch {}, step {}",
+                    run.path().display(),
+                    ckpt.state.epoch + 1,
+                    ckpt.state.step
+                );
+                Some(ckpt)
+            } else {
+                None
+            }
+        }
+        Some(run) => {
+            run.clear()?;
+            run.write("config.toml", config.to_toml().as_bytes())?;
+            None
+        }
+        None => None,
+    };
     println!(
         "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
         "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
@@ -76,7 +137,24 @@ pub fn run_session(
             e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
         );
     });
-    let trained = train_session(session, &mut [&mut progress, &mut monitor])?;
+    let plan = Checkpointing {
+        path: run.as_ref().map(RunDir::checkpoint_path),
+        interrupt: Some(Interrupt::install()?),
+        resume,
+    };
+    let trained = match train_checkpointed(session, &mut [&mut progress, &mut monitor], plan) {
+        Err(e @ TrainError::Interrupted { .. }) => {
+            if let Some(run) = &run {
+                eprintln!(
+                    "the run can be continued with: nn-train train --resume {}",
+                    run.path().display()
+                );
+            }
+            return Err(e.into());
+        }
+        r => r?,
+    };
+    let write_monitor = monitor_every.is_some() || monitor.config.ratio_every > 0;
     let r = &trained.report;
     println!(
         "model: {} parameters; initial val loss {:.4} (log C = {:.4})",
@@ -103,7 +181,7 @@ pub fn run_session(
     if let Some(m) = &r.test_metrics {
         super::eval::print_metrics(m);
     }
-    if monitor_every.is_some() {
+    if write_monitor {
         println!(
             "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
         );
@@ -111,34 +189,48 @@ pub fn run_session(
             println!("  {name:<24} {median:.2e}  ({low} low, {high} high)");
         }
     }
-    if let Some(dir) = out {
-        write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+    if let Some(run) = run {
         let json = serde_json::to_string_pretty(r).expect("reports serialise");
-        write_atomic(&dir.join("report.json"), json.as_bytes())?;
-        nn_core::checkpoint::save(trained.model.as_ref(), dir.join("model.safetensors"))?;
+        run.write("report.json", json.as_bytes())?;
+        run.write_with("model.safetensors", |p| -> Result<(), TrainError> {
+            Ok(nn_core::checkpoint::save(trained.model.as_ref(), p)?)
+        })?;
+        let timings: Vec<serde_json::Value> = r
+            .history
+            .iter()
+            .map(|e| serde_json::json!({"epoch": e.epoch, "seconds": e.seconds}))
+            .collect();
+        let timings = serde_json::to_string_pretty(&timings).expect("timings serialise");
+        run.write("timings.json", timings.as_bytes())?;
         let steps: Vec<(u64, f32)> = monitor.steps.iter().map(|s| (s.step, s.loss)).collect();
-        plot_curves(
-            &dir.join("curves.png"),
-            &steps,
-            &monitor.epochs,
-            default_window(steps.len()),
-        )?;
-        write_class_names(&dir, &trained.data.class_names)?;
+        run.write_with("curves.png", |p| {
+            plot_curves(p, &steps, &monitor.epochs, default_window(steps.len()))
+        })?;
+        let names = serde_json::to_string_pretty(&trained.data.class_names).expect("names");
+        run.write(CLASSES_FILE, names.as_bytes())?;
+        let mut written = vec![
+            "config.toml",
+            "report.json",
+            "model.safetensors",
+            "classes.json",
+            "curves.png",
+            "timings.json",
+        ];
         if let Some(m) = &r.test_metrics {
-            plot_confusion(&dir.join("confusion.png"), m, "test split")?;
+            run.write_with("confusion.png", |p| plot_confusion(p, m, "test split"))?;
+            written.push("confusion.png");
         }
-        println!(
-            "wrote {}/{{config.toml, report.json, model.safetensors, classes.json, curves.png, confusion.png}}",
-            dir.display()
-        );
-        if monitor_every.is_some() {
-            monitor.write(&dir)?;
-            plot_ratios(&dir.join("ratios.png"), &monitor.ratios, &monitor.config)?;
-            println!(
-                "wrote {}/{{monitor.csv, steps.csv, monitor.json, ratios.png}}",
-                dir.display()
-            );
+        if write_monitor {
+            for (name, text) in monitor.files() {
+                run.write(name, text.as_bytes())?;
+                written.push(name);
+            }
+            run.write_with("ratios.png", |p| {
+                plot_ratios(p, &monitor.ratios, &monitor.config)
+            })?;
+            written.push("ratios.png");
         }
+        let dir = run.path();
         let data = &trained.data;
         let page = RunReport {
             title: format!("nn-train run {}", dir.display()),
@@ -146,14 +238,14 @@ pub fn run_session(
             report: Some(r),
             class_names: data.class_names.clone(),
             figures: figures_from(
-                &dir,
+                dir,
                 &[
                     ("curves.png", "Loss per step and accuracy per epoch"),
                     ("confusion.png", "Confusion matrix on the test split"),
                     ("ratios.png", "Update / weight ratios per parameter"),
                 ],
             ),
-            ratios: if monitor_every.is_some() {
+            ratios: if write_monitor {
                 monitor.ratio_summary()
             } else {
                 Vec::new()
@@ -166,8 +258,11 @@ pub fn run_session(
                 16,
             )?,
         };
-        page.write(&dir.join("report.html"))?;
-        println!("wrote {}/report.html", dir.display());
+        run.write_with("report.html", |p| page.write(p))?;
+        written.push("report.html");
+        run.commit()?;
+        written.push("manifest.json");
+        println!("wrote {}/{{{}}}", dir.display(), written.join(", "));
     }
     Ok(())
 }

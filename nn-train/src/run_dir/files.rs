@@ -1,0 +1,201 @@
+//! The file operations of a run folder: atomic writes, temporary files, the lock, checksums.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{CHECKPOINT, FileEntry, LOCK, MANIFEST, RunDirError, io};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory (`.NAME.tmp-…`),
+/// `fsync`, rename over `path`, `fsync` of the directory. On error the temporary file is
+/// removed and `path` is unchanged.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunDirError> {
+    let dir = parent(path);
+    fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
+    let tmp = temporary_sibling(path)?;
+    let result = fs::write(&tmp, bytes)
+        .map_err(io(path, "cannot write"))
+        .and_then(|()| finish(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Lets `f` write a temporary path next to `path`, then `fsync`s it and renames it over `path`
+/// (and `fsync`s the directory). If `f` or the rename fails, the temporary file is removed and
+/// `path` is unchanged.
+pub fn write_atomic_with<E: From<RunDirError>>(
+    path: &Path,
+    f: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
+    let dir = parent(path);
+    fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
+    let tmp = temporary_sibling(path)?;
+    let result = f(&tmp).and_then(|()| Ok(finish(&tmp, path)?));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `fsync(tmp)`, rename `tmp` → `path`, `fsync` of the directory.
+pub(super) fn finish(tmp: &Path, path: &Path) -> Result<(), RunDirError> {
+    File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path, "cannot flush"))?;
+    fs::rename(tmp, path).map_err(io(path, "cannot rename into place"))?;
+    sync_dir(parent(path))
+}
+
+pub(super) fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Takes an exclusive advisory lock (`flock(LOCK_EX | LOCK_NB)`) on `file`: `Ok(false)` if
+/// another open file description holds it. The lock ends when the file is closed or the
+/// process ends. (`std::fs::File::try_lock` needs Rust 1.89, above the workspace's 1.85.)
+#[cfg(unix)]
+pub(super) fn try_lock(file: &File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock takes a valid open descriptor (borrowed from `file`, alive for the call)
+    // and integer flags; it touches no memory of ours.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// No advisory locks off Unix: a second writer is not detected.
+#[cfg(not(unix))]
+pub(super) fn try_lock(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// Flushes a directory's entries (the rename) to disk.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), RunDirError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir, "cannot flush the folder"))
+}
+
+/// The marker in every temporary file name.
+const TMP_MARK: &str = ".tmp-";
+
+/// A fresh temporary path next to `path`: `.<name>.tmp-<pid>-<counter>`.
+pub(super) fn temporary_sibling(path: &Path) -> Result<PathBuf, RunDirError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| RunDirError::BadName {
+            name: path.display().to_string(),
+        })?;
+    Ok(path.with_file_name(format!(
+        ".{name}{TMP_MARK}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )))
+}
+
+/// Entries of `dir` other than the lock file.
+pub(super) fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>, RunDirError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir, "cannot list the run folder"))? {
+        let entry = entry.map_err(io(dir, "cannot list the run folder"))?;
+        if entry.file_name() != LOCK {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Removes temporary files (`.*.tmp-*`, also nn-core's and [`crate::write_atomic`]'s) under
+/// `dir`, recursively; symbolic links are not followed.
+pub(super) fn remove_temporaries(dir: &Path) -> Result<(), RunDirError> {
+    for entry in fs::read_dir(dir).map_err(io(dir, "cannot list"))? {
+        let entry = entry.map_err(io(dir, "cannot list"))?;
+        let p = entry.path();
+        let kind = entry.file_type().map_err(io(&p, "cannot inspect"))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if kind.is_dir() {
+            remove_temporaries(&p)?;
+        } else if kind.is_file()
+            && name.starts_with('.')
+            && (name.contains(TMP_MARK) || name.ends_with(".tmp"))
+        {
+            fs::remove_file(&p).map_err(io(&p, "cannot remove a stale temporary file"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Regular files under `dir` (relative names with `/`), skipping hidden files, the manifest
+/// and checkpoints; symbolic links are not followed.
+pub(super) fn collect_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeMap<String, FileEntry>,
+) -> Result<(), RunDirError> {
+    for entry in fs::read_dir(dir).map_err(io(dir, "cannot list"))? {
+        let entry = entry.map_err(io(dir, "cannot list"))?;
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == CHECKPOINT || (prefix.is_empty() && name == MANIFEST) {
+            continue;
+        }
+        let rel = format!("{prefix}{name}");
+        let kind = entry.file_type().map_err(io(&p, "cannot inspect"))?;
+        if kind.is_dir() {
+            collect_files(&p, &format!("{rel}/"), out)?;
+        } else if kind.is_file() {
+            out.insert(rel, checksum(&p).map_err(io(&p, "cannot read"))?);
+        }
+    }
+    Ok(())
+}
+
+/// Size and CRC-32 of a file, streamed.
+pub(super) fn checksum(path: &Path) -> std::io::Result<FileEntry> {
+    let mut f = File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileEntry {
+        bytes,
+        crc32: hasher.finalize(),
+    })
+}
+
+/// A relative path of normal components, not the manifest or the lock file.
+pub(super) fn check_name(name: &str) -> Result<(), RunDirError> {
+    let p = Path::new(name);
+    let ok = !name.is_empty()
+        && name != MANIFEST
+        && name != LOCK
+        && p.components().all(|c| matches!(c, Component::Normal(_)));
+    if ok {
+        Ok(())
+    } else {
+        Err(RunDirError::BadName { name: name.into() })
+    }
+}
