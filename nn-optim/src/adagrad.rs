@@ -2,12 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::Core;
+use crate::elementwise::{Common, ElementwiseOptimizer, Update, UpdateRule};
 use crate::error::{OptimError, check_nonneg};
 use crate::fused::run3;
 use crate::group::ParamGroup;
-use crate::optimizer::{Optimizer, impl_core_plumbing, impl_optimizer_common};
-use crate::param::ParamMut;
 use crate::transform::{Decay, DecayKind, GradClip, WeightDecay, with_decay};
 
 /// Configuration of [`AdaGrad`], with PyTorch's defaults (`torch.optim.Adagrad`).
@@ -65,87 +63,79 @@ impl AdaGradConfig {
 
     /// Validates and builds the optimizer with extra parameter groups.
     pub fn init_with_groups(self, groups: Vec<ParamGroup>) -> Result<AdaGrad, OptimError> {
-        const O: &str = "Adagrad";
-        check_nonneg(O, "lr_decay", self.lr_decay)?;
-        check_nonneg(
-            O,
-            "initial_accumulator_value",
-            self.initial_accumulator_value,
-        )?;
-        check_nonneg(O, "eps", self.eps)?;
-        let core = Core::new(
-            O,
-            self.lr,
-            self.weight_decay,
-            groups,
-            self.clip,
-            self.maximize,
-        )?;
-        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
-        Ok(AdaGrad {
-            core,
+        let common = Common {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            maximize: self.maximize,
+        };
+        ElementwiseOptimizer::new(self.rule()?, common, groups)
+    }
+
+    /// Validates the AdaGrad-specific fields and returns the update rule.
+    pub fn rule(&self) -> Result<AdaGradRule, OptimError> {
+        check_nonneg(NAME, "lr_decay", self.lr_decay)?;
+        let init = self.initial_accumulator_value;
+        check_nonneg(NAME, "initial_accumulator_value", init)?;
+        check_nonneg(NAME, "eps", self.eps)?;
+        Ok(AdaGradRule {
             lr_decay: self.lr_decay,
-            init: self.initial_accumulator_value as f32,
+            init: init as f32,
             eps: self.eps as f32,
-            decay,
+            decay: DecayKind::from_decoupled(self.decoupled_weight_decay),
         })
     }
 }
 
+const NAME: &str = "Adagrad";
+
 /// AdaGrad; see [`AdaGradConfig`] for the update.
-#[derive(Clone, Debug)]
-pub struct AdaGrad {
-    core: Core,
+pub type AdaGrad = ElementwiseOptimizer<AdaGradRule>;
+
+/// AdaGrad's per-parameter update (see [`AdaGradConfig`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaGradRule {
     lr_decay: f64,
     init: f32,
     eps: f32,
     decay: DecayKind,
 }
 
-impl AdaGrad {
-    fn buffer_names(&self) -> Vec<&'static str> {
-        vec!["sum"]
-    }
-}
-
-impl_core_plumbing!(AdaGrad);
-
-impl Optimizer for AdaGrad {
-    fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
-        let (work, prep) = self.core.begin(params, &[self.init])?;
-        let eps = self.eps;
-        for w in work {
-            let p = &mut params[w.index];
-            let grp = &self.core.groups.state[w.group];
-            let slot = self
-                .core
-                .slots
-                .get_mut(p.name)
-                .expect("slot created by begin");
-            slot.step += 1;
-            let g = p
-                .grad
-                .as_ref()
-                .expect("begin keeps only parameters with a gradient");
-            let clr = grp.lr / (1.0 + (slot.step - 1) as f64 * self.lr_decay);
-            let neg_clr = (-clr) as f32;
-            let decay = WeightDecay::prepare(self.decay, grp.weight_decay, clr);
-            with_decay!(decay, d => run3(&mut p.value, g, &mut slot.bufs[0], |th, g, s| {
-                let g = d.grad(prep.apply(g), *th);
-                *s += g * g;
-                let std = s.sqrt() + eps;
-                *th = d.param(*th) + neg_clr * g / std;
-            }));
-        }
-        Ok(())
+impl UpdateRule for AdaGradRule {
+    fn name(&self) -> &'static str {
+        NAME
     }
 
-    impl_optimizer_common!();
+    fn buffer_names(&self) -> &'static [&'static str] {
+        &["sum"]
+    }
+
+    fn initial_value(&self, _index: usize) -> f32 {
+        self.init
+    }
+
+    fn decay_kind(&self) -> DecayKind {
+        self.decay
+    }
+
+    fn update(&self, u: Update<'_, '_>) {
+        let (eps, prep) = (self.eps, u.prep);
+        let clr = u.lr / (1.0 + (u.step - 1) as f64 * self.lr_decay);
+        let neg_clr = (-clr) as f32;
+        let decay = WeightDecay::prepare(self.decay, u.weight_decay, clr);
+        with_decay!(decay, d => run3(u.value, u.grad, &mut u.state[0], |th, g, s| {
+            let g = d.grad(prep.apply(g), *th);
+            *s += g * g;
+            let std = s.sqrt() + eps;
+            *th = d.param(*th) + neg_clr * g / std;
+        }));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Optimizer, ParamMut};
     use ndarray::{ArrayD, IxDyn};
 
     #[test]
@@ -166,25 +156,5 @@ mod tests {
         let expect = -1.0 - 3.0 / 18f64.sqrt();
         assert!((w[[0]] as f64 - expect).abs() < 1e-6);
         assert_eq!(opt.state().params["w"].buffers["sum"][[0]], 18.0);
-    }
-
-    #[test]
-    fn invalid_hyperparameters_are_errors() {
-        assert!(
-            AdaGradConfig {
-                lr_decay: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        assert!(
-            AdaGradConfig {
-                initial_accumulator_value: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
     }
 }

@@ -2,12 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::Core;
+use crate::elementwise::{Common, ElementwiseOptimizer, Update, UpdateRule};
 use crate::error::{OptimError, check_nonneg, check_unit_open};
 use crate::fused::{run4, run5, three, two};
 use crate::group::ParamGroup;
-use crate::optimizer::{Optimizer, impl_core_plumbing, impl_optimizer_common};
-use crate::param::ParamMut;
 use crate::transform::{Decay, DecayKind, GradClip, WeightDecay, with_decay};
 
 /// Configuration of [`Adam`], with PyTorch's defaults (`torch.optim.Adam`).
@@ -102,7 +100,16 @@ impl AdamWConfig {
 
     /// Validates and builds the optimizer with extra parameter groups.
     pub fn init_with_groups(self, groups: Vec<ParamGroup>) -> Result<Adam, OptimError> {
-        let c = AdamConfig {
+        self.adam().build("AdamW", groups)
+    }
+
+    /// Validates the Adam-specific fields and returns the update rule.
+    pub fn rule(&self) -> Result<AdamRule, OptimError> {
+        self.adam().rule_named("AdamW")
+    }
+
+    fn adam(&self) -> AdamConfig {
+        AdamConfig {
             lr: self.lr,
             betas: self.betas,
             eps: self.eps,
@@ -111,8 +118,7 @@ impl AdamWConfig {
             amsgrad: self.amsgrad,
             maximize: self.maximize,
             clip: self.clip,
-        };
-        c.build("AdamW", groups)
+        }
     }
 }
 
@@ -127,55 +133,46 @@ impl AdamConfig {
         self.build("Adam", groups)
     }
 
-    fn build(self, owner: &'static str, groups: Vec<ParamGroup>) -> Result<Adam, OptimError> {
-        check_unit_open(owner, "betas.0", self.betas.0)?;
-        check_unit_open(owner, "betas.1", self.betas.1)?;
-        check_nonneg(owner, "eps", self.eps)?;
-        let core = Core::new(
-            owner,
-            self.lr,
-            self.weight_decay,
-            groups,
-            self.clip,
-            self.maximize,
-        )?;
-        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
-        Ok(Adam {
-            core,
+    /// Validates the Adam-specific fields and returns the update rule.
+    pub fn rule(&self) -> Result<AdamRule, OptimError> {
+        self.rule_named("Adam")
+    }
+
+    fn rule_named(&self, name: &'static str) -> Result<AdamRule, OptimError> {
+        check_unit_open(name, "betas.0", self.betas.0)?;
+        check_unit_open(name, "betas.1", self.betas.1)?;
+        check_nonneg(name, "eps", self.eps)?;
+        Ok(AdamRule {
+            name,
             betas: self.betas,
             eps: self.eps,
             amsgrad: self.amsgrad,
-            decay,
+            decay: DecayKind::from_decoupled(self.decoupled_weight_decay),
         })
+    }
+
+    fn build(self, name: &'static str, groups: Vec<ParamGroup>) -> Result<Adam, OptimError> {
+        let common = Common {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            maximize: self.maximize,
+        };
+        ElementwiseOptimizer::new(self.rule_named(name)?, common, groups)
     }
 }
 
 /// Adam / AMSGrad / AdamW; see [`AdamConfig`] for the update.
-#[derive(Clone, Debug)]
-pub struct Adam {
-    core: Core,
+pub type Adam = ElementwiseOptimizer<AdamRule>;
+
+/// Adam's per-parameter update (see [`AdamConfig`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamRule {
+    name: &'static str,
     betas: (f64, f64),
     eps: f64,
     amsgrad: bool,
     decay: DecayKind,
-}
-
-impl Adam {
-    /// The weight-decay rule of group `group`.
-    pub fn weight_decay_rule(&self, group: usize) -> Result<WeightDecay, OptimError> {
-        Ok(WeightDecay {
-            kind: self.decay,
-            coeff: self.core.group(group)?.weight_decay,
-        })
-    }
-
-    fn buffer_names(&self) -> Vec<&'static str> {
-        if self.amsgrad {
-            vec!["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
-        } else {
-            vec!["exp_avg", "exp_avg_sq"]
-        }
-    }
 }
 
 /// PyTorch's `lerp` on the CPU: `a + w(b − a)` for |w| < ½, else `b − (b − a)(1 − w)`.
@@ -188,20 +185,34 @@ pub(crate) fn lerp(a: f32, b: f32, w: f32) -> f32 {
     }
 }
 
-impl_core_plumbing!(
-    Adam,
-    momentum = |s: &Adam| Some(s.betas.0),
-    set_momentum = |s: &mut Adam, m: f64| {
-        check_unit_open(s.core.owner, "betas.0", m)?;
-        s.betas.0 = m;
+impl UpdateRule for AdamRule {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn buffer_names(&self) -> &'static [&'static str] {
+        if self.amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    fn decay_kind(&self) -> DecayKind {
+        self.decay
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, m: f64) -> Result<(), OptimError> {
+        check_unit_open(self.name, "betas.0", m)?;
+        self.betas.0 = m;
         Ok(())
     }
-);
 
-impl Optimizer for Adam {
-    fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
-        let inits: &[f32] = if self.amsgrad { &[0.0; 3] } else { &[0.0; 2] };
-        let (work, prep) = self.core.begin(params, inits)?;
+    fn update(&self, u: Update<'_, '_>) {
         let (b1, b2) = self.betas;
         let (w1, b2f, w2, eps) = (
             (1.0 - b1) as f32,
@@ -209,55 +220,40 @@ impl Optimizer for Adam {
             (1.0 - b2) as f32,
             self.eps as f32,
         );
-        for w in work {
-            let p = &mut params[w.index];
-            let grp = &self.core.groups.state[w.group];
-            let slot = self
-                .core
-                .slots
-                .get_mut(p.name)
-                .expect("slot created by begin");
-            slot.step += 1;
-            let t = slot.step as f64;
-            let g = p
-                .grad
-                .as_ref()
-                .expect("begin keeps only parameters with a gradient");
-            // Scalars as PyTorch computes them (Python floats), rounded once to f32.
-            let step_size = grp.lr / (1.0 - b1.powf(t));
-            let neg_step = (-step_size) as f32;
-            let inv_bc2_sqrt = 1.0f32 / ((1.0 - b2.powf(t)).sqrt() as f32);
-            let decay = WeightDecay::prepare(self.decay, grp.weight_decay, grp.lr);
-            with_decay!(decay, d => if self.amsgrad {
-                let (m, v, vmax) = three(&mut slot.bufs);
-                run5(&mut p.value, g, m, v, vmax, |th, g, m, v, vmax| {
-                    let g = d.grad(prep.apply(g), *th);
-                    *m = lerp(*m, g, w1);
-                    *v = *v * b2f + w2 * g * g;
-                    *vmax = vmax.max(*v);
-                    let denom = vmax.sqrt() * inv_bc2_sqrt + eps;
-                    *th = d.param(*th) + neg_step * *m / denom;
-                })
-            } else {
-                let (m, v) = two(&mut slot.bufs);
-                run4(&mut p.value, g, m, v, |th, g, m, v| {
-                    let g = d.grad(prep.apply(g), *th);
-                    *m = lerp(*m, g, w1);
-                    *v = *v * b2f + w2 * g * g;
-                    let denom = v.sqrt() * inv_bc2_sqrt + eps;
-                    *th = d.param(*th) + neg_step * *m / denom;
-                })
-            });
-        }
-        Ok(())
+        let prep = u.prep;
+        let t = u.step as f64;
+        // Scalars as PyTorch computes them (Python floats), rounded once to f32.
+        let step_size = u.lr / (1.0 - b1.powf(t));
+        let neg_step = (-step_size) as f32;
+        let inv_bc2_sqrt = 1.0f32 / ((1.0 - b2.powf(t)).sqrt() as f32);
+        let decay = WeightDecay::prepare(self.decay, u.weight_decay, u.lr);
+        with_decay!(decay, d => if self.amsgrad {
+            let (m, v, vmax) = three(u.state);
+            run5(u.value, u.grad, m, v, vmax, |th, g, m, v, vmax| {
+                let g = d.grad(prep.apply(g), *th);
+                *m = lerp(*m, g, w1);
+                *v = *v * b2f + w2 * g * g;
+                *vmax = vmax.max(*v);
+                let denom = vmax.sqrt() * inv_bc2_sqrt + eps;
+                *th = d.param(*th) + neg_step * *m / denom;
+            })
+        } else {
+            let (m, v) = two(u.state);
+            run4(u.value, u.grad, m, v, |th, g, m, v| {
+                let g = d.grad(prep.apply(g), *th);
+                *m = lerp(*m, g, w1);
+                *v = *v * b2f + w2 * g * g;
+                let denom = v.sqrt() * inv_bc2_sqrt + eps;
+                *th = d.param(*th) + neg_step * *m / denom;
+            })
+        });
     }
-
-    impl_optimizer_common!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Optimizer, ParamMut};
     use ndarray::{ArrayD, IxDyn};
 
     #[test]
@@ -282,41 +278,6 @@ mod tests {
     fn lerp_matches_both_branches() {
         assert_eq!(lerp(1.0, 3.0, 0.25), 1.5);
         assert_eq!(lerp(1.0, 3.0, 0.75), 2.5);
-    }
-
-    #[test]
-    fn invalid_betas_are_errors() {
-        let e = AdamConfig {
-            betas: (1.0, 0.999),
-            ..Default::default()
-        }
-        .init()
-        .unwrap_err();
-        assert!(e.to_string().contains("betas.0"), "{e}");
-        assert!(
-            AdamConfig {
-                betas: (0.9, -0.1),
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        assert!(
-            AdamConfig {
-                eps: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        assert!(
-            AdamWConfig {
-                weight_decay: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
     }
 
     #[test]

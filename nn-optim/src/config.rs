@@ -120,6 +120,60 @@ mod tests {
         assert!(toml::from_str::<OptimizerConfig>("kind = \"lbfgs\"\nmomentum = 0.9\n").is_err());
     }
 
+    /// Every element-wise optimizer validates its common fields (through the generic core) and
+    /// its own ones (through its rule), naming the field.
+    #[test]
+    fn invalid_hyperparameters_are_errors_naming_the_field() {
+        let common = [
+            ("lr = -1.0", "lr"),
+            ("lr = nan", "lr"),
+            ("weight_decay = -0.1", "weight_decay"),
+            ("clip = { max_norm = -1.0 }", "clip.max_norm"),
+        ];
+        let own: &[(&str, &str, &str)] = &[
+            ("sgd", "momentum = -0.1", "momentum"),
+            ("sgd", "dampening = -1.0", "dampening"),
+            ("sgd", "nesterov = true", "nesterov"),
+            (
+                "sgd",
+                "momentum = 0.9\ndampening = 0.1\nnesterov = true",
+                "nesterov",
+            ),
+            ("adagrad", "lr_decay = -1.0", "lr_decay"),
+            (
+                "adagrad",
+                "initial_accumulator_value = -1.0",
+                "initial_accumulator_value",
+            ),
+            ("adagrad", "eps = -1.0", "eps"),
+            ("rmsprop", "alpha = 1.5", "alpha"),
+            ("rmsprop", "eps = inf", "eps"),
+            ("rmsprop", "momentum = -1.0", "momentum"),
+            ("adam", "betas = [1.0, 0.999]", "betas.0"),
+            ("adam", "betas = [0.9, -0.1]", "betas.1"),
+            ("adam", "eps = -1.0", "eps"),
+            ("adamw", "betas = [0.9, 1.0]", "betas.1"),
+            ("adamw", "weight_decay = -1.0", "weight_decay"),
+        ];
+        let kinds = ["sgd", "adagrad", "rmsprop", "adam", "adamw"];
+        let cases = kinds
+            .iter()
+            .flat_map(|k| common.iter().map(move |(body, f)| (*k, *body, *f)))
+            .chain(own.iter().copied());
+        for (kind, body, field) in cases {
+            let text = format!("kind = \"{kind}\"\n{body}\n");
+            let c: OptimizerConfig =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            match c.build(vec![]) {
+                Err(OptimError::InvalidHyperparameter { field: f, .. }) => {
+                    assert_eq!(f, field, "{text}")
+                }
+                Err(other) => panic!("{text}: {other}"),
+                Ok(_) => panic!("{text} was accepted"),
+            }
+        }
+    }
+
     #[test]
     fn unknown_fields_and_bad_values_are_errors() {
         let e = toml::from_str::<OptimizerConfig>("kind = \"adam\"\nlearning_rate = 0.1\n")

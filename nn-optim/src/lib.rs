@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`ParamMut`] | a borrowed, named parameter with its gradient: what `step` works on |
 //! | [`Optimizer`], [`LrControl`] | the optimizer interface (step, groups, lr, state) |
+//! | [`UpdateRule`] → [`ElementwiseOptimizer`] | a per-parameter update wrapped once with groups, state, clipping, save/restore |
 //! | [`ParamGroup`], [`Matcher`] | parameter groups by name: per-group lr and weight decay |
 //! | [`SgdConfig`] → [`Sgd`] | SGD, momentum, Nesterov, (decoupled) weight decay |
 //! | [`AdaGradConfig`] → [`AdaGrad`] | AdaGrad |
@@ -62,7 +63,7 @@
 mod adagrad;
 mod adam;
 mod config;
-mod core;
+mod elementwise;
 mod error;
 mod fused;
 mod group;
@@ -76,23 +77,26 @@ mod sgd;
 mod state;
 pub mod transform;
 
-pub use adagrad::{AdaGrad, AdaGradConfig};
-pub use adam::{Adam, AdamConfig, AdamWConfig};
+pub use adagrad::{AdaGrad, AdaGradConfig, AdaGradRule};
+pub use adam::{Adam, AdamConfig, AdamRule, AdamWConfig};
 pub use config::OptimizerConfig;
+pub use elementwise::{Common, ElementwiseOptimizer, Update, UpdateRule};
 pub use error::OptimError;
 pub use fused::PAR_MIN;
 pub use group::{GroupState, Matcher, ParamGroup};
 pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsState, LineSearch};
 pub use optimizer::{LrControl, Optimizer};
 pub use param::{ParamMut, flatten_values, unflatten_into};
-pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropRule};
 pub use schedule::{
     Anneal, Interval, LrScheduler, MinLr, MomentumCycle, PlateauMode, ReduceLrOnPlateau,
     ReduceLrOnPlateauConfig, ScalingRule, Schedule, ThresholdMode, scale_lr,
 };
-pub use sgd::{Sgd, SgdConfig};
+pub use sgd::{Sgd, SgdConfig, SgdRule};
 pub use state::{OptimState, ParamState};
-pub use transform::{DecayKind, GradClip, Momentum, NormType, WeightDecay, global_grad_norm};
+pub use transform::{
+    DecayKind, GradClip, GradPrep, Momentum, NormType, WeightDecay, global_grad_norm,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -3,12 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::adam::lerp;
-use crate::core::Core;
-use crate::error::{OptimError, check_nonneg};
+use crate::elementwise::{Common, ElementwiseOptimizer, Update, UpdateRule};
+use crate::error::{OptimError, check, check_nonneg};
 use crate::fused::{run3, run4, run5, three, two};
 use crate::group::ParamGroup;
-use crate::optimizer::{Optimizer, impl_core_plumbing, impl_optimizer_common};
-use crate::param::ParamMut;
 use crate::transform::{Decay, DecayKind, GradClip, Heavy, Mom, WeightDecay, with_decay};
 
 /// Configuration of [`RmsProp`], with PyTorch's defaults (`torch.optim.RMSprop`).
@@ -71,41 +69,45 @@ impl RmsPropConfig {
 
     /// Validates and builds the optimizer with extra parameter groups.
     pub fn init_with_groups(self, groups: Vec<ParamGroup>) -> Result<RmsProp, OptimError> {
-        const O: &str = "RMSprop";
-        crate::error::check(
+        let common = Common {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            maximize: self.maximize,
+        };
+        ElementwiseOptimizer::new(self.rule()?, common, groups)
+    }
+
+    /// Validates the RMSprop-specific fields and returns the update rule.
+    pub fn rule(&self) -> Result<RmsPropRule, OptimError> {
+        check(
             (0.0..=1.0).contains(&self.alpha),
-            O,
+            NAME,
             "alpha",
             self.alpha,
             "a number in [0, 1]",
         )?;
-        check_nonneg(O, "eps", self.eps)?;
-        check_nonneg(O, "momentum", self.momentum)?;
-        let core = Core::new(
-            O,
-            self.lr,
-            self.weight_decay,
-            groups,
-            self.clip,
-            self.maximize,
-        )?;
-        let decay = DecayKind::from_decoupled(self.decoupled_weight_decay);
-        Ok(RmsProp {
-            core,
+        check_nonneg(NAME, "eps", self.eps)?;
+        check_nonneg(NAME, "momentum", self.momentum)?;
+        Ok(RmsPropRule {
             alpha: self.alpha,
             eps: self.eps,
             momentum: self.momentum,
             has_momentum: self.momentum > 0.0,
             centered: self.centered,
-            decay,
+            decay: DecayKind::from_decoupled(self.decoupled_weight_decay),
         })
     }
 }
 
+const NAME: &str = "RMSprop";
+
 /// RMSprop; see [`RmsPropConfig`] for the update.
-#[derive(Clone, Debug)]
-pub struct RmsProp {
-    core: Core,
+pub type RmsProp = ElementwiseOptimizer<RmsPropRule>;
+
+/// RMSprop's per-parameter update (see [`RmsPropConfig`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RmsPropRule {
     alpha: f64,
     eps: f64,
     momentum: f64,
@@ -115,39 +117,42 @@ pub struct RmsProp {
     decay: DecayKind,
 }
 
-impl RmsProp {
-    fn buffer_names(&self) -> Vec<&'static str> {
-        let mut v = vec!["square_avg"];
-        if self.centered {
-            v.push("grad_avg");
-        }
-        if self.has_momentum {
-            v.push("momentum_buffer");
-        }
-        v
+impl UpdateRule for RmsPropRule {
+    fn name(&self) -> &'static str {
+        NAME
     }
-}
 
-impl_core_plumbing!(
-    RmsProp,
-    momentum = |s: &RmsProp| s.has_momentum.then_some(s.momentum),
-    set_momentum = |s: &mut RmsProp, m: f64| {
-        if !s.has_momentum {
+    fn buffer_names(&self) -> &'static [&'static str] {
+        match (self.centered, self.has_momentum) {
+            (false, false) => &["square_avg"],
+            (true, false) => &["square_avg", "grad_avg"],
+            (false, true) => &["square_avg", "momentum_buffer"],
+            (true, true) => &["square_avg", "grad_avg", "momentum_buffer"],
+        }
+    }
+
+    fn decay_kind(&self) -> DecayKind {
+        self.decay
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        self.has_momentum.then_some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, m: f64) -> Result<(), OptimError> {
+        if !self.has_momentum {
             return Err(OptimError::Unsupported {
                 optimizer: "RMSprop built without momentum",
                 what: "setting momentum",
             });
         }
-        check_nonneg("RMSprop", "momentum", m)?;
-        s.momentum = m;
+        check_nonneg(NAME, "momentum", m)?;
+        self.momentum = m;
         Ok(())
     }
-);
 
-impl Optimizer for RmsProp {
-    fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
-        let nbuf = self.buffer_names().len();
-        let (work, prep) = self.core.begin(params, &[0.0; 3][..nbuf])?;
+    fn update(&self, u: Update<'_, '_>) {
+        let prep = u.prep;
         let (alpha, w, eps) = (
             self.alpha as f32,
             (1.0 - self.alpha) as f32,
@@ -158,70 +163,54 @@ impl Optimizer for RmsProp {
             one_minus_damp: 1.0,
         };
         let (centered, with_mom) = (self.centered, self.has_momentum);
-        for wk in work {
-            let p = &mut params[wk.index];
-            let grp = &self.core.groups.state[wk.group];
-            let slot = self
-                .core
-                .slots
-                .get_mut(p.name)
-                .expect("slot created by begin");
-            slot.step += 1;
-            let g = p
-                .grad
-                .as_ref()
-                .expect("begin keeps only parameters with a gradient");
-            let lr = grp.lr as f32;
-            let decay = WeightDecay::prepare(self.decay, grp.weight_decay, grp.lr);
-            with_decay!(decay, d => match (centered, with_mom) {
-                (false, false) => run3(&mut p.value, g, &mut slot.bufs[0], |th, g, s| {
+        let lr = u.lr as f32;
+        let decay = WeightDecay::prepare(self.decay, u.weight_decay, u.lr);
+        with_decay!(decay, d => match (centered, with_mom) {
+            (false, false) => run3(u.value, u.grad, &mut u.state[0], |th, g, s| {
+                let g = d.grad(prep.apply(g), *th);
+                *s = *s * alpha + w * g * g;
+                let a = s.sqrt() + eps;
+                *th = d.param(*th) + -lr * g / a;
+            }),
+            (false, true) => {
+                let (s, b) = two(u.state);
+                run4(u.value, u.grad, s, b, |th, g, s, b| {
                     let g = d.grad(prep.apply(g), *th);
                     *s = *s * alpha + w * g * g;
                     let a = s.sqrt() + eps;
+                    let dir = mom.dir(g / a, b);
+                    *th = d.param(*th) - lr * dir;
+                })
+            }
+            (true, false) => {
+                let (s, ga) = two(u.state);
+                run4(u.value, u.grad, s, ga, |th, g, s, ga| {
+                    let g = d.grad(prep.apply(g), *th);
+                    *s = *s * alpha + w * g * g;
+                    *ga = lerp(*ga, g, w);
+                    let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
                     *th = d.param(*th) + -lr * g / a;
-                }),
-                (false, true) => {
-                    let (s, b) = two(&mut slot.bufs);
-                    run4(&mut p.value, g, s, b, |th, g, s, b| {
-                        let g = d.grad(prep.apply(g), *th);
-                        *s = *s * alpha + w * g * g;
-                        let a = s.sqrt() + eps;
-                        let dir = mom.dir(g / a, b);
-                        *th = d.param(*th) - lr * dir;
-                    })
-                }
-                (true, false) => {
-                    let (s, ga) = two(&mut slot.bufs);
-                    run4(&mut p.value, g, s, ga, |th, g, s, ga| {
-                        let g = d.grad(prep.apply(g), *th);
-                        *s = *s * alpha + w * g * g;
-                        *ga = lerp(*ga, g, w);
-                        let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
-                        *th = d.param(*th) + -lr * g / a;
-                    })
-                }
-                (true, true) => {
-                    let (s, ga, b) = three(&mut slot.bufs);
-                    run5(&mut p.value, g, s, ga, b, |th, g, s, ga, b| {
-                        let g = d.grad(prep.apply(g), *th);
-                        *s = *s * alpha + w * g * g;
-                        *ga = lerp(*ga, g, w);
-                        let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
-                        let dir = mom.dir(g / a, b);
-                        *th = d.param(*th) - lr * dir;
-                    })
-                }
-            });
-        }
-        Ok(())
+                })
+            }
+            (true, true) => {
+                let (s, ga, b) = three(u.state);
+                run5(u.value, u.grad, s, ga, b, |th, g, s, ga, b| {
+                    let g = d.grad(prep.apply(g), *th);
+                    *s = *s * alpha + w * g * g;
+                    *ga = lerp(*ga, g, w);
+                    let a = (*s + -1.0 * *ga * *ga).sqrt() + eps;
+                    let dir = mom.dir(g / a, b);
+                    *th = d.param(*th) - lr * dir;
+                })
+            }
+        });
     }
-
-    impl_optimizer_common!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Optimizer, ParamMut};
     use ndarray::{ArrayD, IxDyn};
 
     #[test]
@@ -239,25 +228,5 @@ mod tests {
         let s = 0.01f64 * 4.0;
         let expect = 1.0 - 0.01 * 2.0 / (s.sqrt() + 1e-8);
         assert!((w[[0]] as f64 - expect).abs() < 1e-6);
-    }
-
-    #[test]
-    fn invalid_alpha_is_an_error() {
-        assert!(
-            RmsPropConfig {
-                alpha: 1.5,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        assert!(
-            RmsPropConfig {
-                momentum: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
     }
 }

@@ -2,12 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::Core;
+use crate::elementwise::{Common, ElementwiseOptimizer, Update, UpdateRule};
 use crate::error::{OptimError, check, check_nonneg};
 use crate::fused::{run2, run3};
 use crate::group::ParamGroup;
-use crate::optimizer::{Optimizer, impl_core_plumbing, impl_optimizer_common};
-use crate::param::ParamMut;
 use crate::transform::{
     Decay, DecayKind, GradClip, Mom, Momentum, WeightDecay, with_decay, with_momentum,
 };
@@ -68,138 +66,117 @@ impl SgdConfig {
 
     /// Validates and builds the optimizer with extra parameter groups.
     pub fn init_with_groups(self, groups: Vec<ParamGroup>) -> Result<Sgd, OptimError> {
-        const O: &str = "SGD";
-        check_nonneg(O, "momentum", self.momentum)?;
-        check_nonneg(O, "dampening", self.dampening)?;
+        let common = Common {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            maximize: self.maximize,
+        };
+        ElementwiseOptimizer::new(self.rule()?, common, groups)
+    }
+
+    /// Validates the SGD-specific fields and returns the update rule.
+    pub fn rule(&self) -> Result<SgdRule, OptimError> {
+        check_nonneg(NAME, "momentum", self.momentum)?;
+        check_nonneg(NAME, "dampening", self.dampening)?;
         check(
             !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
-            O,
+            NAME,
             "nesterov",
             self.nesterov,
             "Nesterov momentum only with momentum > 0 and dampening = 0",
         )?;
-        let core = Core::new(
-            O,
-            self.lr,
-            self.weight_decay,
-            groups,
-            self.clip,
-            self.maximize,
-        )?;
-        let kind = DecayKind::from_decoupled(self.decoupled_weight_decay);
-        let momentum = Momentum::from_torch(self.momentum, self.dampening, self.nesterov);
-        Ok(Sgd {
-            core,
-            momentum,
-            decay: kind,
+        Ok(SgdRule {
+            momentum: Momentum::from_torch(self.momentum, self.dampening, self.nesterov),
+            decay: DecayKind::from_decoupled(self.decoupled_weight_decay),
         })
     }
 }
 
+const NAME: &str = "SGD";
+
 /// Stochastic gradient descent; see [`SgdConfig`] for the update.
-#[derive(Clone, Debug)]
-pub struct Sgd {
-    core: Core,
+pub type Sgd = ElementwiseOptimizer<SgdRule>;
+
+/// SGD's per-parameter update (see [`SgdConfig`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SgdRule {
     momentum: Momentum,
     decay: DecayKind,
 }
 
-impl Sgd {
+impl SgdRule {
     /// The momentum setting.
     pub fn momentum(&self) -> Momentum {
         self.momentum
     }
-
-    /// The weight-decay rule of group `group`.
-    pub fn weight_decay_rule(&self, group: usize) -> Result<WeightDecay, OptimError> {
-        Ok(WeightDecay {
-            kind: self.decay,
-            coeff: self.core.group(group)?.weight_decay,
-        })
-    }
-
-    fn buffer_names(&self) -> Vec<&'static str> {
-        match self.momentum {
-            Momentum::None => vec![],
-            _ => vec!["momentum_buffer"],
-        }
-    }
 }
 
-impl_core_plumbing!(
-    Sgd,
-    momentum = |s: &Sgd| match s.momentum {
-        Momentum::None => None,
-        Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => Some(mu),
-    },
-    set_momentum = |s: &mut Sgd, m: f64| {
-        let nesterov = matches!(s.momentum, Momentum::Nesterov { .. });
-        crate::error::check(
+impl UpdateRule for SgdRule {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn buffer_names(&self) -> &'static [&'static str] {
+        match self.momentum {
+            Momentum::None => &[],
+            _ => &["momentum_buffer"],
+        }
+    }
+
+    fn decay_kind(&self) -> DecayKind {
+        self.decay
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        match self.momentum {
+            Momentum::None => None,
+            Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => Some(mu),
+        }
+    }
+
+    fn set_momentum(&mut self, m: f64) -> Result<(), OptimError> {
+        let nesterov = matches!(self.momentum, Momentum::Nesterov { .. });
+        check(
             m.is_finite() && (m > 0.0 || (m == 0.0 && !nesterov)),
-            "SGD",
+            NAME,
             "momentum",
             m,
             "a finite number >= 0 (> 0 for Nesterov)",
         )?;
-        match &mut s.momentum {
-            Momentum::None => {
-                return Err(OptimError::Unsupported {
-                    optimizer: "SGD built without momentum",
-                    what: "setting momentum",
-                });
+        match &mut self.momentum {
+            Momentum::None => Err(OptimError::Unsupported {
+                optimizer: "SGD built without momentum",
+                what: "setting momentum",
+            }),
+            Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => {
+                *mu = m;
+                Ok(())
             }
-            Momentum::Heavy { mu, .. } | Momentum::Nesterov { mu } => *mu = m,
         }
-        Ok(())
-    }
-);
-
-impl Optimizer for Sgd {
-    fn step(&mut self, params: &mut [ParamMut<'_>]) -> Result<(), OptimError> {
-        let inits: &[f32] = if self.momentum == Momentum::None {
-            &[]
-        } else {
-            &[0.0]
-        };
-        let (work, prep) = self.core.begin(params, inits)?;
-        for w in work {
-            let p = &mut params[w.index];
-            let grp = &self.core.groups.state[w.group];
-            let slot = self
-                .core
-                .slots
-                .get_mut(p.name)
-                .expect("slot created by begin");
-            let first = slot.step == 0;
-            slot.step += 1;
-            let g = p
-                .grad
-                .as_ref()
-                .expect("begin keeps only parameters with a gradient");
-            let lr = grp.lr as f32;
-            let decay = WeightDecay::prepare(self.decay, grp.weight_decay, grp.lr);
-            with_decay!(decay, d => match self.momentum {
-                Momentum::None => run2(&mut p.value, g, |t, g| {
-                    let g = d.grad(prep.apply(g), *t);
-                    *t = d.param(*t) - lr * g;
-                }),
-                mom => with_momentum!(mom, first, m => run3(&mut p.value, g, &mut slot.bufs[0], |t, g, b| {
-                    let g = d.grad(prep.apply(g), *t);
-                    let dir = m.dir(g, b);
-                    *t = d.param(*t) - lr * dir;
-                })),
-            });
-        }
-        Ok(())
     }
 
-    impl_optimizer_common!();
+    fn update(&self, u: Update<'_, '_>) {
+        let (first, lr, prep) = (u.step == 1, u.lr as f32, u.prep);
+        let decay = WeightDecay::prepare(self.decay, u.weight_decay, u.lr);
+        with_decay!(decay, d => match self.momentum {
+            Momentum::None => run2(u.value, u.grad, |t, g| {
+                let g = d.grad(prep.apply(g), *t);
+                *t = d.param(*t) - lr * g;
+            }),
+            mom => with_momentum!(mom, first, m => run3(u.value, u.grad, &mut u.state[0], |t, g, b| {
+                let g = d.grad(prep.apply(g), *t);
+                let dir = m.dir(g, b);
+                *t = d.param(*t) - lr * dir;
+            })),
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LrControl;
+    use crate::{LrControl, Optimizer, ParamMut};
     use ndarray::{ArrayD, IxDyn, array};
 
     fn arr(v: &[f32]) -> ArrayD<f32> {
@@ -293,33 +270,6 @@ mod tests {
             (w[[0]] - 0.9).abs() < 1e-7,
             "a failed step must not change parameters"
         );
-    }
-
-    #[test]
-    fn invalid_hyperparameters_are_errors() {
-        assert!(
-            SgdConfig {
-                lr: -1.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        assert!(
-            SgdConfig {
-                momentum: -0.1,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        let e = SgdConfig {
-            nesterov: true,
-            ..Default::default()
-        }
-        .init()
-        .unwrap_err();
-        assert!(e.to_string().contains("nesterov"), "{e}");
     }
 
     #[test]

@@ -106,17 +106,26 @@ impl GradClip {
     }
 }
 
-/// Per-step gradient pre-processing for the fused loops: g ← clamp(g, −clip, clip) · scale.
-/// With `clip = ∞` and `scale = ±1` this is exact (no rounding).
+/// A step's gradient pre-processing, applied to each gradient element before an update uses it:
+/// g ← clamp(g, −clip, clip) · scale, where `clip` comes from clipping by value, and `scale`
+/// from clipping by global norm and the sign of `maximize`. With no clipping it is exact (no
+/// rounding).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct GradPrep {
+pub struct GradPrep {
     pub(crate) clip: f32,
     pub(crate) scale: f32,
 }
 
 impl GradPrep {
+    /// No clipping, no sign change.
+    pub const IDENTITY: GradPrep = GradPrep {
+        clip: f32::INFINITY,
+        scale: 1.0,
+    };
+
+    /// The pre-processed gradient element.
     #[inline(always)]
-    pub(crate) fn apply(self, g: f32) -> f32 {
+    pub fn apply(self, g: f32) -> f32 {
         // clamp without `f32::clamp`'s assertion (validated once); NaN stays NaN
         let g = if g < -self.clip {
             -self.clip

@@ -19,8 +19,7 @@ mod clip;
 mod momentum;
 mod weight_decay;
 
-pub(crate) use clip::GradPrep;
-pub use clip::{GradClip, NormType, global_grad_norm};
+pub use clip::{GradClip, GradPrep, NormType, global_grad_norm};
 pub use momentum::Momentum;
 pub(crate) use momentum::with_momentum;
 pub(crate) use momentum::{FirstHeavy, FirstNesterov, Heavy, Mom, NesterovMom};
