@@ -20,7 +20,7 @@
 //! | [`OptimizerConfig`] | any of the element-wise optimizers from a config file |
 //! | [`transform`] | the shared pieces: [`WeightDecay`] `{L2, Decoupled}`, [`Momentum`], [`GradClip`] |
 //! | [`OptimState`] | serialisable state; restoring gives bit-identical next steps |
-//! | [`Schedule`], [`LrScheduler`] | pure, composable schedules and their driver |
+//! | [`Schedule`], [`LrSchedule`], [`LrScheduler`] | pure, composable, self-validating schedules (one per file in [`schedule`]), user schedules, and their driver |
 //! | [`ReduceLrOnPlateauConfig`] → [`ReduceLrOnPlateau`] | reduce the rate when a metric stops improving |
 //! | [`scale_lr`] | batch-size scaling rule (linear, square root) |
 //! | [`problems`] | Rosenbrock and ill-conditioned quadratics, with a convergence counter |
@@ -29,6 +29,7 @@
 //! ```
 //! use ndarray::{ArrayD, IxDyn};
 //! use nn_optim::{AdamWConfig, Interval, LrScheduler, Matcher, Optimizer, ParamGroup, ParamMut, Schedule};
+//! use nn_optim::schedule::Cosine;
 //!
 //! // Two parameters of a linear model y = w·x + b, fitted to y = 2x + 1.
 //! let mut w = ArrayD::<f32>::zeros(IxDyn(&[1]));
@@ -39,7 +40,7 @@
 //!         ParamGroup::new("no_decay", Matcher::Suffix("bias".into())).with_weight_decay(0.0).with_lr_scale(2.0),
 //!     ])
 //!     .unwrap();
-//! let schedule = Schedule::warmup(10, Schedule::Cosine { t_max: 290, eta_min: 1e-3 });
+//! let schedule = Schedule::warmup(10, Schedule::Cosine(Cosine { t_max: 290, eta_min: 1e-3 }));
 //! let mut sched = LrScheduler::new(schedule, Interval::Step, &mut opt).unwrap();
 //! for _ in 0..300 {
 //!     // gradient of ½·mean((w·x + b − y)²) over x ∈ {−1, 0, 1, 2}
@@ -89,8 +90,8 @@ pub use optimizer::{LrControl, Optimizer};
 pub use param::{ParamMut, flatten_values, unflatten_into};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropRule};
 pub use schedule::{
-    Anneal, Interval, LrScheduler, MinLr, MomentumCycle, PlateauMode, ReduceLrOnPlateau,
-    ReduceLrOnPlateauConfig, ScalingRule, Schedule, ThresholdMode, scale_lr,
+    Anneal, FnSchedule, Interval, LrSchedule, LrScheduler, MinLr, MomentumCycle, PlateauMode,
+    ReduceLrOnPlateau, ReduceLrOnPlateauConfig, ScalingRule, Schedule, ThresholdMode, scale_lr,
 };
 pub use sgd::{Sgd, SgdConfig, SgdRule};
 pub use state::{OptimState, ParamState};

@@ -118,10 +118,10 @@ fn fresh() -> Run {
     let mut opt = cfg.build(groups).unwrap();
     let schedule = Schedule::warmup(
         20,
-        Schedule::Cosine {
+        Schedule::Cosine(nn_optim::schedule::Cosine {
             t_max: STEPS - 20,
             eta_min: 1e-3,
-        },
+        }),
     );
     let sched = LrScheduler::new(schedule, Interval::Step, opt.as_mut()).unwrap();
     Run {

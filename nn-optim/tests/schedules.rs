@@ -4,6 +4,10 @@
 mod common;
 
 use common::fixture;
+use nn_optim::schedule::{
+    Cosine, CosineWarmRestarts, Exponential, InverseSqrt, Linear, MultiStep, OneCycle, Sequential,
+    Step, Warmup,
+};
 use nn_optim::{Anneal, Interval, LrControl, LrScheduler, Schedule, SgdConfig};
 use proptest::prelude::*;
 
@@ -120,55 +124,59 @@ fn one_cycle_momentum_cycling_matches_pytorch() {
 fn arb_schedule() -> impl Strategy<Value = Schedule> {
     let leaf = prop_oneof![
         Just(Schedule::Constant),
-        (1u64..20, 0.05f64..1.0).prop_map(|(step_size, gamma)| Schedule::Step { step_size, gamma }),
+        (1u64..20, 0.05f64..1.0)
+            .prop_map(|(step_size, gamma)| Schedule::Step(Step { step_size, gamma })),
         (proptest::collection::vec(0u64..100, 0..4), 0.05f64..1.0).prop_map(|(mut m, gamma)| {
             m.sort();
-            Schedule::MultiStep {
+            Schedule::MultiStep(MultiStep {
                 milestones: m,
                 gamma,
-            }
+            })
         }),
-        (0.5f64..1.0).prop_map(|gamma| Schedule::Exponential { gamma }),
-        (1u64..100, 0.0f64..0.01).prop_map(|(t_max, eta_min)| Schedule::Cosine { t_max, eta_min }),
+        (0.5f64..1.0).prop_map(|gamma| Schedule::Exponential(Exponential { gamma })),
+        (1u64..100, 0.0f64..0.01)
+            .prop_map(|(t_max, eta_min)| Schedule::Cosine(Cosine { t_max, eta_min })),
         (1u64..20, 1u64..4, 0.0f64..0.01).prop_map(|(t_0, t_mult, eta_min)| {
-            Schedule::CosineWarmRestarts {
+            Schedule::CosineWarmRestarts(CosineWarmRestarts {
                 t_0,
                 t_mult,
                 eta_min,
-            }
+            })
         }),
-        (0.01f64..1.0, 0.0f64..1.0, 1u64..50).prop_map(|(s, e, n)| Schedule::Linear {
+        (0.01f64..1.0, 0.0f64..1.0, 1u64..50).prop_map(|(s, e, n)| Schedule::Linear(Linear {
             start_factor: s,
             end_factor: e,
             total_iters: n
-        }),
-        (1u64..50).prop_map(|timescale| Schedule::InverseSqrt { timescale }),
+        })),
+        (1u64..50).prop_map(|timescale| Schedule::InverseSqrt(InverseSqrt { timescale })),
         (20u64..200, 0.1f64..0.45, any::<bool>(), any::<bool>()).prop_map(
             |(total_steps, pct_start, cos, three_phase)| {
-                Schedule::OneCycle {
+                Schedule::OneCycle(OneCycle {
                     total_steps,
                     pct_start,
                     anneal: if cos { Anneal::Cos } else { Anneal::Linear },
                     div_factor: 25.0,
                     final_div_factor: 1e4,
                     three_phase,
-                }
+                })
             }
         ),
     ];
     leaf.prop_recursive(2, 6, 2, |inner| {
         prop_oneof![
             (0u64..30, 0.0f64..1.0, inner.clone()).prop_map(|(steps, start_factor, s)| {
-                Schedule::Warmup {
+                Schedule::Warmup(Warmup {
                     steps,
                     start_factor,
                     inner: Box::new(s),
+                })
+            }),
+            (inner.clone(), inner, 1u64..50).prop_map(|(a, b, m)| Schedule::Sequential(
+                Sequential {
+                    schedules: vec![a, b],
+                    milestones: vec![m]
                 }
-            }),
-            (inner.clone(), inner, 1u64..50).prop_map(|(a, b, m)| Schedule::Sequential {
-                schedules: vec![a, b],
-                milestones: vec![m]
-            }),
+            )),
         ]
     })
 }
@@ -186,7 +194,7 @@ proptest! {
 
     #[test]
     fn cosine_is_monotone_on_zero_to_t_max(t_max in 1u64..500, eta_min in 0.0f64..0.05, base in 0.05f64..10.0) {
-        let s = Schedule::Cosine { t_max, eta_min };
+        let s = Schedule::Cosine(Cosine { t_max, eta_min });
         let v = s.series(base, t_max + 1);
         prop_assert!(v.windows(2).all(|w| w[1] <= w[0]));
         prop_assert!((v[0] - base).abs() < 1e-12 && (v[t_max as usize] - eta_min).abs() < 1e-12);
@@ -194,8 +202,8 @@ proptest! {
 
     #[test]
     fn warmup_is_linear_and_continuous(steps in 1u64..100, start_factor in 0.0f64..1.0, base in 1e-3f64..1.0, t_max in 1u64..100) {
-        let inner = Schedule::Cosine { t_max, eta_min: 0.0 };
-        let s = Schedule::Warmup { steps, start_factor, inner: Box::new(inner.clone()) };
+        let inner = Schedule::Cosine(Cosine { t_max, eta_min: 0.0 });
+        let s = Schedule::Warmup(Warmup { steps, start_factor, inner: Box::new(inner.clone()) });
         let v = s.series(base, steps + 1);
         // constant increments during the warm-up ...
         let inc = (1.0 - start_factor) * base / steps as f64;

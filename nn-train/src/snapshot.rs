@@ -8,14 +8,14 @@
 //! (nn-optim's `Schedule::CosineWarmRestarts`).
 //!
 //! ```no_run
-//! use nn_optim::{Interval, Schedule};
+//! use nn_optim::{Interval, Schedule, schedule::CosineWarmRestarts};
 //! use nn_train::snapshot::{SnapshotSchedule, train_snapshot_ensemble};
 //! use nn_train::TrainConfig;
 //!
 //! // 3 SGDR cycles of 5 epochs; one snapshot at the end of each.
 //! let config = TrainConfig {
 //!     epochs: 15,
-//!     schedule: Some(Schedule::CosineWarmRestarts { t_0: 5, t_mult: 1, eta_min: 0.0 }),
+//!     schedule: Some(Schedule::CosineWarmRestarts(CosineWarmRestarts { t_0: 5, t_mult: 1, eta_min: 0.0 })),
 //!     schedule_interval: Interval::Epoch,
 //!     ..TrainConfig::default()
 //! };

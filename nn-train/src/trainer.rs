@@ -13,6 +13,7 @@ use nn_core::checkpoint::{LoadMode, apply_state_dict};
 use nn_core::loss::cross_entropy;
 use nn_core::{Array, Ctx, Module, Tensor, with_no_grad};
 use nn_data::DataLoader;
+use nn_optim::schedule::{Cosine, Warmup};
 use nn_optim::{Interval, Schedule};
 use serde::{Deserialize, Serialize};
 
@@ -391,18 +392,18 @@ pub fn default_schedule(config: &TrainConfig, steps_per_epoch: u64) -> Schedule 
         Interval::Epoch => (1, config.epochs as u64),
     };
     let ramp = warm - 1;
-    let cosine = Schedule::Cosine {
+    let cosine = Schedule::Cosine(Cosine {
         t_max: total.saturating_sub(ramp).max(1),
         eta_min: 0.0,
-    };
+    });
     if ramp == 0 {
         return cosine;
     }
-    Schedule::Warmup {
+    Schedule::Warmup(Warmup {
         steps: ramp,
         start_factor: 1.0 / warm as f64,
         inner: Box::new(cosine),
-    }
+    })
 }
 
 /// Mean cross-entropy and accuracy of `model` in evaluation mode over a loader.

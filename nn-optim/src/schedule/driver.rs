@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Schedule;
+use super::{LrSchedule, Schedule};
 use crate::error::OptimError;
 use crate::optimizer::LrControl;
 
@@ -37,16 +37,19 @@ impl Default for MomentumCycle {
     }
 }
 
-/// Applies a [`Schedule`] to every parameter group of an optimizer, each group with its own
+/// Applies a schedule (a [`Schedule`] from a config, or any [`LrSchedule`]) to every parameter group of an optimizer, each group with its own
 /// base rate (the group's learning rate when the driver was created, PyTorch's `initial_lr`).
 ///
 /// Call [`LrScheduler::on_step`] after every optimizer step and [`LrScheduler::on_epoch`] at the
 /// end of every epoch; only the one matching the [`Interval`] advances `t`. Serialisable
 /// (validated again on deserialisation), so training can resume exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Raw")]
-pub struct LrScheduler {
-    schedule: Schedule,
+#[serde(
+    try_from = "Raw<S>",
+    bound(deserialize = "S: serde::de::DeserializeOwned + LrSchedule")
+)]
+pub struct LrScheduler<S = Schedule> {
+    schedule: S,
     interval: Interval,
     base_lrs: Vec<f64>,
     t: u64,
@@ -55,8 +58,8 @@ pub struct LrScheduler {
 }
 
 #[derive(Deserialize)]
-struct Raw {
-    schedule: Schedule,
+struct Raw<S> {
+    schedule: S,
     interval: Interval,
     base_lrs: Vec<f64>,
     t: u64,
@@ -64,9 +67,9 @@ struct Raw {
     momentum_cycle: Option<MomentumCycle>,
 }
 
-impl TryFrom<Raw> for LrScheduler {
+impl<S: LrSchedule> TryFrom<Raw<S>> for LrScheduler<S> {
     type Error = OptimError;
-    fn try_from(r: Raw) -> Result<Self, OptimError> {
+    fn try_from(r: Raw<S>) -> Result<Self, OptimError> {
         let s = LrScheduler::with_base_lrs(r.schedule, r.interval, r.base_lrs)?;
         if let Some(c) = r.momentum_cycle {
             check_cycle(&s.schedule, c)?;
@@ -79,11 +82,11 @@ impl TryFrom<Raw> for LrScheduler {
     }
 }
 
-impl LrScheduler {
+impl<S: LrSchedule> LrScheduler<S> {
     /// A driver whose base rates are the optimizer's current group rates; sets the rates for
     /// t = 0 right away.
     pub fn new<O: LrControl + ?Sized>(
-        schedule: Schedule,
+        schedule: S,
         interval: Interval,
         opt: &mut O,
     ) -> Result<Self, OptimError> {
@@ -96,7 +99,7 @@ impl LrScheduler {
     /// A driver with explicit base rates, one per group (e.g. one-cycle peaks); call
     /// [`LrScheduler::apply`] to set the rates for t = 0.
     pub fn with_base_lrs(
-        schedule: Schedule,
+        schedule: S,
         interval: Interval,
         base_lrs: Vec<f64>,
     ) -> Result<Self, OptimError> {
@@ -113,7 +116,7 @@ impl LrScheduler {
         })
     }
 
-    /// Also cycles the optimizer's momentum (μ or β₁) with a [`Schedule::OneCycle`], and sets
+    /// Also cycles the optimizer's momentum (μ or β₁) with a one-cycle schedule ([`super::OneCycle`]), and sets
     /// it for the current `t` right away. Errors if the schedule is not one-cycle, the
     /// momenta are invalid, or the optimizer has no momentum.
     pub fn with_momentum_cycle<O: LrControl + ?Sized>(
@@ -199,7 +202,7 @@ impl LrScheduler {
     }
 
     /// The schedule.
-    pub fn schedule(&self) -> &Schedule {
+    pub fn schedule(&self) -> &S {
         &self.schedule
     }
 
@@ -209,9 +212,11 @@ impl LrScheduler {
     }
 }
 
-fn check_cycle(schedule: &Schedule, c: MomentumCycle) -> Result<(), OptimError> {
+fn check_cycle<S: LrSchedule>(schedule: &S, c: MomentumCycle) -> Result<(), OptimError> {
     crate::error::check(
-        matches!(schedule, Schedule::OneCycle { .. }),
+        schedule
+            .one_cycle_momentum(0, c.base_momentum, c.max_momentum)
+            .is_some(),
         "LrScheduler",
         "momentum_cycle",
         "set",
@@ -243,10 +248,10 @@ mod tests {
         ])
         .unwrap();
         let mut s = LrScheduler::new(
-            Schedule::Step {
+            Schedule::Step(super::super::Step {
                 step_size: 2,
                 gamma: 0.5,
-            },
+            }),
             Interval::Epoch,
             &mut opt,
         )
@@ -274,17 +279,11 @@ mod tests {
 #[cfg(test)]
 mod momentum_tests {
     use super::*;
-    use crate::{AdaGradConfig, AdamConfig, Anneal};
+    use crate::schedule::OneCycle;
+    use crate::{AdaGradConfig, AdamConfig};
 
     fn one_cycle() -> Schedule {
-        Schedule::OneCycle {
-            total_steps: 10,
-            pct_start: 0.3,
-            anneal: Anneal::Cos,
-            div_factor: 25.0,
-            final_div_factor: 1e4,
-            three_phase: false,
-        }
+        Schedule::OneCycle(OneCycle::new(10))
     }
 
     #[test]

@@ -3,6 +3,138 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::LrSchedule;
+use crate::error::{OptimError, check};
+
+fn pct_start() -> f64 {
+    0.3
+}
+fn div_factor() -> f64 {
+    25.0
+}
+fn final_div_factor() -> f64 {
+    1e4
+}
+
+/// One-cycle policy with peak α₀ (`OneCycleLR`; momentum cycling through the driver's
+/// [`crate::MomentumCycle`]): initial = α₀/div_factor, minimum = initial/final_div_factor; two
+/// phases (initial → α₀ over the first `pct_start` of the steps, α₀ → minimum) or three
+/// (initial → α₀ → initial → minimum). Steps past `total_steps − 1` keep the final value
+/// (PyTorch raises instead).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneCycle {
+    /// Total number of steps of the cycle.
+    pub total_steps: u64,
+    /// Fraction of the steps spent increasing (0.3).
+    #[serde(default = "pct_start")]
+    pub pct_start: f64,
+    /// Interpolation (cos).
+    #[serde(default)]
+    pub anneal: Anneal,
+    /// initial rate = α₀ / div_factor (25).
+    #[serde(default = "div_factor")]
+    pub div_factor: f64,
+    /// minimum rate = initial / final_div_factor (1e4).
+    #[serde(default = "final_div_factor")]
+    pub final_div_factor: f64,
+    /// Three phases (up, symmetric down, annihilate) instead of two (false).
+    #[serde(default)]
+    pub three_phase: bool,
+}
+
+impl OneCycle {
+    /// A two-phase cosine cycle over `total_steps` with PyTorch's defaults.
+    pub fn new(total_steps: u64) -> Self {
+        Self {
+            total_steps,
+            pct_start: pct_start(),
+            anneal: Anneal::Cos,
+            div_factor: div_factor(),
+            final_div_factor: final_div_factor(),
+            three_phase: false,
+        }
+    }
+}
+
+impl LrSchedule for OneCycle {
+    fn lr(&self, base: f64, t: u64) -> f64 {
+        let initial = base / self.div_factor;
+        let min_lr = initial / self.final_div_factor;
+        let total = self.total_steps as f64;
+        let p = self.pct_start;
+        let phases: &[(f64, f64, f64)] = if self.three_phase {
+            &[
+                (p * total - 1.0, initial, base),
+                (2.0 * p * total - 2.0, base, initial),
+                (total - 1.0, initial, min_lr),
+            ]
+        } else {
+            &[
+                (p * total - 1.0, initial, base),
+                (total - 1.0, base, min_lr),
+            ]
+        };
+        walk(t, self.total_steps, phases, self.anneal)
+    }
+
+    fn bounds(&self, base: f64) -> (f64, f64) {
+        let initial = base / self.div_factor;
+        let lo = initial.min(initial / self.final_div_factor).min(base);
+        (lo, base.max(initial))
+    }
+
+    /// The momentum, cycled inversely to the learning rate (PyTorch's `cycle_momentum=True`):
+    /// max → base while the rate rises, base → max while it falls (three phases: then max held).
+    fn one_cycle_momentum(&self, t: u64, base_momentum: f64, max_momentum: f64) -> Option<f64> {
+        let total = self.total_steps as f64;
+        let (lo, hi, p) = (base_momentum, max_momentum, self.pct_start);
+        let phases: &[(f64, f64, f64)] = if self.three_phase {
+            &[
+                (p * total - 1.0, hi, lo),
+                (2.0 * p * total - 2.0, lo, hi),
+                (total - 1.0, hi, hi),
+            ]
+        } else {
+            &[(p * total - 1.0, hi, lo), (total - 1.0, lo, hi)]
+        };
+        Some(walk(t, self.total_steps, phases, self.anneal))
+    }
+
+    fn validate(&self) -> Result<(), OptimError> {
+        const O: &str = "OneCycle";
+        let finite_pos =
+            |field, v: f64| check(v.is_finite() && v > 0.0, O, field, v, "a finite number > 0");
+        check(
+            self.total_steps > 0,
+            O,
+            "total_steps",
+            self.total_steps,
+            "at least 1",
+        )?;
+        finite_pos("div_factor", self.div_factor)?;
+        finite_pos("final_div_factor", self.final_div_factor)?;
+        let up = self.pct_start * self.total_steps as f64;
+        check(
+            self.pct_start > 0.0 && self.pct_start < 1.0 && up > 1.0,
+            O,
+            "pct_start",
+            self.pct_start,
+            "in (0, 1) with pct_start × total_steps > 1 (a warm-up phase of at least one step)",
+        )?;
+        if self.three_phase {
+            check(
+                2.0 * up - 2.0 < self.total_steps as f64 - 1.0,
+                O,
+                "pct_start",
+                self.pct_start,
+                "small enough that the two symmetric phases end before the last step (three_phase)",
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// How a one-cycle phase interpolates between its end points.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,66 +156,6 @@ impl Anneal {
     }
 }
 
-/// The learning rate of the one-cycle policy at step `t` (0-based) for peak `max_lr`:
-/// initial = max_lr/div_factor, minimum = initial/final_div_factor; two phases (initial → max
-/// over the first `pct_start` of the steps, max → minimum) or three (initial → max → initial →
-/// minimum). Steps past `total_steps − 1` keep the final value (PyTorch raises instead).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn one_cycle_lr(
-    max_lr: f64,
-    t: u64,
-    total_steps: u64,
-    pct_start: f64,
-    anneal: Anneal,
-    div_factor: f64,
-    final_div_factor: f64,
-    three_phase: bool,
-) -> f64 {
-    let initial = max_lr / div_factor;
-    let min_lr = initial / final_div_factor;
-    let total = total_steps as f64;
-    let phases: &[(f64, f64, f64)] = if three_phase {
-        &[
-            (pct_start * total - 1.0, initial, max_lr),
-            (2.0 * pct_start * total - 2.0, max_lr, initial),
-            (total - 1.0, initial, min_lr),
-        ]
-    } else {
-        &[
-            (pct_start * total - 1.0, initial, max_lr),
-            (total - 1.0, max_lr, min_lr),
-        ]
-    };
-    walk(t, total_steps, phases, anneal)
-}
-
-/// The momentum of the one-cycle policy at step `t`, cycled inversely to the learning rate
-/// (PyTorch's `cycle_momentum=True`): max → base while the rate rises, base → max while it
-/// falls (three phases: then max held).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn one_cycle_momentum(
-    t: u64,
-    total_steps: u64,
-    pct_start: f64,
-    anneal: Anneal,
-    three_phase: bool,
-    base_momentum: f64,
-    max_momentum: f64,
-) -> f64 {
-    let total = total_steps as f64;
-    let (lo, hi) = (base_momentum, max_momentum);
-    let phases: &[(f64, f64, f64)] = if three_phase {
-        &[
-            (pct_start * total - 1.0, hi, lo),
-            (2.0 * pct_start * total - 2.0, lo, hi),
-            (total - 1.0, hi, hi),
-        ]
-    } else {
-        &[(pct_start * total - 1.0, hi, lo), (total - 1.0, lo, hi)]
-    };
-    walk(t, total_steps, phases, anneal)
-}
-
 /// Finds the phase `(end_step, start value, end value)` of step `t` and interpolates, as
 /// PyTorch's `OneCycleLR.get_lr`.
 fn walk(t: u64, total_steps: u64, phases: &[(f64, f64, f64)], anneal: Anneal) -> f64 {
@@ -97,4 +169,27 @@ fn walk(t: u64, total_steps: u64, phases: &[(f64, f64, f64)], anneal: Anneal) ->
         start_step = end_step;
     }
     unreachable!("the last phase always matches")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pct_start_must_leave_a_warm_up_step() {
+        let oc = |p| OneCycle {
+            pct_start: p,
+            ..OneCycle::new(10)
+        };
+        assert!(oc(0.3).validate().is_ok());
+        assert!(oc(0.05).validate().is_err());
+        assert!(oc(1.0).validate().is_err());
+        // Three phases: the symmetric way down must end before the last step.
+        assert!(oc(0.6).validate().is_ok());
+        let three = OneCycle {
+            three_phase: true,
+            ..oc(0.6)
+        };
+        assert!(three.validate().unwrap_err().to_string().contains("three_phase"));
+    }
 }
