@@ -49,6 +49,9 @@ pub enum Preprocess {
     Standardize,
 }
 
+/// The largest `data.threads` accepted (more threads than this only cost memory and start-up).
+pub const MAX_THREADS: usize = 256;
+
 /// The data part of a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -254,6 +257,15 @@ impl TrainConfig {
                 self.data.val_fraction,
                 "a fraction in [0, 1)",
             ));
+        }
+        if let Some(t) = self.data.threads {
+            if !(1..=MAX_THREADS).contains(&t) {
+                return Err(invalid(
+                    "data.threads",
+                    t,
+                    &format!("1 to {MAX_THREADS} data-loading threads"),
+                ));
+            }
         }
         if self.data.limit_train == Some(0) {
             return Err(invalid("data.limit_train", 0, "at least 1 image"));

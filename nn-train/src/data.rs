@@ -9,7 +9,7 @@ use nn_data::{
 };
 
 use crate::config::{DataConfig, DataSource, Preprocess};
-use crate::error::Result;
+use crate::error::{Result, invalid};
 use crate::image_source::load_image_folder;
 
 /// The splits of a job, with the preprocessing fitted on the training split.
@@ -87,6 +87,34 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
         Some(n) if n < train.len() => Arc::new(Subset::first(train, n)),
         _ => train,
     };
+    // Empty splits would train on nothing, select the model on nothing (validation "0.0000",
+    // best epoch 1) or report a test accuracy of nothing: each is an error naming its cause.
+    let source = format!("{:?}", config.source);
+    if train.is_empty() {
+        return Err(invalid(
+            "data",
+            format!("{source} (after data.classes / data.limit_train)"),
+            "a training split with at least one image",
+        ));
+    }
+    if val.is_empty() {
+        return Err(invalid(
+            "data.val_fraction",
+            config.val_fraction,
+            &format!(
+                "a fraction that leaves at least one validation image (model selection and early \
+                 stopping need one; {source} has {} training images after the split)",
+                train.len()
+            ),
+        ));
+    }
+    if test.is_empty() {
+        return Err(invalid(
+            "data.source",
+            source,
+            "a data set whose test split has at least one image (after data.classes)",
+        ));
+    }
     let first = train.get(0)?;
     let (c, h, w) = first.image.dim();
     let preprocess: Arc<dyn ImagePreprocessor> = match config.preprocess {

@@ -10,6 +10,7 @@ pub mod finetune;
 pub mod lr_find;
 pub mod overfit;
 pub mod predict;
+pub mod progress;
 pub mod train;
 pub mod tune;
 

@@ -137,23 +137,29 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
             e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
         );
     });
+    let steps_per_epoch = session
+        .train_loader
+        .num_batches()
+        .div_ceil(config.grad_accumulation.max(1)) as u64;
+    let mut bar = super::progress::Progress::new(steps_per_epoch);
     let plan = Checkpointing {
         path: run.as_ref().map(RunDir::checkpoint_path),
         interrupt: Some(Interrupt::install()?),
         resume,
     };
-    let trained = match train_checkpointed(session, &mut [&mut progress, &mut monitor], plan) {
-        Err(e @ TrainError::Interrupted { .. }) => {
-            if let Some(run) = &run {
-                eprintln!(
-                    "the run can be continued with: nn-train train --resume {}",
-                    run.path().display()
-                );
+    let trained =
+        match train_checkpointed(session, &mut [&mut bar, &mut progress, &mut monitor], plan) {
+            Err(e @ TrainError::Interrupted { .. }) => {
+                if let Some(run) = &run {
+                    eprintln!(
+                        "the run can be continued with: nn-train train --resume {}",
+                        run.path().display()
+                    );
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
-        }
-        r => r?,
-    };
+            r => r?,
+        };
     let write_monitor = monitor_every.is_some() || monitor.config.ratio_every > 0;
     let r = &trained.report;
     println!(
