@@ -190,6 +190,12 @@ mod tests {
             three_phase: true,
             ..oc(0.6)
         };
-        assert!(three.validate().unwrap_err().to_string().contains("three_phase"));
+        assert!(
+            three
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("three_phase")
+        );
     }
 }
