@@ -9,6 +9,10 @@
 //! * [`plot_ratios`]: update/weight ratios per parameter on a log scale, with the 1e-3 target
 //!   and the flag thresholds (see [`crate::monitor`]).
 //!
+//! For the labs, `schedule --plot` and `doctor`, three general charts live in submodules:
+//! [`chart::plot_panels`] (a grid of x/y charts, linear or log axes), [`histogram::plot_histograms`]
+//! (rows of small histograms) and [`contour::plot_contours`] (paths over a filled contour plot).
+//!
 //! Drawn with `plotters` into an RGB buffer and encoded with `image`; text uses an embedded
 //! 14 KB subset of DejaVu Sans (Bitstream Vera licence, `assets/LICENSE-DejaVu.txt`), so no
 //! system font is needed. Files are written atomically.
@@ -23,6 +27,14 @@ use crate::lr_finder::LrFinderResult;
 use crate::monitor::{MonitorConfig, RatioRecord};
 use crate::trainer::EpochRecord;
 use crate::write_atomic;
+
+pub mod chart;
+pub mod contour;
+pub mod histogram;
+
+pub use chart::{Legend, Panel, Series, Style, plot_panels};
+pub use contour::{ContourPanel, plot_contours};
+pub use histogram::{HistPanel, Histogram, plot_histograms};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-ascii.ttf");
 /// The family the embedded font is registered under.
@@ -102,7 +114,7 @@ pub(crate) fn e2s<E: std::fmt::Display>(e: E) -> String {
 
 /// (min, max) of the finite values, padded by 5 % (or ±0.5 if they are all equal); (0, 1)
 /// if there is none.
-fn range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .into_iter()
         .filter(|v| v.is_finite())
