@@ -51,6 +51,7 @@
 //! | [`fold_bn`] | [`fold_bn::compare_folded`]: BatchNorm folded for inference, checked and timed |
 //! | [`snapshot`] | [`SnapshotCollector`]: snapshot ensembles of one run (SGDR cycles) |
 //! | [`tta_eval`] | [`evaluate_tta`]: test-time augmentation (flip, 5/10 crops) of models/ensembles |
+//! | [`lab`] | the lecture's experiments: activation statistics, optimizer paths, regularisers, random vs grid search; lr(t) of a job |
 //! | [`tune`] | hyperparameter search: random/grid, coarse-to-fine, explode kill ([`tune::search()`]) |
 //! | [`error`] | [`TrainError`] |
 
@@ -68,6 +69,7 @@ pub mod error;
 pub mod fold_bn;
 pub mod image_source;
 pub mod interrupt;
+pub mod lab;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;

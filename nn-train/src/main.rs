@@ -13,6 +13,8 @@
 //! nn-train ensemble [--config job.toml] [--members 5] [--parallel P] [--tta ...] [--out DIR]
 //! nn-train lr-find [--config job.toml] [--steps N] [--out DIR]   # learning-rate range test
 //! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
+//! nn-train schedule [--config job.toml] [--plot lr.png]          # lr(t) before training
+//! nn-train lab init [--width 4096 --depth 6] [--config job.toml] # activation statistics
 //! nn-train tune --space space.toml --out DIR [--config job.toml] [--trials N] [--parallel P]
 //! ```
 //!
@@ -49,6 +51,8 @@ enum Command {
     Ensemble(cli::ensemble::Args),
     LrFind(cli::lr_find::Args),
     Overfit(cli::overfit::Args),
+    Schedule(cli::schedule::Args),
+    Lab(cli::lab::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,8 @@ fn main() -> ExitCode {
         Command::Ensemble(args) => cli::ensemble::run(args),
         Command::LrFind(args) => cli::lr_find::run(args),
         Command::Overfit(args) => cli::overfit::run(args),
+        Command::Schedule(args) => cli::schedule::run(args),
+        Command::Lab(args) => cli::lab::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,10 +7,15 @@ pub mod ensemble;
 pub mod eval;
 pub mod export;
 pub mod finetune;
+pub mod lab;
+pub mod lab_init;
+pub mod lab_optimizers;
+pub mod lab_search;
 pub mod lr_find;
 pub mod overfit;
 pub mod predict;
 pub mod progress;
+pub mod schedule;
 pub mod train;
 pub mod tune;
 

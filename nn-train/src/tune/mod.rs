@@ -57,4 +57,4 @@ pub use output::{format_table, progress_line, to_csv, write_results};
 pub use sampler::{grid_samples, narrow, narrow_dimension, random_samples, trial_rng};
 pub use search::{SearchResult, SearchSettings, Strategy, rank, search};
 pub use space::{Dimension, EXAMPLE_SPACE, Sample, SearchSpace};
-pub use trial::{TrialRecord, TrialStatus, run_trial};
+pub use trial::{CurvePoint, TrialRecord, TrialStatus, run_trial};

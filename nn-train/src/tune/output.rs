@@ -214,6 +214,7 @@ mod tests {
             },
             message: acc.is_none().then(|| "loss is NaN".into()),
             seconds: 0.5,
+            curve: Vec::new(),
         }
     }
 

@@ -66,6 +66,22 @@ pub struct TrialRecord {
     pub message: Option<String>,
     /// Wall-clock seconds (the only field that varies between identical runs).
     pub seconds: f64,
+    /// The trial's learning curve: one point per epoch run (empty if none finished).
+    #[serde(default)]
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One epoch of a trial's learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss of the epoch.
+    pub train_loss: f32,
+    /// Validation loss after the epoch.
+    pub val_loss: f32,
+    /// Validation accuracy after the epoch.
+    pub val_acc: f32,
 }
 
 /// Trains `base` with `sample` applied and `epochs` epochs (the sample may override the
@@ -93,6 +109,7 @@ pub fn run_trial(
         status: TrialStatus::Failed,
         message: None,
         seconds: 0.0,
+        curve: Vec::new(),
     };
     let job = TrainConfig {
         epochs,
@@ -113,6 +130,16 @@ pub fn run_trial(
         Ok(Ok(trained)) => {
             let r = &trained.report;
             record.epochs_run = r.history.len();
+            record.curve = r
+                .history
+                .iter()
+                .map(|e| CurvePoint {
+                    epoch: e.epoch,
+                    train_loss: e.train_loss,
+                    val_loss: e.val_loss,
+                    val_acc: e.val_acc,
+                })
+                .collect();
             if !r.history.is_empty() {
                 record.val_acc = Some(r.best_val_acc);
                 record.best_epoch = r.best_epoch;
