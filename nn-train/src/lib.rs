@@ -40,6 +40,7 @@
 //! | [`metrics`] | [`ClassMetrics`]: confusion matrix, per-class accuracy and precision, `confusion.png` |
 //! | [`lr_finder`] | [`LrFinderConfig`]: the learning-rate range test (Smith 2017), a suggested lr |
 //! | [`monitor`] | [`Monitor`]: loss/lr per step, update/weight ratios (≈ 1e-3) and gradient norms |
+//! | [`doctor`], [`doctor_plot`] | the lecture's steps for choosing hyperparameters in order, each with a verdict |
 //! | [`overfit`] | [`overfit::OverfitConfig`]: can the model memorise a small sample (regularisation off)? |
 //! | [`plot`] | PNG plots: loss scatter + moving average, accuracies, LR finder, ratios |
 //! | [`augment_grid`] | a PNG grid of an image under each transform of an augmentation pipeline |
@@ -63,6 +64,8 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod data_source;
+pub mod doctor;
+pub mod doctor_plot;
 pub mod ema;
 pub mod ensemble;
 pub mod error;

@@ -15,6 +15,9 @@
 //! nn-train overfit [--config job.toml] [--samples 64]            # can it memorise 64 images?
 //! nn-train schedule [--config job.toml] [--plot lr.png]          # lr(t) before training
 //! nn-train lab init [--width 4096 --depth 6] [--config job.toml] # activation statistics
+//! nn-train lab optimizers [--config job.toml]                     # paths on 2-D functions, job curves
+//! nn-train lab search [--config job.toml] [--repeats 5]           # random vs grid search
+//! nn-train doctor [--config job.toml]                            # the babysitting steps, with verdicts
 //! nn-train tune --space space.toml --out DIR [--config job.toml] [--trials N] [--parallel P]
 //! ```
 //!
@@ -53,6 +56,7 @@ enum Command {
     Overfit(cli::overfit::Args),
     Schedule(cli::schedule::Args),
     Lab(cli::lab::Args),
+    Doctor(cli::doctor::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Overfit(args) => cli::overfit::run(args),
         Command::Schedule(args) => cli::schedule::run(args),
         Command::Lab(args) => cli::lab::run(args),
+        Command::Doctor(args) => cli::doctor::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

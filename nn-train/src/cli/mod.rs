@@ -3,6 +3,7 @@
 pub mod augment_grid;
 pub mod config;
 pub mod digits_folder;
+pub mod doctor;
 pub mod ensemble;
 pub mod eval;
 pub mod export;

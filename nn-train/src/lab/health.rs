@@ -8,7 +8,7 @@ use super::stats::{LayerStats, OutputKind};
 /// A unit counts towards a dead net when more than this fraction of some layer's units is dead.
 pub const DEAD_FRACTION: f64 = 0.25;
 /// A net counts as saturated when more than this fraction of some bounded layer's values is
-/// within 1 % of its range's ends.
+/// saturated (see [`OutputKind::Bounded`]).
 pub const SATURATED_FRACTION: f64 = 0.10;
 /// Per-layer factor of the activation std below which the activations shrink.
 pub const SHRINK_FACTOR: f64 = 0.8;

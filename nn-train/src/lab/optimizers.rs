@@ -33,12 +33,15 @@ pub enum Method {
     /// SGD with Nesterov momentum 0.9.
     Nesterov,
     /// AdaGrad.
+    #[serde(rename = "adagrad")]
     AdaGrad,
     /// RMSProp (α = 0.99).
+    #[serde(rename = "rmsprop")]
     RmsProp,
     /// Adam (β = 0.9, 0.999).
     Adam,
     /// L-BFGS with a strong-Wolfe line search (full batch only).
+    #[serde(rename = "lbfgs")]
     Lbfgs,
 }
 

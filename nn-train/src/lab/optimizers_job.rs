@@ -59,18 +59,47 @@ pub fn job_weight_decay(job: &TrainConfig) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `job` with its optimizer replaced by `method` at `lr` (the job's weight decay kept). Errors
-/// for L-BFGS, which a job file cannot select in this build.
+/// A batch size larger than any training split: one full batch.
+pub const FULL_BATCH: usize = 1 << 24;
+
+/// `job` with its optimizer replaced by `method` at `lr` (the job's weight decay kept). For
+/// L-BFGS ([`crate::lbfgs`]): full batch, one iteration per step with a strong-Wolfe line
+/// search of at most 9 more evaluations (usually one: so an epoch is about one or two passes
+/// over the training data, as for the mini-batch methods one), history 10, and every source of noise switched
+/// off as the lecture says (no augmentation, cutout, mixup or dropout; one batch per step; no
+/// batch-size scaling; the job's weight decay, which L-BFGS lacks, is dropped).
 pub fn with_method(job: &TrainConfig, method: Method, lr: f64) -> Result<TrainConfig> {
-    let config = method.config(lr, job_weight_decay(job)).ok_or_else(|| {
-        crate::error::invalid(
-            "lab.optimizers",
-            method.name(),
-            "a method a job can train with (L-BFGS needs full-batch job support)",
-        )
-    })?;
     let mut c = job.clone();
-    c.optimizer = config;
+    match method.config(lr, job_weight_decay(job)) {
+        Some(config) => c.optimizer = config,
+        None => {
+            c.optimizer = nn_optim::OptimizerConfig::Lbfgs(nn_optim::LbfgsConfig {
+                lr,
+                max_iter: 1,
+                // The line search may evaluate max_eval − 1 more points (PyTorch's rule); with
+                // the default max_eval = max_iter·5/4 = 1 it could not move at all.
+                max_eval: Some(10),
+                history_size: 10,
+                line_search: nn_optim::LineSearch::StrongWolfe,
+                ..nn_optim::LbfgsConfig::default()
+            });
+            c.batch_size = FULL_BATCH;
+            c.grad_accumulation = 1;
+            c.augment = None;
+            c.cutout = None;
+            c.mixup = None;
+            c.lr_scaling = None;
+            c.schedule = None;
+            if let Ok(mut v) = toml::Value::try_from(&c.model) {
+                if let Some(t) = v.as_table_mut().filter(|t| t.contains_key("dropout")) {
+                    t.insert("dropout".into(), toml::Value::Float(0.0));
+                    if let Ok(m) = v.try_into() {
+                        c.model = m;
+                    }
+                }
+            }
+        }
+    }
     c.validate()?;
     Ok(c)
 }
@@ -82,6 +111,8 @@ pub struct JobCurve {
     pub method: Method,
     /// Its learning rate.
     pub lr: f64,
+    /// Optimizer steps per epoch (1 for full-batch L-BFGS).
+    pub steps_per_epoch: usize,
     /// (global step, training loss) of every step.
     pub steps: Vec<(u64, f32)>,
     /// The per-epoch records (validation loss and accuracy).
@@ -132,9 +163,11 @@ pub fn run_job_curve(job: &TrainConfig, method: Method, lr: f64) -> Result<JobCu
         Err(e @ TrainError::Diverged { .. }) => (None, Some(e.to_string())),
         Err(e) => return Err(e),
     };
+    let steps_per_epoch = rec.0.len().div_ceil(rec.1.len().max(1)).max(1);
     Ok(JobCurve {
         method,
         lr,
+        steps_per_epoch,
         steps: rec.0,
         epochs: rec.1,
         test_acc,

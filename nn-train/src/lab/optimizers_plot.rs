@@ -74,14 +74,18 @@ pub fn plot_surfaces(
 /// Writes `optimizers_job.png` (training loss per step as a moving average, validation accuracy
 /// per epoch) into `dir`; returns its path.
 pub fn plot_job(dir: &Path, curves: &[JobCurve]) -> Result<PathBuf> {
-    let mut loss = Panel::new("training loss (moving average)", "step", "loss (log)");
+    let mut loss = Panel::new(
+        "training loss (moving average over 1/30 of the run)",
+        "epoch",
+        "loss (log)",
+    );
     loss.y_log = true;
     let mut acc = Panel::new("validation accuracy", "epoch", "accuracy");
     acc.legend = Some(Legend::LowerRight);
     acc.x_integer = true;
-    let longest = curves.iter().map(|c| c.steps.len()).max().unwrap_or(1);
-    let window = (longest / 30).clamp(1, 50);
     for c in curves {
+        let window = (c.steps.len() / 30).clamp(1, 50);
+        let per = c.steps_per_epoch.max(1) as f64;
         let col = method_color(c.method);
         let label = format!("{} lr {:.0e}", c.method.name(), c.lr);
         let values: Vec<f32> = c.steps.iter().map(|s| s.1).collect();
@@ -91,7 +95,7 @@ pub fn plot_job(dir: &Path, curves: &[JobCurve]) -> Result<PathBuf> {
             c.steps
                 .iter()
                 .zip(ma)
-                .map(|(s, m)| (s.0 as f64, f64::from(m)))
+                .map(|(s, m)| ((s.0 + 1) as f64 / per, f64::from(m)))
                 .collect(),
             Style::Line,
             col,

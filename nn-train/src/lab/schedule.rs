@@ -39,16 +39,18 @@ pub struct LrTrace {
 /// Traces the job's schedule (see the module docs).
 pub fn lr_trace(job: &TrainConfig) -> Result<LrTrace> {
     let mut s = Session::new(job)?;
-    let steps_per_epoch = s.train_loader.num_batches() as u64;
+    // One optimizer step per `grad_accumulation` batches (fewer at the end of an epoch), as
+    // the training loop groups them.
+    let steps_per_epoch = s.train_loader.num_batches().div_ceil(job.grad_accumulation) as u64;
     let groups = s.optimizer.group_labels();
     let n = s.optimizer.num_groups();
     let mut lrs = Vec::with_capacity(job.epochs * steps_per_epoch as usize);
     for _ in 0..job.epochs {
         for _ in 0..steps_per_epoch {
             lrs.push((0..n).map(|g| s.optimizer.lr(g)).collect());
-            s.scheduler.on_step(&mut *s.optimizer);
+            s.scheduler.on_step(&mut s.optimizer);
         }
-        s.scheduler.on_epoch(&mut *s.optimizer);
+        s.scheduler.on_epoch(&mut s.optimizer);
     }
     Ok(LrTrace {
         schedule: s.scheduler.schedule().clone(),

@@ -11,15 +11,16 @@ use crate::error::Result;
 use crate::plot::{Legend, Panel, Series, Style, plot_panels};
 use crate::tune::{SearchSpace, TrialRecord, TrialStatus};
 
-/// (value, validation accuracy) of every trial that ended ok and has a numeric `dim`.
-fn points(trials: &[TrialRecord], dim: &str) -> Vec<(f64, f64)> {
+/// (value, validation accuracy) of every trial with a numeric `dim` that ended ok (`ok`), or
+/// that did not (`!ok`: at its accuracy before it was stopped, or 0).
+fn points(trials: &[TrialRecord], dim: &str, ok: bool) -> Vec<(f64, f64)> {
     trials
         .iter()
-        .filter(|t| t.status == TrialStatus::Ok)
+        .filter(|t| (t.status == TrialStatus::Ok) == ok)
         .filter_map(|t| {
             let v = t.values.get(dim)?;
             let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64))?;
-            Some((x, f64::from(t.val_acc?)))
+            Some((x, f64::from(t.val_acc.unwrap_or(0.0))))
         })
         .collect()
 }
@@ -35,12 +36,17 @@ pub fn plot_search(
     let mut files = Vec::new();
     let mut panels = Vec::new();
     for (name, dim) in &space.dimensions {
-        let (g, r) = (points(&run.grid, name), points(&run.random, name));
-        if g.is_empty() && r.is_empty() {
+        let (g, r) = (
+            points(&run.grid, name, true),
+            points(&run.random, name, true),
+        );
+        let mut failed = points(&run.grid, name, false);
+        failed.extend(points(&run.random, name, false));
+        if g.is_empty() && r.is_empty() && failed.is_empty() {
             continue; // a non-numeric dimension
         }
         let mut p = Panel::new(
-            format!("validation accuracy vs {name}"),
+            format!("{name}: grid (squares), random (dots), stopped (x)"),
             if dim.is_log() {
                 format!("{name} (log)")
             } else {
@@ -49,27 +55,18 @@ pub fn plot_search(
             "best val accuracy",
         );
         p.x_log = dim.is_log();
-        p.legend = Some(Legend::LowerLeft);
+        p.legend = None;
         p.series = vec![
-            Series::new(
-                format!("grid ({} trials)", run.grid.len()),
-                g,
-                Style::Squares,
-                0,
-            ),
-            Series::new(
-                format!("random ({} trials)", run.random.len()),
-                r,
-                Style::Dots,
-                3,
-            ),
+            Series::new("grid", g, Style::Squares, 0),
+            Series::new("random", r, Style::Dots, 3),
+            Series::new("exploded or diverged", failed, Style::Crosses, 7),
         ];
         panels.push(p);
     }
     if !panels.is_empty() {
         let path = dir.join("search_random_vs_grid.png");
         let n = panels.len();
-        plot_panels(&path, &panels, n, (520, 420))?;
+        plot_panels(&path, &panels, n, (620, 420))?;
         files.push(path);
     }
     let curves = |trials: &[TrialRecord], title: &str, color: usize| {

@@ -12,8 +12,9 @@ use crate::plot::Histogram;
 #[serde(rename_all = "snake_case")]
 pub enum OutputKind {
     /// A bounded activation with range [lo, hi] (tanh: [−1, 1], sigmoid: [0, 1]): a value
-    /// within 1 % of the range from either end is *saturated* (its local gradient is ≈ 0:
-    /// tanh′ = 1 − h² < 0.02 at |h| > 0.99).
+    /// within 0.5 % of the range's width from either end is *saturated*: its local gradient is
+    /// below 2 % of its maximum (tanh′ = 1 − h² ≤ 0.02 at |h| ≥ 0.99; σ′ = h(1 − h) ≤ 0.005
+    /// at h ≥ 0.995).
     Bounded {
         /// Lower end of the range.
         lo: f32,
@@ -83,9 +84,9 @@ pub fn dead_fraction(h: &Array) -> f64 {
     alive.iter().filter(|a| !**a).count() as f64 / c as f64
 }
 
-/// Fraction of the values of `v` within 1 % of the range [lo, hi] from either end.
+/// Fraction of the values of `v` within 0.5 % of the width of [lo, hi] from either end.
 pub fn saturated_fraction(v: &[f32], lo: f32, hi: f32) -> f64 {
-    let eps = 0.01 * (hi - lo);
+    let eps = 0.005 * (hi - lo);
     let n = v
         .iter()
         .filter(|&&x| x <= lo + eps || x >= hi - eps)

@@ -29,6 +29,8 @@ pub enum Style {
     LineDots,
     /// A dashed polyline.
     Dashed,
+    /// Crosses (e.g. failed trials).
+    Crosses,
 }
 
 /// One named set of points.
@@ -271,6 +273,12 @@ fn draw_panel<DB: DrawingBackend>(
                     EmptyElement::at(q) + Rectangle::new([(-5, -5), (5, 5)], col.stroke_width(2))
                 }))
                 .map_err(e2s)?,
+            Style::Crosses => c
+                .draw_series(
+                    pts.into_iter()
+                        .map(|q| Cross::new(q, 5, col.stroke_width(2))),
+                )
+                .map_err(e2s)?,
             Style::LineDots => {
                 c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
                     .map_err(e2s)?;
@@ -283,6 +291,7 @@ fn draw_panel<DB: DrawingBackend>(
             anno.label(s.label.clone())
                 .legend(move |(x, y)| match style {
                     Style::Dots => Circle::new((x + 10, y), 3, col.filled()).into_dyn(),
+                    Style::Crosses => Cross::new((x + 10, y), 4, col.stroke_width(2)).into_dyn(),
                     Style::Squares => {
                         Rectangle::new([(x + 5, y - 4), (x + 13, y + 4)], col.stroke_width(2))
                             .into_dyn()

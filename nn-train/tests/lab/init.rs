@@ -65,11 +65,11 @@ fn std_005_saturates_tanh() {
     let r = run(2048, 3, &["tanh-0.05", "tanh-xavier"]);
     assert_eq!(r[0].diagnosis.health, Health::Saturated);
     assert!(
-        r[0].layers[0].saturated > 0.2,
+        r[0].layers[0].saturated > 0.15,
         "{}",
         r[0].layers[0].saturated
     );
-    assert!(r[0].diagnosis.max_saturated > 0.2);
+    assert!(r[0].diagnosis.max_saturated > 0.15);
     assert!(
         r[1].diagnosis.max_saturated < 0.05,
         "{}",

@@ -2,8 +2,11 @@
 //! `nn-train doctor`): the numbers behind their pictures, and the CLI. One test binary, a module
 //! per experiment.
 
+mod doctor;
 mod init;
+mod optimizers;
 mod schedule;
+mod search;
 
 use std::path::Path;
 use std::process::Command;

@@ -16,11 +16,13 @@ fn the_trace_is_the_default_schedule_and_what_training_uses() {
     let spe = t.steps_per_epoch;
     assert!(spe > 5, "{spe}");
     assert_eq!(t.lrs.len() as u64, 3 * spe);
-    // Warm-up from 0 over the first epoch, the peak 0.1 at its end, cosine to ~0.
+    // The default: a linear warm-up over the first epoch (first update at lr/W), the peak 0.1 on
+    // its last step, then cosine towards 0.
     let lr0: Vec<f64> = t.lrs.iter().map(|r| r[0]).collect();
     assert_eq!(lr0, default_schedule(&job, spe).series(0.1, 3 * spe));
-    assert_eq!(lr0[0], 0.0);
-    assert!((lr0[spe as usize] - 0.1).abs() < 1e-12);
+    assert!((lr0[0] - 0.1 / spe as f64).abs() < 1e-12, "{}", lr0[0]);
+    assert!((lr0[spe as usize - 1] - 0.1).abs() < 1e-12);
+    assert_eq!(t.bounds().1, lr0[spe as usize - 1]);
     // Training logs the same rate at every step.
     let mut monitor = MonitorConfig::default().init().unwrap();
     train_with(&job, &mut [&mut monitor]).unwrap();
