@@ -1,5 +1,6 @@
 //! `nn-train schedule`: lr(t) of a job before training, as training will use it.
 
+use nn_optim::schedule::Step;
 use nn_optim::{Interval, Schedule};
 use nn_train::lab::lr_trace;
 use nn_train::{MonitorConfig, TrainConfig, default_schedule, train_with};
@@ -34,10 +35,10 @@ fn the_trace_is_the_default_schedule_and_what_training_uses() {
 fn epoch_schedules_step_once_per_epoch() {
     let job = TrainConfig {
         epochs: 4,
-        schedule: Some(Schedule::Step {
+        schedule: Some(Schedule::Step(Step {
             step_size: 2,
             gamma: 0.5,
-        }),
+        })),
         schedule_interval: Interval::Epoch,
         ..TrainConfig::default()
     };
