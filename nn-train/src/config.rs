@@ -24,30 +24,17 @@
 //! weight_decay = 5e-4
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nn_optim::{Interval, OptimizerConfig, Schedule, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 pub use crate::data_source::DataSource;
 use crate::error::{Result, TrainError, invalid};
+pub use crate::pca_lighting::PcaLightingSettings;
+pub use crate::preprocess::Preprocess;
 pub use crate::regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 use crate::zoo::ModelConfig;
-
-/// Input preprocessing fitted on the training split (the lecture's three recipes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Preprocess {
-    /// Raw pixels in [0, 1].
-    None,
-    /// Subtract the mean image (AlexNet).
-    MeanImage,
-    /// Subtract the per-channel mean (VGG).
-    ChannelMean,
-    /// Subtract the per-channel mean and divide by the per-channel std (ResNet).
-    #[default]
-    Standardize,
-}
 
 /// The largest `data.threads` accepted (more threads than this only cost memory and start-up).
 pub const MAX_THREADS: usize = 256;
@@ -61,8 +48,18 @@ pub struct DataConfig {
     /// Fraction of the training files held out for validation (file-based sources; the digits
     /// split is fixed at 15 %). Default 0.1.
     pub val_fraction: f64,
-    /// Input preprocessing. Default `standardize`.
+    /// Input preprocessing fitted on the training split: `none`, `mean_image`,
+    /// `channel_mean`, `standardize`, `pca`, `zca`, or a table with settings such as
+    /// `{ pca = { variance = 0.95, whiten = true } }` ([`crate::preprocess`]). Default
+    /// `standardize`.
     pub preprocess: Preprocess,
+    /// Reuse the preprocessing a run fitted and saved (its `preprocess.json`) instead of
+    /// fitting on this job's training split — what `finetune` does, so that the network sees
+    /// inputs prepared as in its training. Must match `preprocess`. Default none (fit).
+    pub preprocess_from: Option<PathBuf>,
+    /// Convert every image to this many channels: 3 replicates grayscale into RGB (R = G = B),
+    /// 1 converts RGB to luma (0.2989·R + 0.587·G + 0.114·B). Default none (as stored).
+    pub channels: Option<usize>,
     /// Train on at most this many training images (the lecture's "overfit a small sample"
     /// check). Default: all.
     pub limit_train: Option<usize>,
@@ -82,6 +79,8 @@ impl Default for DataConfig {
             source: DataSource::Digits,
             val_fraction: 0.1,
             preprocess: Preprocess::Standardize,
+            preprocess_from: None,
+            channels: None,
             limit_train: None,
             classes: None,
             threads: None,
@@ -143,6 +142,9 @@ pub struct TrainConfig {
     /// Per-sample augmentation pipeline for training images (nn-augment config), applied
     /// before preprocessing. Default none.
     pub augment: Option<nn_augment::PipelineConfig>,
+    /// AlexNet's PCA colour augmentation with its statistics fitted on the training split,
+    /// after `augment` ([`crate::pca_lighting`]). Default none.
+    pub pca_lighting: Option<PcaLightingSettings>,
     /// Cutout on training batches, after preprocessing and before mixup (nn-regularize's
     /// `Cutout`; see [`crate::regularize`] for the order of the batch hooks). Default none.
     pub cutout: Option<CutoutSettings>,
@@ -197,6 +199,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             class_weights: None,
             augment: None,
+            pca_lighting: None,
             cutout: None,
             mixup: None,
             penalty: None,
@@ -264,6 +267,40 @@ impl TrainConfig {
                     "data.threads",
                     t,
                     &format!("1 to {MAX_THREADS} data-loading threads"),
+                ));
+            }
+        }
+        self.data.preprocess.validate()?;
+        if let Some(c) = self.data.channels {
+            if c != 1 && c != 3 {
+                return Err(invalid("data.channels", c, "1 (grayscale) or 3 (RGB)"));
+            }
+        }
+        if let Some(p) = &self.pca_lighting {
+            p.validate()?;
+        }
+        if !self.data.preprocess.keeps_image_shape() {
+            let features = "data.preprocess = pca turns each image into k features (no \
+                            pixels, no neighbourhoods)";
+            if !matches!(self.model, ModelConfig::Mlp { .. }) {
+                return Err(invalid(
+                    "model.kind",
+                    "a convolutional network",
+                    &format!("mlp: {features}; use zca to whiten and keep the image"),
+                ));
+            }
+            if self.cutout.is_some() {
+                return Err(invalid(
+                    "cutout",
+                    "set",
+                    &format!("none: it masks image regions, and {features}"),
+                ));
+            }
+            if self.mixup.is_some_and(|m| m.cutmix_alpha > 0.0) {
+                return Err(invalid(
+                    "mixup.cutmix_alpha",
+                    self.mixup.map_or(0.0, |m| m.cutmix_alpha),
+                    &format!("0: CutMix pastes image regions, and {features}"),
                 ));
             }
         }

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use nn_data::{
-    ChannelMean, ClassFilter, DataLoader, Dataset, ImagePreprocessor, LoaderConfig, MeanImage,
-    Normalize, SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100,
+    Batch, BatchHook, ClassFilter, ColorPca, DataLoader, Dataset, ImagePreprocessor, LoaderConfig,
+    Sample, SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100,
     load_fashion_mnist, load_fashion_mnist_system, load_mnist, train_val_split,
 };
 
-use crate::config::{DataConfig, DataSource, Preprocess};
+use crate::config::{DataConfig, DataSource};
 use crate::error::{Result, invalid};
 use crate::image_source::load_image_folder;
+use crate::preprocess::{Fitted, FittedPreprocessing, Preprocess};
+use crate::regularize::chain;
 
 /// The splits of a job, with the preprocessing fitted on the training split.
 pub struct PreparedData {
@@ -20,28 +22,87 @@ pub struct PreparedData {
     pub val: Arc<dyn Dataset>,
     /// Test images (reported once, at the end).
     pub test: Arc<dyn Dataset>,
-    /// CHW shape of every image.
+    /// CHW shape of every image (after `data.channels`): what augmentation and preprocessing
+    /// see.
+    pub image_shape: [usize; 3],
+    /// CHW shape of the model's input: the image shape after preprocessing (`[k, 1, 1]` for a
+    /// PCA projection on k components).
     pub input_shape: [usize; 3],
     /// Number of classes.
     pub num_classes: usize,
     /// Class names by label (the data set's, else `"0"`, `"1"`, …).
     pub class_names: Vec<String>,
-    /// The fitted preprocessing (identity for `Preprocess::None`).
-    pub preprocess: Arc<dyn ImagePreprocessor>,
+    /// The job's `data.preprocess`.
+    pub setting: Preprocess,
+    /// The fitted (or reloaded) preprocessing.
+    pub preprocess: Arc<Fitted>,
+    /// AlexNet's colour statistics of the training split, for `[pca_lighting]` jobs (set by
+    /// [`crate::Session::new`]).
+    pub color_pca: Option<ColorPca>,
 }
 
-/// The identity preprocessing.
-struct Identity;
-
-impl ImagePreprocessor for Identity {
-    fn apply(&self, image: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
-        image
+impl PreparedData {
+    /// What a run keeps of the data preparation (`preprocess.json`).
+    pub fn fitted(&self) -> FittedPreprocessing {
+        FittedPreprocessing {
+            setting: self.setting.clone(),
+            image_shape: self.image_shape,
+            fitted: (*self.preprocess).clone(),
+            color_pca: self.color_pca,
+        }
     }
 }
 
-/// Loads the splits described by `config` (`seed` drives the train/validation split) and fits
-/// the preprocessing on the training split.
+/// A data set with its images converted to `channels` channels: 3 replicates a grayscale image
+/// into R = G = B; 1 converts RGB to luma (0.2989·R + 0.587·G + 0.114·B, torchvision's
+/// `Grayscale`).
+struct Channels {
+    inner: Arc<dyn Dataset>,
+    channels: usize,
+}
+
+impl Dataset for Channels {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn get(&self, index: usize) -> std::result::Result<Sample, nn_data::DataError> {
+        let mut s = self.inner.get(index)?;
+        let (c, h, w) = s.image.dim();
+        s.image = match (c, self.channels) {
+            (a, b) if a == b => s.image,
+            (1, 3) => s
+                .image
+                .broadcast((3, h, w))
+                .expect("one channel broadcasts to three")
+                .to_owned(),
+            (3, 1) => nn_augment::functional::rgb_to_grayscale(&s.image, 1),
+            (found, wanted) => {
+                return Err(nn_data::DataError::invalid(
+                    "channels",
+                    format!("{wanted} (image {index} has {found})"),
+                    "1 → 3 or 3 → 1 channel conversions",
+                ));
+            }
+        };
+        Ok(s)
+    }
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+    fn class_names(&self) -> Option<&[String]> {
+        self.inner.class_names()
+    }
+    fn label(&self, index: usize) -> std::result::Result<usize, nn_data::DataError> {
+        self.inner.label(index)
+    }
+}
+
+/// Loads the splits described by `config` (`seed` drives the train/validation split), converts
+/// their channels (`config.channels`) and fits the preprocessing on the training split — or,
+/// with `config.preprocess_from`, reloads the fit a run saved (checked against
+/// `config.preprocess` and the image shape).
 pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
+    config.preprocess.validate()?;
     let seed = config.split_seed.unwrap_or(seed);
     let (train, val, test): (Arc<dyn Dataset>, Arc<dyn Dataset>, Arc<dyn Dataset>) =
         match &config.source {
@@ -83,6 +144,13 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
         }
         None => (train, val, test),
     };
+    let (train, val, test) = match config.channels {
+        Some(channels) => {
+            let convert = |inner| -> Arc<dyn Dataset> { Arc::new(Channels { inner, channels }) };
+            (convert(train), convert(val), convert(test))
+        }
+        None => (train, val, test),
+    };
     let train: Arc<dyn Dataset> = match config.limit_train {
         Some(n) if n < train.len() => Arc::new(Subset::first(train, n)),
         _ => train,
@@ -117,11 +185,14 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
     }
     let first = train.get(0)?;
     let (c, h, w) = first.image.dim();
-    let preprocess: Arc<dyn ImagePreprocessor> = match config.preprocess {
-        Preprocess::None => Arc::new(Identity),
-        Preprocess::MeanImage => Arc::new(MeanImage::fit(train.as_ref())?),
-        Preprocess::ChannelMean => Arc::new(ChannelMean::fit(train.as_ref())?),
-        Preprocess::Standardize => Arc::new(Normalize::fit(train.as_ref())?),
+    let image_shape = [c, h, w];
+    let fitted = match &config.preprocess_from {
+        Some(path) => {
+            let saved = FittedPreprocessing::load(path)?;
+            saved.check(&config.preprocess, image_shape, path)?;
+            saved.fitted
+        }
+        None => config.preprocess.fit(train.as_ref())?,
     };
     let class_names = match train.class_names() {
         Some(names) if names.len() == train.num_classes() => names.to_vec(),
@@ -133,26 +204,46 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
         train,
         val,
         test,
-        input_shape: [c, h, w],
-        preprocess,
+        image_shape,
+        input_shape: fitted.output_shape(image_shape),
+        setting: config.preprocess.clone(),
+        preprocess: Arc::new(fitted),
+        color_pca: None,
     })
 }
 
-/// A loader over `dataset` whose per-sample transform is `augment` (if any) followed by
-/// `preprocess`.
+/// A loader over `dataset`: per image, `augment` (if any) then the per-image preprocessing; per
+/// batch, the batched preprocessing (PCA / ZCA: one matrix product per batch), then `hooks` in
+/// order.
 pub fn loader(
     dataset: Arc<dyn Dataset>,
     config: LoaderConfig,
     augment: Option<Arc<nn_augment::Pipeline>>,
-    preprocess: Arc<dyn ImagePreprocessor>,
+    preprocess: Arc<Fitted>,
+    hooks: Vec<BatchHook>,
 ) -> Result<DataLoader> {
     use nn_augment::Transform as _;
-    let transform: SampleTransform = match augment {
-        Some(pipeline) => Arc::new(move |image, rng| {
+    let per_image = (!preprocess.is_batched()).then(|| preprocess.clone());
+    let transform: SampleTransform = match (augment, per_image) {
+        (Some(pipeline), Some(pre)) => Arc::new(move |image, rng| {
             let image = pipeline.apply_random(&image, rng);
-            preprocess.apply(image)
+            pre.apply(image)
         }),
-        None => Arc::new(move |image, _rng| preprocess.apply(image)),
+        (Some(pipeline), None) => Arc::new(move |image, rng| pipeline.apply_random(&image, rng)),
+        (None, Some(pre)) => Arc::new(move |image, _rng| pre.apply(image)),
+        (None, None) => Arc::new(|image, _rng| image),
     };
-    Ok(DataLoader::new(dataset, config)?.with_transform(transform))
+    let mut steps: Vec<BatchHook> = Vec::with_capacity(hooks.len() + 1);
+    if preprocess.is_batched() {
+        steps.push(Arc::new(move |mut batch: Batch, _rng: &mut _| {
+            preprocess.apply_batch(&mut batch.images);
+            batch
+        }));
+    }
+    steps.extend(hooks);
+    let loader = DataLoader::new(dataset, config)?.with_transform(transform);
+    Ok(match chain(steps) {
+        Some(hook) => loader.with_batch_hook(hook),
+        None => loader,
+    })
 }

@@ -23,7 +23,9 @@
 //! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2) |
 //! | [`data_source`] | [`DataSource`]: digits, Fashion-MNIST (Debian package), MNIST, CIFAR, image folders |
 //! | [`image_source`] | [`image_source::ImageFolderSource`]: your own images, one folder per class |
-//! | [`data`] | splits, fitted preprocessing, loaders with augmentation |
+//! | [`data`] | splits, channel conversion, loaders with augmentation and batch hooks |
+//! | [`preprocess`] | `data.preprocess` (mean/std, PCA, PCA/ZCA whitening) fitted on the training split, kept in `preprocess.json` |
+//! | [`pca_lighting`] | AlexNet's PCA colour augmentation with statistics fitted on the training split |
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
@@ -80,8 +82,10 @@ pub mod metrics;
 pub mod monitor;
 pub mod optimizer;
 pub mod overfit;
+pub mod pca_lighting;
 pub mod plot;
 pub mod predict;
+pub mod preprocess;
 pub mod regularize;
 pub mod report_html;
 pub mod run_dir;
@@ -107,6 +111,8 @@ pub use lr_scaling::LrScaling;
 pub use metrics::ClassMetrics;
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
 pub use optimizer::{JobOptimizer, JobOptimizerState};
+pub use pca_lighting::PcaLightingSettings;
+pub use preprocess::{Fitted, FittedPreprocessing, PcaSettings, ZcaSettings};
 pub use regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 pub use saved_run::SavedRun;
 pub use session::{Session, StepStats};

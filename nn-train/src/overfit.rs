@@ -64,7 +64,10 @@ pub fn unregularised(job: &TrainConfig, samples: usize, epochs: usize) -> TrainC
     c.batch_size = c.batch_size.min(samples);
     c.epochs = epochs;
     c.augment = None;
+    c.pca_lighting = None;
+    c.cutout = None;
     c.mixup = None;
+    c.penalty = None;
     c.label_smoothing = 0.0;
     c.early_stopping = None;
     c.schedule = Some(Schedule::Constant);
@@ -106,6 +109,7 @@ impl OverfitConfig {
             },
             None,
             s.data.preprocess.clone(),
+            Vec::new(),
         )?;
         let (initial_loss, _) = evaluate(s.model.as_ref(), &eval_loader)?;
         let mut history = Vec::new();

@@ -10,6 +10,7 @@ use nn_core::checkpoint::{LoadMode, load};
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, prepare};
 use crate::error::{Result, TrainError};
+use crate::preprocess::PREPROCESS_FILE;
 
 /// The file of a run folder holding the class names (a JSON array, by label).
 pub const CLASSES_FILE: &str = "classes.json";
@@ -24,8 +25,9 @@ pub struct SavedRun {
     pub dir: PathBuf,
     /// The job (`config.toml`).
     pub config: TrainConfig,
-    /// The data the job was trained on, with its preprocessing (rebuilt deterministically from
-    /// the job's seeds).
+    /// The data the job was trained on (split deterministically from the job's seeds), with the
+    /// run's fitted preprocessing (`preprocess.json`; refitted, with a note, for runs written
+    /// before the file existed).
     pub data: PreparedData,
     /// The model with the saved weights (`model.safetensors`).
     pub model: Box<dyn Module>,
@@ -35,12 +37,22 @@ pub struct SavedRun {
 
 impl SavedRun {
     /// Loads the run in `dir` after checking it is complete ([`crate::run_dir::verify`]):
-    /// `config.toml`, the data, `model.safetensors` (strictly) and
-    /// `classes.json` if present.
+    /// `config.toml`, the data with the run's fitted preprocessing (`preprocess.json`),
+    /// `model.safetensors` (strictly) and `classes.json` if present.
     pub fn load(dir: &Path) -> Result<SavedRun> {
         // A run still going, interrupted, torn or changed is refused before anything is read.
         crate::run_dir::verify(dir)?;
-        let config = TrainConfig::load(&dir.join("config.toml"))?;
+        let mut config = TrainConfig::load(&dir.join("config.toml"))?;
+        let saved = dir.join(PREPROCESS_FILE);
+        if saved.exists() {
+            config.data.preprocess_from = Some(saved);
+        } else {
+            eprintln!(
+                "note: {} has no {PREPROCESS_FILE}; refitting the preprocessing on the run's \
+                 training split",
+                dir.display()
+            );
+        }
         let data = prepare(&config.data, config.seed)?;
         let model = build_and_load(&config, &data, &dir.join(MODEL_FILE), false)?;
         let class_names = match read_class_names(dir)? {

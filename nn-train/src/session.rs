@@ -23,7 +23,8 @@ use crate::data::{PreparedData, loader, prepare};
 use crate::error::{Result, TrainError, invalid};
 use crate::lbfgs::{check_full_batch, is_lbfgs};
 use crate::optimizer::JobOptimizer;
-use crate::regularize::{chain, cutout_step, mixup_step};
+use crate::pca_lighting::{fit_color_pca, training_pipeline};
+use crate::regularize::{cutout_step, mixup_step};
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
@@ -94,9 +95,12 @@ impl Session {
     /// optimizer and the schedule.
     pub fn new(config: &TrainConfig) -> Result<Session> {
         config.validate()?;
-        let data = prepare(&config.data, config.seed)?;
+        let mut data = prepare(&config.data, config.seed)?;
         check_full_batch(config, data.train.len())?;
         let lbfgs = is_lbfgs(config);
+        if config.pca_lighting.is_some() {
+            data.color_pca = Some(fit_color_pca(data.train.as_ref())?);
+        }
         let mut init_rng = rng::stream(config.seed, 1);
         let mut model = config
             .model
@@ -116,18 +120,16 @@ impl Session {
         };
         // Drop a last batch of one image: batch norm cannot normalise a single sample.
         let drop_last = data.train.len() % config.batch_size == 1;
-        let augment = config
-            .augment
+        let pipeline = training_pipeline(
+            config.augment.as_ref(),
+            config.pca_lighting.as_ref().zip(data.color_pca.as_ref()),
+        );
+        let augment = pipeline
             .as_ref()
             .map(|a| a.init().map(Arc::new))
             .transpose()?;
-        let mut train_loader = loader(
-            data.train.clone(),
-            loader_cfg(config.seed, !lbfgs, drop_last),
-            augment,
-            data.preprocess.clone(),
-        )?;
-        // The batch hooks, in the order documented in `crate::regularize`.
+        // The batch hooks, in the order documented in `crate::regularize` (the batched
+        // preprocessing, if any, comes first).
         let mut hooks = Vec::new();
         if let Some(c) = &config.cutout {
             hooks.push(cutout_step(c.build()?));
@@ -135,20 +137,26 @@ impl Session {
         if let Some(m) = &config.mixup {
             hooks.push(mixup_step(m.build(data.num_classes)?));
         }
-        if let Some(hook) = chain(hooks) {
-            train_loader = train_loader.with_batch_hook(hook);
-        }
+        let train_loader = loader(
+            data.train.clone(),
+            loader_cfg(config.seed, !lbfgs, drop_last),
+            augment,
+            data.preprocess.clone(),
+            hooks,
+        )?;
         let val_loader = loader(
             data.val.clone(),
             loader_cfg(0, false, false),
             None,
             data.preprocess.clone(),
+            Vec::new(),
         )?;
         let test_loader = loader(
             data.test.clone(),
             loader_cfg(0, false, false),
             None,
             data.preprocess.clone(),
+            Vec::new(),
         )?;
         let groups = match (&transfer, &config.transfer) {
             (Some(report), Some(t)) => {

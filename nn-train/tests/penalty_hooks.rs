@@ -153,6 +153,7 @@ fn cutout_then_mixup_chain_on_one_generator_per_batch() {
         s.train_loader.config().clone(),
         None,
         s.data.preprocess.clone(),
+        Vec::new(),
     )
     .unwrap();
     let cutout = CutoutConfig {

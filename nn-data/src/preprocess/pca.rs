@@ -160,6 +160,53 @@ impl Pca {
         self.eigenvalues.mapv(|l| if t > 0.0 { l / t } else { 0.0 })
     }
 
+    /// The fewest components whose explained variance ratios sum to more than `fraction`
+    /// ∈ (0, 1) (scikit-learn's `PCA(n_components=0.95)`: `searchsorted(cumsum(ratio),
+    /// fraction, side="right") + 1`), at most the number of components fitted. Fit with all
+    /// components first to choose among all of them, then [`Pca::truncated`].
+    pub fn components_for_variance(&self, fraction: f64) -> Result<usize, DataError> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(DataError::invalid(
+                "variance",
+                fraction,
+                "a fraction in (0, 1) of the total variance",
+            ));
+        }
+        let mut cumulative = 0.0;
+        for (i, r) in self.explained_variance_ratio().iter().enumerate() {
+            cumulative += r;
+            if cumulative > fraction {
+                return Ok(i + 1);
+            }
+        }
+        Ok(self.eigenvalues.len())
+    }
+
+    /// The first `k` components of this fit: the same as a fit with `components = Some(k)`
+    /// (the eigendecomposition does not depend on `k`). Errors if `k` is 0 or more than the
+    /// components fitted.
+    pub fn truncated(&self, k: usize) -> Result<Self, DataError> {
+        let fitted = self.eigenvalues.len();
+        if !(1..=fitted).contains(&k) {
+            return Err(DataError::invalid(
+                "components",
+                k,
+                format!("1..={fitted} (the components fitted)"),
+            ));
+        }
+        Ok(Self {
+            config: PcaConfig {
+                components: Some(k),
+                ..self.config
+            },
+            image_shape: self.image_shape,
+            mean: self.mean.clone(),
+            components: self.components.slice(ndarray::s![..k, ..]).to_owned(),
+            eigenvalues: self.eigenvalues.slice(ndarray::s![..k]).to_owned(),
+            total_variance: self.total_variance,
+        })
+    }
+
     fn scale(&self) -> Option<Array1<f32>> {
         self.config.whiten.then(|| {
             self.eigenvalues

@@ -76,6 +76,33 @@ fn pca_with_all_components_reconstructs() {
 }
 
 #[test]
+fn truncation_equals_a_fit_with_k_and_variance_picks_k_like_scikit_learn() {
+    let x = data(100, 3);
+    let full = Pca::fit_array(x.view(), PcaConfig::default().whitened(1e-3)).unwrap();
+    let three = Pca::fit_array(x.view(), PcaConfig::components(3).whitened(1e-3)).unwrap();
+    assert_eq!(full.truncated(3).unwrap(), three);
+    assert!(full.truncated(0).is_err() && three.truncated(4).is_err());
+    let ratio = full.explained_variance_ratio();
+    let cum: Vec<f64> = ratio
+        .iter()
+        .scan(0.0, |c, r| {
+            *c += r;
+            Some(*c)
+        })
+        .collect();
+    // The smallest k whose cumulative ratio exceeds the fraction; exactly at a cumulative
+    // value it takes one more (side = "right").
+    let k = full.components_for_variance(0.9).unwrap();
+    assert!(
+        cum[k - 1] > 0.9 && (k == 1 || cum[k - 2] <= 0.9),
+        "{cum:?}: {k}"
+    );
+    assert_eq!(full.components_for_variance(cum[1]).unwrap(), 3);
+    assert!(full.components_for_variance(1.0).is_err());
+    assert!(full.components_for_variance(0.0).is_err());
+}
+
+#[test]
 fn dataset_fit_equals_array_fit_for_any_thread_count() {
     // More samples than one chunk, so the chunked merge is exercised.
     let x = data(600, 3);

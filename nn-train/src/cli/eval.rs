@@ -85,6 +85,7 @@ fn data_key(c: &nn_train::TrainConfig) -> nn_train::DataConfig {
     let mut d = c.data.clone();
     d.split_seed = Some(d.split_seed.unwrap_or(c.seed));
     d.threads = None;
+    d.preprocess_from = None;
     d
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use nn_train::preprocess::PREPROCESS_FILE;
 use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::transfer::run_checkpoint;
 use nn_train::{Session, TrainConfig, TrainError};
@@ -9,8 +10,10 @@ use nn_train::{Session, TrainConfig, TrainError};
 use super::{CliResult, Overrides};
 
 /// Fine-tune a trained run on a new job: the checkpoint is RUN_DIR/model.safetensors, the model
-/// is the run's (RUN_DIR/config.toml) unless the job sets `[model]`, the head is
-/// re-initialised; prints what was loaded, re-initialised and frozen, then trains like `train`.
+/// is the run's (RUN_DIR/config.toml) unless the job sets `[model]`, the input preprocessing is
+/// the run's fitted one (RUN_DIR/preprocess.json, not refitted; the job's `data.preprocess`
+/// must match it or be left out), the head is re-initialised; prints what was loaded,
+/// re-initialised and frozen, then trains like `train`.
 #[derive(clap::Args)]
 pub struct Args {
     /// The run directory (written by `nn-train train --out DIR`).
@@ -57,14 +60,33 @@ fn job(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
             };
             let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
             let sets_model = table.contains_key("model");
+            let sets_preprocess = table
+                .get("data")
+                .and_then(|d| d.as_table())
+                .is_some_and(|d| d.contains_key("preprocess"));
             let mut c: TrainConfig = toml::from_str(&text).map_err(parse_error)?;
             if !sets_model {
                 c.model = run_config.model;
+            }
+            if !sets_preprocess {
+                c.data.preprocess = run_config.data.preprocess;
             }
             c
         }
         None => run_config,
     };
+    // The network was trained on inputs preprocessed with the run's statistics: reuse them
+    // rather than fit new ones on the new training split.
+    let saved = args.from.join(PREPROCESS_FILE);
+    if saved.exists() {
+        config.data.preprocess_from = Some(saved);
+    } else {
+        eprintln!(
+            "note: {} has no {PREPROCESS_FILE}; the preprocessing is fitted on the new \
+             training split",
+            args.from.display()
+        );
+    }
     let mut t = config.transfer.take().unwrap_or_default();
     t.init_from = run_checkpoint(&args.from);
     t.freeze.extend(args.freeze.iter().cloned());

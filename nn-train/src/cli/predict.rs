@@ -63,7 +63,7 @@ pub fn run(args: Args) -> CliResult {
         match predict_file(
             &[model],
             path,
-            run.data.input_shape,
+            run.data.image_shape,
             run.data.preprocess.as_ref(),
             &tta,
             &run.class_names,

@@ -7,6 +7,7 @@ use nn_train::checkpoint::Checkpoint;
 use nn_train::interrupt::Interrupt;
 use nn_train::metrics::plot_confusion;
 use nn_train::plot::{default_window, plot_curves, plot_ratios};
+use nn_train::preprocess::PREPROCESS_FILE;
 use nn_train::report_html::{RunReport, figures_from, sample_predictions};
 use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::saved_run::CLASSES_FILE;
@@ -27,10 +28,11 @@ pub struct Args {
     overrides: Overrides,
     /// The run folder: config.toml at the start, checkpoint.safetensors during training
     /// (every epoch and `[checkpoint] every_steps`), then report.json (with the test confusion
-    /// matrix and per-class accuracy), model.safetensors (best snapshot), classes.json,
-    /// curves.png (loss per step + moving average, train/val accuracy), confusion.png,
-    /// report.html, timings.json and manifest.json (written last: the run is complete). Must be
-    /// new or empty unless --overwrite.
+    /// matrix and per-class accuracy), model.safetensors (best snapshot), preprocess.json (the
+    /// preprocessing fitted on the training split, reused by eval, predict and finetune),
+    /// classes.json, curves.png (loss per step + moving average, train/val accuracy),
+    /// confusion.png, report.html, timings.json and manifest.json (written last: the run is
+    /// complete). Must be new or empty unless --overwrite.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace the run in --out (a folder that is not a run folder is never overwritten).
@@ -201,6 +203,8 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
         run.write_with("model.safetensors", |p| -> Result<(), TrainError> {
             Ok(nn_core::checkpoint::save(trained.model.as_ref(), p)?)
         })?;
+        let fitted = serde_json::to_vec_pretty(&trained.data.fitted()).expect("fits serialise");
+        run.write(PREPROCESS_FILE, &fitted)?;
         let timings: Vec<serde_json::Value> = r
             .history
             .iter()
@@ -218,6 +222,7 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
             "config.toml",
             "report.json",
             "model.safetensors",
+            PREPROCESS_FILE,
             "classes.json",
             "curves.png",
             "timings.json",

@@ -157,6 +157,7 @@ pub fn init_job(job: &TrainConfig, batch: usize, bins: usize) -> Result<InitCase
         },
         None,
         session.data.preprocess.clone(),
+        Vec::new(),
     )?;
     let b = eval
         .epoch(0)
