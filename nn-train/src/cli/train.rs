@@ -189,6 +189,15 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
     if let Some(m) = &r.test_metrics {
         super::eval::print_metrics(m);
     }
+    // Wall time of the epochs (training and validation; an interrupted and resumed run counts
+    // each finished epoch once), as in timings.json.
+    let seconds: f64 = r.history.iter().map(|e| f64::from(e.seconds)).sum();
+    println!(
+        "training time {:.1} min ({} epochs, {:.1} s per epoch)",
+        seconds / 60.0,
+        r.history.len(),
+        seconds / r.history.len().max(1) as f64
+    );
     if write_monitor {
         println!(
             "update/weight ratios (median over sampled steps; target ~1e-3, flagged < 1e-4 or > 1e-2):"
