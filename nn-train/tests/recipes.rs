@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use nn_core::{Ctx, Tensor, loss::cross_entropy};
 use nn_data::{FASHION_MNIST_DEBIAN_DIR, LoaderConfig};
-use nn_train::{DataSource, Session, TrainConfig};
+use nn_optim::ScalingRule;
+use nn_train::{DataSource, LrScaling, Session, TrainConfig};
 
 /// Optimisation steps per recipe.
 const STEPS: u64 = 12;
@@ -45,7 +46,11 @@ fn the_three_recipes_parse_and_are_fashion_mnist_jobs() {
             path.display()
         );
         // Seeds of an ensemble (train --seed S) must share the validation split.
-        assert!(job.data.split_seed.is_some(), "{}: no split_seed", path.display());
+        assert!(
+            job.data.split_seed.is_some(),
+            "{}: no split_seed",
+            path.display()
+        );
         // Every recipe uses augmentation (the lecture's main regulariser for images).
         assert!(job.augment.is_some(), "{}: no augmentation", path.display());
     }
@@ -65,6 +70,13 @@ fn every_recipe_trains_a_few_steps_on_fashion_mnist() {
         let start = Instant::now();
         let mut job = TrainConfig::load(&path).unwrap();
         job.data.limit_train = Some(256);
+        // A quarter of the recipe's batch with the lecture's batch-size rule for the learning
+        // rate (linear scaling from the recipe's batch), as a user shrinking the batch would.
+        assert!(job.lr_scaling.is_none(), "{}", path.display());
+        job.lr_scaling = Some(LrScaling {
+            base_batch: job.batch_size,
+            rule: ScalingRule::Linear,
+        });
         job.batch_size = 32;
         let mut s = Session::new(&job).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(s.data.input_shape, [1, 28, 28]);
