@@ -89,6 +89,7 @@ fn every_recipe_trains_a_few_steps_on_fashion_mnist() {
             },
             None,
             s.data.preprocess.clone(),
+            Vec::new(),
         )
         .unwrap()
         .epoch(0)
