@@ -30,12 +30,14 @@
 //! * [`loss`] — cross-entropy (hard/soft labels, label smoothing), SVM hinge, MSE.
 //! * [`init`] — initialisation schemes and PyTorch's fan computation.
 //! * [`checkpoint`] — safetensors state dicts compatible with PyTorch.
+//! * [`atomic_write`] — the workspace's atomic file writing (temporary file, fsync, rename).
 //! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
 //! * [`linalg`] — the single GEMM seam.
 //! * [`buffer_pool`] — reuse of large buffers across training steps.
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 
+pub mod atomic_write;
 pub mod autograd;
 pub mod buffer_pool;
 pub mod checkpoint;

@@ -63,3 +63,12 @@ pub enum CheckpointError {
         report: LoadReport,
     },
 }
+
+impl From<crate::atomic_write::AtomicWriteError> for CheckpointError {
+    fn from(e: crate::atomic_write::AtomicWriteError) -> Self {
+        CheckpointError::Write {
+            path: e.path,
+            source: std::io::Error::new(e.source.kind(), format!("{}: {}", e.what, e.source)),
+        }
+    }
+}

@@ -8,8 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use ndarray::IxDyn;
 use safetensors::tensor::{Dtype, TensorView, View};
@@ -112,10 +111,10 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Array)>, Che
     Ok(out)
 }
 
-/// Writes `tensors` to the safetensors file `path` atomically (a temporary file in the same
-/// directory, streamed one tensor at a time, flushed to disk, then renamed over `path`): a crash
-/// or error never leaves a partly written checkpoint, and an existing file is replaced only by a
-/// complete one.
+/// Writes `tensors` to the safetensors file `path` atomically ([`crate::atomic_write`]: a
+/// temporary file in the same directory, streamed one tensor at a time, flushed to disk, then
+/// renamed over `path`): a crash or error never leaves a partly written checkpoint, and an
+/// existing file is replaced only by a complete one.
 ///
 /// # Errors
 /// [`CheckpointError::Write`] on I/O failure; [`CheckpointError::DuplicateName`].
@@ -126,30 +125,18 @@ pub fn write_file(
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
     let (views, info) = prepare(tensors, metadata, path)?;
-    let write_err = |source| CheckpointError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = temporary_sibling(path).map_err(write_err)?;
-    let result = serialize_to_file(views, Some(info), &tmp)
-        .map_err(|e| match e {
-            SafeTensorError::IoError(source) => write_err(source),
+    crate::atomic_write::write_atomic_with(path, |tmp| {
+        serialize_to_file(views, Some(info), tmp).map_err(|e| match e {
+            SafeTensorError::IoError(source) => CheckpointError::Write {
+                path: path.to_path_buf(),
+                source,
+            },
             source => CheckpointError::Format {
                 path: path.to_path_buf(),
                 source,
             },
         })
-        .and_then(|()| {
-            // Flush to disk before the rename makes the file visible under its name.
-            fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .and_then(|()| fs::rename(&tmp, path))
-                .map_err(write_err)
-        });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    })
 }
 
 /// Reads every tensor of the safetensors file `path` as `f32`, sorted by name.
@@ -163,26 +150,6 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<(String, Array)>, Checkpo
         source,
     })?;
     from_bytes(&bytes, path)
-}
-
-/// A fresh temporary path next to `path` (same directory, so the rename is atomic):
-/// `.<name>.tmp-<pid>-<counter>`.
-fn temporary_sibling(path: &Path) -> std::io::Result<PathBuf> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path has no file name",
-        )
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    Ok(path.with_file_name(tmp_name))
 }
 
 /// The values of `view` as `f32`, or `None` for a dtype without a conversion.

@@ -88,8 +88,10 @@ pub fn apply_to_dataset(
     }
 }
 
-/// Writes `value` as pretty JSON to `path` atomically (temporary file in the same folder, then
-/// rename), so a crash never leaves a half-written file.
+/// Writes `value` as pretty JSON to `path` atomically, as nn-core's `atomic_write` does
+/// (nn-data cannot depend on nn-core): a temporary file in the same folder
+/// (`.NAME.tmp-XXXXXX`, from `tempfile`), `fsync`, rename over `path`, `fsync` of the folder; a
+/// crash never leaves a half-written file and an error removes the temporary file.
 pub fn save_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<(), DataError> {
     let text = serde_json::to_vec_pretty(value).map_err(|e| DataError::Json {
         path: path.into(),
@@ -103,17 +105,16 @@ pub fn save_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<(), Da
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&text)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempfile_in(dir)?;
+        tmp.write_all(&text)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        std::fs::File::open(dir)?.sync_all()
     };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
+    write().map_err(|e| DataError::io(path, e))
 }
 
 /// Reads a value written by [`save_json`].

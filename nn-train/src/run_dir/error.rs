@@ -94,3 +94,13 @@ pub enum RunDirError {
         path: PathBuf,
     },
 }
+
+impl From<nn_core::atomic_write::AtomicWriteError> for RunDirError {
+    fn from(e: nn_core::atomic_write::AtomicWriteError) -> Self {
+        RunDirError::Io {
+            path: e.path,
+            what: e.what,
+            source: e.source,
+        }
+    }
+}

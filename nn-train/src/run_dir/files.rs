@@ -4,50 +4,43 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{CHECKPOINT, FileEntry, LOCK, MANIFEST, RunDirError, io};
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory (`.NAME.tmp-…`),
-/// `fsync`, rename over `path`, `fsync` of the directory. On error the temporary file is
-/// removed and `path` is unchanged.
+/// Writes `bytes` to `path` atomically ([`nn_core::atomic_write`]: a temporary file in the same
+/// directory, `fsync`, rename over `path`, `fsync` of the directory), creating the directory if
+/// needed. On error the temporary file is removed and `path` is unchanged.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunDirError> {
     let dir = parent(path);
     fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
-    let tmp = temporary_sibling(path)?;
-    let result = fs::write(&tmp, bytes)
-        .map_err(io(path, "cannot write"))
-        .and_then(|()| finish(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    Ok(nn_core::atomic_write::write_atomic(path, bytes)?)
 }
 
 /// Lets `f` write a temporary path next to `path`, then `fsync`s it and renames it over `path`
-/// (and `fsync`s the directory). If `f` or the rename fails, the temporary file is removed and
-/// `path` is unchanged.
+/// (and `fsync`s the directory), creating the directory if needed ([`nn_core::atomic_write`]).
+/// If `f` or the rename fails, the temporary file is removed and `path` is unchanged.
 pub fn write_atomic_with<E: From<RunDirError>>(
     path: &Path,
     f: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), E> {
+    /// `f`'s error or the atomic write's, told apart after the call.
+    enum Failure<E> {
+        Write(E),
+        Atomic(nn_core::atomic_write::AtomicWriteError),
+    }
+    impl<E> From<nn_core::atomic_write::AtomicWriteError> for Failure<E> {
+        fn from(e: nn_core::atomic_write::AtomicWriteError) -> Self {
+            Failure::Atomic(e)
+        }
+    }
     let dir = parent(path);
     fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
-    let tmp = temporary_sibling(path)?;
-    let result = f(&tmp).and_then(|()| Ok(finish(&tmp, path)?));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `fsync(tmp)`, rename `tmp` → `path`, `fsync` of the directory.
-pub(super) fn finish(tmp: &Path, path: &Path) -> Result<(), RunDirError> {
-    File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(path, "cannot flush"))?;
-    fs::rename(tmp, path).map_err(io(path, "cannot rename into place"))?;
-    sync_dir(parent(path))
+    nn_core::atomic_write::write_atomic_with(path, |tmp| f(tmp).map_err(Failure::Write)).map_err(
+        |e| match e {
+            Failure::Write(e) => e,
+            Failure::Atomic(e) => E::from(RunDirError::from(e)),
+        },
+    )
 }
 
 pub(super) fn parent(path: &Path) -> &Path {
@@ -89,24 +82,8 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), RunDirError> {
         .map_err(io(dir, "cannot flush the folder"))
 }
 
-/// The marker in every temporary file name.
-const TMP_MARK: &str = ".tmp-";
-
-/// A fresh temporary path next to `path`: `.<name>.tmp-<pid>-<counter>`.
-pub(super) fn temporary_sibling(path: &Path) -> Result<PathBuf, RunDirError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| RunDirError::BadName {
-            name: path.display().to_string(),
-        })?;
-    Ok(path.with_file_name(format!(
-        ".{name}{TMP_MARK}{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )))
-}
+/// The marker in every temporary file name ([`nn_core::atomic_write::TEMP_MARK`]).
+const TMP_MARK: &str = nn_core::atomic_write::TEMP_MARK;
 
 /// Entries of `dir` other than the lock file.
 pub(super) fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>, RunDirError> {
@@ -120,7 +97,7 @@ pub(super) fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>, RunDirError> {
     Ok(out)
 }
 
-/// Removes temporary files (`.*.tmp-*`, also nn-core's and [`crate::write_atomic`]'s) under
+/// Removes temporary files (`.*.tmp-*` of [`nn_core::atomic_write`], and `.*.tmp`) under
 /// `dir`, recursively; symbolic links are not followed.
 pub(super) fn remove_temporaries(dir: &Path) -> Result<(), RunDirError> {
     for entry in fs::read_dir(dir).map_err(io(dir, "cannot list"))? {

@@ -2,7 +2,10 @@
 //! trained without regularisation and with each of L2, dropout, mixup and cutout, with the same
 //! budget and seeds; prints train vs validation accuracy (the generalisation gap).
 //!
-//! `cargo run -p nn-regularize --example overfit_experiment --release [-- --seeds 3 --epochs 150]`
+//! `cargo run -p nn-train --example regularization_experiment --release [-- --seeds 3 --epochs 150]`
+//!
+//! (nn-regularize's README quotes its results; it lives here because it needs the
+//! module ↔ optimizer adapter, [`nn_train::step_parameters`].)
 //!
 //! Setup: the stratified 70/15/15 digits split (nn-data, seed 0); 300 training images drawn from
 //! the training part (a small training set makes a 64-512-512-10 MLP with ~300k parameters
@@ -16,9 +19,9 @@ use ndarray::Array4;
 use nn_core::layers::{Flatten, LinearConfig, ReLU, Sequential};
 use nn_core::loss::{cross_entropy, cross_entropy_soft};
 use nn_core::rng::seeded;
-use nn_core::{Ctx, Module, Parameter, Tensor, with_no_grad};
+use nn_core::{Ctx, Module, Tensor, with_no_grad};
 use nn_data::{Batch, BatchHook, DataLoader, Dataset, LoaderConfig, Subset, digits_split};
-use nn_optim::{Optimizer, ParamMut, SgdConfig};
+use nn_optim::SgdConfig;
 use nn_regularize::{CutoutConfig, DropoutConfig, MixupConfig, PenaltyConfig};
 
 /// The regularisers compared.
@@ -100,20 +103,6 @@ fn hook(method: Method) -> Option<BatchHook> {
     }
 }
 
-/// One SGD step over every parameter of `params`.
-fn sgd_step(opt: &mut impl Optimizer, params: &[(String, Parameter)]) {
-    let mut guards: Vec<_> = params.iter().map(|(_, p)| p.lock()).collect();
-    let mut views: Vec<ParamMut<'_>> = guards
-        .iter_mut()
-        .zip(params)
-        .map(|(g, (name, _))| {
-            let (value, grad) = g.value_and_grad();
-            ParamMut { name, value, grad }
-        })
-        .collect();
-    opt.step(&mut views).expect("optimizer step");
-}
-
 fn accuracy(m: &Sequential, images: &Array4<f32>, labels: &[usize]) -> f64 {
     with_no_grad(|| {
         let logits = m.forward(
@@ -179,7 +168,7 @@ fn run(method: Method, seed: u64, epochs: u64) -> (f64, f64) {
             }
             m.zero_grad();
             loss.backward();
-            sgd_step(&mut opt, &params);
+            nn_train::step_parameters(&mut opt, &params).expect("optimizer step");
         }
     }
     let (xt, yt) = all(train);
