@@ -10,8 +10,8 @@
 //! | [`DropoutVariant::Inverted`] (default, = `torch.nn.Dropout`) | yᵢ = xᵢ·mᵢ / q | y = x (identity) |
 //! | [`DropoutVariant::Vanilla`] (the paper's original) | yᵢ = xᵢ·mᵢ | y = q·x |
 //!
-//! Both make the evaluation output equal the *expected* training output, E[y] = q·x/q = x or
-//! E[y] = q·x: the test pass averages the random sub-networks out exactly for one linear layer
+//! Both make the evaluation output equal the *expected* training output, E\[y\] = q·x/q = x or
+//! E\[y\] = q·x: the test pass averages the random sub-networks out exactly for one linear layer
 //! and approximately (the "weight scaling" rule) for a deep network. The inverted form puts the
 //! scaling in training so that evaluation costs nothing. With p = 1 the output is zero (as in
 //! PyTorch).

@@ -1,4 +1,4 @@
-//! L-BFGS jobs: full-batch training of small problems with nn-optim's [`Lbfgs`] (PyTorch's
+//! L-BFGS jobs: full-batch training of small problems with nn-optim's [`Lbfgs`](nn_optim::Lbfgs) (PyTorch's
 //! `torch.optim.LBFGS`), the lecture's "if you can afford to do full batch updates, then try out
 //! L-BFGS (and don't forget to disable all sources of noise)".
 //!
@@ -14,7 +14,7 @@
 //! line_search = "strong_wolfe"
 //! ```
 //!
-//! One epoch is one [`Lbfgs::step`] on the whole training split: up to `max_iter` iterations,
+//! One epoch is one [`Lbfgs::step`](nn_optim::Lbfgs::step) on the whole training split: up to `max_iter` iterations,
 //! each evaluating loss and gradient of the same batch at a new point (the closure). L-BFGS
 //! builds its inverse-Hessian estimate from differences of gradients across iterations *and*
 //! steps, and its line search compares losses at several points, so every evaluation must see

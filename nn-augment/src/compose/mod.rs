@@ -1,6 +1,6 @@
 //! Composition: [`Sequence`] (torchvision `Compose`), [`RandomApply`], [`OneOf`] (`RandomChoice`)
 //! and [`RandomOrder`]. Containers sample the parameters of all their children up front,
-//! propagating the image shape through [`Transform::output_shape`], so a whole pipeline's
+//! propagating the image shape through [`Transform::output_shape`](crate::Transform::output_shape), so a whole pipeline's
 //! parameters can be applied to an image and its mask alike. Their parameters hold the
 //! children's as [`DynParams`].
 //!

@@ -16,7 +16,7 @@
 //! * [`FmpRegions::Kernel`]`(k)`: fixed windows [sᵢ, sᵢ + k) whose starts are the boundaries of
 //!   N_in − k over N_out − 1 steps (s_{N_out−1} = N_in − k). With a pseudorandom sequence this is
 //!   exactly PyTorch's `fractional_max_pool2d` (same formula, same f32 arithmetic; its
-//!   `_random_samples[n, c] = (u_w, u_h)`), see [`PoolingRegions::from_torch_samples`].
+//!   `_random_samples[n, c] = (u_w, u_h)`), see [`PoolingRegions::from_torch_samples`](super::PoolingRegions::from_torch_samples).
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};

@@ -56,7 +56,7 @@ pub fn smooth_one_hot(labels: &[usize], num_classes: usize, smoothing: f32) -> R
     Ok(t)
 }
 
-/// Mixed targets: row i is λᵢ·targets[i] + (1 − λᵢ)·targets[partner(i)], with partner(i) =
+/// Mixed targets: row i is λᵢ·targets\[i\] + (1 − λᵢ)·targets\[partner(i)\], with partner(i) =
 /// N − 1 − i (the flipped batch, as timm pairs samples).
 ///
 /// # Panics

@@ -6,7 +6,7 @@
 //! | module | experiment |
 //! |---|---|
 //! | [`init`] | activation statistics of deep, wide tanh/ReLU nets under small-random, Xavier and Kaiming initialisation |
-//! | [`init_job`] | the same statistics for the user's model at initialisation |
+//! | [`init_job`](mod@init_job) | the same statistics for the user's model at initialisation |
 //! | [`stats`], [`health`] | per-layer statistics (moments, dead/saturated units, gradients) and the verdict |
 //! | [`init_plot`] | histogram rows per layer, per-layer std summary, the table |
 //! | [`optimizers`] | SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, L-BFGS on Rosenbrock, a saddle, an ill-conditioned quadratic |

@@ -6,7 +6,7 @@
 //! When one hyperparameter matters much more than the others (the learning rate), random search
 //! samples it more densely and tends to find a better value.
 //!
-//! Both searches are [`crate::tune::search`] with one stage: [`Strategy::Grid`] with
+//! Both searches are [`crate::tune::search()`] with one stage: [`Strategy::Grid`] with
 //! `grid_points` points per dimension, and [`Strategy::Random`] with as many trials as the grid
 //! has points; every trial trains the job for `epochs` epochs and is judged on validation
 //! accuracy (never the test split). With `repeats` > 1 the comparison is repeated with search

@@ -1,6 +1,6 @@
 //! Per-layer activation statistics, shared by the synthetic nets of [`super::init`] and the
-//! user's model ([`super::init_job`]): moments, dead and saturated units, the gradient reaching
-//! the layer, histograms on a range shared by the layers of a net, and the [`Health`] verdict.
+//! user's model ([`super::init_job`](mod@super::init_job)): moments, dead and saturated units, the gradient reaching
+//! the layer, histograms on a range shared by the layers of a net, and the [`Health`](super::health::Health) verdict.
 
 use nn_core::Array;
 use serde::{Deserialize, Serialize};
