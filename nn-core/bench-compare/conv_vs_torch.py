@@ -1,7 +1,7 @@
 """Head-to-head: nn-core vs PyTorch (2 threads each) on the conv/pool/BN benchmark shapes.
 
 Run from the workspace root:
-    /work/venv/bin/python nn-core/bench-compare/conv_vs_torch.py [--rounds 5] [--reps 5] [--only NAME]
+    python nn-core/bench-compare/conv_vs_torch.py [--rounds 5] [--reps 5] [--only NAME]
 
 It builds `examples/conv_timing.rs` in release mode, then alternates rounds: PyTorch times every
 workload in-process, then the nn-core binary times the same workloads; each round reports the

@@ -2,7 +2,7 @@
 PyTorch on the same machine, alternating rounds, medians and ratios.
 
 Run from the repository root:
-    /work/venv/bin/python nn-core/bench-compare/losses_vs_torch.py [rounds]
+    python nn-core/bench-compare/losses_vs_torch.py [rounds]
 
 Each round runs the criterion bench `cargo bench -p nn-core --bench losses` (short settings) and
 then the same computations in PyTorch (2 threads, best-of timing loops); the table reports the

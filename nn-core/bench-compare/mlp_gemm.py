@@ -14,7 +14,7 @@ jobs, the closest to what each side does undisturbed). Ratios > 1 mean nn-core i
 
 Run from the repository root (builds the Rust driver first):
 
-    /work/venv/bin/python nn-core/bench-compare/mlp_gemm.py [--rounds 5] [--quick] [--mlp-shapes]
+    python nn-core/bench-compare/mlp_gemm.py [--rounds 5] [--quick] [--mlp-shapes]
 
 The machine may be shared: the figures are only meaningful as ratios within one run.
 """

@@ -7,7 +7,7 @@ DataLoader(num_workers=0 | 2). nn-data: DataLoader on a rayon pool of 1 | 2 thre
 Rounds alternate the configurations; medians of all epochs are reported with ratios.
 
 Run from the repository root:
-    /work/venv/bin/python nn-data/bench-compare/compare_loader.py [--rounds 5]
+    python nn-data/bench-compare/compare_loader.py [--rounds 5]
 """
 import argparse
 import json

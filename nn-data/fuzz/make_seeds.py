@@ -1,6 +1,6 @@
 """Writes small valid seed inputs for the fuzz targets into corpus/<target>/ (git-ignored).
 
-Run from nn-data/fuzz:  /work/venv/bin/python make_seeds.py
+Run from nn-data/fuzz:  python make_seeds.py
 """
 import gzip
 import io

@@ -3,7 +3,7 @@ same run, alternating, repeated; prints medians and ratios (PyTorch time / nn-op
 means nn-optim is faster).
 
 Run from the repository root:
-    /work/venv/bin/python nn-optim/bench-compare/compare.py [--rounds 5] [--n 10000000] [--tensors 1]
+    python nn-optim/bench-compare/compare.py [--rounds 5] [--n 10000000] [--tensors 1]
 """
 
 import argparse

@@ -2,8 +2,8 @@
 
 Run from the repository root (needs torch; THREADS threads on both sides, default 2):
 
-    /work/venv/bin/python nn-regularize/bench-compare/compare.py [rounds]
-    THREADS=1 /work/venv/bin/python nn-regularize/bench-compare/compare.py [rounds]
+    python nn-regularize/bench-compare/compare.py [rounds]
+    THREADS=1 python nn-regularize/bench-compare/compare.py [rounds]
 
 Builds and runs `cargo run -p nn-regularize --example timing --release` and the same workloads in
 PyTorch, alternating A/B for `rounds` rounds (default 5); each side reports per-workload medians

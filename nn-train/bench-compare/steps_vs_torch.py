@@ -15,7 +15,7 @@ the fastest block of all rounds. Ratio = PyTorch time / nn time (> 1: nn is fast
 
 Run from the repository root:
 
-    /work/venv/bin/python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
+    python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
 """
 
 import argparse

@@ -19,7 +19,7 @@ pub use pool::{AvgPool2dOptions, MaxPool2dOptions};
 pub mod norm;
 pub use norm::{BatchNormOptions, RunningStats};
 
-// ops owner: elementwise arithmetic, reductions, shape ops, activations, softmax.
+// Elementwise arithmetic, reductions, shape ops, activations, softmax.
 mod abs;
 pub mod activation;
 mod axes;
