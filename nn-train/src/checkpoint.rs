@@ -24,9 +24,9 @@
 //! `(seed, step)` — so storing `(epoch, batch, step)` restores every stream.
 //!
 //! ## Adding state
-//! A new piece of loop state (a gradient-accumulation counter, a reduce-on-plateau scheduler, a
-//! rank's data shard, …) is a new field of [`TrainState`] with `#[serde(default)]` (old
-//! checkpoints then still load) or tensors under a new prefix; callbacks keep their own state
+//! A new piece of loop state (a gradient-accumulation counter, a rank's data shard, …) is a
+//! new field of [`TrainState`] with `#[serde(default)]` (old checkpoints then still load, as
+//! `plateau` does) or tensors under a new prefix; callbacks keep their own state
 //! through [`crate::Callback::save_state`] / [`crate::Callback::load_state`]. Bump
 //! [`CHECKPOINT_VERSION`] only for a change that old code must refuse.
 
@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Result, TrainError};
 use crate::optimizer::JobOptimizerState;
+use crate::plateau::Plateau;
 use crate::trainer::TrainReport;
 
 /// The checkpoint format version this code writes and reads.
@@ -80,6 +81,10 @@ pub struct TrainState {
     pub optimizer: OptimizerCheckpoint,
     /// The learning-rate schedule driver.
     pub scheduler: LrScheduler,
+    /// The reduce-on-plateau scheduler with its reductions so far (jobs with
+    /// `[reduce_on_plateau]`).
+    #[serde(default)]
+    pub plateau: Option<Plateau>,
     /// Number of EMA updates (jobs with `[ema]`).
     pub ema_updates: Option<u64>,
     /// Whether gradual unfreezing (transfer learning) has happened.

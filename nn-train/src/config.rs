@@ -131,6 +131,10 @@ pub struct TrainConfig {
     pub schedule: Option<Schedule>,
     /// Whether the schedule counts steps or epochs. Default steps.
     pub schedule_interval: Interval,
+    /// Reduce the rate when the validation loss (or accuracy) stops improving (PyTorch's
+    /// `ReduceLROnPlateau`), checked at the end of every epoch ([`crate::plateau`]). Without a
+    /// `schedule` the rate is constant between reductions. Default none.
+    pub reduce_on_plateau: Option<crate::plateau::PlateauSettings>,
     /// Label smoothing ε of the cross-entropy loss. Default 0.
     pub label_smoothing: f32,
     /// Per-class weights w of the training cross-entropy (PyTorch's `CrossEntropyLoss(weight=w)`):
@@ -196,6 +200,7 @@ impl Default for TrainConfig {
             no_decay_on_1d: true,
             schedule: None,
             schedule_interval: Interval::Step,
+            reduce_on_plateau: None,
             label_smoothing: 0.0,
             class_weights: None,
             augment: None,
@@ -277,6 +282,9 @@ impl TrainConfig {
             }
         }
         if let Some(p) = &self.pca_lighting {
+            p.validate()?;
+        }
+        if let Some(p) = &self.reduce_on_plateau {
             p.validate()?;
         }
         if !self.data.preprocess.keeps_image_shape() {

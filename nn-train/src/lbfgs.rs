@@ -174,6 +174,7 @@ impl Session {
             model,
             optimizer,
             scheduler,
+            plateau,
             loss_fn,
             penalty,
             config,
@@ -239,6 +240,9 @@ impl Session {
         }
         write_values(&params, &x);
         scheduler.on_step(optimizer);
+        if let Some(p) = plateau {
+            p.apply(optimizer);
+        }
         Ok(StepStats {
             loss,
             correct,

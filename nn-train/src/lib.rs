@@ -29,6 +29,7 @@
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
+//! | [`plateau`] | `[reduce_on_plateau]`: the rate drops when the validation metric stalls (PyTorch's ReduceLROnPlateau) |
 //! | [`lbfgs`] | full-batch L-BFGS jobs (`optimizer.kind = "lbfgs"`), checked for mini-batches and noise |
 //! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
@@ -83,6 +84,7 @@ pub mod monitor;
 pub mod optimizer;
 pub mod overfit;
 pub mod pca_lighting;
+pub mod plateau;
 pub mod plot;
 pub mod predict;
 pub mod preprocess;
@@ -112,6 +114,7 @@ pub use metrics::ClassMetrics;
 pub use monitor::{Monitor, MonitorConfig, RatioFlag, RatioRecord, StepRecord};
 pub use optimizer::{JobOptimizer, JobOptimizerState};
 pub use pca_lighting::PcaLightingSettings;
+pub use plateau::{Plateau, PlateauMetric, PlateauSettings};
 pub use preprocess::{Fitted, FittedPreprocessing, PcaSettings, ZcaSettings};
 pub use regularize::{CutoutSettings, MixupSettings, PenaltySettings};
 pub use saved_run::SavedRun;

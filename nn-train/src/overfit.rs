@@ -71,6 +71,7 @@ pub fn unregularised(job: &TrainConfig, samples: usize, epochs: usize) -> TrainC
     c.label_smoothing = 0.0;
     c.early_stopping = None;
     c.schedule = Some(Schedule::Constant);
+    c.reduce_on_plateau = None;
     match &mut c.optimizer {
         OptimizerConfig::Sgd(o) => o.weight_decay = 0.0,
         OptimizerConfig::AdaGrad(o) => o.weight_decay = 0.0,

@@ -24,6 +24,7 @@ use crate::error::{Result, TrainError, invalid};
 use crate::lbfgs::{check_full_batch, is_lbfgs};
 use crate::optimizer::JobOptimizer;
 use crate::pca_lighting::{fit_color_pca, training_pipeline};
+use crate::plateau::Plateau;
 use crate::regularize::{cutout_step, mixup_step};
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
@@ -48,6 +49,9 @@ pub struct Session {
     pub optimizer: JobOptimizer,
     /// The learning-rate schedule driving `optimizer`.
     pub scheduler: LrScheduler,
+    /// The `[reduce_on_plateau]` scheduler, stepped with the validation metric after every
+    /// epoch; its reductions multiply the rates `scheduler` sets ([`crate::plateau`]).
+    pub plateau: Option<Plateau>,
     /// The training loss (cross-entropy with the job's label smoothing).
     pub loss_fn: CrossEntropyLoss,
     /// The `[penalty]` added to the training loss, if any.
@@ -180,10 +184,16 @@ impl Session {
             .div_ceil(config.grad_accumulation) as u64;
         let schedule = match &config.schedule {
             Some(s) => s.clone(),
-            None if lbfgs => Schedule::Constant,
+            // ReduceLROnPlateau alone keeps the rate constant between reductions.
+            None if lbfgs || config.reduce_on_plateau.is_some() => Schedule::Constant,
             None => default_schedule(config, steps_per_epoch),
         };
         let scheduler = LrScheduler::new(schedule, config.schedule_interval, &mut optimizer)?;
+        let plateau = config
+            .reduce_on_plateau
+            .as_ref()
+            .map(|p| Plateau::new(p, &optimizer))
+            .transpose()?;
         let penalty = config.penalty.as_ref().map(|p| p.build()).transpose()?;
         if let Some(w) = &config.class_weights
             && w.len() != data.num_classes
@@ -212,6 +222,7 @@ impl Session {
             test_loader,
             optimizer,
             scheduler,
+            plateau,
             loss_fn,
             penalty,
             transfer,
@@ -322,6 +333,9 @@ impl Session {
             optimizer_step(o.as_mut(), self.model.as_ref())?;
         }
         self.scheduler.on_step(&mut self.optimizer);
+        if let Some(p) = &self.plateau {
+            p.apply(&mut self.optimizer);
+        }
         Ok(StepStats::merge(&parts))
     }
 }

@@ -279,7 +279,14 @@ pub fn train_checkpointed(
             signal?;
         }
         s.scheduler.on_epoch(&mut s.optimizer);
+        if let Some(p) = &s.plateau {
+            p.apply(&mut s.optimizer);
+        }
         let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
+        // Reduce-on-plateau sees the epoch's validation metric (the rates of the next epoch).
+        if let Some(p) = &mut s.plateau {
+            p.on_validation(val_loss, val_acc, &mut s.optimizer);
+        }
         let ema_val = match &ema {
             Some((ema, shadow)) => {
                 ema.copy_to(shadow.as_ref())?;

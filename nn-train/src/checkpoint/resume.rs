@@ -63,6 +63,7 @@ pub(crate) fn fresh(s: &Session) -> Result<TrainState> {
         epoch_seconds: Vec::new(),
         optimizer: OptimizerCheckpoint::Gradient(OptimizerScalars::default()),
         scheduler: s.scheduler.clone(),
+        plateau: s.plateau.clone(),
         ema_updates: None,
         unfrozen: false,
         has_best_raw: false,
@@ -94,6 +95,7 @@ pub(crate) fn capture(
     let state = TrainState {
         optimizer,
         scheduler: s.scheduler.clone(),
+        plateau: s.plateau.clone(),
         ema_updates: kept.ema.map(Ema::updates),
         unfrozen: s.unfrozen,
         has_best_raw: kept.best_raw.is_some(),
@@ -139,6 +141,19 @@ pub(crate) fn restore(
     // saved groups then restore the rates exactly.
     s.scheduler = ckpt.state.scheduler.clone();
     s.scheduler.apply(&mut s.optimizer);
+    match (&s.plateau, &ckpt.state.plateau) {
+        (Some(_), Some(p)) => {
+            s.plateau = Some(p.clone());
+            p.apply(&mut s.optimizer);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(corrupt(
+                path,
+                "its reduce-on-plateau state does not match the job".into(),
+            ));
+        }
+    }
     let optim = ckpt.state.optimizer.join(&mut ckpt.tensors, path)?;
     s.optimizer
         .load_state(&optim)
