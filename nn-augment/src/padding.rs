@@ -181,3 +181,38 @@ impl From<usize> for Padding {
         Padding::All(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_index_follows_numpy_pad_modes() {
+        // n = 3, indices -3..6: constant / edge / reflect / symmetric.
+        let at = |m: PaddingMode| (-3..6).map(|i| m.map_index(i, 3)).collect::<Vec<_>>();
+        assert_eq!(at(PaddingMode::Constant)[..3], [None, None, None]);
+        let some = |v: &[usize]| v.iter().map(|&i| Some(i)).collect::<Vec<_>>();
+        assert_eq!(at(PaddingMode::Edge), some(&[0, 0, 0, 0, 1, 2, 2, 2, 2]));
+        assert_eq!(at(PaddingMode::Reflect), some(&[1, 2, 1, 0, 1, 2, 1, 0, 1]));
+        assert_eq!(
+            at(PaddingMode::Symmetric),
+            some(&[2, 1, 0, 0, 1, 2, 2, 1, 0])
+        );
+        // A single pixel reflects onto itself.
+        assert_eq!(PaddingMode::Reflect.map_index(-2, 1), Some(0));
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for m in [
+            PaddingMode::Constant,
+            PaddingMode::Edge,
+            PaddingMode::Reflect,
+            PaddingMode::Symmetric,
+        ] {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.name()));
+            assert_eq!(serde_json::from_str::<PaddingMode>(&json).unwrap(), m);
+        }
+    }
+}

@@ -255,3 +255,40 @@ pub fn softmax_rows<S: Data<Elem = f32>>(logits: &ArrayBase<S, Ix2>) -> Array2<f
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::test_image;
+    use ndarray::array;
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_are_shift_invariant() {
+        let l = array![[1.0f32, 2.0, 3.0], [1001.0, 1002.0, 1003.0]];
+        let p = softmax_rows(&l);
+        for row in p.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-6);
+        }
+        for k in 0..3 {
+            assert!((p[[0, k]] - p[[1, k]]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn prediction_averages_views_and_takes_the_first_maximum() {
+        let probs = array![[0.6f32, 0.4, 0.0], [0.2, 0.4, 0.4]];
+        let t = tta_predict(&probs);
+        assert_eq!(t.probabilities, array![0.4f32, 0.4, 0.2]);
+        assert_eq!((t.class, t.confidence), (0, 0.4));
+    }
+
+    #[test]
+    fn view_sets_have_their_sizes() {
+        let img = test_image(8, 8);
+        let v = hflip_views(&img);
+        assert_eq!(v.dim(), (2, 3, 8, 8));
+        assert_eq!(v.index_axis(ndarray::Axis(0), 0), img);
+        assert_eq!(ten_crop_views(&img, 4, false).dim(), (10, 3, 4, 4));
+        assert_eq!(five_crop_views(&img, 4).dim(), (5, 3, 4, 4));
+    }
+}

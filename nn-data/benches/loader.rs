@@ -7,7 +7,7 @@ use nn_data::{DataLoader, LoaderConfig};
 use std::hint::black_box;
 use std::sync::Arc;
 
-#[path = "common.rs"]
+#[path = "common/loader_cases.rs"]
 mod common;
 
 const IMAGES: usize = 10_000;

@@ -6,7 +6,7 @@ use nn_data::{DataLoader, LoaderConfig};
 use std::sync::Arc;
 use std::time::Instant;
 
-#[path = "../benches/common.rs"]
+#[path = "../benches/common/loader_cases.rs"]
 mod common;
 
 fn main() {

@@ -4,7 +4,7 @@ use ndarray::{Array3, s};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-#[path = "../benches/common.rs"]
+#[path = "../benches/common/loader_cases.rs"]
 #[allow(dead_code)]
 mod common;
 

@@ -220,3 +220,58 @@ pub fn rgb_to_grayscale<S: Data<Elem = f32>>(
     }
     Array3::from_shape_vec((num_output_channels, h, w), out).expect("grayscale shape")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::test_image;
+
+    #[test]
+    fn hsv_round_trip() {
+        for &(r, g, b) in &[
+            (0.2f32, 0.4, 0.6),
+            (1.0, 0.0, 0.0),
+            (0.5, 0.5, 0.5),
+            (0.9, 0.8, 0.1),
+        ] {
+            let (h, s, v) = rgb_to_hsv(r, g, b);
+            assert!((0.0..=1.0).contains(&h) && (0.0..=1.0).contains(&s));
+            let (r2, g2, b2) = hsv_to_rgb(h, s, v);
+            assert!((r - r2).abs() < 1e-6 && (g - g2).abs() < 1e-6 && (b - b2).abs() < 1e-6);
+        }
+        // Gray has no saturation.
+        assert_eq!(rgb_to_hsv(0.3, 0.3, 0.3).1, 0.0);
+    }
+
+    #[test]
+    fn factor_one_is_the_identity_and_brightness_clamps() {
+        let img = test_image(6, 7);
+        let mut same = img.clone();
+        brightness_inplace(&mut same, 1.0);
+        contrast_inplace(&mut same, 1.0);
+        saturation_inplace(&mut same, 1.0);
+        hue_inplace(&mut same, 0.0);
+        for (a, b) in same.iter().zip(&img) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        let mut bright = img.clone();
+        brightness_inplace(&mut bright, 10.0);
+        assert!(bright.iter().all(|&x| (0.0..=1.0).contains(&x)));
+        let mut dark = img.clone();
+        brightness_inplace(&mut dark, 0.0);
+        assert!(dark.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn saturation_zero_gives_the_grayscale_image() {
+        let img = test_image(4, 4);
+        let mut s = img.clone();
+        saturation_inplace(&mut s, 0.0);
+        let gray = rgb_to_grayscale(&img, 1);
+        for c in 0..3 {
+            for (a, b) in s.index_axis(ndarray::Axis(0), c).iter().zip(gray.iter()) {
+                assert!((a - b).abs() < 1e-6);
+            }
+        }
+    }
+}

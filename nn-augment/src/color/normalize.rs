@@ -145,3 +145,28 @@ impl Transform for Normalize {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+
+    #[test]
+    fn normalises_each_channel_with_its_mean_and_std() {
+        let img = Array3::from_shape_fn((2, 2, 2), |(c, i, j)| (c * 4 + i * 2 + j) as f32);
+        let out = normalize(&img, &[1.0, 5.0], &[2.0, 0.5]);
+        assert_eq!(out[[0, 0, 0]], -0.5);
+        assert_eq!(out[[0, 1, 1]], 1.0);
+        assert_eq!(out[[1, 0, 0]], -2.0);
+        assert_eq!(out[[1, 1, 1]], 4.0);
+    }
+
+    #[test]
+    fn configs_validate() {
+        assert!(NormalizeConfig::imagenet().init().is_ok());
+        assert!(NormalizeConfig::cifar10().init().is_ok());
+        let mut bad = NormalizeConfig::cifar10();
+        bad.std[1] = 0.0;
+        assert!(bad.init().is_err());
+    }
+}

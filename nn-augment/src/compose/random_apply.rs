@@ -104,3 +104,40 @@ impl Transform for RandomApply {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::flip::{HorizontalFlip, hflip};
+    use crate::synthetic::test_image;
+    use rand::SeedableRng;
+
+    fn flip() -> Vec<Box<dyn DynTransform>> {
+        vec![Box::new(HorizontalFlip::new(1.0).unwrap())]
+    }
+
+    #[test]
+    fn applies_all_or_nothing_with_probability_p() {
+        let img = test_image(4, 6);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            RandomApply::new(flip(), 0.0)
+                .unwrap()
+                .apply_random(&img, &mut rng),
+            img
+        );
+        assert_eq!(
+            RandomApply::new(flip(), 1.0)
+                .unwrap()
+                .apply_random(&img, &mut rng),
+            hflip(&img)
+        );
+        let half = RandomApply::new(flip(), 0.5).unwrap();
+        let flipped = (0..400)
+            .filter(|_| half.apply_random(&img, &mut rng) != img)
+            .count();
+        // Binomial(400, 0.5): mean 200, sd 10.
+        assert!((150..=250).contains(&flipped), "{flipped}");
+        assert!(RandomApply::new(flip(), 1.1).is_err());
+    }
+}

@@ -183,3 +183,42 @@ impl Transform for Sequence {
         seq_size(self.transforms.iter().enumerate(), input)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::test_image;
+    use rand::SeedableRng;
+
+    const CIFAR: &str = r#"{"transforms": [
+        {"type": "random_crop", "size": 24, "padding": 4},
+        {"type": "horizontal_flip"}
+    ]}"#;
+
+    #[test]
+    fn json_round_trip_and_output_shape() {
+        let cfg = SequenceConfig::from_json(CIFAR).unwrap();
+        assert_eq!(cfg.transforms.len(), 2);
+        assert_eq!(SequenceConfig::from_json(&cfg.to_json()).unwrap(), cfg);
+        assert_eq!(cfg.output_shape([3, 32, 32]).unwrap(), [3, 24, 24]);
+        let seq = cfg.init().unwrap();
+        assert_eq!(seq.len(), 2);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        assert_eq!(
+            seq.apply_random(&test_image(32, 32), &mut rng).dim(),
+            (3, 24, 24)
+        );
+    }
+
+    #[test]
+    fn empty_sequence_is_the_identity_and_unknown_fields_are_errors() {
+        let seq = Sequence::new(vec![]);
+        assert!(seq.is_empty());
+        let img = test_image(5, 6);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(seq.apply_random(&img, &mut rng), img);
+        let err =
+            SequenceConfig::from_json(r#"{"transforms": [{"type": "horizontal_flip", "q": 1}]}"#);
+        assert!(err.unwrap_err().to_string().contains('q'));
+    }
+}

@@ -113,3 +113,45 @@ flip_transform!(
     vflip,
     "Random top-bottom flip with probability `p` (torchvision `RandomVerticalFlip`)."
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::test_image;
+    use rand::SeedableRng;
+
+    #[test]
+    fn flips_mirror_the_indices_and_are_involutions() {
+        let img = test_image(3, 5);
+        let h = hflip(&img);
+        let v = vflip(&img);
+        assert_eq!(h[[1, 2, 0]], img[[1, 2, 4]]);
+        assert_eq!(v[[2, 0, 3]], img[[2, 2, 3]]);
+        assert_eq!(hflip(&h), img);
+        assert_eq!(vflip(&v), img);
+    }
+
+    #[test]
+    fn probability_zero_and_one_are_deterministic_and_p_is_validated() {
+        let img = test_image(4, 4);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(
+            HorizontalFlip::new(0.0)
+                .unwrap()
+                .apply_random(&img, &mut rng),
+            img
+        );
+        assert_eq!(
+            HorizontalFlip::new(1.0)
+                .unwrap()
+                .apply_random(&img, &mut rng),
+            hflip(&img)
+        );
+        assert!(VerticalFlip::new(1.5).is_err());
+        assert!(FlipConfig { p: -0.1 }.init_horizontal().is_err());
+        assert_eq!(
+            HorizontalFlip::new(0.25).unwrap().to_string(),
+            "RandomHorizontalFlip(p=0.25)"
+        );
+    }
+}

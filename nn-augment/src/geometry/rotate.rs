@@ -265,3 +265,33 @@ impl Transform for RandomRotation {
         Ok(input.hw_bounds(outputs))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::test_image;
+
+    #[test]
+    fn quarter_turns_compose_and_swap_the_sides() {
+        let img = test_image(3, 5);
+        let r1 = rot90(&img, 1);
+        assert_eq!(r1.dim(), (3, 5, 3));
+        // Counter-clockwise: the top-right pixel goes to the top-left.
+        assert_eq!(r1[[0, 0, 0]], img[[0, 0, 4]]);
+        assert_eq!(rot90(&r1, 1), rot90(&img, 2));
+        assert_eq!(rot90(&img, 4), img);
+        assert_eq!(rot90(&rot90(&img, 3), 1), img);
+    }
+
+    #[test]
+    fn expanded_size_of_right_angles_and_45_degrees() {
+        assert_eq!(expanded_size(0.0, 10, 20), (10, 20));
+        assert_eq!(expanded_size(180.0, 10, 20), (10, 20));
+        assert_eq!(expanded_size(90.0, 10, 20), (20, 10));
+        assert_eq!(expanded_size(-90.0, 10, 20), (20, 10));
+        // Values of torchvision's `rotate(..., expand=True)`: the rotated corners ±7.07 around
+        // the centre give floor/ceil bounds 16 apart; 30° on 10×20 gives 20×24.
+        assert_eq!(expanded_size(45.0, 10, 10), (16, 16));
+        assert_eq!(expanded_size(30.0, 10, 20), (20, 24));
+    }
+}
