@@ -52,6 +52,8 @@ pub mod ops;
 pub mod rng;
 pub mod tensor;
 
-pub use autograd::{Backward, BackwardCtx, NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
+pub use autograd::{
+    Backward, BackwardCtx, GraphSize, NoGradGuard, is_grad_enabled, no_grad, with_no_grad,
+};
 pub use module::{Buffer, Ctx, Entry, Mode, Module, ParamGuard, Parameter};
 pub use tensor::{Array, Data, Tensor, TensorId};

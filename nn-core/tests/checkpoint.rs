@@ -352,3 +352,39 @@ fn pytorch_dtypes_are_converted_to_f32() {
         assert_eq!(value.shape(), shape.as_slice(), "{name}");
     }
 }
+
+/// `num_batches_tracked` is written as `I64` (PyTorch's dtype), everything else as `F32`, and
+/// the counter comes back on load.
+#[test]
+fn integer_buffers_are_saved_as_int64() {
+    let bn = || {
+        Sequential::new()
+            .with(LinearConfig::new(3, 4).init(&mut seeded(0)).unwrap())
+            .with(BatchNormConfig::new(4).init_1d().unwrap())
+    };
+    let model = bn();
+    let x = Tensor::randn(&[6, 3], 0.0, 1.0, &mut seeded(1));
+    for step in 0..5 {
+        model.forward(&x, &mut Ctx::train(step));
+    }
+    assert_eq!(
+        nn_core::checkpoint::integer_buffers(&model),
+        ["1.num_batches_tracked"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bn.safetensors");
+    save(&model, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let counter = st.tensor("1.num_batches_tracked").unwrap();
+    assert_eq!(counter.dtype(), safetensors::Dtype::I64);
+    assert_eq!(counter.shape(), &[] as &[usize]);
+    assert_eq!(counter.data(), 5i64.to_le_bytes());
+    assert_eq!(
+        st.tensor("1.running_var").unwrap().dtype(),
+        safetensors::Dtype::F32
+    );
+    let back = bn();
+    load(&back, &path, LoadMode::Strict).unwrap();
+    assert_eq!(back.state_dict(), model.state_dict());
+}

@@ -188,7 +188,7 @@ fn kaiming_preserves_activation_scale_where_small_random_collapses() {
         });
         stds
     };
-    let small = run(Init::SmallRandom);
+    let small = run(Init::small_random());
     let kaiming = run(Init::kaiming_normal(Nonlinearity::Relu));
     assert!(small[5] < 1e-4, "small random should collapse: {small:?}");
     assert!(small.windows(2).all(|w| w[1] < 0.2 * w[0]), "{small:?}");
@@ -221,7 +221,7 @@ fn xavier_keeps_tanh_activations_in_range() {
         });
         stds
     };
-    let small = run(Init::SmallRandom);
+    let small = run(Init::small_random());
     let xavier = run(Init::kaiming_normal(Nonlinearity::Linear));
     let large = run(Init::Normal {
         mean: 0.0,

@@ -11,12 +11,16 @@
 //! its backward function, its saved values and its references to its inputs, so the memory of a
 //! training step is returned as soon as the step's backward pass ends.
 //!
+//! [`Tensor::graph_size`] measures a recorded graph (the activation memory a step holds).
+//!
 //! New differentiable ops outside this crate implement [`Backward`] and call
 //! [`Tensor::from_op`]; `nn-regularize` does so for its regularisers.
 
 mod backward;
+mod inspect;
 mod no_grad;
 
+pub use inspect::GraphSize;
 pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
 
 use crate::tensor::{Array, Data, Tensor};

@@ -1,7 +1,9 @@
 //! Reading and writing state dicts as safetensors bytes and files.
 //!
-//! Tensors are written as little-endian `F32` with their shapes (row-major, PyTorch's layout), plus
-//! the metadata `{"format": "pt"}` that Hugging Face tools expect. Reading accepts every float and
+//! Tensors are written as little-endian `F32` with their shapes (row-major, PyTorch's layout) —
+//! or `I64` for the names given as integers (the `_typed` functions: BatchNorm's
+//! `num_batches_tracked`, which PyTorch stores as `int64`) — plus the metadata
+//! `{"format": "pt"}` that Hugging Face tools expect. Reading accepts every float and
 //! integer dtype PyTorch saves (`F64`, `F32`, `F16`, `BF16`, `I64` — e.g. BatchNorm's
 //! `num_batches_tracked` — `I32`, `I16`, `I8`, `U8`, `BOOL`, …) and converts it to `f32`.
 
@@ -27,38 +29,64 @@ pub fn to_bytes(
     metadata: Option<&HashMap<String, String>>,
     path: &Path,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let (views, info) = prepare(tensors, metadata, path)?;
+    to_bytes_typed(tensors, &[], metadata, path)
+}
+
+/// As [`to_bytes`], writing the tensors named in `integers` as `I64` (values rounded to the
+/// nearest integer) instead of `F32`.
+///
+/// # Errors
+/// [`CheckpointError::DuplicateName`] if two tensors share a name.
+pub fn to_bytes_typed(
+    tensors: &[(String, Array)],
+    integers: &[String],
+    metadata: Option<&HashMap<String, String>>,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    let (views, info) = prepare(tensors, integers, metadata, path)?;
     serialize(views, Some(info)).map_err(|source| CheckpointError::Format {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// A tensor as safetensors sees it: its little-endian `F32` bytes are produced only when the
-/// serialiser writes that tensor, so saving never holds a second copy of the whole model.
-struct F32View<'a>(&'a Array);
+/// A tensor as safetensors sees it: its little-endian `F32` (or, for an integer tensor, `I64`)
+/// bytes are produced only when the serialiser writes that tensor, so saving never holds a
+/// second copy of the whole model.
+struct TensorBytes<'a> {
+    array: &'a Array,
+    integer: bool,
+}
 
-impl View for F32View<'_> {
+impl View for TensorBytes<'_> {
     fn dtype(&self) -> Dtype {
-        Dtype::F32
+        if self.integer { Dtype::I64 } else { Dtype::F32 }
     }
     fn shape(&self) -> &[usize] {
-        self.0.shape()
+        self.array.shape()
     }
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Cow::Owned(if self.integer {
+            self.array
+                .iter()
+                .flat_map(|v| (v.round() as i64).to_le_bytes())
+                .collect()
+        } else {
+            self.array.iter().flat_map(|v| v.to_le_bytes()).collect()
+        })
     }
     fn data_len(&self) -> usize {
-        self.0.len() * 4
+        self.array.len() * if self.integer { 8 } else { 4 }
     }
 }
 
-type Prepared<'a> = (Vec<(&'a str, F32View<'a>)>, HashMap<String, String>);
+type Prepared<'a> = (Vec<(&'a str, TensorBytes<'a>)>, HashMap<String, String>);
 
 /// Checks for duplicate names and builds the views and the metadata (`{"format": "pt"}` plus
 /// `metadata`).
 fn prepare<'a>(
     tensors: &'a [(String, Array)],
+    integers: &[String],
     metadata: Option<&HashMap<String, String>>,
     path: &Path,
 ) -> Result<Prepared<'a>, CheckpointError> {
@@ -73,7 +101,10 @@ fn prepare<'a>(
     }
     let views = tensors
         .iter()
-        .map(|(name, a)| (name.as_str(), F32View(a)))
+        .map(|(name, a)| {
+            let integer = integers.iter().any(|n| n == name);
+            (name.as_str(), TensorBytes { array: a, integer })
+        })
         .collect();
     let mut info = HashMap::from([("format".to_string(), "pt".to_string())]);
     if let Some(extra) = metadata {
@@ -123,8 +154,21 @@ pub fn write_file(
     tensors: &[(String, Array)],
     metadata: Option<&HashMap<String, String>>,
 ) -> Result<(), CheckpointError> {
+    write_file_typed(path, tensors, &[], metadata)
+}
+
+/// As [`write_file`], writing the tensors named in `integers` as `I64` (see [`to_bytes_typed`]).
+///
+/// # Errors
+/// As [`write_file`].
+pub fn write_file_typed(
+    path: impl AsRef<Path>,
+    tensors: &[(String, Array)],
+    integers: &[String],
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<(), CheckpointError> {
     let path = path.as_ref();
-    let (views, info) = prepare(tensors, metadata, path)?;
+    let (views, info) = prepare(tensors, integers, metadata, path)?;
     crate::atomic_write::write_atomic_with(path, |tmp| {
         serialize_to_file(views, Some(info), tmp).map_err(|e| match e {
             SafeTensorError::IoError(source) => CheckpointError::Write {

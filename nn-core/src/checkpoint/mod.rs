@@ -13,8 +13,10 @@
 //!   same on plain state dicts (`Vec<(String, Array)>`).
 //! * [`CheckpointError`] — typed errors naming the file and the tensor.
 //!
-//! Values are saved as `f32`; any float or integer dtype PyTorch writes (`F16`, `BF16`, `F64`,
-//! `I64` for BatchNorm's `num_batches_tracked`, …) is converted to `f32` on load.
+//! Values are saved as `f32`, except integer buffers ([`crate::Buffer::is_integer`]: BatchNorm's
+//! `num_batches_tracked`), which [`save`] writes as `I64` as PyTorch does, so that a saved state
+//! dict loads into PyTorch with every dtype PyTorch expects. Any float or integer dtype PyTorch
+//! writes (`F16`, `BF16`, `F64`, `I64`, …) is converted to `f32` on load.
 //!
 //! ```
 //! use nn_core::checkpoint::{LoadMode, load, save};
@@ -44,19 +46,33 @@ mod load;
 use std::path::Path;
 
 pub use error::CheckpointError;
-pub use format::{from_bytes, read_file, to_bytes, write_file};
+pub use format::{from_bytes, read_file, to_bytes, to_bytes_typed, write_file, write_file_typed};
 pub use load::{LoadMode, LoadReport, ShapeMismatch, apply_state_dict};
 
 use crate::module::Module;
 
 /// Saves the parameters and buffers of `module` ([`Module::state_dict`]) to the safetensors file
-/// `path`, atomically.
+/// `path`, atomically: `F32`, and `I64` for integer buffers ([`integer_buffers`]).
 ///
 /// # Errors
 /// [`CheckpointError::Write`] on I/O failure; [`CheckpointError::DuplicateName`] if the module
 /// names two tensors alike.
 pub fn save<M: Module + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
-    write_file(path, &module.state_dict(), None)
+    write_file_typed(path, &module.state_dict(), &integer_buffers(module), None)
+}
+
+/// The names of the integer buffers of `module` (BatchNorm's `num_batches_tracked`), which
+/// checkpoints store as `I64` ([`write_file_typed`]).
+pub fn integer_buffers<M: Module + ?Sized>(module: &M) -> Vec<String> {
+    let mut out = Vec::new();
+    module.visit("", &mut |e| {
+        if let crate::module::Entry::Buffer(name, b) = e {
+            if b.is_integer() {
+                out.push(name.to_string());
+            }
+        }
+    });
+    out
 }
 
 /// Loads the safetensors file `path` into the parameters and buffers of `module` by name (see

@@ -7,7 +7,7 @@
 //! | scheme | distribution |
 //! |---|---|
 //! | `TruncatedNormal { mean, std, low, high }` | N(mean, std²) conditioned on [low, high] (PyTorch's `trunc_normal_`) |
-//! | `SmallRandom` | N(0, 0.01²) — the lecture's "first idea", `0.01 * np.random.randn` |
+//! | `SmallRandom { std }` | N(0, std²), std = 0.01 by default — the lecture's "first idea", `0.01 * np.random.randn` |
 //! | `XavierUniform { gain }` | U(±g·√(6/(fan_in + fan_out))) (Glorot & Bengio, AISTATS 2010) |
 //! | `XavierNormal { gain }` | N(0, g²·2/(fan_in + fan_out)) |
 //! | `KaimingUniform { a, mode, nonlinearity }` | U(±g·√(3/n)), g = gain(nonlinearity, a) (He et al., ICCV 2015) |
@@ -33,6 +33,10 @@ use crate::tensor::Array;
 
 fn one() -> f32 {
     1.0
+}
+
+fn hundredth() -> f32 {
+    0.01
 }
 
 fn two() -> f32 {
@@ -104,9 +108,13 @@ pub enum Init {
         #[serde(default = "two")]
         high: f32,
     },
-    /// Small random numbers N(0, 0.01²): works for small networks, makes the activations of deep
-    /// ones vanish (CS231n).
-    SmallRandom,
+    /// Small random numbers N(0, std²), std = 0.01 by default: works for small networks, makes
+    /// the activations of deep ones vanish (CS231n).
+    SmallRandom {
+        /// Standard deviation (default 0.01).
+        #[serde(default = "hundredth")]
+        std: f32,
+    },
     /// Glorot uniform: U(±gain·√(6/(fan_in + fan_out))).
     XavierUniform {
         /// Gain (default 1; see [`Nonlinearity::gain`]).
@@ -162,6 +170,11 @@ pub enum Init {
 }
 
 impl Init {
+    /// The lecture's small random numbers, N(0, 0.01²).
+    pub fn small_random() -> Init {
+        Init::SmallRandom { std: 0.01 }
+    }
+
     /// Kaiming normal for the nonlinearity that follows, fan_in mode, a = 0 (std = gain/√fan_in;
     /// √(2/fan_in) for ReLU).
     pub fn kaiming_normal(nonlinearity: Nonlinearity) -> Init {
@@ -229,6 +242,9 @@ impl Init {
                 bad("std", std, "a finite number ≥ 0")
             }
             Init::Uniform { low, .. } if !low.is_finite() => bad("low", low, "a finite number"),
+            Init::SmallRandom { std } if !(std.is_finite() && std >= 0.0) => {
+                bad("std", std, "a finite number ≥ 0")
+            }
             Init::TruncatedNormal { mean, .. } if !mean.is_finite() => {
                 bad("mean", mean, "a finite number")
             }
@@ -297,10 +313,7 @@ impl Init {
                 low,
                 high,
             },
-            Init::SmallRandom => Distribution::Normal {
-                mean: 0.0,
-                std: 0.01,
-            },
+            Init::SmallRandom { std } => Distribution::Normal { mean: 0.0, std },
             Init::XavierUniform { gain } => symmetric_uniform(gain * (6.0 / fan_sum).sqrt()),
             Init::XavierNormal { gain } => Distribution::Normal {
                 mean: 0.0,
@@ -387,7 +400,7 @@ impl Init {
             Init::Normal { .. } => "normal",
             Init::Uniform { .. } => "uniform",
             Init::TruncatedNormal { .. } => "truncated_normal",
-            Init::SmallRandom => "small_random",
+            Init::SmallRandom { .. } => "small_random",
             Init::XavierUniform { .. } => "xavier_uniform",
             Init::XavierNormal { .. } => "xavier_normal",
             Init::KaimingUniform { .. } => "kaiming_uniform",

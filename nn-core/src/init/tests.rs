@@ -16,7 +16,7 @@ fn mean_std(a: &Array) -> (f32, f32) {
 fn distributions_have_the_documented_spread() {
     let fans = Fans::of(&[200, 300]).unwrap();
     let cases = [
-        (Init::SmallRandom, 0.01),
+        (Init::small_random(), 0.01),
         (
             Init::XavierNormal { gain: 2.0 },
             2.0 * (2.0f32 / 500.0).sqrt(),
@@ -236,7 +236,7 @@ fn serde_round_trip_with_pytorch_defaults() {
     let i: Init = serde_json::from_str(r#"{"kind":"xavier_normal"}"#).unwrap();
     assert_eq!(i, Init::XavierNormal { gain: 1.0 });
     for init in [
-        Init::SmallRandom,
+        Init::small_random(),
         Init::TorchDefault,
         Init::Constant { value: 0.5 },
         Init::Orthogonal { gain: 2.0 },

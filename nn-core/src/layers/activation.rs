@@ -11,6 +11,7 @@
 //! | [`Sigmoid`] | 1/(1 + e⁻ˣ) | | |
 //! | [`Tanh`] | tanh x | | |
 //! | [`Softplus`] | (1/β)·ln(1 + e^(βx)), x where βx > threshold | β = 1, threshold = 20 | Dugas et al. 2001 |
+//! | [`super::ChannelMaxout`] | max over k consecutive channels (C·k → C) | k = 2 | Goodfellow et al. 2013 |
 //!
 //! All are deterministic: train and eval mode agree.
 
@@ -277,15 +278,37 @@ pub enum Activation {
         #[serde(default = "twenty")]
         threshold: f32,
     },
+    /// Maxout over `pieces` consecutive channels ([`super::ChannelMaxout`]): divides the
+    /// channels by k, so the layer before it must produce k times as many
+    /// ([`Activation::width_factor`]).
+    Maxout {
+        /// Pieces k per output unit (≥ 1; default 2).
+        #[serde(default = "two")]
+        pieces: usize,
+    },
+}
+
+fn two() -> usize {
+    2
 }
 
 impl Activation {
+    /// How many times more channels the layer before this activation must produce: k for
+    /// [`Activation::Maxout`], 1 for the elementwise activations.
+    pub fn width_factor(&self) -> usize {
+        match *self {
+            Activation::Maxout { pieces } => pieces,
+            _ => 1,
+        }
+    }
+
     /// The layer, validated.
     ///
     /// # Errors
     /// [`LayerError::InvalidConfig`] for an invalid hyperparameter.
     pub fn layer(&self) -> Result<Box<dyn Module>, LayerError> {
         Ok(match *self {
+            Activation::Maxout { pieces } => Box::new(super::ChannelMaxout::new(pieces)?),
             Activation::Relu => Box::new(ReLU),
             Activation::LeakyRelu { negative_slope } => Box::new(LeakyReLU::new(negative_slope)?),
             Activation::Elu { alpha } => Box::new(ELU::new(alpha)?),

@@ -1,10 +1,11 @@
-//! Layers: modules with parameters and buffers (`Linear`, `Sequential`, activations, `Flatten`, `Maxout`, convolution, pooling and normalisation layers).
+//! Layers: modules with parameters and buffers (`Linear`, `Sequential`, activations, `Flatten`, `Maxout`, convolution, pooling and unpooling, normalisation layers).
 //!
 //! Every layer is built from a config struct by a validated constructor (`LinearConfig::init`),
 //! names its parameters as PyTorch does (`weight`, `bias`), and documents its default
 //! initialisation. Forward passes take an explicit [`crate::Ctx`] (train or eval mode).
 
 mod activation;
+mod channel_maxout;
 mod conv;
 mod error;
 mod flatten;
@@ -15,8 +16,10 @@ mod norm;
 mod norm_batch;
 mod pool;
 mod sequential;
+mod unpool;
 
 pub use activation::{Activation, ELU, GELU, LeakyReLU, ReLU, SELU, Sigmoid, Softplus, Tanh};
+pub use channel_maxout::ChannelMaxout;
 pub use conv::{Conv2d, Conv2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;
@@ -28,3 +31,4 @@ pub use norm::{LayerNorm, LayerNormConfig};
 pub use norm_batch::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 pub use sequential::Sequential;
+pub use unpool::{MaxUnpool2d, MaxUnpool2dConfig};

@@ -318,7 +318,7 @@ impl InstanceNormConfig {
                 (
                     Buffer::new(vec(0.0)),
                     Buffer::new(vec(1.0)),
-                    Buffer::new(Array::zeros(IxDyn(&[]))),
+                    Buffer::new_integer(Array::zeros(IxDyn(&[]))),
                 )
             }),
             config: *self,

@@ -127,7 +127,7 @@ impl BatchNormConfig {
                 (
                     Buffer::new(vec(0.0)),
                     Buffer::new(vec(1.0)),
-                    Buffer::new(Array::zeros(IxDyn(&[]))),
+                    Buffer::new_integer(Array::zeros(IxDyn(&[]))),
                 )
             }),
             num_features: c,

@@ -99,6 +99,33 @@ pub struct MaxPool2d {
     options: MaxPool2dOptions,
 }
 
+impl MaxPool2d {
+    /// The window, stride, padding, dilation and ceil mode.
+    pub fn options(&self) -> MaxPool2dOptions {
+        self.options
+    }
+
+    /// The pooled output and the indices of the maxima (PyTorch's `nn.MaxPool2d(...,
+    /// return_indices=True)`; see [`Tensor::max_pool2d_with_indices`]), for a
+    /// [`super::MaxUnpool2d`] later in the network. The mode does not matter: pooling is
+    /// deterministic.
+    ///
+    /// ```
+    /// use nn_core::layers::{MaxPool2dConfig, MaxUnpool2dConfig};
+    /// use nn_core::Tensor;
+    /// let pool = MaxPool2dConfig::new(2).init().unwrap();
+    /// let unpool = MaxUnpool2dConfig::new(2).init().unwrap();
+    /// let x = Tensor::from_vec((0..16).map(|v| v as f32).collect(), &[1, 1, 4, 4]);
+    /// let (y, idx) = pool.forward_with_indices(&x);
+    /// assert_eq!(idx.as_slice().unwrap(), &[5, 7, 13, 15]);
+    /// let up = unpool.forward(&y, &idx, None).unwrap();
+    /// assert_eq!(up.shape(), &[1, 1, 4, 4]);
+    /// ```
+    pub fn forward_with_indices(&self, x: &Tensor) -> (Tensor, ndarray::ArrayD<i64>) {
+        x.max_pool2d_with_indices(self.options)
+    }
+}
+
 impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
         x.max_pool2d(self.options)

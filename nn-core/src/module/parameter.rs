@@ -164,13 +164,28 @@ impl std::fmt::Debug for Parameter {
 
 /// Persistent, non-trainable module state (e.g. BatchNorm's running mean and variance): part of
 /// the state dict and of checkpoints, never given a gradient. Clones share the same value.
+///
+/// Values are held as `f32`; an *integer* buffer (BatchNorm's `num_batches_tracked`, a counter
+/// that PyTorch keeps as `int64`) holds whole numbers and is written to checkpoints as `I64`
+/// ([`crate::checkpoint::save`]), so that PyTorch loads it with its own dtype.
 #[derive(Clone)]
-pub struct Buffer(Arc<RwLock<Array>>);
+pub struct Buffer(Arc<RwLock<Array>>, bool);
 
 impl Buffer {
     /// A buffer holding `value`.
     pub fn new(value: Array) -> Buffer {
-        Buffer(Arc::new(RwLock::new(value)))
+        Buffer(Arc::new(RwLock::new(value)), false)
+    }
+
+    /// An integer buffer (a counter such as `num_batches_tracked`) holding `value`, whole numbers
+    /// as `f32`; checkpoints store it as `I64`.
+    pub fn new_integer(value: Array) -> Buffer {
+        Buffer(Arc::new(RwLock::new(value)), true)
+    }
+
+    /// Whether this is an integer buffer (see [`Buffer::new_integer`]).
+    pub fn is_integer(&self) -> bool {
+        self.1
     }
 
     /// A copy of the value.
@@ -214,6 +229,7 @@ impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Buffer")
             .field("shape", &self.shape())
+            .field("integer", &self.1)
             .finish()
     }
 }

@@ -15,7 +15,7 @@ mod sum;
 pub mod conv;
 pub use conv::Conv2dOptions;
 pub mod pool;
-pub use pool::{AvgPool2dOptions, MaxPool2dOptions};
+pub use pool::{AvgPool2dOptions, MaxPool2dOptions, MaxUnpool2dOptions};
 pub mod norm;
 pub use norm::{BatchNormOptions, RunningStats};
 

@@ -136,85 +136,124 @@ impl Tensor {
     /// # Panics
     /// If the input is not 4-d or the options do not fit it (the message names both).
     pub fn max_pool2d(&self, o: MaxPool2dOptions) -> Tensor {
-        let (np, h, w) = planes("max_pool2d", self.shape());
-        let (oh, ow) = o
-            .output_size(h, w)
-            .unwrap_or_else(|e| options_panic("max_pool2d", self.shape(), &e));
-        assert!(
-            h * w <= u32::MAX as usize,
-            "max_pool2d: plane {h}×{w} too large"
-        );
-        let x = self.data().as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
-        let (pin, pout) = (h * w, oh * ow);
-        let mut y = crate::buffer_pool::take(np * pout); // every output is written
-        let mut argmax = vec![0u32; np * pout];
-        let (kh, kw) = o.kernel;
-        let (sh, sw) = o.stride;
-        let (ph, pw) = o.padding;
-        let (dh, dw) = o.dilation;
-        if pin > 0 && pout > 0 {
-            // Clipped tap ranges per output row / column (dilation d: every d-th position).
-            let ranges = |out: usize, len: usize, k: usize, s: usize, p: usize, d: usize| {
-                (0..out)
-                    .map(|o| {
-                        let start = (o * s) as isize - p as isize;
-                        // First tap inside, then the taps inside: start + t·d for t in t0..t1.
-                        let t0 = if start >= 0 {
-                            0
-                        } else {
-                            (-start as usize).div_ceil(d)
-                        };
-                        let t1 = (0..k)
-                            .rev()
-                            .find(|&t| (start + (t * d) as isize) < len as isize)
-                            .map_or(0, |t| t + 1);
-                        (start + (t0 * d) as isize, t1.saturating_sub(t0))
-                    })
-                    .collect::<Vec<(isize, usize)>>()
-            };
-            let rows = ranges(oh, h, kh, sh, ph, dh);
-            let cols = ranges(ow, w, kw, sw, pw, dw);
-            y.par_chunks_mut(pout)
-                .zip(argmax.par_chunks_mut(pout))
-                .zip(x.par_chunks(pin))
-                .for_each(|((yp, ap), xp)| {
-                    for (oy, &(y0, ny)) in rows.iter().enumerate() {
-                        for (ox, &(x0, nx)) in cols.iter().enumerate() {
-                            // PyTorch's rule: start from the first tap inside the image, take
-                            // a strictly larger value or any NaN (so NaN propagates).
-                            let first = y0 as usize * w + x0 as usize;
-                            let (mut best, mut arg) = (f32::NEG_INFINITY, first);
-                            for i in 0..ny {
-                                let base = (y0 as usize + i * dh) * w + x0 as usize;
-                                for j in 0..nx {
-                                    let idx = base + j * dw;
-                                    let v = xp[idx];
-                                    if v > best || v.is_nan() {
-                                        best = v;
-                                        arg = idx;
-                                    }
+        max_pool2d_impl(self, o, false).0
+    }
+
+    /// 2-d max pooling that also returns where each maximum came from (PyTorch's
+    /// `F.max_pool2d(..., return_indices=True)`): for every output element, the flat index
+    /// `h·W + w` of its maximum within its own `[H, W]` input plane (the first maximum on ties,
+    /// a NaN if there is one), as `i64` like PyTorch's indices. Feed them to
+    /// [`Tensor::max_unpool2d`]. The pooled tensor and its gradient are those of
+    /// [`Tensor::max_pool2d`].
+    ///
+    /// ```
+    /// use nn_core::{Tensor, ops::MaxPool2dOptions};
+    /// let x = Tensor::from_vec(vec![1., 4., 2., 3., 0., 5., 9., 8., 7., 6., 1., 2.], &[1, 1, 3, 4]);
+    /// let (y, idx) = x.max_pool2d_with_indices(MaxPool2dOptions::new(2));
+    /// assert_eq!(y.to_vec(), vec![5.0, 9.0]);
+    /// assert_eq!(idx.as_slice().unwrap(), &[5, 6]);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::max_pool2d`].
+    pub fn max_pool2d_with_indices(&self, o: MaxPool2dOptions) -> (Tensor, ndarray::ArrayD<i64>) {
+        let (y, argmax) = max_pool2d_impl(self, o, true);
+        let argmax = argmax.expect("indices requested");
+        let idx = ndarray::ArrayD::from_shape_vec(
+            IxDyn(y.shape()),
+            argmax.into_iter().map(i64::from).collect(),
+        )
+        .expect("one index per output");
+        (y, idx)
+    }
+}
+
+/// The pooled tensor and, if `want_indices`, the in-plane flat index of each output's maximum.
+fn max_pool2d_impl(
+    input: &Tensor,
+    o: MaxPool2dOptions,
+    want_indices: bool,
+) -> (Tensor, Option<Vec<u32>>) {
+    let (np, h, w) = planes("max_pool2d", input.shape());
+    let (oh, ow) = o
+        .output_size(h, w)
+        .unwrap_or_else(|e| options_panic("max_pool2d", input.shape(), &e));
+    assert!(
+        h * w <= u32::MAX as usize,
+        "max_pool2d: plane {h}×{w} too large"
+    );
+    let x = input.data().as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
+    let (pin, pout) = (h * w, oh * ow);
+    let mut y = crate::buffer_pool::take(np * pout); // every output is written
+    let mut argmax = vec![0u32; np * pout];
+    let (kh, kw) = o.kernel;
+    let (sh, sw) = o.stride;
+    let (ph, pw) = o.padding;
+    let (dh, dw) = o.dilation;
+    if pin > 0 && pout > 0 {
+        // Clipped tap ranges per output row / column (dilation d: every d-th position).
+        let ranges = |out: usize, len: usize, k: usize, s: usize, p: usize, d: usize| {
+            (0..out)
+                .map(|o| {
+                    let start = (o * s) as isize - p as isize;
+                    // First tap inside, then the taps inside: start + t·d for t in t0..t1.
+                    let t0 = if start >= 0 {
+                        0
+                    } else {
+                        (-start as usize).div_ceil(d)
+                    };
+                    let t1 = (0..k)
+                        .rev()
+                        .find(|&t| (start + (t * d) as isize) < len as isize)
+                        .map_or(0, |t| t + 1);
+                    (start + (t0 * d) as isize, t1.saturating_sub(t0))
+                })
+                .collect::<Vec<(isize, usize)>>()
+        };
+        let rows = ranges(oh, h, kh, sh, ph, dh);
+        let cols = ranges(ow, w, kw, sw, pw, dw);
+        y.par_chunks_mut(pout)
+            .zip(argmax.par_chunks_mut(pout))
+            .zip(x.par_chunks(pin))
+            .for_each(|((yp, ap), xp)| {
+                for (oy, &(y0, ny)) in rows.iter().enumerate() {
+                    for (ox, &(x0, nx)) in cols.iter().enumerate() {
+                        // PyTorch's rule: start from the first tap inside the image, take
+                        // a strictly larger value or any NaN (so NaN propagates).
+                        let first = y0 as usize * w + x0 as usize;
+                        let (mut best, mut arg) = (f32::NEG_INFINITY, first);
+                        for i in 0..ny {
+                            let base = (y0 as usize + i * dh) * w + x0 as usize;
+                            for j in 0..nx {
+                                let idx = base + j * dw;
+                                let v = xp[idx];
+                                if v > best || v.is_nan() {
+                                    best = v;
+                                    arg = idx;
                                 }
                             }
-                            yp[oy * ow + ox] = best;
-                            ap[oy * ow + ox] = arg as u32;
                         }
+                        yp[oy * ow + ox] = best;
+                        ap[oy * ow + ox] = arg as u32;
                     }
-                });
-        }
-        let mut shape = self.shape().to_vec();
-        shape[2] = oh;
-        shape[3] = ow;
-        Tensor::from_op(
-            Array::from_shape_vec(IxDyn(&shape), y).expect("output shape"),
-            vec![self.clone()],
-            MaxPoolBackward {
-                argmax,
-                plane_in: pin,
-                plane_out: pout,
-            },
-        )
+                }
+            });
     }
+    let mut shape = input.shape().to_vec();
+    shape[2] = oh;
+    shape[3] = ow;
+    let indices = want_indices.then(|| argmax.clone());
+    let y = Tensor::from_op(
+        Array::from_shape_vec(IxDyn(&shape), y).expect("output shape"),
+        vec![input.clone()],
+        MaxPoolBackward {
+            argmax,
+            plane_in: pin,
+            plane_out: pout,
+        },
+    );
+    (y, indices)
 }
 
 #[cfg(test)]
@@ -241,6 +280,20 @@ mod tests {
         let y = x.max_pool2d(MaxPool2dOptions::new(3).with_stride(2).with_padding(1));
         assert_eq!(y.shape(), &[1, 1, 3, 3]);
         assert_eq!(y.to_vec(), vec![6., 8., 9., 16., 18., 19., 21., 23., 24.]);
+    }
+
+    #[test]
+    fn ceil_mode_windows_may_reach_past_small_inputs() {
+        // PyTorch: F.max_pool2d(3×3 arange, 3, stride=2, ceil_mode=True) = [[8]];
+        // a 2×2 pool of a 1×1 map in ceil mode is that value.
+        let x = Tensor::from_vec((0..9).map(|v| v as f32).collect(), &[1, 1, 3, 3]);
+        let y = x.max_pool2d(MaxPool2dOptions::new(3).with_stride(2).with_ceil_mode(true));
+        assert_eq!(y.to_vec(), vec![8.0]);
+        let one = Tensor::from_vec(vec![3.0], &[1, 1, 1, 1]);
+        let y = one.max_pool2d(MaxPool2dOptions::new(2).with_ceil_mode(true));
+        assert_eq!(y.to_vec(), vec![3.0]);
+        let avg = one.avg_pool2d(crate::ops::AvgPool2dOptions::new(2).with_ceil_mode(true));
+        assert_eq!(avg.to_vec(), vec![3.0]);
     }
 
     #[test]

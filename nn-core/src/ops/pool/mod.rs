@@ -1,12 +1,15 @@
-//! 2-d pooling on NCHW tensors: max pooling, average pooling, adaptive and global average
-//! pooling. Every (sample, channel) plane is pooled independently and in parallel.
+//! 2-d pooling on NCHW tensors: max pooling (optionally with the indices of the maxima), max
+//! unpooling, average pooling, adaptive and global average pooling. Every (sample, channel)
+//! plane is pooled independently and in parallel.
 
 mod adaptive_avg;
 mod avg;
 mod max;
+mod unpool;
 
 pub use avg::AvgPool2dOptions;
 pub use max::MaxPool2dOptions;
+pub use unpool::MaxUnpool2dOptions;
 
 /// The pooled length along one axis, as PyTorch's `pooling_output_shape`:
 ///
@@ -15,7 +18,9 @@ pub use max::MaxPool2dOptions;
 /// ```
 ///
 /// and, in ceil mode, one less if the last window would start in the right padding
-/// (`(out − 1)·stride ≥ in + pad`). `None` if no window fits.
+/// (`(out − 1)·stride ≥ in + pad`). `None` if the numerator is negative (no window fits; in ceil
+/// mode a window may reach past the input, e.g. a 2×2 pool of a 1×1 map gives 1×1, as in
+/// PyTorch).
 pub(crate) fn pool_out_len(
     input: usize,
     k: usize,
@@ -25,11 +30,11 @@ pub(crate) fn pool_out_len(
     ceil_mode: bool,
 ) -> Option<usize> {
     let span = dil * (k - 1) + 1;
-    if input + 2 * pad < span {
+    let extra = if ceil_mode { stride - 1 } else { 0 };
+    if input + 2 * pad + extra < span {
         return None;
     }
-    let extra = if ceil_mode { stride - 1 } else { 0 };
-    let mut out = (input + 2 * pad - span + extra) / stride + 1;
+    let mut out = (input + 2 * pad + extra - span) / stride + 1;
     if ceil_mode && (out - 1) * stride >= input + pad {
         out -= 1;
     }
@@ -69,5 +74,10 @@ mod tests {
         assert_eq!(pool_out_len(3, 2, 2, 1, 1, true), Some(2));
         assert_eq!(pool_out_len(4, 3, 2, 0, 1, true), Some(2));
         assert_eq!(pool_out_len(1, 2, 2, 0, 1, false), None);
+        // Ceil mode lets the one window reach past a small input (torch: 1×1 → 1×1, 2×2 with
+        // k3 s3 → 1×1), but not when even the rounding cannot reach it.
+        assert_eq!(pool_out_len(1, 2, 2, 0, 1, true), Some(1));
+        assert_eq!(pool_out_len(2, 3, 3, 0, 1, true), Some(1));
+        assert_eq!(pool_out_len(1, 3, 1, 0, 1, true), None);
     }
 }
