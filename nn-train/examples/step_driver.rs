@@ -21,25 +21,18 @@ use nn_core::layers::Activation;
 use nn_core::loss::cross_entropy;
 use nn_core::{Ctx, Tensor, rng, with_no_grad};
 use nn_optim::{OptimizerConfig, SgdConfig};
+use nn_train::zoo::NormConfig;
 use nn_train::{ModelConfig, optimizer_step};
 use rand::Rng as _;
 
 fn model_config(name: &str) -> ModelConfig {
     match name {
-        "mlp_bn" | "mlp" => ModelConfig::Mlp {
-            hidden: vec![1024, 1024],
-            activation: Activation::Relu,
-            batch_norm: name == "mlp_bn",
-            dropout: if name == "mlp_bn" { 0.5 } else { 0.0 },
-        },
-        "resnet8" => ModelConfig::Resnet {
-            blocks_per_stage: 1,
-            width: 16,
-        },
-        "resnet20" => ModelConfig::Resnet {
-            blocks_per_stage: 3,
-            width: 16,
-        },
+        "mlp" => ModelConfig::mlp(vec![1024, 1024]).with_activation(Activation::Relu),
+        "mlp_bn" => ModelConfig::mlp(vec![1024, 1024])
+            .with_norm(NormConfig::Batch)
+            .with_dropout(0.5),
+        "resnet8" => ModelConfig::resnet(1, 16),
+        "resnet20" => ModelConfig::resnet(3, 16),
         other => panic!("unknown model {other:?}"),
     }
 }

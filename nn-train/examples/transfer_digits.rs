@@ -22,21 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The model and the prefixes of its first layer (conv + BN for the CNN).
     let (model, first_layer) = match args.get(3).map_or("mlp", String::as_str) {
         "cnn" => (
-            ModelConfig::Cnn {
-                channels: vec![16, 32],
-                dropout: 0.0,
-            },
+            ModelConfig::cnn(vec![16, 32]),
             vec!["0".to_string(), "1".to_string()],
         ),
-        _ => (
-            ModelConfig::Mlp {
-                hidden: vec![64, 64],
-                activation: nn_core::layers::Activation::Relu,
-                batch_norm: false,
-                dropout: 0.0,
-            },
-            vec!["1".to_string()],
-        ),
+        _ => (ModelConfig::mlp(vec![64, 64]), vec!["1".to_string()]),
     };
     let dir = tempfile::tempdir()?;
     let ckpt = dir.path().join("digits04.safetensors");

@@ -20,7 +20,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`config`] | [`TrainConfig`]: the job as a validated TOML file |
-//! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2) |
+//! | [`zoo`] | [`ModelConfig`]: MLP, small CNN, CIFAR ResNet-(6n+2), torchvision ResNet-18/34 and VGG, their options; [`ModelEstimate`]: size and memory without building |
 //! | [`data_source`] | [`DataSource`]: digits, Fashion-MNIST (Debian package), MNIST, CIFAR, image folders |
 //! | [`image_source`] | [`image_source::ImageFolderSource`]: your own images, one folder per class |
 //! | [`data`] | splits, channel conversion, loaders with augmentation and batch hooks |
@@ -129,7 +129,7 @@ pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{
     Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
 };
-pub use zoo::ModelConfig;
+pub use zoo::{LayerEstimate, ModelConfig, ModelEstimate};
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same directory, `fsync`, then a
 /// rename), so that an interrupted write never leaves a truncated file; on error the temporary

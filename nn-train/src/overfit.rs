@@ -19,7 +19,6 @@ use crate::data::loader;
 use crate::error::{Result, TrainError, invalid};
 use crate::session::Session;
 use crate::trainer::evaluate;
-use crate::zoo::ModelConfig;
 
 /// Settings of the overfitting check.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -80,10 +79,7 @@ pub fn unregularised(job: &TrainConfig, samples: usize, epochs: usize) -> TrainC
         OptimizerConfig::AdamW(o) => o.weight_decay = 0.0,
         OptimizerConfig::Lbfgs(_) => {}
     }
-    match &mut c.model {
-        ModelConfig::Mlp { dropout, .. } | ModelConfig::Cnn { dropout, .. } => *dropout = 0.0,
-        _ => {}
-    }
+    c.model.without_regularization();
     c
 }
 
@@ -190,6 +186,7 @@ fn advise(initial: f32, history: &[(f32, f32)], diverged: bool, lr: f64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zoo::ModelConfig;
 
     #[test]
     fn regularisation_is_turned_off() {

@@ -48,10 +48,7 @@ fn cnn_with_augmentation_mixup_and_early_stopping() {
     let config = TrainConfig {
         epochs: 12,
         batch_size: 32,
-        model: ModelConfig::Cnn {
-            channels: vec![16, 32],
-            dropout: 0.1,
-        },
+        model: ModelConfig::cnn(vec![16, 32]).with_dropout(0.1),
         augment: Some(augment),
         mixup: Some(MixupSettings {
             mixup_alpha: 0.2,
@@ -157,10 +154,7 @@ fn command_line_trains_writes_outputs_and_rejects_bad_configs() {
 fn training_is_bit_identical_on_one_and_two_threads() {
     let mut config = TrainConfig {
         epochs: 2,
-        model: ModelConfig::Cnn {
-            channels: vec![8, 16],
-            dropout: 0.2,
-        },
+        model: ModelConfig::cnn(vec![8, 16]).with_dropout(0.2),
         mixup: Some(MixupSettings::default()),
         ..TrainConfig::default()
     };

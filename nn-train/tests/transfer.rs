@@ -16,11 +16,11 @@ const SOURCE: [usize; 5] = [0, 1, 2, 3, 4];
 const TARGET: [usize; 5] = [5, 6, 7, 8, 9];
 
 fn small_mlp(batch_norm: bool) -> ModelConfig {
-    ModelConfig::Mlp {
-        hidden: vec![64, 64],
-        activation: nn_core::layers::Activation::Relu,
-        batch_norm,
-        dropout: 0.0,
+    let m = ModelConfig::mlp(vec![64, 64]);
+    if batch_norm {
+        m.with_norm(nn_train::zoo::NormConfig::Batch)
+    } else {
+        m
     }
 }
 
@@ -193,12 +193,7 @@ fn prefixes_that_match_nothing_and_missing_tensors_are_errors() {
     );
     // A deeper model: its fourth hidden layer (`7`) is not in the checkpoint (its third, `5`,
     // is the checkpoint's head, mis-shaped, so re-initialised and reported).
-    let deeper = ModelConfig::Mlp {
-        hidden: vec![64, 64, 64, 64],
-        activation: nn_core::layers::Activation::Relu,
-        batch_norm: false,
-        dropout: 0.0,
-    };
+    let deeper = ModelConfig::mlp(vec![64, 64, 64, 64]);
     let e = job(base.clone(), deeper);
     assert!(
         e.contains("lacks 2 tensor(s)")
@@ -250,12 +245,7 @@ fn a_pytorch_state_dict_loads_with_a_new_head() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/torch_mlp16_10classes.safetensors"
     ));
-    let model = ModelConfig::Mlp {
-        hidden: vec![16],
-        activation: nn_core::layers::Activation::Relu,
-        batch_norm: false,
-        dropout: 0.0,
-    };
+    let model = ModelConfig::mlp(vec![16]);
     let mut config = target_job(model, Some(50), 2);
     config.transfer = Some(TransferSettings {
         reinit: Some(vec![]),

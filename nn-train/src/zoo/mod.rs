@@ -1,113 +1,88 @@
 //! The model zoo: networks built from a serialisable [`ModelConfig`] for an input shape and a
 //! class count.
 //!
-//! | kind | network |
-//! |---|---|
-//! | `mlp` | [`mlp`]: Flatten → (Linear → BN? → activation → Dropout?)* → Linear |
-//! | `cnn` | [`cnn`]: (Conv3×3 → BN → ReLU → MaxPool 2)* → global average pool → Linear |
-//! | `resnet` | [`resnet`]: the CIFAR ResNet-(6n+2) of He et al. 2016 (n = 1: ResNet-8, n = 3: ResNet-20) |
+//! | kind | network | parameter names |
+//! |---|---|---|
+//! | `mlp` | [`mlp`]: Flatten → (Linear → norm? → activation → Dropout?)* → Linear | `1.weight`, … |
+//! | `cnn` | [`cnn`]: (Conv3×3 → norm → activation → pool → Dropout2d?)* → global average pool → Linear | `0.weight`, … |
+//! | `resnet` | [`resnet`]: the CIFAR ResNet-(6n+2) of He et al. 2016 (n = 1: ResNet-8, n = 3: ResNet-20) | `conv1`, `layer1.0.conv1`, `fc` |
+//! | `resnet18`, `resnet34` | torchvision's ResNet-18/34 ([`torchvision_resnet`]); `stem = "cifar"` for small inputs | torchvision's |
+//! | `vgg` | torchvision's VGG-11/13/16/19 ([`vgg`]); `width`, `hidden`, `pool_size` make it small | torchvision's |
+//!
+//! **Options** (fields of `[model]`; `✓` = available):
+//!
+//! | option | mlp | cnn | resnet | resnet18/34 | vgg |
+//! |---|---|---|---|---|---|
+//! | `activation` — every nn-core activation, `{ kind = "maxout", pieces = k }` | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `norm` — `batch` / `layer` / `group` (`groups`) / `instance` / `none` | ✓ (no instance) | ✓ | ✓ | ✓ | ✓ |
+//! | `init` — any [`nn_core::init::Init`]: `small_random` (`std`), `xavier_uniform/normal` (`gain`), `kaiming_uniform/normal` (`mode`, `a`, `nonlinearity`), `orthogonal`, `torch_default`, … | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `dropout` (+ `dropout_scaling` = `inverted` / `vanilla`) | hidden layers | classifier | classifier | classifier | classifier |
+//! | `dropout2d` — channel dropout | | after each stage | inside each block | inside each block | after each pool |
+//! | `dropconnect` — `p`, `layers` = `linear` / `conv` / `all`, `classifier`, `scaling`, `per_example` | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `stochastic_depth` — `last_survival` p_L (linear decay), `mode`, `scaling` | | | ✓ | ✓ | |
+//! | `pool` — `max` / `fractional` (`ratio`, `overlapping`, `pseudorandom`, `test_draws` K) | | ✓ | | | |
+//!
+//! Defaults keep each model as it was (and torchvision's models as torchvision makes them):
+//! ReLU, BatchNorm for the convolutional models (none for the MLP and VGG), PyTorch's
+//! initialisation (torchvision's for `resnet18/34` and `vgg`), no regularisation. With an
+//! explicit `init`, every convolution and linear weight is drawn from it and biases start at 0
+//! (`torch_default` keeps PyTorch's biases). Maxout with k pieces makes the layer before each
+//! activation k times wider; in residual blocks the second activation moves before the addition
+//! ([`block`]).
+//!
+//! [`ModelConfig::estimate`] gives a model's parameter count, activation memory and output shape
+//! for an input shape without building it, and rejects shapes that cannot work ([`estimate`]).
 
+mod averaged;
+pub mod block;
 mod cnn;
+mod config;
+pub mod estimate;
 mod mlp;
+pub mod options;
+mod parts;
 mod resnet;
+pub mod torchvision_resnet;
+pub mod vgg;
 
+pub use averaged::DrawAveraged;
+pub use block::BasicBlock;
 pub use cnn::cnn;
+pub use config::{ModelConfig, TorchResnetConfig, VggConfig};
+pub use estimate::{LayerEstimate, ModelEstimate};
 pub use mlp::mlp;
-pub use resnet::{BasicBlock, resnet};
+pub use options::{
+    DropConnectLayers, DropConnectSettings, DropMode, NormConfig, PoolSettings, Scaling, Stem,
+    StochasticDepthSettings,
+};
+pub use resnet::resnet;
+pub use torchvision_resnet::{RESNET18, RESNET34};
 
 use nn_core::Module;
-use nn_core::layers::Activation;
 use nn_core::rng::Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, invalid};
 
-/// Which network to build.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ModelConfig {
-    /// A multilayer perceptron.
-    Mlp {
-        /// Widths of the hidden layers. Default [256, 256].
-        #[serde(default = "default_hidden")]
-        hidden: Vec<usize>,
-        /// Activation after each hidden layer. Default ReLU.
-        #[serde(default = "default_activation")]
-        activation: Activation,
-        /// BatchNorm1d after each hidden Linear. Default false.
-        #[serde(default)]
-        batch_norm: bool,
-        /// Dropout probability after each hidden activation (inverted dropout). Default 0.
-        #[serde(default)]
-        dropout: f32,
-    },
-    /// A small VGG-style convolutional network.
-    Cnn {
-        /// Channels of each conv stage (each stage halves the resolution). Default [32, 64].
-        #[serde(default = "default_channels")]
-        channels: Vec<usize>,
-        /// Dropout probability before the classifier. Default 0.
-        #[serde(default)]
-        dropout: f32,
-    },
-    /// The CIFAR ResNet-(6n+2).
-    Resnet {
-        /// Blocks per stage n (depth 6n + 2). Default 3 (ResNet-20).
-        #[serde(default = "default_blocks")]
-        blocks_per_stage: usize,
-        /// Channels of the first stage (doubled at each of the next two). Default 16.
-        #[serde(default = "default_width")]
-        width: usize,
-    },
-}
-
-fn default_hidden() -> Vec<usize> {
-    vec![256, 256]
-}
-fn default_activation() -> Activation {
-    Activation::Relu
-}
-fn default_channels() -> Vec<usize> {
-    vec![32, 64]
-}
-fn default_blocks() -> usize {
-    3
-}
-fn default_width() -> usize {
-    16
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig::Mlp {
-            hidden: default_hidden(),
-            activation: default_activation(),
-            batch_norm: false,
-            dropout: 0.0,
-        }
-    }
-}
-
 impl ModelConfig {
-    /// Checks hyperparameters that do not depend on the data.
+    /// Checks hyperparameters that do not depend on the data (errors name the field, e.g.
+    /// `model.norm.groups`).
     pub fn validate(&self) -> Result<()> {
-        let check_p = |field: &str, p: f32| {
-            if (0.0..1.0).contains(&p) {
-                Ok(())
-            } else {
-                Err(invalid(field, p, "a dropout probability in [0, 1)"))
-            }
-        };
+        let o = self.options()?;
         match self {
-            ModelConfig::Mlp {
-                hidden, dropout, ..
-            } => {
-                if let Some(&0) = hidden.iter().find(|&&w| w == 0) {
+            ModelConfig::Mlp { hidden, .. } => {
+                if hidden.contains(&0) {
                     return Err(invalid("model.hidden", "0", "positive layer widths"));
                 }
-                check_p("model.dropout", *dropout)
+                o.validate(false, hidden)?;
+                if o.dropconnect.is_some_and(|d| d.on_conv()) {
+                    return Err(invalid(
+                        "model.dropconnect.layers",
+                        "conv",
+                        "linear (the MLP has no convolutions)",
+                    ));
+                }
             }
-            ModelConfig::Cnn { channels, dropout } => {
+            ModelConfig::Cnn { channels, .. } => {
                 if channels.is_empty() || channels.contains(&0) {
                     return Err(invalid(
                         "model.channels",
@@ -115,11 +90,12 @@ impl ModelConfig {
                         "at least one positive width",
                     ));
                 }
-                check_p("model.dropout", *dropout)
+                o.validate(true, channels)?;
             }
             ModelConfig::Resnet {
                 blocks_per_stage,
                 width,
+                ..
             } => {
                 if *blocks_per_stage == 0 {
                     return Err(invalid("model.blocks_per_stage", 0, "at least 1"));
@@ -127,42 +103,149 @@ impl ModelConfig {
                 if *width == 0 {
                     return Err(invalid("model.width", 0, "at least 1"));
                 }
-                Ok(())
+                o.validate(true, &[*width, 2 * width, 4 * width])?;
+            }
+            ModelConfig::Resnet18(c) | ModelConfig::Resnet34(c) => {
+                if c.width == 0 {
+                    return Err(invalid("model.width", 0, "at least 1"));
+                }
+                let w = c.width;
+                o.validate(true, &[w, 2 * w, 4 * w, 8 * w])?;
+            }
+            ModelConfig::Vgg(c) => {
+                vgg::validate(c)?;
+                let w = c.width;
+                o.validate(true, &[w, 2 * w, 4 * w, 8 * w])?;
             }
         }
+        if let Some(dc) = o.dropconnect {
+            let hidden_linear = match self {
+                ModelConfig::Mlp { hidden, .. } => !hidden.is_empty(),
+                ModelConfig::Vgg(_) => true,
+                _ => false,
+            };
+            if dc.layers == DropConnectLayers::Linear && !hidden_linear && !dc.classifier {
+                return Err(invalid(
+                    "model.dropconnect.layers",
+                    "linear",
+                    &format!(
+                        "conv or all, or classifier = true (the {} has no hidden linear layer)",
+                        self.kind()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The parameter count, per-sample activation memory and output shape of the network for CHW
+    /// inputs of `input` shape and `classes` outputs — computed from the config alone, without
+    /// building the network or allocating (see [`estimate`]). The parameter count equals
+    /// `num_parameters()` of the model [`ModelConfig::build`] makes.
+    ///
+    /// # Errors
+    /// [`crate::TrainError::Invalid`] naming the field when the config is invalid or the shapes
+    /// cannot work (e.g. more CNN stages than the input allows: field `model.channels`), or an
+    /// empty input shape or no classes.
+    ///
+    /// ```
+    /// use nn_train::ModelConfig;
+    /// let cnn = ModelConfig::cnn(vec![32, 64]);
+    /// let e = cnn.estimate([1, 8, 8], 10).unwrap();
+    /// assert_eq!(e.output, [10]);
+    /// assert_eq!(e.parameters, (9 * 32 + 64) + (32 * 9 * 64 + 128) + (64 * 10 + 10));
+    /// println!("{} KiB of activations per sample", e.activation_bytes_per_sample() / 1024);
+    /// // Four halvings do not fit an 8×8 image.
+    /// let err = ModelConfig::cnn(vec![8; 4]).estimate([1, 8, 8], 10).unwrap_err().to_string();
+    /// assert!(err.contains("model.channels") && err.contains("at most 3 stages"), "{err}");
+    /// ```
+    pub fn estimate(&self, input: [usize; 3], classes: usize) -> Result<ModelEstimate> {
+        self.validate()?;
+        if input.contains(&0) {
+            return Err(invalid(
+                "input shape",
+                format!("{input:?}"),
+                "positive channels, height and width",
+            ));
+        }
+        if classes == 0 {
+            return Err(invalid("classes", 0, "at least 1 class"));
+        }
+        let o = self.options()?;
+        let mut t = estimate::Tracer::new(input);
+        match self {
+            ModelConfig::Mlp { hidden, .. } => mlp::trace_mlp(&o, &mut t, hidden, classes),
+            ModelConfig::Cnn { channels, .. } => cnn::trace_cnn(&o, &mut t, channels, classes)
+                .map_err(|e| e.at("model.channels", format!("{channels:?}")))?,
+            ModelConfig::Resnet {
+                blocks_per_stage,
+                width,
+                ..
+            } => resnet::trace_resnet(&o, &mut t, *blocks_per_stage, *width, classes)
+                .map_err(|e| e.at("model.norm", o.norm.name()))?,
+            ModelConfig::Resnet18(c) => {
+                torchvision_resnet::trace_torchvision_resnet(&o, c, RESNET18, &mut t, classes)
+                    .map_err(|e| e.at("model.stem", format!("{:?}", c.stem).to_lowercase()))?
+            }
+            ModelConfig::Resnet34(c) => {
+                torchvision_resnet::trace_torchvision_resnet(&o, c, RESNET34, &mut t, classes)
+                    .map_err(|e| e.at("model.stem", format!("{:?}", c.stem).to_lowercase()))?
+            }
+            ModelConfig::Vgg(c) => vgg::trace_vgg(&o, c, &mut t, classes)
+                .map_err(|e| e.at("model.ceil_mode", c.ceil_mode))?,
+        }
+        Ok(t.finish())
     }
 
     /// Builds the network for CHW inputs of `input` shape and `classes` outputs, initialised from
-    /// `rng` (each layer with PyTorch's default initialisation).
+    /// `rng` (see the [module docs](self) for the initialisations).
+    ///
+    /// # Errors
+    /// As [`ModelConfig::estimate`]: an invalid config or shapes that cannot work are rejected
+    /// before anything is allocated.
     pub fn build(
         &self,
         input: [usize; 3],
         classes: usize,
         rng: &mut Rng,
     ) -> Result<Box<dyn Module>> {
-        self.validate()?;
+        self.estimate(input, classes)?;
+        let o = self.options()?;
+        let c = input[0];
         Ok(match self {
-            ModelConfig::Mlp {
-                hidden,
-                activation,
-                batch_norm,
-                dropout,
-            } => Box::new(mlp(
+            ModelConfig::Mlp { hidden, .. } => Box::new(mlp::mlp_with(
+                &o,
                 input.iter().product(),
                 hidden,
                 classes,
-                *activation,
-                *batch_norm,
-                *dropout,
                 rng,
             )?),
-            ModelConfig::Cnn { channels, dropout } => {
-                Box::new(cnn(input[0], channels, classes, *dropout, rng)?)
+            ModelConfig::Cnn { channels, .. } => {
+                let net = Box::new(cnn::cnn_with(&o, c, channels, classes, rng)?);
+                match o.pool.test_draws() {
+                    1 => net,
+                    k => Box::new(DrawAveraged::new(net, k)),
+                }
             }
             ModelConfig::Resnet {
                 blocks_per_stage,
                 width,
-            } => Box::new(resnet(input[0], *blocks_per_stage, *width, classes, rng)?),
+                ..
+            } => Box::new(resnet::resnet_with(
+                &o,
+                c,
+                *blocks_per_stage,
+                *width,
+                classes,
+                rng,
+            )?),
+            ModelConfig::Resnet18(t) => Box::new(torchvision_resnet::torchvision_resnet(
+                &o, t, RESNET18, c, classes, rng,
+            )?),
+            ModelConfig::Resnet34(t) => Box::new(torchvision_resnet::torchvision_resnet(
+                &o, t, RESNET34, c, classes, rng,
+            )?),
+            ModelConfig::Vgg(v) => Box::new(vgg::vgg(&o, v, c, classes, rng)?),
         })
     }
 }

@@ -1,143 +1,23 @@
 //! The CIFAR ResNet of He et al., "Deep Residual Learning for Image Recognition", CVPR 2016
 //! (§4.2): a 3×3 stem, three stages of n basic blocks with w, 2w and 4w channels (the last two
 //! starting with stride 2), global average pooling and a linear classifier — 6n + 2 layers.
-//! Projection shortcuts (1×1 conv + BN, "option B") where the shape changes.
+//! Projection shortcuts (1×1 conv + BN, "option B") where the shape changes. The block is
+//! [`super::BasicBlock`]; the options (activation, norm, init, dropout, DropConnect, stochastic
+//! depth) are the job's.
 
-use nn_core::layers::{
-    AdaptiveAvgPool2d, BatchNorm2d, BatchNormConfig, Conv2d, Conv2dConfig, Flatten, LinearConfig,
-    ReLU, Sequential,
-};
-use nn_core::module::join;
+use nn_core::layers::{AdaptiveAvgPool2d, Flatten, Sequential};
 use nn_core::rng::Rng;
-use nn_core::{Ctx, Entry, Module, Tensor};
+use nn_regularize::linear_decay;
 
+use super::block::{BasicBlock, trace_basic_block};
+use super::estimate::{ShapeError, Tracer};
+use super::options::Options;
+use super::parts::LinearRole;
 use crate::error::Result;
 
-/// The basic residual block: y = ReLU(BN(conv3×3(ReLU(BN(conv3×3(x))))) + shortcut(x)).
-///
-/// After [`Module::fold_batch_norms`] (inference), each batch norm is merged into its
-/// convolution (which gains a bias) and is gone from the block and its state dict.
-pub struct BasicBlock {
-    conv1: Conv2d,
-    bn1: Option<BatchNorm2d>,
-    conv2: Conv2d,
-    bn2: Option<BatchNorm2d>,
-    shortcut: Option<(Conv2d, Option<BatchNorm2d>)>,
-}
-
-/// `bn(x)`, or `x` once the batch norm has been folded away.
-fn maybe_bn(bn: &Option<BatchNorm2d>, x: Tensor, ctx: &mut Ctx) -> Tensor {
-    match bn {
-        Some(bn) => bn.forward(&x, ctx),
-        None => x,
-    }
-}
-
-/// Folds `bn` into `conv` (see [`nn_core::fold::fold_conv_bn`]); 1 if it was folded. A batch
-/// norm without running statistics stays.
-fn fold_into(conv: &mut Conv2d, bn: &mut Option<BatchNorm2d>) -> usize {
-    let folded = match bn {
-        Some(b) => nn_core::fold::fold_conv_bn(conv, b).ok(),
-        None => None,
-    };
-    match folded {
-        Some(c) => {
-            *conv = c;
-            *bn = None;
-            1
-        }
-        None => 0,
-    }
-}
-
-impl BasicBlock {
-    /// A block from `c_in` to `c_out` channels with the given stride of its first convolution.
-    pub fn new(c_in: usize, c_out: usize, stride: usize, rng: &mut Rng) -> Result<BasicBlock> {
-        let conv3 = |ci, co, s, rng: &mut Rng| {
-            Conv2dConfig::new(ci, co, 3)
-                .with_stride(s)
-                .with_padding(1)
-                .with_bias(false)
-                .init(rng)
-        };
-        let conv1 = conv3(c_in, c_out, stride, rng)?;
-        let conv2 = conv3(c_out, c_out, 1, rng)?;
-        let shortcut = if stride != 1 || c_in != c_out {
-            Some((
-                Conv2dConfig::new(c_in, c_out, 1)
-                    .with_stride(stride)
-                    .with_bias(false)
-                    .init(rng)?,
-                Some(BatchNormConfig::new(c_out).init_2d()?),
-            ))
-        } else {
-            None
-        };
-        Ok(BasicBlock {
-            conv1,
-            bn1: Some(BatchNormConfig::new(c_out).init_2d()?),
-            conv2,
-            bn2: Some(BatchNormConfig::new(c_out).init_2d()?),
-            shortcut,
-        })
-    }
-}
-
-impl Module for BasicBlock {
-    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let h = maybe_bn(&self.bn1, self.conv1.forward(x, ctx), ctx).relu();
-        let h = maybe_bn(&self.bn2, self.conv2.forward(&h, ctx), ctx);
-        let s = match &self.shortcut {
-            Some((conv, bn)) => maybe_bn(bn, conv.forward(x, ctx), ctx),
-            None => x.clone(),
-        };
-        (&h + &s).relu()
-    }
-
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
-        self.conv1.visit(&join(prefix, "conv1"), f);
-        if let Some(bn) = &self.bn1 {
-            bn.visit(&join(prefix, "bn1"), f);
-        }
-        self.conv2.visit(&join(prefix, "conv2"), f);
-        if let Some(bn) = &self.bn2 {
-            bn.visit(&join(prefix, "bn2"), f);
-        }
-        if let Some((conv, bn)) = &self.shortcut {
-            conv.visit(&join(prefix, "shortcut.0"), f);
-            if let Some(bn) = bn {
-                bn.visit(&join(prefix, "shortcut.1"), f);
-            }
-        }
-    }
-
-    fn fold_batch_norms(&mut self) -> usize {
-        let mut n = fold_into(&mut self.conv1, &mut self.bn1);
-        n += fold_into(&mut self.conv2, &mut self.bn2);
-        if let Some((conv, bn)) = &mut self.shortcut {
-            n += fold_into(conv, bn);
-        }
-        n
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "BasicBlock({} -> {}, stride {}{})",
-            self.conv1.in_channels(),
-            self.conv1.out_channels(),
-            self.conv1.options().stride.0,
-            if self.shortcut.is_some() {
-                ", projection shortcut"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
 /// The CIFAR ResNet-(6n+2) for `in_channels`-channel images, n = `blocks_per_stage`, first-stage
-/// width `width` (16 in the paper). Names follow the common PyTorch CIFAR implementations
-/// (`conv1`, `bn1`, `layer1.0.conv1`, …, `fc`).
+/// width `width` (16 in the paper), ReLU, BatchNorm, PyTorch's default initialisation. Names
+/// follow the common PyTorch CIFAR implementations (`conv1`, `bn1`, `layer1.0.conv1`, …, `fc`).
 pub fn resnet(
     in_channels: usize,
     blocks_per_stage: usize,
@@ -145,31 +25,90 @@ pub fn resnet(
     classes: usize,
     rng: &mut Rng,
 ) -> Result<Sequential> {
+    let o = crate::ModelConfig::resnet(blocks_per_stage, width).options()?;
+    resnet_with(&o, in_channels, blocks_per_stage, width, classes, rng)
+}
+
+/// Survival probabilities of `blocks` blocks under the options' stochastic depth (linear decay
+/// to p_L), or `None`s.
+pub(crate) fn survivals(o: &Options, blocks: usize) -> Result<Vec<Option<f32>>> {
+    Ok(match o.stochastic_depth {
+        Some(sd) => linear_decay(blocks, sd.last_survival)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => vec![None; blocks],
+    })
+}
+
+/// [`resnet`] with the job's options.
+pub(crate) fn resnet_with(
+    o: &Options,
+    in_channels: usize,
+    blocks_per_stage: usize,
+    width: usize,
+    classes: usize,
+    rng: &mut Rng,
+) -> Result<Sequential> {
+    let k = o.k();
     let mut net = Sequential::new();
-    net.push_named(
+    net.push_named_boxed(
         "conv1",
-        Conv2dConfig::new(in_channels, width, 3)
-            .with_padding(1)
-            .with_bias(false)
-            .init(rng)?,
+        o.conv(in_channels, width * k, 3, 1, 1, o.norm.needs_bias(), rng)?,
     );
-    net.push_named("bn1", BatchNormConfig::new(width).init_2d()?);
-    net.push_named("relu", ReLU);
+    if let Some(bn) = o.norm(width * k, true)? {
+        net.push_named_boxed("bn1", bn);
+    }
+    net.push_named_boxed("relu", o.act()?);
+    let mut survival = survivals(o, 3 * blocks_per_stage)?.into_iter();
     let mut c_in = width;
     for (stage, mult) in [1usize, 2, 4].into_iter().enumerate() {
         let c_out = width * mult;
         let mut layer = Sequential::new();
         for b in 0..blocks_per_stage {
             let stride = if stage > 0 && b == 0 { 2 } else { 1 };
-            layer.push(BasicBlock::new(c_in, c_out, stride, rng)?);
+            let p = survival.next().flatten();
+            layer.push(BasicBlock::with_options(
+                o, c_in, c_out, stride, "shortcut", p, rng,
+            )?);
             c_in = c_out;
         }
         net.push_named(&format!("layer{}", stage + 1), layer);
     }
     net.push_named("avgpool", AdaptiveAvgPool2d::global());
     net.push_named("flatten", Flatten::default());
-    net.push_named("fc", LinearConfig::new(c_in, classes).init(rng)?);
+    if let Some(d) = o.dropout_layer(o.dropout)? {
+        net.push_named_boxed("dropout", d);
+    }
+    net.push_named_boxed("fc", o.linear(c_in, classes, LinearRole::Classifier, rng)?);
     Ok(net)
+}
+
+/// The shapes of [`resnet_with`] (same layers, same names).
+pub(crate) fn trace_resnet(
+    o: &Options,
+    t: &mut Tracer,
+    blocks_per_stage: usize,
+    width: usize,
+    classes: usize,
+) -> Result<(), ShapeError> {
+    let k = o.k();
+    o.trace_conv(t, "conv1", width * k, 3, 1, 1, o.norm.needs_bias())?;
+    o.trace_norm(t, "bn1", true)?;
+    o.trace_act(t, "relu");
+    for (stage, mult) in [1usize, 2, 4].into_iter().enumerate() {
+        for b in 0..blocks_per_stage {
+            let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+            let prefix = format!("layer{}.{b}", stage + 1);
+            let sd = o.stochastic_depth.is_some();
+            trace_basic_block(o, t, &prefix, width * mult, stride, "shortcut", sd)?;
+        }
+    }
+    t.adaptive_avg_pool("avgpool", (1, 1));
+    t.flatten("flatten");
+    o.trace_dropout(t, "dropout", o.dropout);
+    o.trace_linear(t, "fc", classes, LinearRole::Classifier);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,6 +117,7 @@ mod tests {
     use nn_core::gradcheck::{GradCheckConfig, check_module_gradients};
     use nn_core::loss::cross_entropy;
     use nn_core::rng::seeded;
+    use nn_core::{Ctx, Module, Tensor};
 
     #[test]
     fn resnet8_shapes_and_parameter_count() {

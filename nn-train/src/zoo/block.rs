@@ -1,0 +1,241 @@
+//! The basic residual block of He et al. 2016 (ResNet-18/34 and the CIFAR ResNets), with the
+//! job's options:
+//!
+//! ```text
+//! h = norm1(conv3×3(x, stride)) → act → Dropout2d?            (conv1, bn1)
+//! h = norm2(conv3×3(h))                                        (conv2, bn2)
+//! y = act(shortcut(x) + sd(h))       shortcut = x or norm(conv1×1(x, stride))
+//! ```
+//!
+//! `sd` is stochastic depth (Huang et al. 2016: the branch is kept with probability pₗ, scaled by
+//! 1/pₗ in training — or not, and by pₗ at test time, with vanilla scaling). The normalisation
+//! layers keep the names `bn1`, `bn2` whatever their kind (as torchvision's `norm_layer`); the
+//! projection shortcut is `shortcut.0/1` (CIFAR) or `downsample.0/1` (torchvision).
+//!
+//! **Maxout** (k pieces): conv1 and conv2 produce k× the channels and the activation after each
+//! reduces them; since the sum `shortcut(x) + h` has no layer of its own to widen, the second
+//! activation moves before the addition: y = shortcut(x) + sd(maxout(norm2(conv2(h)))).
+
+use nn_core::layers::{BatchNorm2d, Conv2d};
+use nn_core::module::join;
+use nn_core::rng::Rng;
+use nn_core::{Ctx, Entry, Module, Tensor};
+use nn_regularize::{StochasticDepth, StochasticDepthConfig};
+
+use super::estimate::{ShapeError, Tracer, name};
+use super::options::Options;
+use crate::error::Result;
+
+/// A layer that may be absent (a normalisation with `norm = none`, dropout with p = 0).
+type MaybeLayer = Option<Box<dyn Module>>;
+
+/// The basic residual block (see the [module docs](self)).
+pub struct BasicBlock {
+    conv1: Box<dyn Module>,
+    bn1: MaybeLayer,
+    act1: Box<dyn Module>,
+    drop2d: MaybeLayer,
+    conv2: Box<dyn Module>,
+    bn2: MaybeLayer,
+    /// The activation at the end of the branch (maxout), or after the addition.
+    act2: Box<dyn Module>,
+    act2_in_branch: bool,
+    shortcut: Option<(Box<dyn Module>, MaybeLayer)>,
+    shortcut_name: &'static str,
+    drop_path: Option<StochasticDepth>,
+    summary: String,
+}
+
+impl BasicBlock {
+    /// A block from `c_in` to `c_out` channels with the given stride of its first convolution,
+    /// ReLU, BatchNorm and PyTorch's default initialisation (the CIFAR ResNet's block).
+    pub fn new(c_in: usize, c_out: usize, stride: usize, rng: &mut Rng) -> Result<BasicBlock> {
+        let options = crate::ModelConfig::resnet(1, 1).options()?;
+        BasicBlock::with_options(&options, c_in, c_out, stride, "shortcut", None, rng)
+    }
+
+    /// A block with the job's `options`, the projection shortcut named `shortcut_name`, and
+    /// stochastic depth with survival probability `survival` (`None`: always kept).
+    pub(crate) fn with_options(
+        o: &Options,
+        c_in: usize,
+        c_out: usize,
+        stride: usize,
+        shortcut_name: &'static str,
+        survival: Option<f32>,
+        rng: &mut Rng,
+    ) -> Result<BasicBlock> {
+        let (k, bias) = (o.k(), o.norm.needs_bias());
+        let conv1 = o.conv(c_in, c_out * k, 3, stride, 1, bias, rng)?;
+        let conv2 = o.conv(c_out, c_out * k, 3, 1, 1, bias, rng)?;
+        let shortcut = if stride != 1 || c_in != c_out {
+            Some((
+                o.conv(c_in, c_out, 1, stride, 0, bias, rng)?,
+                o.norm(c_out, true)?,
+            ))
+        } else {
+            None
+        };
+        let drop_path = match (o.stochastic_depth, survival) {
+            (Some(sd), Some(p)) => Some(
+                StochasticDepthConfig::with_survival_prob(p)
+                    .mode(sd.mode.mode())
+                    .variant(sd.scaling.variant())
+                    .init()?,
+            ),
+            _ => None,
+        };
+        Ok(BasicBlock {
+            conv1,
+            bn1: o.norm(c_out * k, true)?,
+            act1: o.act()?,
+            drop2d: o.dropout2d_layer()?,
+            conv2,
+            bn2: o.norm(c_out * k, true)?,
+            act2: o.act()?,
+            act2_in_branch: k > 1,
+            shortcut,
+            shortcut_name,
+            summary: format!(
+                "BasicBlock({c_in} -> {c_out}, stride {stride}{}{})",
+                if stride != 1 || c_in != c_out {
+                    ", projection shortcut"
+                } else {
+                    ""
+                },
+                survival.map_or(String::new(), |p| format!(", survival {p:.3}"))
+            ),
+            drop_path,
+        })
+    }
+}
+
+/// Folds the batch norm `bn` into the convolution `conv` (see [`nn_core::fold::fold_conv_bn`]):
+/// 1 if it was folded. Other normalisations, a DropConnect convolution or a batch norm without
+/// running statistics stay.
+fn fold_into(conv: &mut Box<dyn Module>, bn: &mut MaybeLayer) -> usize {
+    let folded = {
+        let c = conv.as_any().and_then(|a| a.downcast_ref::<Conv2d>());
+        let b = bn
+            .as_ref()
+            .and_then(|b| b.as_any())
+            .and_then(|a| a.downcast_ref::<BatchNorm2d>());
+        match (c, b) {
+            (Some(c), Some(b)) => nn_core::fold::fold_conv_bn(c, b).ok(),
+            _ => None,
+        }
+    };
+    match folded {
+        Some(c) => {
+            *conv = Box::new(c);
+            *bn = None;
+            1
+        }
+        None => 0,
+    }
+}
+
+fn apply(m: &MaybeLayer, x: Tensor, ctx: &mut Ctx) -> Tensor {
+    match m {
+        Some(m) => m.forward(&x, ctx),
+        None => x,
+    }
+}
+
+impl Module for BasicBlock {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let h = apply(&self.bn1, self.conv1.forward(x, ctx), ctx);
+        let h = apply(&self.drop2d, self.act1.forward(&h, ctx), ctx);
+        let mut h = apply(&self.bn2, self.conv2.forward(&h, ctx), ctx);
+        if self.act2_in_branch {
+            h = self.act2.forward(&h, ctx);
+        }
+        if let Some(sd) = &self.drop_path {
+            h = sd.forward(&h, ctx);
+        }
+        let s = match &self.shortcut {
+            Some((conv, bn)) => apply(bn, conv.forward(x, ctx), ctx),
+            None => x.clone(),
+        };
+        let y = &h + &s;
+        if self.act2_in_branch {
+            y
+        } else {
+            self.act2.forward(&y, ctx)
+        }
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
+        self.conv1.visit(&join(prefix, "conv1"), f);
+        if let Some(bn) = &self.bn1 {
+            bn.visit(&join(prefix, "bn1"), f);
+        }
+        self.conv2.visit(&join(prefix, "conv2"), f);
+        if let Some(bn) = &self.bn2 {
+            bn.visit(&join(prefix, "bn2"), f);
+        }
+        if let Some((conv, bn)) = &self.shortcut {
+            let s = join(prefix, self.shortcut_name);
+            conv.visit(&join(&s, "0"), f);
+            if let Some(bn) = bn {
+                bn.visit(&join(&s, "1"), f);
+            }
+        }
+    }
+
+    /// Folds each convolution + batch norm pair of the block (inference; see
+    /// [`Module::fold_batch_norms`]): the convolutions gain biases, the batch norms leave the
+    /// block and its state dict.
+    fn fold_batch_norms(&mut self) -> usize {
+        let mut n = fold_into(&mut self.conv1, &mut self.bn1);
+        n += fold_into(&mut self.conv2, &mut self.bn2);
+        if let Some((conv, bn)) = &mut self.shortcut {
+            n += fold_into(conv, bn);
+        }
+        n
+    }
+
+    fn describe(&self) -> String {
+        self.summary.clone()
+    }
+}
+
+/// The shapes of [`BasicBlock::with_options`] under `prefix` (same layers, same names).
+pub(crate) fn trace_basic_block(
+    o: &Options,
+    t: &mut Tracer,
+    prefix: &str,
+    c_out: usize,
+    stride: usize,
+    shortcut_name: &str,
+    stochastic: bool,
+) -> Result<(), ShapeError> {
+    let (k, bias) = (o.k(), o.norm.needs_bias());
+    let c_in = t.channels();
+    let main = t.branch(|t| {
+        o.trace_conv(t, &name(prefix, "conv1"), c_out * k, 3, stride, 1, bias)?;
+        o.trace_norm(t, &name(prefix, "bn1"), true)?;
+        o.trace_act(t, &name(prefix, "act1"));
+        o.trace_dropout2d(t, &name(prefix, "dropout2d"));
+        o.trace_conv(t, &name(prefix, "conv2"), c_out * k, 3, 1, 1, bias)?;
+        o.trace_norm(t, &name(prefix, "bn2"), true)?;
+        if k > 1 {
+            o.trace_act(t, &name(prefix, "act2"));
+        }
+        if stochastic {
+            t.elementwise(&name(prefix, "stochastic_depth"), "StochasticDepth");
+        }
+        Ok(())
+    })?;
+    if stride != 1 || c_in != c_out {
+        let s = name(prefix, shortcut_name);
+        o.trace_conv(t, &name(&s, "0"), c_out, 1, stride, 0, bias)?;
+        o.trace_norm(t, &name(&s, "1"), true)?;
+    }
+    t.set_shape(main);
+    t.elementwise(&name(prefix, "add"), "Add");
+    if k == 1 {
+        o.trace_act(t, &name(prefix, "act2"));
+    }
+    Ok(())
+}

@@ -1,0 +1,561 @@
+//! [`ModelConfig`]: which network, with which options — the `[model]` table of a job file.
+//! Every field has a default; the defaults reproduce the models (and parameter names) of
+//! earlier versions exactly.
+
+use nn_core::init::Init;
+use nn_core::layers::Activation;
+use serde::{Deserialize, Serialize};
+
+use super::options::{
+    DefaultInit, DropConnectSettings, NormConfig, Options, PoolSettings, Scaling, Stem,
+    StochasticDepthSettings,
+};
+use crate::error::{Result, invalid};
+
+/// Which network to build, and its options (see the [zoo](super) docs for the table of options
+/// per model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// A multilayer perceptron: Flatten → (Linear → norm? → activation → Dropout?)* → Linear.
+    Mlp {
+        /// Widths of the hidden layers. Default [256, 256].
+        #[serde(default = "default_hidden")]
+        hidden: Vec<usize>,
+        /// Activation after each hidden layer (maxout widens the layer before it k×). Default
+        /// ReLU.
+        #[serde(default = "relu")]
+        activation: Activation,
+        /// BatchNorm1d after each hidden Linear (same as `norm = { kind = "batch" }`). Default
+        /// false.
+        #[serde(default)]
+        batch_norm: bool,
+        /// Normalisation after each hidden Linear (batch, layer, group; default none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        norm: Option<NormConfig>,
+        /// Initialisation of every weight (biases zero); default PyTorch's layer defaults.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        init: Option<Init>,
+        /// Dropout probability after each hidden activation. Default 0.
+        #[serde(default)]
+        dropout: f32,
+        /// Inverted (default) or vanilla dropout.
+        #[serde(default)]
+        dropout_scaling: Scaling,
+        /// DropConnect on the hidden layers (and optionally the classifier). Default none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropconnect: Option<DropConnectSettings>,
+    },
+    /// A small VGG-style convolutional network: (Conv3×3 → norm → activation → pool →
+    /// Dropout2d?)* → global average pool → Dropout? → Linear.
+    Cnn {
+        /// Channels of each conv stage (each stage pools). Default [32, 64].
+        #[serde(default = "default_channels")]
+        channels: Vec<usize>,
+        /// Activation after each normalisation. Default ReLU.
+        #[serde(default = "relu")]
+        activation: Activation,
+        /// Normalisation after each convolution. Default batch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        norm: Option<NormConfig>,
+        /// Initialisation of every weight (biases zero); default PyTorch's layer defaults.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        init: Option<Init>,
+        /// Dropout probability before the classifier. Default 0.
+        #[serde(default)]
+        dropout: f32,
+        /// Channel dropout (Dropout2d) probability after each stage. Default 0.
+        #[serde(default)]
+        dropout2d: f32,
+        /// Inverted (default) or vanilla dropout.
+        #[serde(default)]
+        dropout_scaling: Scaling,
+        /// DropConnect on the convolutions and/or the classifier. Default none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropconnect: Option<DropConnectSettings>,
+        /// Pooling of each stage: 2×2 max (default) or fractional max pooling.
+        #[serde(default)]
+        pool: PoolSettings,
+    },
+    /// The CIFAR ResNet-(6n+2) of He et al. 2016.
+    Resnet {
+        /// Blocks per stage n (depth 6n + 2). Default 3 (ResNet-20).
+        #[serde(default = "default_blocks")]
+        blocks_per_stage: usize,
+        /// Channels of the first stage (doubled at each of the next two). Default 16.
+        #[serde(default = "default_width")]
+        width: usize,
+        /// Activation (maxout: see the zoo docs). Default ReLU.
+        #[serde(default = "relu")]
+        activation: Activation,
+        /// Normalisation after each convolution. Default batch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        norm: Option<NormConfig>,
+        /// Initialisation of every weight (biases zero); default PyTorch's layer defaults.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        init: Option<Init>,
+        /// Dropout probability before the classifier. Default 0.
+        #[serde(default)]
+        dropout: f32,
+        /// Channel dropout between the two convolutions of each block. Default 0.
+        #[serde(default)]
+        dropout2d: f32,
+        /// Inverted (default) or vanilla dropout.
+        #[serde(default)]
+        dropout_scaling: Scaling,
+        /// DropConnect on the convolutions and/or the classifier. Default none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropconnect: Option<DropConnectSettings>,
+        /// Stochastic depth on the blocks (linear decay). Default none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stochastic_depth: Option<StochasticDepthSettings>,
+    },
+    /// torchvision's ResNet-18 (ImageNet architecture, torchvision's parameter names).
+    Resnet18(TorchResnetConfig),
+    /// torchvision's ResNet-34.
+    Resnet34(TorchResnetConfig),
+    /// torchvision's VGG-11/13/16/19, optionally narrowed.
+    Vgg(VggConfig),
+}
+
+/// Options of torchvision's ResNet-18/34 (`kind = "resnet18"` / `"resnet34"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TorchResnetConfig {
+    /// Channels of the first stage (64 in torchvision; doubled at each of the next three).
+    pub width: usize,
+    /// `imagenet` (7×7/2 conv + max pool, torchvision's; default) or `cifar` (3×3/1 conv, no
+    /// pool) for small inputs.
+    pub stem: Stem,
+    /// Initialise the last BatchNorm γ of every block to 0 (torchvision's
+    /// `zero_init_residual`, Goyal et al. 2017). Default false.
+    pub zero_init_residual: bool,
+    /// Activation (maxout: see the zoo docs). Default ReLU.
+    pub activation: Activation,
+    /// Normalisation (torchvision's `norm_layer`; names stay `bn1`, `bn2`). Default batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub norm: Option<NormConfig>,
+    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
+    /// normal, fan_out, ReLU; the classifier PyTorch's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// Dropout probability before the classifier (not in torchvision). Default 0.
+    pub dropout: f32,
+    /// Channel dropout between the two convolutions of each block. Default 0.
+    pub dropout2d: f32,
+    /// Inverted (default) or vanilla dropout.
+    pub dropout_scaling: Scaling,
+    /// DropConnect on the convolutions and/or the classifier. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropconnect: Option<DropConnectSettings>,
+    /// Stochastic depth on the blocks (linear decay over all 8 / 16 blocks). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stochastic_depth: Option<StochasticDepthSettings>,
+}
+
+impl Default for TorchResnetConfig {
+    fn default() -> Self {
+        TorchResnetConfig {
+            width: 64,
+            stem: Stem::Imagenet,
+            zero_init_residual: false,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.0,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+            stochastic_depth: None,
+        }
+    }
+}
+
+/// Options of the VGG (`kind = "vgg"`): torchvision's `VGG` with `make_layers(cfg)` — feature
+/// stages of 3×3 convolutions and 2×2 max pools, adaptive average pooling to `pool_size`², a
+/// classifier Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear. The defaults are
+/// torchvision's `vgg11`; `width`, `hidden` and `pool_size` make a small one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VggConfig {
+    /// 11, 13, 16 or 19 (torchvision's configurations A, B, D, E). Default 11.
+    pub depth: usize,
+    /// Channels of the first stage (64 in torchvision; doubled per stage up to 8×). Default 64.
+    pub width: usize,
+    /// Width of the two hidden classifier layers (4096 in torchvision). Default 4096.
+    pub hidden: usize,
+    /// Side of the adaptive average pooling before the classifier (7 in torchvision). Default 7.
+    pub pool_size: usize,
+    /// Round pooled sizes up (ceil mode), so that inputs below 32 px work (floor mode needs
+    /// 32 px for the five pools). Default false (torchvision's).
+    pub ceil_mode: bool,
+    /// Activation (maxout: the convolutions and hidden linear layers widen k×). Default ReLU.
+    pub activation: Activation,
+    /// Normalisation after each convolution (`batch` is torchvision's `vgg11_bn`). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub norm: Option<NormConfig>,
+    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
+    /// normal fan_out, linear layers N(0, 0.01²), zero biases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// Dropout probability in the classifier. Default 0.5 (torchvision's).
+    pub dropout: f32,
+    /// Channel dropout after each pooling. Default 0.
+    pub dropout2d: f32,
+    /// Inverted (default) or vanilla dropout.
+    pub dropout_scaling: Scaling,
+    /// DropConnect on the convolutions and/or the hidden classifier layers. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropconnect: Option<DropConnectSettings>,
+}
+
+impl Default for VggConfig {
+    fn default() -> Self {
+        VggConfig {
+            depth: 11,
+            width: 64,
+            hidden: 4096,
+            pool_size: 7,
+            ceil_mode: false,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.5,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+        }
+    }
+}
+
+/// Mutable references to the fields every model has.
+struct CommonMut<'a> {
+    activation: &'a mut Activation,
+    norm: &'a mut Option<NormConfig>,
+    init: &'a mut Option<Init>,
+    dropout: &'a mut f32,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![256, 256]
+}
+fn relu() -> Activation {
+    Activation::Relu
+}
+fn default_channels() -> Vec<usize> {
+    vec![32, 64]
+}
+fn default_blocks() -> usize {
+    3
+}
+fn default_width() -> usize {
+    16
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig::mlp(default_hidden())
+    }
+}
+
+impl ModelConfig {
+    /// An MLP with these hidden widths and default options.
+    pub fn mlp(hidden: Vec<usize>) -> ModelConfig {
+        ModelConfig::Mlp {
+            hidden,
+            activation: Activation::Relu,
+            batch_norm: false,
+            norm: None,
+            init: None,
+            dropout: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+        }
+    }
+
+    /// A CNN with these stage widths and default options.
+    pub fn cnn(channels: Vec<usize>) -> ModelConfig {
+        ModelConfig::Cnn {
+            channels,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.0,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+            pool: PoolSettings::Max,
+        }
+    }
+
+    /// A CIFAR ResNet-(6n+2) with default options.
+    pub fn resnet(blocks_per_stage: usize, width: usize) -> ModelConfig {
+        ModelConfig::Resnet {
+            blocks_per_stage,
+            width,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.0,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+            stochastic_depth: None,
+        }
+    }
+
+    /// The common option fields of every model.
+    fn common_mut(&mut self) -> CommonMut<'_> {
+        match self {
+            ModelConfig::Mlp {
+                activation,
+                norm,
+                init,
+                dropout,
+                ..
+            }
+            | ModelConfig::Cnn {
+                activation,
+                norm,
+                init,
+                dropout,
+                ..
+            }
+            | ModelConfig::Resnet {
+                activation,
+                norm,
+                init,
+                dropout,
+                ..
+            } => CommonMut {
+                activation,
+                norm,
+                init,
+                dropout,
+            },
+            ModelConfig::Resnet18(c) | ModelConfig::Resnet34(c) => CommonMut {
+                activation: &mut c.activation,
+                norm: &mut c.norm,
+                init: &mut c.init,
+                dropout: &mut c.dropout,
+            },
+            ModelConfig::Vgg(c) => CommonMut {
+                activation: &mut c.activation,
+                norm: &mut c.norm,
+                init: &mut c.init,
+                dropout: &mut c.dropout,
+            },
+        }
+    }
+
+    /// Sets the activation.
+    pub fn with_activation(mut self, activation: Activation) -> ModelConfig {
+        *self.common_mut().activation = activation;
+        self
+    }
+
+    /// Sets the normalisation.
+    pub fn with_norm(mut self, norm: NormConfig) -> ModelConfig {
+        if let ModelConfig::Mlp { batch_norm, .. } = &mut self {
+            *batch_norm = false;
+        }
+        *self.common_mut().norm = Some(norm);
+        self
+    }
+
+    /// Sets the weight initialisation.
+    pub fn with_init(mut self, init: Init) -> ModelConfig {
+        *self.common_mut().init = Some(init);
+        self
+    }
+
+    /// Sets the dropout probability (see the option table for where each model applies it).
+    pub fn with_dropout(mut self, p: f32) -> ModelConfig {
+        *self.common_mut().dropout = p;
+        self
+    }
+
+    /// The `kind` name (`mlp`, `resnet18`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Mlp { .. } => "mlp",
+            ModelConfig::Cnn { .. } => "cnn",
+            ModelConfig::Resnet { .. } => "resnet",
+            ModelConfig::Resnet18(_) => "resnet18",
+            ModelConfig::Resnet34(_) => "resnet34",
+            ModelConfig::Vgg(_) => "vgg",
+        }
+    }
+
+    /// Turns every regulariser of the model off (dropout, channel dropout, DropConnect,
+    /// stochastic depth) — for the "overfit a small sample" check.
+    pub fn without_regularization(&mut self) {
+        match self {
+            ModelConfig::Mlp {
+                dropout,
+                dropconnect,
+                ..
+            } => {
+                *dropout = 0.0;
+                *dropconnect = None;
+            }
+            ModelConfig::Cnn {
+                dropout,
+                dropout2d,
+                dropconnect,
+                ..
+            } => {
+                (*dropout, *dropout2d) = (0.0, 0.0);
+                *dropconnect = None;
+            }
+            ModelConfig::Resnet {
+                dropout,
+                dropout2d,
+                dropconnect,
+                stochastic_depth,
+                ..
+            } => {
+                (*dropout, *dropout2d) = (0.0, 0.0);
+                *dropconnect = None;
+                *stochastic_depth = None;
+            }
+            ModelConfig::Resnet18(c) | ModelConfig::Resnet34(c) => {
+                (c.dropout, c.dropout2d) = (0.0, 0.0);
+                c.dropconnect = None;
+                c.stochastic_depth = None;
+            }
+            ModelConfig::Vgg(c) => {
+                (c.dropout, c.dropout2d) = (0.0, 0.0);
+                c.dropconnect = None;
+            }
+        }
+    }
+
+    /// The options with defaults filled in (not yet validated).
+    pub(crate) fn options(&self) -> Result<Options> {
+        let batch = NormConfig::Batch;
+        Ok(match self {
+            ModelConfig::Mlp {
+                activation,
+                batch_norm,
+                norm,
+                init,
+                dropout,
+                dropout_scaling,
+                dropconnect,
+                ..
+            } => {
+                let norm = match (norm, batch_norm) {
+                    (None, false) => NormConfig::None,
+                    (None, true) => batch,
+                    (Some(n), false) => *n,
+                    (Some(NormConfig::Batch), true) => batch,
+                    (Some(n), true) => {
+                        return Err(invalid(
+                            "model.batch_norm",
+                            true,
+                            &format!(
+                                "false with norm = {} (batch_norm = true is norm = batch)",
+                                n.name()
+                            ),
+                        ));
+                    }
+                };
+                let (conv_init, linear_init) = Options::inits(*init, DefaultInit::Torch);
+                Options {
+                    activation: *activation,
+                    norm,
+                    conv_init,
+                    linear_init,
+                    dropout: *dropout,
+                    dropout2d: 0.0,
+                    scaling: *dropout_scaling,
+                    dropconnect: *dropconnect,
+                    stochastic_depth: None,
+                    pool: PoolSettings::Max,
+                }
+            }
+            ModelConfig::Cnn {
+                activation,
+                norm,
+                init,
+                dropout,
+                dropout2d,
+                dropout_scaling,
+                dropconnect,
+                pool,
+                ..
+            } => {
+                let (conv_init, linear_init) = Options::inits(*init, DefaultInit::Torch);
+                Options {
+                    activation: *activation,
+                    norm: norm.unwrap_or(batch),
+                    conv_init,
+                    linear_init,
+                    dropout: *dropout,
+                    dropout2d: *dropout2d,
+                    scaling: *dropout_scaling,
+                    dropconnect: *dropconnect,
+                    stochastic_depth: None,
+                    pool: *pool,
+                }
+            }
+            ModelConfig::Resnet {
+                activation,
+                norm,
+                init,
+                dropout,
+                dropout2d,
+                dropout_scaling,
+                dropconnect,
+                stochastic_depth,
+                ..
+            } => {
+                let (conv_init, linear_init) = Options::inits(*init, DefaultInit::Torch);
+                Options {
+                    activation: *activation,
+                    norm: norm.unwrap_or(batch),
+                    conv_init,
+                    linear_init,
+                    dropout: *dropout,
+                    dropout2d: *dropout2d,
+                    scaling: *dropout_scaling,
+                    dropconnect: *dropconnect,
+                    stochastic_depth: *stochastic_depth,
+                    pool: PoolSettings::Max,
+                }
+            }
+            ModelConfig::Resnet18(c) | ModelConfig::Resnet34(c) => {
+                let (conv_init, linear_init) =
+                    Options::inits(c.init, DefaultInit::TorchvisionResnet);
+                Options {
+                    activation: c.activation,
+                    norm: c.norm.unwrap_or(batch),
+                    conv_init,
+                    linear_init,
+                    dropout: c.dropout,
+                    dropout2d: c.dropout2d,
+                    scaling: c.dropout_scaling,
+                    dropconnect: c.dropconnect,
+                    stochastic_depth: c.stochastic_depth,
+                    pool: PoolSettings::Max,
+                }
+            }
+            ModelConfig::Vgg(c) => {
+                let (conv_init, linear_init) = Options::inits(c.init, DefaultInit::TorchvisionVgg);
+                Options {
+                    activation: c.activation,
+                    norm: c.norm.unwrap_or(NormConfig::None),
+                    conv_init,
+                    linear_init,
+                    dropout: c.dropout,
+                    dropout2d: c.dropout2d,
+                    scaling: c.dropout_scaling,
+                    dropconnect: c.dropconnect,
+                    stochastic_depth: None,
+                    pool: PoolSettings::Max,
+                }
+            }
+        })
+    }
+}
