@@ -21,7 +21,8 @@
 //! the same function. Hence the job is rejected, naming the field, when it
 //! - uses mini-batches (`batch_size` below the training set's size: each batch is another
 //!   function), or `grad_accumulation` > 1;
-//! - draws noise: `augment`, `cutout`, `mixup`, model dropout (`model.dropout`);
+//! - draws noise: `augment`, `cutout`, `mixup`, the model's random layers (`model.dropout`,
+//!   `dropout2d`, `dropconnect`, `stochastic_depth`, fractional `pool`);
 //! - needs per-group rates or a changing parameter set: `transfer.backbone_lr_mult` ≠ 1,
 //!   `transfer.unfreeze_after_epochs`; or batch-size scaling (`lr_scaling`).
 //!
@@ -42,7 +43,6 @@ use crate::config::TrainConfig;
 use crate::error::{Result, TrainError, invalid};
 use crate::optimizer::JobOptimizer;
 use crate::session::{Session, StepStats, count_correct};
-use crate::zoo::ModelConfig;
 
 /// Why L-BFGS needs a fixed objective (the end of every "noise" error).
 const FIXED: &str = "L-BFGS compares losses and gradients across evaluations, so every evaluation \
@@ -81,10 +81,8 @@ pub fn validate(config: &TrainConfig) -> Result<()> {
     if config.mixup.is_some() {
         return Err(noise("mixup", "random mixing"));
     }
-    if let ModelConfig::Mlp { dropout, .. } | ModelConfig::Cnn { dropout, .. } = &config.model {
-        if *dropout > 0.0 {
-            return Err(noise("model.dropout", &dropout.to_string()));
-        }
+    if let Some((field, what)) = config.model.stochastic_options().into_iter().next() {
+        return Err(noise(field, &what));
     }
     if config.lr_scaling.is_some() {
         return Err(invalid(

@@ -4,6 +4,7 @@
 //! nn-train train [--config job.toml] [--epochs N] [--seed S] [--out DIR [--overwrite]]
 //! nn-train train --resume DIR          # continue an interrupted run exactly
 //! nn-train config                       # print the default job as TOML
+//! nn-train summary [--config job.toml] [--input C,H,W --classes N] [--batch B]  # layers, memory
 //! nn-train finetune --from RUN_DIR [--config job.toml] [--freeze PREFIX]... [--freeze-backbone]
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
 //! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop] [--fold-bn] [--out DIR]
@@ -45,6 +46,7 @@ enum Command {
     Train(cli::train::Args),
     Finetune(cli::finetune::Args),
     Config(cli::config::Args),
+    Summary(cli::summary::Args),
     AugmentGrid(cli::augment_grid::Args),
     Tune(cli::tune::Args),
     Eval(cli::eval::Args),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(args),
         Command::Finetune(args) => cli::finetune::run(args),
         Command::Config(args) => cli::config::run(args),
+        Command::Summary(args) => cli::summary::run(args),
         Command::AugmentGrid(args) => cli::augment_grid::run(args),
         Command::Tune(args) => cli::tune::run(args),
         Command::Eval(args) => cli::eval::run(args),

@@ -6,11 +6,11 @@ use nn_optim::ScalingRule;
 use nn_train::{Callback, LrScaling, ModelConfig, Session, StepInfo, TrainConfig, train_with};
 
 fn mlp(batch_norm: bool) -> ModelConfig {
-    ModelConfig::Mlp {
-        hidden: vec![64],
-        activation: Activation::Relu,
-        batch_norm,
-        dropout: 0.0,
+    let m = ModelConfig::mlp(vec![64]).with_activation(Activation::Relu);
+    if batch_norm {
+        m.with_norm(nn_train::zoo::NormConfig::Batch)
+    } else {
+        m
     }
 }
 

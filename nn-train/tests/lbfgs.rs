@@ -19,12 +19,7 @@ fn job(line_search: LineSearch) -> TrainConfig {
             line_search,
             ..LbfgsConfig::default()
         }),
-        model: ModelConfig::Mlp {
-            hidden: vec![32],
-            activation: Activation::Tanh,
-            batch_norm: false,
-            dropout: 0.0,
-        },
+        model: ModelConfig::mlp(vec![32]).with_activation(Activation::Tanh),
         ..TrainConfig::default()
     }
 }

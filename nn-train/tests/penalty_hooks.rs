@@ -32,12 +32,7 @@ fn job(penalty: Option<PenaltySettings>) -> TrainConfig {
         batch_size: 32,
         epochs: 2,
         penalty,
-        model: nn_train::ModelConfig::Mlp {
-            hidden: vec![32],
-            activation: nn_core::layers::Activation::Relu,
-            batch_norm: true,
-            dropout: 0.0,
-        },
+        model: nn_train::ModelConfig::mlp(vec![32]).with_norm(nn_train::zoo::NormConfig::Batch),
         ..TrainConfig::default()
     }
 }

@@ -351,3 +351,46 @@ fn fractional_pooling_averages_test_draws() {
         four.forward(&x, &mut Ctx::train(2)).to_vec()
     );
 }
+
+/// `nn-train summary` prints the layer table and the estimate, for the job's data or a given
+/// input shape, and names the field of a shape that cannot work.
+#[test]
+fn summary_subcommand_prints_layers_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(&job, "[model]\nkind = \"resnet18\"\n").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nn-train"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "summary",
+        "--config",
+        job.to_str().unwrap(),
+        "--input",
+        "3,224,224",
+        "--classes",
+        "1000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("layer4.1.conv2") && text.contains("[512, 7, 7]"),
+        "{text}"
+    );
+    assert!(text.contains("parameters 11689512"), "{text}");
+    assert!(text.contains("estimated memory"), "{text}");
+    // The digits (8×8) through the default job: the data decides the input.
+    let out = run(&["summary"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("1×8×8"), "{text}");
+    std::fs::write(&job, "[model]\nkind = \"cnn\"\nchannels = [8, 8, 8, 8]\n").unwrap();
+    let out = run(&["summary", "--config", job.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("model.channels"),
+        "{err}"
+    );
+}

@@ -17,6 +17,7 @@ pub mod overfit;
 pub mod predict;
 pub mod progress;
 pub mod schedule;
+pub mod summary;
 pub mod train;
 pub mod tune;
 

@@ -431,6 +431,35 @@ impl ModelConfig {
         }
     }
 
+    /// The options that make training passes random (dropout, channel dropout, DropConnect,
+    /// stochastic depth, fractional pooling), as (field, value) — what a full-batch method such as
+    /// L-BFGS cannot work with. Empty when the model is deterministic in training.
+    pub fn stochastic_options(&self) -> Vec<(&'static str, String)> {
+        let Ok(o) = self.options() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if o.dropout > 0.0 {
+            out.push(("model.dropout", o.dropout.to_string()));
+        }
+        if o.dropout2d > 0.0 {
+            out.push(("model.dropout2d", o.dropout2d.to_string()));
+        }
+        if let Some(d) = o.dropconnect {
+            out.push(("model.dropconnect.p", d.p.to_string()));
+        }
+        if let Some(s) = o.stochastic_depth {
+            out.push((
+                "model.stochastic_depth.last_survival",
+                s.last_survival.to_string(),
+            ));
+        }
+        if o.pool.fractional().is_some() {
+            out.push(("model.pool", "fractional".to_string()));
+        }
+        out
+    }
+
     /// The options with defaults filled in (not yet validated).
     pub(crate) fn options(&self) -> Result<Options> {
         let batch = NormConfig::Batch;
