@@ -16,12 +16,7 @@ fn job(preprocess: Preprocess) -> TrainConfig {
             preprocess,
             ..DataConfig::default()
         },
-        model: ModelConfig::Mlp {
-            hidden: vec![64],
-            activation: nn_core::layers::Activation::Relu,
-            batch_norm: false,
-            dropout: 0.0,
-        },
+        model: ModelConfig::mlp(vec![64]),
         ..TrainConfig::default()
     }
 }
@@ -108,10 +103,7 @@ fn a_saved_fit_is_reused_bit_for_bit_not_refitted() {
 #[test]
 fn pca_does_not_feed_image_models_or_image_hooks() {
     let mut c = job(pca_variance(0.9));
-    c.model = ModelConfig::Cnn {
-        channels: vec![8],
-        dropout: 0.0,
-    };
+    c.model = ModelConfig::cnn(vec![8]);
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("model.kind") && e.contains("zca"), "{e}");
     let mut c = job(pca_variance(0.9));

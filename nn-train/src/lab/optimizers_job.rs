@@ -65,9 +65,10 @@ pub const FULL_BATCH: usize = 1 << 24;
 /// `job` with its optimizer replaced by `method` at `lr` (the job's weight decay kept). For
 /// L-BFGS ([`crate::lbfgs`]): full batch, one iteration per step with a strong-Wolfe line
 /// search of at most 9 more evaluations (usually one: so an epoch is about one or two passes
-/// over the training data, as for the mini-batch methods one), history 10, and every source of noise switched
-/// off as the lecture says (no augmentation, cutout, mixup or dropout; one batch per step; no
-/// batch-size scaling; the job's weight decay, which L-BFGS lacks, is dropped).
+/// over the training data, as for the mini-batch methods one), history 10, and every source of
+/// noise switched off as the lecture says (no augmentation, cutout, mixup, dropout, DropConnect
+/// or stochastic depth; one batch per step; no batch-size scaling; the job's weight decay, which
+/// L-BFGS lacks, is dropped).
 pub fn with_method(job: &TrainConfig, method: Method, lr: f64) -> Result<TrainConfig> {
     let mut c = job.clone();
     match method.config(lr, job_weight_decay(job)) {
@@ -90,14 +91,9 @@ pub fn with_method(job: &TrainConfig, method: Method, lr: f64) -> Result<TrainCo
             c.mixup = None;
             c.lr_scaling = None;
             c.schedule = None;
-            if let Ok(mut v) = toml::Value::try_from(&c.model) {
-                if let Some(t) = v.as_table_mut().filter(|t| t.contains_key("dropout")) {
-                    t.insert("dropout".into(), toml::Value::Float(0.0));
-                    if let Ok(m) = v.try_into() {
-                        c.model = m;
-                    }
-                }
-            }
+            // Dropout, channel dropout, DropConnect and stochastic depth off (fractional
+            // pooling changes the architecture, so validate() below names it instead).
+            c.model.without_regularization();
         }
     }
     c.validate()?;

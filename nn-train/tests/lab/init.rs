@@ -129,10 +129,7 @@ fn the_users_models_are_walked_layer_by_layer() {
     assert_eq!(r.layers[0].act_hist.total(), 64 * 256);
     // A ResNet: the stem's ReLU, one block per stage (recorded as rectifiers), the logits.
     let job = TrainConfig {
-        model: ModelConfig::Resnet {
-            blocks_per_stage: 1,
-            width: 4,
-        },
+        model: ModelConfig::resnet(1, 4),
         ..TrainConfig::default()
     };
     let r = init_job(&job, 16, 20).unwrap();

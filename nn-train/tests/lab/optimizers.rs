@@ -91,12 +91,7 @@ fn sgd_zigzags_across_the_ill_conditioned_valley() {
 fn tiny_job() -> TrainConfig {
     TrainConfig {
         epochs: 2,
-        model: ModelConfig::Mlp {
-            hidden: vec![32],
-            activation: nn_core::layers::Activation::Relu,
-            batch_norm: false,
-            dropout: 0.2,
-        },
+        model: ModelConfig::mlp(vec![32]).with_dropout(0.2),
         ..TrainConfig::default()
     }
 }

@@ -9,12 +9,7 @@ use super::{nn_train, png};
 
 fn tiny_job() -> TrainConfig {
     let mut job = TrainConfig {
-        model: ModelConfig::Mlp {
-            hidden: vec![32],
-            activation: nn_core::layers::Activation::Relu,
-            batch_norm: false,
-            dropout: 0.0,
-        },
+        model: ModelConfig::mlp(vec![32]),
         ..TrainConfig::default()
     };
     job.data.limit_train = Some(400);
