@@ -18,7 +18,7 @@ use super::LayerError;
 use crate::module::{Ctx, Entry, Module};
 use crate::tensor::Tensor;
 
-/// Maxout over groups of `pieces` consecutive channels (see the [module docs](self)). No
+/// Maxout over groups of `pieces` consecutive channels (see the module docs). No
 /// parameters; train and eval mode agree.
 ///
 /// ```

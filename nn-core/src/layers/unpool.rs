@@ -62,7 +62,7 @@ impl MaxUnpool2dConfig {
     }
 }
 
-/// 2-d max unpooling (see the [module docs](self)).
+/// 2-d max unpooling (see the module docs).
 #[derive(Debug, Clone, Copy)]
 pub struct MaxUnpool2d {
     options: MaxUnpool2dOptions,

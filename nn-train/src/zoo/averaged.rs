@@ -17,7 +17,7 @@ use nn_core::{Ctx, Entry, Module, Tensor};
 use nn_regularize::with_test_draw;
 
 /// A network whose evaluation averages the predictions of `draws` pooling draws (see the
-/// [module docs](self)). Parameters keep the wrapped network's names.
+/// module docs). Parameters keep the wrapped network's names.
 pub struct DrawAveraged {
     inner: Box<dyn Module>,
     draws: usize,

@@ -2,7 +2,7 @@
 //! count, per-sample activation memory, output shape — and whether the input shape works at all —
 //! without building the network or allocating a tensor ([`super::ModelConfig::estimate`]).
 //!
-//! The estimate walks the same layer sequence as the builder, in shapes only (a [`Tracer`]):
+//! The estimate walks the same layer sequence as the builder, in shapes only (a `Tracer`):
 //!
 //! * **parameters** — the scalars of every parameter; equals [`nn_core::Module::num_parameters`]
 //!   of the built model (tested for every zoo model), and PyTorch's

@@ -1,6 +1,6 @@
 //! The model options a job file sets on every zoo model — normalisation, initialisation,
 //! dropout, DropConnect, stochastic depth, pooling — as serialisable settings, validated with
-//! errors that name the field, and resolved into [`Options`] for the builders.
+//! errors that name the field, and resolved into `Options` for the builders.
 //!
 //! ```toml
 //! [model]

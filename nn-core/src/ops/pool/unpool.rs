@@ -137,7 +137,7 @@ impl Backward for MaxUnpoolBackward {
 
 impl Tensor {
     /// 2-d max unpooling of this `[N, C, h, w]` tensor into `[N, C, H, W]` = `output_size`
-    /// using `indices` of this tensor's shape (see the [module docs](self); PyTorch's
+    /// using `indices` of this tensor's shape (see the module docs; PyTorch's
     /// `F.max_unpool2d(x, indices, ..., output_size)`). Use [`MaxUnpool2dOptions::output_size`]
     /// for PyTorch's default size.
     ///
