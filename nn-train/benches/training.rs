@@ -25,26 +25,23 @@ use nn_core::{Ctx, Tensor, rng};
 use nn_data::{InMemoryDataset, LoaderConfig, Normalize};
 use nn_optim::{OptimizerConfig, SgdConfig};
 use nn_train::preprocess::Fitted;
+use nn_train::zoo::NormConfig;
 use nn_train::{ModelConfig, optimizer_step};
 use rand::Rng as _;
 
 const BATCH: usize = 32;
 
 fn models() -> Vec<(&'static str, ModelConfig)> {
-    let mlp = |bn: bool| ModelConfig::Mlp {
-        hidden: vec![256, 256],
-        activation: Activation::Relu,
-        batch_norm: bn,
-        dropout: if bn { 0.5 } else { 0.0 },
+    let mlp = |bn: bool| {
+        let m = ModelConfig::mlp(vec![256, 256]).with_activation(Activation::Relu);
+        if bn {
+            m.with_norm(NormConfig::Batch).with_dropout(0.5)
+        } else {
+            m
+        }
     };
-    let resnet = |n| ModelConfig::Resnet {
-        blocks_per_stage: n,
-        width: 16,
-    };
-    let cnn = ModelConfig::Cnn {
-        channels: vec![32, 64],
-        dropout: 0.0,
-    };
+    let resnet = |n| ModelConfig::resnet(n, 16);
+    let cnn = ModelConfig::cnn(vec![32, 64]);
     vec![
         ("mlp", mlp(false)),
         ("mlp_bn", mlp(true)),
