@@ -34,6 +34,8 @@
 //! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
 //! * [`linalg`] — the single GEMM seam.
 //! * [`buffer_pool`] — reuse of large buffers across training steps.
+//! * [`replica`] — [`replica::ReplicaGroup`], the seam to data-parallel replicas (synchronised
+//!   batch norm).
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 
@@ -49,6 +51,7 @@ pub mod linalg;
 pub mod loss;
 pub mod module;
 pub mod ops;
+pub mod replica;
 pub mod rng;
 pub mod tensor;
 
@@ -56,4 +59,4 @@ pub use autograd::{
     Backward, BackwardCtx, GraphSize, NoGradGuard, is_grad_enabled, no_grad, with_no_grad,
 };
 pub use module::{Buffer, Ctx, Entry, Mode, Module, ParamGuard, Parameter};
-pub use tensor::{Array, Data, Tensor, TensorId};
+pub use tensor::{Array, Data, GradKey, Tensor, TensorId};

@@ -36,6 +36,18 @@ impl TensorId {
     }
 }
 
+/// The identity of a gradient slot: [`Tensor::grad_key`] of a leaf equals
+/// [`crate::Parameter::grad_key`] of the parameter it was read from, so a hook of
+/// [`Tensor::backward_with_hook`] can tell which parameter's gradient has arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GradKey(usize);
+
+impl GradKey {
+    pub(crate) fn of(slot: &GradSlot) -> GradKey {
+        GradKey(Arc::as_ptr(slot) as usize)
+    }
+}
+
 /// Tensor nodes alive in this process (see [`live_tensor_count`]).
 static LIVE_NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -294,6 +306,11 @@ impl Tensor {
     /// A new leaf sharing this tensor's value (no copy) and cut from the graph.
     pub fn detach(&self) -> Tensor {
         Tensor::from_data(self.data().clone())
+    }
+
+    /// The identity of this leaf's gradient slot (`None` for a non-leaf); see [`GradKey`].
+    pub fn grad_key(&self) -> Option<GradKey> {
+        self.node.grad.as_ref().map(GradKey::of)
     }
 
     /// The gradient accumulated into this leaf by [`Tensor::backward`], if any.

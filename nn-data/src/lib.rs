@@ -50,8 +50,8 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use loader::{
-    Batch, BatchHook, DataLoader, Epoch, LoaderConfig, SampleTransform, batch_rng, sample_rng,
-    shuffle_rng, shuffled_order,
+    Batch, BatchHook, DataLoader, Epoch, LoaderConfig, SampleTransform, Shard, batch_rng,
+    sample_rng, shuffle_rng, shuffled_order,
 };
 pub use preprocess::{
     ChannelMean, ColorPca, ImagePreprocessor, MeanImage, Normalize, Pca, PcaConfig, SymmetricEigen,

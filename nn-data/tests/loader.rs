@@ -3,7 +3,7 @@
 use ndarray::{Array2, Array3, Array4, s};
 use nn_data::{
     Batch, BatchHook, DataError, DataLoader, Dataset, InMemoryDataset, LoaderConfig, Sample,
-    SampleTransform,
+    SampleTransform, Shard,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -273,4 +273,86 @@ fn mismatched_sample_shapes_are_a_typed_error() {
         .with_transform(t);
     let err = loader.batch(0, 0).unwrap_err();
     assert!(matches!(err, DataError::ShapeMismatch { .. }));
+}
+
+/// Data-parallel shards: for every batch, the shards of 3 replicas (sizes differing by at most
+/// one, augmented with their positions' generators) concatenate to the whole batch, bit for bit.
+#[test]
+fn shards_concatenate_to_the_whole_batch() {
+    let ds = dataset(70);
+    let cfg = LoaderConfig {
+        batch_size: 16,
+        shuffle: true,
+        seed: 5,
+        ..Default::default()
+    };
+    let whole = DataLoader::new(ds.clone(), cfg.clone())
+        .unwrap()
+        .with_transform(augment());
+    let shards: Vec<DataLoader> = (0..3)
+        .map(|index| {
+            let shard = Some(Shard { index, count: 3 });
+            DataLoader::new(
+                ds.clone(),
+                LoaderConfig {
+                    shard,
+                    ..cfg.clone()
+                },
+            )
+            .unwrap()
+            .with_transform(augment())
+        })
+        .collect();
+    let full = collect(&whole, 2);
+    let parts: Vec<Vec<Batch>> = shards.iter().map(|l| collect(l, 2)).collect();
+    assert_eq!(full.len(), 5); // 4 x 16 + 6
+    for (b, batch) in full.iter().enumerate() {
+        let pieces: Vec<&Batch> = parts.iter().map(|p| &p[b]).collect();
+        let sizes: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+        let n = batch.len();
+        assert_eq!(sizes, [n / 3, 2 * n / 3 - n / 3, n - 2 * n / 3]);
+        let images: Vec<_> = pieces.iter().map(|p| p.images.view()).collect();
+        assert_eq!(
+            ndarray::concatenate(ndarray::Axis(0), &images).unwrap(),
+            batch.images
+        );
+        let labels: Vec<usize> = pieces.iter().flat_map(|p| p.labels.clone()).collect();
+        let indices: Vec<usize> = pieces.iter().flat_map(|p| p.indices.clone()).collect();
+        assert_eq!(
+            (labels, indices),
+            (batch.labels.clone(), batch.indices.clone())
+        );
+    }
+    assert_eq!(shards[0].num_batches(), whole.num_batches());
+}
+
+#[test]
+fn invalid_shards_are_config_errors() {
+    let bad = |shard, batch_size| {
+        let cfg = LoaderConfig {
+            batch_size,
+            shard: Some(shard),
+            ..Default::default()
+        };
+        DataLoader::new(dataset(10), cfg).unwrap_err().to_string()
+    };
+    assert!(bad(Shard { index: 2, count: 2 }, 4).contains("shard"));
+    assert!(bad(Shard { index: 0, count: 0 }, 4).contains("shard"));
+    assert!(bad(Shard { index: 0, count: 5 }, 4).contains("batch_size"));
+    // A last batch of 1 sample has an empty shard for replica 0 of 2: an error, not a panic.
+    let cfg = LoaderConfig {
+        batch_size: 3,
+        shard: Some(Shard { index: 0, count: 2 }),
+        ..Default::default()
+    };
+    let loader = DataLoader::new(dataset(10), cfg).unwrap();
+    assert!(
+        loader
+            .batch(0, 3)
+            .unwrap_err()
+            .to_string()
+            .contains("shard")
+    );
+    assert_eq!(Shard { index: 1, count: 2 }.range(5), 2..5);
+    assert_eq!(Shard::min_len(2, 5), 2);
 }

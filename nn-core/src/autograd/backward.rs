@@ -43,7 +43,42 @@ impl Tensor {
         if !self.requires_grad() {
             return;
         }
-        run_backward(self, grad);
+        run_backward(self, grad, &mut |_| {});
+    }
+
+    /// [`Tensor::backward_with`] that calls `on_leaf(leaf)` each time a gradient has been added
+    /// to a leaf's gradient slot (PyTorch's `register_post_accumulate_grad_hook`), in the
+    /// order the backward pass reaches the leaves (a function of the graph only). A
+    /// [`crate::Parameter`] read once in the forward pass is reached once, so its gradient is
+    /// final when the hook sees it: data-parallel training starts averaging a parameter's
+    /// gradient across processes from this hook while the rest of backward still runs. Tell
+    /// leaves apart with [`Tensor::grad_key`] and [`crate::Parameter::grad_key`].
+    ///
+    /// ```
+    /// use nn_core::{Array, Parameter, Tensor};
+    /// use ndarray::IxDyn;
+    /// let p = Parameter::new(Array::from_elem(IxDyn(&[2]), 3.0));
+    /// let loss = (&p.tensor() * &p.tensor()).sum_all();
+    /// let mut reached = Vec::new();
+    /// loss.backward_with_hook(Array::ones(IxDyn(&[])), &mut |leaf| reached.push(leaf.grad_key()));
+    /// assert_eq!(reached, [Some(p.grad_key()); 2]); // read twice: two leaves, one slot
+    /// assert_eq!(p.grad().unwrap().as_slice().unwrap(), &[12.0, 12.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::backward_with`].
+    pub fn backward_with_hook(&self, grad: Array, on_leaf: &mut dyn FnMut(&Tensor)) {
+        assert_eq!(
+            grad.shape(),
+            self.shape(),
+            "backward_with_hook: gradient shape {:?} differs from the output shape {:?}",
+            grad.shape(),
+            self.shape()
+        );
+        if !self.requires_grad() {
+            return;
+        }
+        run_backward(self, grad, on_leaf);
     }
 }
 
@@ -84,7 +119,7 @@ fn accumulate(into: &mut Option<Array>, grad: Array) {
     }
 }
 
-fn run_backward(root: &Tensor, seed: Array) {
+fn run_backward(root: &Tensor, seed: Array, on_leaf: &mut dyn FnMut(&Tensor)) {
     let mut deps = count_dependencies(root);
     let mut pending: HashMap<TensorId, Array> = HashMap::new();
     pending.insert(root.id(), seed);
@@ -96,6 +131,7 @@ fn run_backward(root: &Tensor, seed: Array) {
             .expect("a ready node has its gradient");
         if let Some(slot) = &t.node.grad {
             accumulate(&mut slot.lock().expect("grad lock"), grad);
+            on_leaf(&t);
             continue;
         }
         // Taking the backward function frees this node's part of the graph once it has run.
@@ -218,6 +254,31 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0], &[1]).with_requires_grad();
         let _g = no_grad();
         assert!(!(&x * &x).requires_grad());
+    }
+
+    #[test]
+    fn hook_sees_each_leaf_once_its_gradient_is_in_the_slot() {
+        use crate::{Array, Parameter};
+        use ndarray::IxDyn;
+        // loss = Σ (x·w1)·w2: w2's gradient is ready before w1's.
+        let w1 = Parameter::new(Array::from_elem(IxDyn(&[3]), 2.0));
+        let w2 = Parameter::new(Array::from_elem(IxDyn(&[3]), 5.0));
+        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]);
+        let loss = (&(&x * &w1.tensor()) * &w2.tensor()).sum_all();
+        let mut seen = Vec::new();
+        loss.backward_with_hook(Array::from_elem(IxDyn(&[]), 0.5), &mut |leaf| {
+            // The gradient is already in the slot when the hook runs.
+            seen.push((leaf.grad_key(), leaf.grad().unwrap().to_owned()));
+        });
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0, Some(w2.grad_key()));
+        assert_eq!(seen[1].0, Some(w1.grad_key()));
+        assert_ne!(w1.grad_key(), w2.grad_key());
+        // The seed 0.5 scales every gradient: d/dw1 = 0.5·x·w2.
+        assert_eq!(w1.grad().unwrap().as_slice().unwrap(), &[2.5, 5.0, 7.5]);
+        assert_eq!(seen[1].1, w1.grad().unwrap());
+        w1.set_grad(None);
+        assert!(w1.grad().is_none());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!   a cumulative average 1/t when `momentum` is `None`) using the *unbiased* batch variance.
 //! * Evaluation mode ([`Ctx::eval`]): normalise with the running statistics; without tracking,
 //!   with the batch statistics (as PyTorch).
+//! * Data-parallel training with a [`Ctx::with_replicas`] context: the statistics of the whole
+//!   batch across the replicas (PyTorch's `SyncBatchNorm`, [`Tensor::sync_batch_norm`]).
 //!
 //! See [`Tensor::batch_norm`] for the formulas.
 
@@ -185,6 +187,14 @@ impl BatchNormState {
             .map(|(m, v, _)| RunningStats { mean: m, var: v });
         let w = self.weight.as_ref().map(Parameter::tensor);
         let b = self.bias.as_ref().map(Parameter::tensor);
+        if let (true, Some(group)) = (training, ctx.replicas()) {
+            let o = BatchNormOptions {
+                training: true,
+                momentum: factor,
+                eps: self.eps,
+            };
+            return x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
+        }
         x.batch_norm(
             w.as_ref(),
             b.as_ref(),

@@ -8,6 +8,7 @@ mod parameter;
 
 pub use parameter::{Buffer, ParamGuard, Parameter};
 
+use crate::replica::Replicas;
 use crate::rng::{Rng, seeded};
 use crate::tensor::{Array, Tensor};
 
@@ -22,11 +23,14 @@ pub enum Mode {
 }
 
 /// The context of one forward pass: the [`Mode`] and the random number generator that every
-/// random layer of the pass draws from, in call order (so one seed reproduces a pass exactly).
+/// random layer of the pass draws from, in call order (so one seed reproduces a pass exactly);
+/// in data-parallel training, also the [`ReplicaGroup`](crate::replica::ReplicaGroup) whose
+/// shards form the batch ([`Ctx::with_replicas`]).
 #[derive(Debug, Clone)]
 pub struct Ctx {
     mode: Mode,
     rng: Rng,
+    replicas: Option<Replicas>,
 }
 
 impl Ctx {
@@ -35,6 +39,7 @@ impl Ctx {
         Ctx {
             mode: Mode::Train,
             rng: seeded(seed),
+            replicas: None,
         }
     }
 
@@ -44,12 +49,31 @@ impl Ctx {
         Ctx {
             mode: Mode::Eval,
             rng: seeded(0),
+            replicas: None,
         }
     }
 
     /// A pass in `mode` drawing from `rng`.
     pub fn new(mode: Mode, rng: Rng) -> Ctx {
-        Ctx { mode, rng }
+        Ctx {
+            mode,
+            rng,
+            replicas: None,
+        }
+    }
+
+    /// This pass's input is one replica's shard of a batch split across `replicas`: batch
+    /// normalisation in training mode normalises with the statistics of the whole batch
+    /// (synchronised batch norm, [`Tensor::sync_batch_norm`]). Every replica must run the same
+    /// layers in the same order.
+    pub fn with_replicas(mut self, replicas: Replicas) -> Ctx {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// The replica group set with [`Ctx::with_replicas`], if any.
+    pub fn replicas(&self) -> Option<&Replicas> {
+        self.replicas.as_ref()
     }
 
     /// The mode of this pass.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
-use crate::tensor::{Array, Data, GradSlot, Tensor};
+use crate::tensor::{Array, Data, GradKey, GradSlot, Tensor};
 
 struct ParamInner {
     value: RwLock<Data>,
@@ -89,6 +89,34 @@ impl Parameter {
     /// [`Parameter::zero_grad`].
     pub fn grad(&self) -> Option<Array> {
         self.0.grad.lock().expect("grad lock").clone()
+    }
+
+    /// Replaces the accumulated gradient (`None` clears it), e.g. with the gradient averaged
+    /// over data-parallel replicas.
+    ///
+    /// # Panics
+    /// If the gradient's shape differs from the parameter's.
+    pub fn set_grad(&self, grad: Option<Array>) {
+        if let Some(g) = &grad {
+            let shape = self.shape();
+            assert_eq!(
+                g.shape(),
+                shape.as_slice(),
+                "Parameter::set_grad: gradient shape {:?} differs from the parameter's shape {:?}",
+                g.shape(),
+                shape
+            );
+        }
+        let old = std::mem::replace(&mut *self.0.grad.lock().expect("grad lock"), grad);
+        if let Some(g) = old {
+            crate::buffer_pool::recycle(g);
+        }
+    }
+
+    /// The identity of this parameter's gradient slot: equal to [`Tensor::grad_key`] of every
+    /// leaf read with [`Parameter::tensor`] (see [`Tensor::backward_with_hook`]).
+    pub fn grad_key(&self) -> GradKey {
+        GradKey::of(&self.0.grad)
     }
 
     /// Clears the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).

@@ -13,7 +13,9 @@ use std::sync::Arc;
 /// For epoch `e`, the sample order is `0..len` or, with `shuffle`, [`shuffled_order`]`(len,
 /// seed, e)`. Batch `b` holds positions `b·B .. min((b+1)·B, len)` of that order; the sample at
 /// position `p` is read, then transformed with the generator [`sample_rng`]`(seed, e, p)`; the
-/// batch hook gets [`batch_rng`]`(seed, e, b)`. Samples of a batch are processed in parallel on
+/// batch hook gets [`batch_rng`]`(seed, e, b)`. With a [`Shard`](super::Shard), only the
+/// shard's positions of each batch are read (each with its own position's generator) and the
+/// hook sees the shard with the batch's generator. Samples of a batch are processed in parallel on
 /// rayon, but since every draw comes from its own stream and results are assembled in position
 /// order, the batches are bit-identical for any number of threads.
 ///
@@ -203,7 +205,20 @@ impl Inner {
     /// copied straight into its slot of the batch buffer in parallel (no sequential collate).
     pub(super) fn batch(&self, epoch: u64, b: usize, order: &[usize]) -> Result<Batch, DataError> {
         let bs = self.config.batch_size;
-        let positions = b * bs..((b + 1) * bs).min(order.len());
+        let mut positions = b * bs..((b + 1) * bs).min(order.len());
+        if let Some(shard) = self.config.shard {
+            let part = shard.range(positions.len());
+            positions = positions.start + part.start..positions.start + part.end;
+            if positions.is_empty() {
+                return Err(DataError::invalid(
+                    "shard",
+                    format!("{} of {}", shard.index, shard.count),
+                    format!(
+                        "a non-empty part of batch {b} (drop a last batch smaller than the replica count)"
+                    ),
+                ));
+            }
+        }
         let indices = order[positions.clone()].to_vec();
         let work = || -> Result<(Array4<f32>, Vec<usize>), DataError> {
             let (first, first_label) = self.sample(epoch, positions.start, order)?;

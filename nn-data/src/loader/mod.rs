@@ -10,7 +10,7 @@ mod epoch;
 mod rng;
 
 pub use batch::Batch;
-pub use config::LoaderConfig;
+pub use config::{LoaderConfig, Shard};
 pub use data_loader::DataLoader;
 pub use epoch::Epoch;
 pub use rng::{batch_rng, sample_rng, shuffle_rng, shuffled_order};

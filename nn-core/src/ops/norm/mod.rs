@@ -19,6 +19,7 @@ mod batch_norm;
 mod group_norm;
 mod instance_norm;
 mod layer_norm;
+mod sync_batch_norm;
 
 pub use batch_norm::{BatchNormOptions, RunningStats};
 
