@@ -395,7 +395,7 @@ pub fn prefixed(
 
 mod resume;
 
-pub(crate) use resume::{Kept, KeptRef, capture, fresh, restore};
+pub(crate) use resume::{Kept, KeptRef, capture, fresh, fresh_with, restore};
 
 #[cfg(test)]
 mod tests;

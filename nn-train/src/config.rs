@@ -168,6 +168,9 @@ pub struct TrainConfig {
     pub ema: Option<crate::ema::EmaSettings>,
     /// When a job with a run folder writes its checkpoint ([`crate::checkpoint`]).
     pub checkpoint: CheckpointSettings,
+    /// Data-parallel settings (synchronised batch norm, gradient bucket size), used when the
+    /// job runs on several ranks (`mpirun -np N nn-train train`). See [`crate::dist`].
+    pub distributed: crate::dist::DistributedSettings,
 }
 
 /// `[checkpoint]`: when a job with a run folder (`nn-train train --out DIR`) writes
@@ -212,6 +215,7 @@ impl Default for TrainConfig {
             transfer: None,
             ema: None,
             checkpoint: CheckpointSettings::default(),
+            distributed: crate::dist::DistributedSettings::default(),
         }
     }
 }
@@ -373,6 +377,7 @@ impl TrainConfig {
         if let Some(ema) = &self.ema {
             ema.validate("ema")?;
         }
+        self.distributed.validate()?;
         self.model.validate()?;
         crate::lbfgs::validate(self)?;
         Ok(())

@@ -76,6 +76,17 @@ pub enum TrainError {
         /// What the plotting backend or the encoder said.
         message: String,
     },
+    /// Another rank of a data-parallel job failed; every rank stops with its message.
+    #[error("rank {rank} failed: {message}")]
+    Rank {
+        /// The failing rank.
+        rank: usize,
+        /// Its error.
+        message: String,
+    },
+    /// Communication between the ranks of a data-parallel job failed.
+    #[error("communication between ranks failed: {0}")]
+    Collective(String),
     /// A run folder cannot be opened, written or read ([`crate::run_dir`]).
     #[error(transparent)]
     RunDir(#[from] crate::run_dir::RunDirError),

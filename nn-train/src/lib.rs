@@ -34,6 +34,7 @@
 //! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
 //! | [`adapter`] | [`optimizer_step`]: nn-optim optimizers on nn-core parameters |
 //! | [`session`] | [`Session`]: the built pieces of a job, and one training step |
+//! | [`dist`] | data-parallel training over MPI ranks: sharding, bucketed gradient sums, agreement |
 //! | [`callback`] | [`Callback`]: hooks into the loop (monitors, averaging, stopping) |
 //! | [`checkpoint`] | [`checkpoint::Checkpoint`]: the whole loop state, for exact resume |
 //! | [`run_dir`] | [`run_dir::RunDir`]: run folders written as one unit (lock, manifest) |
@@ -67,6 +68,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod data_source;
+pub mod dist;
 pub mod doctor;
 pub mod doctor_plot;
 pub mod ema;
@@ -90,6 +92,7 @@ pub mod predict;
 pub mod preprocess;
 pub mod regularize;
 pub mod report_html;
+mod root_epoch;
 pub mod run_dir;
 pub mod saved_run;
 pub mod session;

@@ -20,6 +20,10 @@
 //! nn-train lab search [--config job.toml] [--repeats 5]           # random vs grid search
 //! nn-train doctor [--config job.toml]                            # the babysitting steps, with verdicts
 //! nn-train tune --space space.toml --out DIR [--config job.toml] [--trials N] [--parallel P]
+//!
+//! # built with `--features mpi`: data-parallel training and distributed tuning
+//! mpirun -np N nn-train train --config job.toml --out DIR
+//! mpirun -np N nn-train tune --space space.toml --out DIR
 //! ```
 //!
 //! Each subcommand lives in its own file under `src/cli/`.
@@ -62,35 +66,97 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
-        Command::Train(args) => cli::train::run(args),
-        Command::Finetune(args) => cli::finetune::run(args),
-        Command::Config(args) => cli::config::run(args),
-        Command::Summary(args) => cli::summary::run(args),
-        Command::AugmentGrid(args) => cli::augment_grid::run(args),
-        Command::Tune(args) => cli::tune::run(args),
-        Command::Eval(args) => cli::eval::run(args),
-        Command::Export(args) => cli::export::run(args),
-        Command::Predict(args) => cli::predict::run(args),
-        Command::DigitsFolder(args) => cli::digits_folder::run(args),
-        Command::Ensemble(args) => cli::ensemble::run(args),
-        Command::LrFind(args) => cli::lr_find::run(args),
-        Command::Overfit(args) => cli::overfit::run(args),
-        Command::Schedule(args) => cli::schedule::run(args),
-        Command::Lab(args) => cli::lab::run(args),
-        Command::Doctor(args) => cli::doctor::run(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let command = Cli::parse().command;
+    let dist = match cli::world::world() {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
-            match e.downcast_ref::<nn_train::TrainError>() {
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(command, &dist)))
+        .unwrap_or_else(|panic| {
+            cli::world::abort_others(&dist);
+            std::panic::resume_unwind(panic)
+        });
+    let code = match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let train_error = e.downcast_ref::<nn_train::TrainError>();
+            // Rank 0 reports every error (other ranks' reach it through the agreement);
+            // another rank reports only its own.
+            if dist.is_root() {
+                eprintln!("error: {e}");
+            } else if !matches!(train_error, Some(nn_train::TrainError::Rank { .. })) {
+                eprintln!("error (rank {}): {e}", dist.rank());
+            }
+            match train_error {
                 // 128 + signal, as a shell reports a process ended by the signal.
                 Some(nn_train::TrainError::Interrupted { signal, .. }) => {
                     ExitCode::from((128 + signal) as u8)
                 }
                 _ => ExitCode::FAILURE,
             }
+        }
+    };
+    drop(dist); // MPI_Finalize, if MPI was initialised
+    code
+}
+
+fn run(command: Command, dist: &nn_train::dist::Dist) -> cli::CliResult {
+    let single = |name: &str| cli::world::single_only(dist, name);
+    match command {
+        Command::Train(args) => cli::train::run(args, dist),
+        Command::Tune(args) => cli::tune::run(args, dist),
+        Command::Config(args) => cli::config::run(args),
+        Command::Summary(args) => cli::summary::run(args),
+        Command::Finetune(args) => {
+            single("finetune")?;
+            cli::finetune::run(args)
+        }
+        Command::AugmentGrid(args) => {
+            single("augment-grid")?;
+            cli::augment_grid::run(args)
+        }
+        Command::Eval(args) => {
+            single("eval")?;
+            cli::eval::run(args)
+        }
+        Command::Export(args) => {
+            single("export")?;
+            cli::export::run(args)
+        }
+        Command::Predict(args) => {
+            single("predict")?;
+            cli::predict::run(args)
+        }
+        Command::DigitsFolder(args) => {
+            single("digits-folder")?;
+            cli::digits_folder::run(args)
+        }
+        Command::Ensemble(args) => {
+            single("ensemble")?;
+            cli::ensemble::run(args)
+        }
+        Command::LrFind(args) => {
+            single("lr-find")?;
+            cli::lr_find::run(args)
+        }
+        Command::Overfit(args) => {
+            single("overfit")?;
+            cli::overfit::run(args)
+        }
+        Command::Schedule(args) => {
+            single("schedule")?;
+            cli::schedule::run(args)
+        }
+        Command::Lab(args) => {
+            single("lab")?;
+            cli::lab::run(args)
+        }
+        Command::Doctor(args) => {
+            single("doctor")?;
+            cli::doctor::run(args)
         }
     }
 }

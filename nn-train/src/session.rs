@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use nn_core::loss::{CrossEntropyConfig, CrossEntropyLoss};
 use nn_core::{Ctx, Mode, Module, Tensor, rng};
-use nn_data::{Batch, DataLoader, LoaderConfig};
+use nn_data::{Batch, DataLoader, LoaderConfig, Shard};
 use nn_optim::{LrScheduler, OptimizerConfig, Schedule};
 use nn_regularize::Penalty;
 
@@ -20,6 +20,7 @@ use crate::adapter::optimizer_step;
 use crate::callback::Callback;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, loader, prepare};
+use crate::dist::{Dist, GradReducer};
 use crate::error::{Result, TrainError, invalid};
 use crate::lbfgs::{check_full_batch, is_lbfgs};
 use crate::optimizer::JobOptimizer;
@@ -58,6 +59,10 @@ pub struct Session {
     pub penalty: Option<Penalty>,
     /// What the `[transfer]` block loaded, re-initialised and froze (`None` without one).
     pub transfer: Option<TransferReport>,
+    /// This session's rank in a data-parallel job ([`Dist::single`] for one process).
+    pub dist: Dist,
+    /// Bucketed gradient sums across the ranks (data-parallel jobs only).
+    pub(crate) reducer: Option<GradReducer>,
     /// Whether gradual unfreezing has happened.
     pub(crate) unfrozen: bool,
 }
@@ -78,7 +83,7 @@ pub struct StepStats {
 impl StepStats {
     /// The stats of a step over several micro-batches: the sample-weighted mean loss, the summed
     /// counts.
-    fn merge(parts: &[StepStats]) -> StepStats {
+    pub(crate) fn merge(parts: &[StepStats]) -> StepStats {
         let samples: usize = parts.iter().map(|p| p.samples).sum();
         let loss: f64 = parts
             .iter()
@@ -98,7 +103,24 @@ impl Session {
     /// Validates `config`, loads and preprocesses the data, builds the model, the loaders, the
     /// optimizer and the schedule.
     pub fn new(config: &TrainConfig) -> Result<Session> {
+        Session::build(config, Dist::single())
+    }
+
+    /// [`Session::new`] for one rank of a data-parallel job ([`crate::dist`]): the training
+    /// loader yields this rank's shard of every global batch of `config.batch_size`, and
+    /// [`Session::train_step_group`] sums the ranks' gradients. Every rank builds the same
+    /// model from the same seed; an error on any rank is an error on all ([`Dist::agree`]).
+    pub fn distributed(config: &TrainConfig, dist: Dist) -> Result<Session> {
+        let session = Session::build(config, dist.clone());
+        dist.agree(session)
+    }
+
+    fn build(config: &TrainConfig, dist: Dist) -> Result<Session> {
         config.validate()?;
+        let ranks = dist.size();
+        if ranks > 1 {
+            crate::dist::check_job(config, ranks)?;
+        }
         let mut data = prepare(&config.data, config.seed)?;
         check_full_batch(config, data.train.len())?;
         let lbfgs = is_lbfgs(config);
@@ -122,8 +144,14 @@ impl Session {
             num_threads: config.data.threads,
             ..LoaderConfig::default()
         };
-        // Drop a last batch of one image: batch norm cannot normalise a single sample.
-        let drop_last = data.train.len() % config.batch_size == 1;
+        // Drop a last batch of which a rank would get a single image (or none): batch norm
+        // cannot normalise a single sample. In one process: a last batch of one image.
+        let last = data.train.len() % config.batch_size;
+        let drop_last = last > 0 && Shard::min_len(ranks, last) < 2;
+        let shard = (ranks > 1).then(|| Shard {
+            index: dist.rank(),
+            count: ranks,
+        });
         let pipeline = training_pipeline(
             config.augment.as_ref(),
             config.pca_lighting.as_ref().zip(data.color_pca.as_ref()),
@@ -143,7 +171,10 @@ impl Session {
         }
         let train_loader = loader(
             data.train.clone(),
-            loader_cfg(config.seed, !lbfgs, drop_last),
+            LoaderConfig {
+                shard,
+                ..loader_cfg(config.seed, !lbfgs, drop_last)
+            },
             augment,
             data.preprocess.clone(),
             hooks,
@@ -226,6 +257,8 @@ impl Session {
             loss_fn,
             penalty,
             transfer,
+            dist,
+            reducer: None,
             unfrozen: false,
         })
     }
@@ -259,6 +292,10 @@ impl Session {
     /// Errors with [`TrainError::Diverged`] (before touching the parameters) if a loss is not
     /// finite.
     ///
+    /// In a data-parallel session ([`Session::distributed`]) the batches are this rank's shards;
+    /// the ranks agree on the global loss before each backward and sum their gradients during
+    /// the last one, and the returned statistics are the global batch's (see [`crate::dist`]).
+    ///
     /// # Panics
     /// If `batches` is empty (a programmer error).
     pub fn train_step_group(
@@ -284,6 +321,9 @@ impl Session {
                 )
             })?;
             return self.lbfgs_step(batch, epoch, step, callbacks);
+        }
+        if self.dist.size() > 1 {
+            return self.distributed_step(batches, epoch, step, callbacks);
         }
         let sizes: Vec<usize> = batches.iter().map(|b| b.labels.len()).collect();
         let weights = micro_batch_weights(&sizes);
@@ -337,6 +377,11 @@ impl Session {
             p.apply(&mut self.optimizer);
         }
         Ok(StepStats::merge(&parts))
+    }
+
+    /// The data-parallel reducer's measurements of the last step (`None` in one process).
+    pub fn reduce_stats(&self) -> Option<crate::dist::ReduceStats> {
+        self.reducer.as_ref().map(GradReducer::stats)
     }
 }
 

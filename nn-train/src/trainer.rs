@@ -6,10 +6,9 @@
 //! restored at the end ("early stopping: always do this"), and a diverging loss stops the job
 //! with an error that suggests a lower learning rate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use nn_core::checkpoint::{LoadMode, apply_state_dict};
 use nn_core::loss::cross_entropy;
 use nn_core::{Array, Ctx, Module, Tensor, with_no_grad};
 use nn_data::DataLoader;
@@ -25,6 +24,7 @@ use crate::ema::Ema;
 use crate::error::{Result, TrainError};
 use crate::interrupt::Interrupt;
 use crate::metrics::ClassMetrics;
+use crate::root_epoch;
 use crate::session::Session;
 
 /// Metrics of one epoch.
@@ -167,15 +167,23 @@ pub struct Checkpointing {
 /// [`train_session`] with checkpoints, interruption and resume. A job resumed from any of its
 /// checkpoints ends with the same model and [`TrainReport`], bit for bit, as the job run
 /// without interruption (only [`EpochRecord::seconds`] differ).
+///
+/// In a data-parallel session ([`Session::distributed`]) every rank trains; rank 0 alone
+/// validates, calls the callbacks' `on_epoch`, keeps the best snapshots, writes checkpoints and
+/// tests. Its decisions (early stopping, a callback's stop, an error, a failed checkpoint
+/// write) and any rank's signal reach every rank at the next agreement ([`crate::dist`]). Every
+/// rank resumes from the same checkpoint (rank 0's). The other ranks return their final
+/// weights with a report that has no history and NaN metrics.
 pub fn train_checkpointed(
     mut s: Session,
     callbacks: &mut [&mut dyn Callback],
     plan: Checkpointing,
 ) -> Result<Trained> {
     let config = &s.config.clone();
-    // The EMA and a second instance of the architecture to evaluate its weights in.
-    let mut ema = match &config.ema {
-        Some(settings) => {
+    let root = s.dist.is_root();
+    // The EMA and a second instance of the architecture to evaluate its weights in (rank 0).
+    let mut ema = match (&config.ema, root) {
+        (Some(settings), true) => {
             let shadow = config.model.build(
                 s.data.input_shape,
                 s.data.num_classes,
@@ -183,23 +191,33 @@ pub fn train_checkpointed(
             )?;
             Some((Ema::from_model(s.model.as_ref(), *settings)?, shadow))
         }
-        None => None,
+        _ => None,
     };
     let mut best_raw: Option<Vec<(String, Array)>> = None;
     let mut best_ema: Option<Vec<(String, Array)>> = None;
-    let mut st = match plan.resume {
-        Some(ckpt) => {
+    let started = match plan.resume {
+        Some(mut ckpt) => {
+            if !root {
+                // Rank 0's part: its callbacks, EMA and best snapshots stay with rank 0.
+                ckpt.state.callbacks.clear();
+                ckpt.state.ema_updates = None;
+                ckpt.state.has_best_raw = false;
+                ckpt.state.has_best_ema = false;
+            }
             let path = plan.path.clone().unwrap_or_else(|| "<checkpoint>".into());
             let mut kept = Kept {
                 ema: ema.as_mut().map(|(e, _)| e),
                 best_raw: &mut best_raw,
                 best_ema: &mut best_ema,
             };
-            checkpoint::restore(ckpt, &mut s, &mut kept, callbacks, &path)?
+            checkpoint::restore(ckpt, &mut s, &mut kept, callbacks, &path)
         }
-        None => checkpoint::fresh(&s)?,
+        None if root => checkpoint::fresh(&s),
+        None => Ok(checkpoint::fresh_with(&s, f32::NAN)),
     };
+    let mut st = s.dist.agree(started)?;
     let every = config.checkpoint.every_steps;
+    // Rank 0 writes (the other ranks have no checkpoint path); every rank learns the outcome.
     let save = |st: &TrainState,
                 s: &Session,
                 ema: &Option<(Ema, Box<dyn Module>)>,
@@ -207,25 +225,24 @@ pub fn train_checkpointed(
                 best_ema: &Option<Vec<(String, Array)>>,
                 callbacks: &[&mut dyn Callback]|
      -> Result<()> {
-        if let Some(path) = &plan.path {
-            let kept = KeptRef {
-                ema: ema.as_ref().map(|(e, _)| e),
-                best_raw: best_raw.as_ref(),
-                best_ema: best_ema.as_ref(),
-            };
-            checkpoint::capture(st, s, &kept, callbacks).save(path)?;
-        }
-        Ok(())
-    };
-    let interrupted = |step: u64| -> Result<()> {
-        match plan.interrupt.as_ref().and_then(Interrupt::signal) {
-            Some(signal) => Err(TrainError::Interrupted {
-                signal,
-                step,
-                checkpoint: plan.path.clone(),
-            }),
+        let written = match &plan.path {
+            Some(path) => {
+                let kept = KeptRef {
+                    ema: ema.as_ref().map(|(e, _)| e),
+                    best_raw: best_raw.as_ref(),
+                    best_ema: best_ema.as_ref(),
+                };
+                checkpoint::capture(st, s, &kept, callbacks).save(path)
+            }
             None => Ok(()),
-        }
+        };
+        s.dist.agree(written)
+    };
+    let signal = || plan.interrupt.as_ref().and_then(Interrupt::signal);
+    let interrupted = |signal: i32, step: u64| TrainError::Interrupted {
+        signal,
+        step,
+        checkpoint: plan.path.clone(),
     };
     while !st.finished {
         let epoch = st.epoch;
@@ -236,10 +253,13 @@ pub fn train_checkpointed(
         let mut batches = s.train_loader.epoch_from(epoch as u64, st.batch);
         loop {
             // The micro-batches of one optimizer step (`grad_accumulation` of them; fewer at the
-            // end of the epoch).
+            // end of the epoch). A rank that cannot read its shard tells the others.
             let mut group = Vec::with_capacity(config.grad_accumulation);
             for batch in batches.by_ref().take(config.grad_accumulation) {
-                group.push(batch?);
+                match batch {
+                    Ok(b) => group.push(b),
+                    Err(e) => return Err(s.dist.fail(e.into())),
+                }
             }
             if group.is_empty() {
                 break;
@@ -267,113 +287,55 @@ pub fn train_checkpointed(
             }
             st.step += 1;
             st.batch += micro_batches;
+            let (agreed, sig) = s.dist.agree_after_step(Ok(control), signal())?;
+            control = agreed;
             if control == Control::Stop {
                 // Finish the epoch's bookkeeping (validation, snapshot) with the steps done.
                 break;
             }
-            let signal = interrupted(st.step);
-            if signal.is_err() || (every > 0 && st.step % every == 0) {
+            if sig.is_some() || (every > 0 && st.step % every == 0) {
                 st.epoch_sums.seconds = seconds_before + start.elapsed().as_secs_f64();
                 save(&st, &s, &ema, &best_raw, &best_ema, callbacks)?;
             }
-            signal?;
+            if let Some(sig) = sig {
+                return Err(interrupted(sig, st.step));
+            }
         }
         s.scheduler.on_epoch(&mut s.optimizer);
         if let Some(p) = &s.plateau {
             p.apply(&mut s.optimizer);
         }
-        let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
-        // Reduce-on-plateau sees the epoch's validation metric (the rates of the next epoch).
-        if let Some(p) = &mut s.plateau {
-            p.on_validation(val_loss, val_acc, &mut s.optimizer);
-        }
-        let ema_val = match &ema {
-            Some((ema, shadow)) => {
-                ema.copy_to(shadow.as_ref())?;
-                Some(evaluate(shadow.as_ref(), &s.val_loader)?)
-            }
-            None => None,
+        let end = match root {
+            true => root_epoch::end_epoch(
+                &mut s,
+                &mut st,
+                (epoch, start, seconds_before, control),
+                &ema,
+                (&mut best_raw, &mut best_ema),
+                callbacks,
+            ),
+            false => Ok(control),
         };
-        let sums = st.epoch_sums;
-        let seconds = (seconds_before + start.elapsed().as_secs_f64()) as f32;
-        let record = EpochRecord {
-            epoch: epoch + 1,
-            lr: sums.last_lr.unwrap_or_else(|| s.optimizer.lr(0)),
-            train_loss: (sums.loss_sum / sums.seen.max(1) as f64) as f32,
-            train_acc: sums.correct as f32 / sums.seen.max(1) as f32,
-            val_loss,
-            val_acc,
-            seconds,
-            ema_val_loss: ema_val.map(|v| v.0),
-            ema_val_acc: ema_val.map(|v| v.1),
-        };
-        for cb in callbacks.iter_mut() {
-            control = control.or(cb.on_epoch(&record, s.model.as_ref()));
-        }
-        let report = &mut st.report;
-        if val_acc > report.raw_best_val_acc {
-            report.raw_best_val_acc = val_acc;
-            best_raw = Some(s.model.state_dict());
-            if val_acc > report.best_val_acc {
-                report.best_val_acc = val_acc;
-                report.best_epoch = epoch + 1;
-                report.kept = KeptWeights::Raw;
-            }
-        }
-        if let (Some((ema, _)), Some((_, acc))) = (&ema, ema_val) {
-            if report.ema_best_val_acc.is_none_or(|best| acc > best) {
-                report.ema_best_val_acc = Some(acc);
-                report.ema_best_epoch = Some(epoch + 1);
-                best_ema = Some(ema.state_dict());
-                if acc > report.best_val_acc {
-                    report.best_val_acc = acc;
-                    report.best_epoch = epoch + 1;
-                    report.kept = KeptWeights::Ema;
-                }
-            }
-        }
-        report.history.push(record);
-        st.epoch_seconds.push(seconds);
-        if control == Control::Stop {
-            report.stopped_by_callback = true;
-            st.finished = true;
-        } else if let Some(es) = config.early_stopping {
-            if epoch + 1 - report.best_epoch >= es.patience && epoch + 1 < config.epochs {
-                report.stopped_early = true;
-                st.finished = true;
-            }
-        }
+        let (control, sig) = s.dist.agree_after_step(end, signal())?;
+        st.finished |= control == Control::Stop;
         st.epoch += 1;
         st.batch = 0;
         st.epoch_sums = EpochSums::default();
         st.finished |= st.epoch >= config.epochs;
         save(&st, &s, &ema, &best_raw, &best_ema, callbacks)?;
-        interrupted(st.step)?;
+        if let Some(sig) = sig {
+            return Err(interrupted(sig, st.step));
+        }
     }
     let mut report = st.report;
     for (record, seconds) in report.history.iter_mut().zip(&st.epoch_seconds) {
         record.seconds = *seconds;
     }
-    let restore = |state: Vec<(String, Array)>, model: &dyn Module| {
-        apply_state_dict(model, state, LoadMode::Strict, Path::new("<best snapshot>"))
+    let tested = match root {
+        true => root_epoch::test_best(&mut s, &ema, best_raw, best_ema, &mut report),
+        false => Ok(()),
     };
-    if let (Some((_, shadow)), Some(state)) = (&ema, best_ema.clone()) {
-        restore(state, shadow.as_ref())?;
-        report.ema_test_acc = Some(evaluate(shadow.as_ref(), &s.test_loader)?.1);
-    }
-    if let Some(state) = best_raw {
-        restore(state, s.model.as_ref())?;
-    }
-    let mut test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
-    report.raw_test_acc = test.accuracy;
-    if report.kept == KeptWeights::Ema {
-        if let Some(state) = best_ema {
-            restore(state, s.model.as_ref())?;
-            test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
-        }
-    }
-    (report.test_loss, report.test_acc) = (test.loss, test.accuracy);
-    report.test_metrics = Some(test.metrics(s.data.class_names.clone()));
+    s.dist.agree(tested)?;
     Ok(Trained {
         model: s.model,
         report,

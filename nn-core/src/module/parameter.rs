@@ -91,6 +91,12 @@ impl Parameter {
         self.0.grad.lock().expect("grad lock").clone()
     }
 
+    /// Calls `f` with a view of the accumulated gradient (if any), without copying it.
+    pub fn with_grad<T>(&self, f: impl FnOnce(Option<ArrayViewD<'_, f32>>) -> T) -> T {
+        let grad = self.0.grad.lock().expect("grad lock");
+        f(grad.as_ref().map(|g| g.view()))
+    }
+
     /// Replaces the accumulated gradient (`None` clears it), e.g. with the gradient averaged
     /// over data-parallel replicas.
     ///

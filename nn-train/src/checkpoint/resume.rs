@@ -33,7 +33,13 @@ pub(crate) struct KeptRef<'a> {
 /// The state of a job that has not started: the untrained model's validation loss recorded.
 pub(crate) fn fresh(s: &Session) -> Result<TrainState> {
     let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
-    Ok(TrainState {
+    Ok(fresh_with(s, initial_val_loss))
+}
+
+/// [`fresh`] with the initial validation loss given (NaN on the ranks of a data-parallel job
+/// that do not validate).
+pub(crate) fn fresh_with(s: &Session, initial_val_loss: f32) -> TrainState {
+    TrainState {
         version: CHECKPOINT_VERSION,
         job: s.config.to_toml(),
         epoch: 0,
@@ -69,7 +75,7 @@ pub(crate) fn fresh(s: &Session) -> Result<TrainState> {
         has_best_raw: false,
         has_best_ema: false,
         callbacks: Vec::new(),
-    })
+    }
 }
 
 /// A checkpoint of the loop state `st` (its position and report) with the session's model,

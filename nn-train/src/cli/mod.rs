@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod summary;
 pub mod train;
 pub mod tune;
+pub mod world;
 
 use std::path::Path;
 

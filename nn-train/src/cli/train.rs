@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use nn_train::checkpoint::Checkpoint;
+use nn_train::dist::Dist;
 use nn_train::interrupt::Interrupt;
 use nn_train::metrics::plot_confusion;
 use nn_train::plot::{default_window, plot_curves, plot_ratios};
@@ -12,8 +13,8 @@ use nn_train::report_html::{RunReport, figures_from, sample_predictions};
 use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::saved_run::CLASSES_FILE;
 use nn_train::{
-    Checkpointing, EpochRecord, MonitorConfig, OnEpoch, Session, TrainConfig, TrainError,
-    train_checkpointed,
+    Callback, Checkpointing, EpochRecord, Monitor, MonitorConfig, OnEpoch, Session, TrainConfig,
+    TrainError, Trained, train_checkpointed,
 };
 
 use super::{CliResult, Overrides, load_config};
@@ -52,42 +53,179 @@ pub struct Args {
     monitor: Option<u64>,
 }
 
-/// Runs the subcommand.
-pub fn run(args: Args) -> CliResult {
-    if let Some(dir) = &args.resume {
-        let run = RunDir::open(dir, OpenMode::Resume)?;
-        if run.is_complete() && !run.has_checkpoint() {
-            println!("{}: the run is complete; nothing to resume", dir.display());
-            return Ok(());
+/// Runs the subcommand; under `mpirun` (feature `mpi`), as one rank of a data-parallel job:
+/// every rank trains its shard of each global batch; rank 0 alone opens (and locks) the run
+/// folder, prints and writes, and sends the job and the checkpoint of a resumed run to the
+/// others.
+pub fn run(args: Args, dist: &Dist) -> CliResult {
+    let root = dist.is_root();
+    // Rank 0 checks and locks the run folder before any data is loaded.
+    let run = dist.agree(if root { open_run(&args) } else { Ok(None) })?;
+    let config = match &args.resume {
+        Some(dir) => {
+            // The job of a resumed run is its config.toml, read by rank 0 ("" if complete).
+            let text = dist.agree(match &run {
+                Some(run) if run.is_complete() && !run.has_checkpoint() => Ok(String::new()),
+                Some(run) => run
+                    .file("config.toml")
+                    .map_err(TrainError::from)
+                    .and_then(|p| {
+                        std::fs::read_to_string(&p)
+                            .map_err(|source| TrainError::ConfigRead { path: p, source })
+                    }),
+                None => Ok(String::new()),
+            })?;
+            let text = broadcast_from_root(dist, text.into_bytes())?;
+            if text.is_empty() {
+                if root {
+                    println!("{}: the run is complete; nothing to resume", dir.display());
+                }
+                return Ok(());
+            }
+            let path = dir.join("config.toml");
+            dist.agree(TrainConfig::from_toml(
+                &String::from_utf8_lossy(&text),
+                &path,
+            ))?
         }
-        let config = TrainConfig::load(&run.file("config.toml")?)?;
-        return run_session(Session::new(&config)?, Some(run), None);
+        None => dist.agree(load_config(args.config.as_deref()).and_then(|mut config| {
+            args.overrides.apply(&mut config)?;
+            Ok(config)
+        }))?,
+    };
+    run_session(
+        Session::distributed(&config, dist.clone())?,
+        run,
+        args.monitor,
+    )
+}
+
+/// Rank 0's run folder: `--resume DIR`, or `--out DIR` (new, or replaced with --overwrite).
+fn open_run(args: &Args) -> Result<Option<RunDir>, TrainError> {
+    if let Some(dir) = &args.resume {
+        return Ok(Some(RunDir::open(dir, OpenMode::Resume)?));
     }
-    let mut config = load_config(args.config.as_deref())?;
-    args.overrides.apply(&mut config)?;
-    // The run folder is checked and locked before any data is loaded.
     let mode = if args.overwrite {
         OpenMode::Overwrite
     } else {
         OpenMode::New
     };
-    let run = args
+    Ok(args
         .out
         .as_deref()
         .map(|o| RunDir::open(o, mode))
-        .transpose()?;
-    run_session(Session::new(&config)?, run, args.monitor)
+        .transpose()?)
+}
+
+/// `bytes` of rank 0 on every rank.
+fn broadcast_from_root(dist: &Dist, bytes: Vec<u8>) -> Result<Vec<u8>, TrainError> {
+    if dist.size() == 1 {
+        return Ok(bytes);
+    }
+    dist.comm().broadcast(0, bytes)
+}
+
+/// Rank 0 prepares the run folder: a resumed run's checkpoint bytes (empty: none), or a new
+/// run's cleared folder with its config.toml.
+fn prepare_run(run: &Option<RunDir>, config: &TrainConfig) -> Result<Vec<u8>, TrainError> {
+    match run {
+        Some(run) if run.mode() == OpenMode::Resume => {
+            run.invalidate()?;
+            if !run.has_checkpoint() {
+                return Ok(Vec::new());
+            }
+            let path = run.checkpoint_path();
+            std::fs::read(&path).map_err(|source| {
+                TrainError::Checkpoint(nn_core::checkpoint::CheckpointError::Read { path, source })
+            })
+        }
+        Some(run) => {
+            run.clear()?;
+            run.write("config.toml", config.to_toml().as_bytes())?;
+            Ok(Vec::new())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Trains a built session (printing its transfer load report first, if any), prints the
 /// per-epoch table and the summary, and writes the run folder `run` (with `monitor_every`: the
 /// update/weight-ratio files too). A run opened with [`OpenMode::Resume`] continues from its
-/// checkpoint (if any). Shared by `train` and `finetune`.
+/// checkpoint (if any). Shared by `train` and `finetune`. In a data-parallel session, rank 0
+/// (which alone has `run`) does the printing and writing, and the ranks agree on the outcome.
 pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<u64>) -> CliResult {
+    let dist = session.dist.clone();
+    let root = dist.is_root();
+    let config = session.config.clone();
+    // The checkpoint to resume from: rank 0's file, sent to every rank.
+    let bytes = dist.agree(match root {
+        true => prepare_run(&run, &config),
+        false => Ok(Vec::new()),
+    })?;
+    let bytes = broadcast_from_root(&dist, bytes)?;
+    let checkpoint_path = run
+        .as_ref()
+        .map_or_else(|| "checkpoint.safetensors".into(), RunDir::checkpoint_path);
+    let resume = match bytes.is_empty() {
+        true => None,
+        false => Some(dist.agree(Checkpoint::from_bytes(&bytes, &checkpoint_path))?),
+    };
+    let plan = Checkpointing {
+        path: run.as_ref().map(RunDir::checkpoint_path),
+        interrupt: Some(Interrupt::install()?),
+        resume,
+    };
+    if !root {
+        match train_checkpointed(session, &mut [], plan) {
+            Err(e @ TrainError::Interrupted { .. }) => return Err(e.into()),
+            r => r?,
+        };
+        // Wait for rank 0's outputs: if writing them fails, every rank fails.
+        dist.agree(Ok(()))?;
+        return Ok(());
+    }
+    let config = session.config.clone();
+    // Errors of the training itself are every rank's already; a failed write is news to them.
+    let (trained, monitor) = train_printing(session, &run, monitor_every, plan)?;
+    let written = write_outputs(&trained, &monitor, &config, run, monitor_every);
+    if dist.size() == 1 {
+        return written;
+    }
+    let shared = written
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| TrainError::Collective(e.to_string()));
+    match dist.agree(shared) {
+        Ok(()) => Ok(()),
+        Err(_) => written,
+    }
+}
+
+/// Rank 0's training: the load and scaling reports, the per-epoch table.
+fn train_printing(
+    session: Session,
+    run: &Option<RunDir>,
+    monitor_every: Option<u64>,
+    plan: Checkpointing,
+) -> Result<(Trained, Monitor), Box<dyn std::error::Error>> {
+    let dist = session.dist.clone();
     if let Some(report) = &session.transfer {
         print!("{report}");
     }
     let config = session.config.clone();
+    if dist.size() > 1 {
+        println!(
+            "data-parallel: {} ranks share each global batch of {} ({} per rank){}",
+            dist.size(),
+            config.batch_size,
+            config.batch_size / dist.size(),
+            if config.distributed.sync_batch_norm {
+                ", synchronised batch norm"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(scaling) = &config.lr_scaling {
         let images = config.batch_size * config.grad_accumulation;
         println!(
@@ -101,29 +239,14 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
             session.scheduler.base_lrs()[0]
         );
     }
-    let resume = match &run {
-        Some(run) if run.mode() == OpenMode::Resume => {
-            run.invalidate()?;
-            if run.has_checkpoint() {
-                let ckpt = Checkpoint::load(&run.checkpoint_path())?;
-                println!(
-                    "resuming {} at epoch {}, step {}",
-                    run.path().display(),
-                    ckpt.state.epoch + 1,
-                    ckpt.state.step
-                );
-                Some(ckpt)
-            } else {
-                None
-            }
-        }
-        Some(run) => {
-            run.clear()?;
-            run.write("config.toml", config.to_toml().as_bytes())?;
-            None
-        }
-        None => None,
-    };
+    if let (Some(ckpt), Some(run)) = (&plan.resume, run) {
+        println!(
+            "resuming {} at epoch {}, step {}",
+            run.path().display(),
+            ckpt.state.epoch + 1,
+            ckpt.state.step
+        );
+    }
     println!(
         "{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>7}",
         "epoch", "lr", "train loss", "train acc", "val loss", "val acc", "s"
@@ -144,24 +267,30 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
         .num_batches()
         .div_ceil(config.grad_accumulation.max(1)) as u64;
     let mut bar = super::progress::Progress::new(steps_per_epoch);
-    let plan = Checkpointing {
-        path: run.as_ref().map(RunDir::checkpoint_path),
-        interrupt: Some(Interrupt::install()?),
-        resume,
-    };
-    let trained =
-        match train_checkpointed(session, &mut [&mut bar, &mut progress, &mut monitor], plan) {
-            Err(e @ TrainError::Interrupted { .. }) => {
-                if let Some(run) = &run {
-                    eprintln!(
-                        "the run can be continued with: nn-train train --resume {}",
-                        run.path().display()
-                    );
-                }
-                return Err(e.into());
+    let callbacks: &mut [&mut dyn Callback] = &mut [&mut bar, &mut progress, &mut monitor];
+    let trained = match train_checkpointed(session, callbacks, plan) {
+        Err(e @ TrainError::Interrupted { .. }) => {
+            if let Some(run) = run {
+                eprintln!(
+                    "the run can be continued with: nn-train train --resume {}",
+                    run.path().display()
+                );
             }
-            r => r?,
-        };
+            return Err(e.into());
+        }
+        r => r?,
+    };
+    Ok((trained, monitor))
+}
+
+/// Rank 0's summary and run folder.
+fn write_outputs(
+    trained: &Trained,
+    monitor: &Monitor,
+    config: &TrainConfig,
+    run: Option<RunDir>,
+    monitor_every: Option<u64>,
+) -> CliResult {
     let write_monitor = monitor_every.is_some() || monitor.config.ratio_every > 0;
     let r = &trained.report;
     println!(

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use nn_train::dist::Dist;
 use nn_train::tune::{
     EXAMPLE_SPACE, SearchSettings, SearchSpace, Strategy, TrialRecord, format_table, progress_line,
-    rank, search, to_csv, write_results,
+    rank, search_on, to_csv, write_results,
 };
-use nn_train::write_atomic;
+use nn_train::{TrainError, write_atomic};
 
 use super::{CliResult, load_config};
 
@@ -65,8 +66,9 @@ pub struct Args {
     seed: u64,
 }
 
-/// Runs the subcommand.
-pub fn run(args: Args) -> CliResult {
+/// Runs the subcommand; under `mpirun` (feature `mpi`) the trials are spread over the ranks
+/// and rank 0 prints and writes `--out`.
+pub fn run(args: Args, dist: &Dist) -> CliResult {
     if args.example_space {
         print!("{EXAMPLE_SPACE}");
         return Ok(());
@@ -74,8 +76,13 @@ pub fn run(args: Args) -> CliResult {
     let (Some(space_path), Some(out)) = (args.space, args.out) else {
         return Err("--space and --out are required".into());
     };
-    let base = load_config(args.config.as_deref())?;
-    let space = SearchSpace::load(&space_path)?;
+    let loaded = load_config(args.config.as_deref()).and_then(|base| {
+        let space =
+            SearchSpace::load(&space_path).map_err(|e| TrainError::Collective(e.to_string()))?;
+        Ok((base, space))
+    });
+    let (base, space) = dist.agree(loaded)?;
+    let root = dist.is_root();
     let settings = SearchSettings {
         strategy: match args.grid {
             Some(points) => Strategy::Grid { points },
@@ -100,14 +107,24 @@ pub fn run(args: Args) -> CliResult {
             settings.refine_epochs.unwrap_or(base.epochs)
         )
     };
-    println!(
-        "searching {} dimension(s) in {} stage(s): {epochs}",
-        space.dimensions.len(),
-        settings.stages,
-    );
+    if root {
+        println!(
+            "searching {} dimension(s) in {} stage(s): {epochs}{}",
+            space.dimensions.len(),
+            settings.stages,
+            if dist.size() > 1 {
+                format!(", trials spread over {} ranks", dist.size())
+            } else {
+                String::new()
+            }
+        );
+    }
     // The trials so far are rewritten after each one, so an interrupted search keeps them.
     let mut done: Vec<TrialRecord> = Vec::new();
-    let result = search(&base, &space, &settings, &mut |t| {
+    let result = search_on(dist, &base, &space, &settings, &mut |t| {
+        if !root {
+            return;
+        }
         println!("{}", progress_line(t));
         done.push(t.clone());
         rank(&mut done);
@@ -118,6 +135,22 @@ pub fn run(args: Args) -> CliResult {
             eprintln!("warning: {e}");
         }
     })?;
+    if !root {
+        return Ok(dist.agree(Ok(()))?);
+    }
+    let written = report(&result, &out);
+    let shared = written
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| TrainError::Collective(e.to_string()));
+    match dist.agree(shared) {
+        Ok(()) => Ok(()),
+        Err(_) => written,
+    }
+}
+
+/// Prints the stages' spaces, the table and the best trial, and writes the results (rank 0).
+fn report(result: &nn_train::tune::SearchResult, out: &std::path::Path) -> CliResult {
     for (i, s) in result.spaces.iter().enumerate().skip(1) {
         println!("stage {} space:", i + 1);
         for (name, dim) in &s.dimensions {
@@ -125,7 +158,7 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     println!("\n{}", format_table(&result.trials, 20));
-    write_results(&out, &result)?;
+    write_results(out, result)?;
     match result.best() {
         Some(best) => {
             let values: Vec<String> = best

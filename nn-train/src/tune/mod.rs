@@ -10,7 +10,8 @@
 //!   once ([`ExplodeGuard`]) and recorded as exploded/diverged; the search goes on.
 //! - Selection uses validation accuracy only; the test split is never looked at.
 //! - Every trial samples from its own ChaCha8 stream and trains with the job's seed, so the
-//!   same search seed gives the same trials and results with 1 or many parallel trials.
+//!   same search seed gives the same trials and results with 1 or many parallel trials, and
+//!   spread over MPI ranks ([`search_on`], `mpirun -np N nn-train tune ...`).
 //!
 //! ```
 //! use nn_train::TrainConfig;
@@ -55,6 +56,6 @@ pub use error::TuneError;
 pub use kill::{ExplodeGuard, Explosion};
 pub use output::{format_table, progress_line, to_csv, write_results};
 pub use sampler::{grid_samples, narrow, narrow_dimension, random_samples, trial_rng};
-pub use search::{SearchResult, SearchSettings, Strategy, rank, search};
+pub use search::{SearchResult, SearchSettings, Strategy, rank, search, search_on};
 pub use space::{Dimension, EXAMPLE_SPACE, Sample, SearchSpace};
 pub use trial::{CurvePoint, TrialRecord, TrialStatus, run_trial};

@@ -15,6 +15,8 @@ use super::sampler::{grid_samples, narrow, random_samples};
 use super::space::{Sample, SearchSpace};
 use super::trial::{TrialRecord, TrialStatus, run_trial};
 use crate::config::TrainConfig;
+use crate::dist::Dist;
+use crate::error::TrainError;
 
 /// How the points of a stage are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,13 +150,30 @@ pub fn rank(trials: &mut [TrialRecord]) {
 }
 
 /// Runs the search of `space` around the job `base` (see the module docs), calling `on_trial`
-/// (in the calling thread, in completion order) after every trial.
+/// (in the calling thread, in completion order) after every trial. The same as
+/// [`search_on`] with one process.
 ///
 /// Before any training, every dimension's bounds (or choices) are applied to `base`, so an
 /// unknown path, a value of the wrong type or an out-of-range bound fails the search at once.
 /// Trials that explode, diverge or fail are recorded and the search goes on; a stage in which
 /// no trial ended ok ends the search.
 pub fn search(
+    base: &TrainConfig,
+    space: &SearchSpace,
+    settings: &SearchSettings,
+    on_trial: &mut dyn FnMut(&TrialRecord),
+) -> Result<SearchResult, TuneError> {
+    search_on(&Dist::single(), base, space, settings, on_trial)
+}
+
+/// [`search`] spread over the ranks of `dist` (`mpirun -np N nn-train tune ...`): trial `i` of
+/// a stage (in plan order) runs on rank `i mod N` (in `settings.parallel` threads there), and
+/// at the end of each stage every rank receives every record, so all ranks rank, narrow and
+/// plan the next stage identically. Trials are seeded by their id and the job's seed alone,
+/// so the result equals the sequential search's (only [`TrialRecord::seconds`] differs).
+/// `on_trial` sees this rank's trials as they end and the other ranks' at the end of the stage.
+pub fn search_on(
+    dist: &Dist,
     base: &TrainConfig,
     space: &SearchSpace,
     settings: &SearchSettings,
@@ -185,7 +204,7 @@ pub fn search(
         let samples: Vec<Sample> = carried.drain(..).chain(fresh).collect();
         let first_id = next_id;
         next_id += samples.len();
-        let mut records = run_parallel(settings.parallel, samples.len(), on_trial, |i| {
+        let mut records = run_stage(dist, settings.parallel, samples.len(), on_trial, |i| {
             run_trial(
                 base,
                 &samples[i],
@@ -194,7 +213,7 @@ pub fn search(
                 epochs,
                 settings.explode_factor,
             )
-        });
+        })?;
         rank(&mut records);
         let top: Vec<&TrialRecord> = records
             .iter()
@@ -249,6 +268,68 @@ fn preflight(base: &TrainConfig, space: &SearchSpace) -> Result<(), TuneError> {
         }
     }
     Ok(())
+}
+
+/// Runs this rank's share of `job(0..n)` (indices `i` with `i mod N = rank`) on `parallel`
+/// threads, calls `on_done` in this thread as results arrive, exchanges the records with the
+/// other ranks and returns all of them in index order.
+fn run_stage<F>(
+    dist: &Dist,
+    parallel: usize,
+    n: usize,
+    on_done: &mut dyn FnMut(&TrialRecord),
+    job: F,
+) -> Result<Vec<TrialRecord>, TuneError>
+where
+    F: Fn(usize) -> TrialRecord + Sync,
+{
+    let (rank, size) = (dist.rank(), dist.size());
+    let mine: Vec<usize> = (0..n).filter(|i| i % size == rank).collect();
+    let done = run_parallel(parallel, mine.len(), on_done, |k| job(mine[k]));
+    let mut slots: Vec<Option<TrialRecord>> = vec![None; n];
+    for (&i, record) in mine.iter().zip(done) {
+        slots[i] = Some(record);
+    }
+    for r in (0..size).filter(|_| size > 1) {
+        let bytes = if r == rank {
+            // TOML keeps NaN losses and every f32 bit (JSON would turn NaN into null).
+            let records = mine.iter().filter_map(|&i| slots[i].clone()).collect();
+            toml::to_string(&Records { records })
+                .expect("trial records serialise")
+                .into_bytes()
+        } else {
+            Vec::new()
+        };
+        let bytes = dist.comm().broadcast(r, bytes)?;
+        if r != rank {
+            let theirs: Records = std::str::from_utf8(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|t| toml::from_str(t).map_err(|e| e.to_string()))
+                .map_err(|e| TrainError::Collective(format!("trial records from rank {r}: {e}")))?;
+            for (i, record) in (0..n).filter(|i| i % size == r).zip(theirs.records) {
+                on_done(&record);
+                slots[i] = Some(record);
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.ok_or_else(|| {
+                TuneError::Train(TrainError::Collective(format!(
+                    "no record of trial {i} came back from rank {}",
+                    i % size
+                )))
+            })
+        })
+        .collect()
+}
+
+/// One rank's trial records, as sent to the others.
+#[derive(Serialize, Deserialize)]
+struct Records {
+    records: Vec<TrialRecord>,
 }
 
 /// Runs `job(0..n)` on `parallel` threads, calls `on_done` in this thread as results arrive,
