@@ -163,6 +163,40 @@ fn one_and_two_ranks_agree_after_one_step() {
     assert!(d > 1e-6 && d < 5e-2, "CNN with per-rank BN: max |Δw| = {d}");
 }
 
+/// Gradient accumulation (two micro-batches per step) and an L2 penalty, one step as a group:
+/// each rank seeds its micro-batches with its share of the whole step, the penalty's gradient
+/// is added once, after the sum.
+#[test]
+fn one_and_two_ranks_agree_with_accumulation_and_a_penalty() {
+    let job = TrainConfig::from_toml(
+        "batch_size = 32\ngrad_accumulation = 2\nschedule = { kind = \"constant\" }\n\
+         [penalty]\nkind = \"l2\"\nstrength = 1e-2\n[model]\nkind = \"mlp\"\nhidden = [64]\n",
+        "job.toml".as_ref(),
+    )
+    .unwrap();
+    let step = |n: usize| {
+        let states = on_ranks(n, |dist| {
+            let mut s = Session::distributed(&job, dist).unwrap();
+            let group: Vec<_> = s
+                .train_loader
+                .epoch(0)
+                .take(2)
+                .map(|b| b.unwrap())
+                .collect();
+            let stats = s.train_step_group(group, 0, 0, &mut []).unwrap();
+            (s.model.state_dict(), stats)
+        });
+        states.into_iter().next().unwrap()
+    };
+    let ((one, s1), (two, s2)) = (step(1), step(2));
+    let d = max_abs_diff(&one, &two);
+    eprintln!("1 vs 2 ranks, accumulation + penalty: max |Δw| = {d:e}");
+    assert!(d < 1e-5, "max |Δw| = {d}");
+    assert_eq!((s1.samples, s1.correct), (s2.samples, s2.correct));
+    assert_eq!(s1.samples, 64);
+    assert!((s1.loss - s2.loss).abs() < 1e-5, "{s1:?} {s2:?}");
+}
+
 #[test]
 fn one_and_two_ranks_end_at_the_same_accuracy() {
     let job = mlp_job(6);
