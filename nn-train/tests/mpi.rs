@@ -184,9 +184,10 @@ fn a_failure_on_either_rank_stops_both() {
         stderr.contains("error: rank 1 failed") && stderr.contains("/nonexistent/mnist"),
         "{stderr}"
     );
-    assert!(!out.exists());
-    // Rank 0 cannot write its run folder (a file is in the way) after training: rank 1,
-    // which has nothing to write, fails too.
+    // Rank 0 opened (and locked) the run folder before the data was loaded: it holds no run.
+    assert!(!out.join("model.safetensors").exists() && !out.join("manifest.json").exists());
+    // Rank 0 cannot open its run folder (a file is in the way): rank 1, which has no run
+    // folder to open, stops too, before loading any data.
     let file = dir.path().join("file");
     std::fs::write(&file, "not a directory").unwrap();
     let o = mpirun(&[(
@@ -201,7 +202,11 @@ fn a_failure_on_either_rank_stops_both() {
     )]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{stderr}");
-    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(
+        stderr.contains("error: ") && stderr.contains("run folder"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("epoch"));
 }
 
 #[test]
