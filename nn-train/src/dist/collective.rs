@@ -1,5 +1,5 @@
 //! [`Collective`]: the communication a data-parallel job needs, with one implementation per
-//! transport — [`SingleProcess`] (one rank: every operation is the identity), [`ThreadGroup`]
+//! transport — [`SingleProcess`] (one rank: every operation is the identity), [`ThreadGroup`](super::ThreadGroup)
 //! (ranks as threads of one process, for tests and for trying the distributed code paths
 //! without MPI) and, with the `mpi` feature, `MpiCollective` (Open MPI through the `mpi` crate).
 //!
