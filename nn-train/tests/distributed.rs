@@ -236,6 +236,31 @@ impl Dataset for FailsAfter {
 }
 
 #[test]
+fn jobs_that_cannot_run_on_several_ranks_are_refused_naming_the_field() {
+    let field = |job: &TrainConfig| match nn_train::dist::check_job(job, 2) {
+        Err(TrainError::Invalid { field, .. }) => field,
+        other => panic!("expected an invalid-field error, got {other:?}"),
+    };
+    let ok = mlp_job(1);
+    assert!(nn_train::dist::check_job(&ok, 2).is_ok());
+    let tiny = TrainConfig {
+        batch_size: 3,
+        ..mlp_job(1)
+    };
+    assert_eq!(field(&tiny), "batch_size");
+    let lbfgs = TrainConfig {
+        optimizer: nn_optim::OptimizerConfig::Lbfgs(nn_optim::LbfgsConfig::default()),
+        ..mlp_job(1)
+    };
+    assert_eq!(field(&lbfgs), "optimizer.kind");
+    let plateau = TrainConfig {
+        reduce_on_plateau: Some(Default::default()),
+        ..mlp_job(1)
+    };
+    assert_eq!(field(&plateau), "reduce_on_plateau");
+}
+
+#[test]
 fn a_failure_on_one_rank_stops_every_rank_with_its_message() {
     let job = mlp_job(2);
     // A read error at the third step of rank 1.
