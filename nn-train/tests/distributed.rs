@@ -33,12 +33,7 @@ fn mlp_job(epochs: usize) -> TrainConfig {
         epochs,
         // A constant lr: the default warm-up starts at lr 0, which would make step 0 a no-op.
         schedule: Some(nn_optim::Schedule::Constant),
-        model: ModelConfig::Mlp {
-            hidden: vec![64],
-            activation: nn_core::layers::Activation::Relu,
-            batch_norm: false,
-            dropout: 0.0,
-        },
+        model: ModelConfig::mlp(vec![64]),
         ..TrainConfig::default()
     }
 }
@@ -47,10 +42,8 @@ fn cnn_job(sync_batch_norm: bool) -> TrainConfig {
     let mut job = TrainConfig {
         epochs: 1,
         schedule: Some(nn_optim::Schedule::Constant),
-        model: ModelConfig::Cnn {
-            channels: vec![8, 16],
-            dropout: 0.0,
-        },
+        // Batch norm after each convolution (the CNN default).
+        model: ModelConfig::cnn(vec![8, 16]),
         ..TrainConfig::default()
     };
     job.distributed.sync_batch_norm = sync_batch_norm;
