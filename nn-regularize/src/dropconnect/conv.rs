@@ -144,7 +144,7 @@ impl DropConnectConv2d {
 
 impl Module for DropConnectConv2d {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mode = ctx.mode();
+        let mode = crate::mc::mask_mode(ctx.mode());
         let w = self
             .config
             .mask_weight(&self.weight.tensor(), mode, ctx.rng());

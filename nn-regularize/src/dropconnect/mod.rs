@@ -243,7 +243,8 @@ impl Module for DropConnectLinear {
         let w = self.weight.tensor();
         let b = self.bias.as_ref().map(Parameter::tensor);
         let q = self.config.keep_prob();
-        if ctx.is_train() && self.config.sharing == MaskSharing::PerSample && q < 1.0 {
+        let mode = crate::mc::mask_mode(ctx.mode());
+        if mode == Mode::Train && self.config.sharing == MaskSharing::PerSample && q < 1.0 {
             let masks = PerSampleMasks {
                 seed: ctx.rng().next_u64(),
                 keep: q,
@@ -251,7 +252,6 @@ impl Module for DropConnectLinear {
             };
             return dropconnect_linear_per_sample(input, &w, b.as_ref(), masks);
         }
-        let mode = ctx.mode();
         let wm = self.config.mask_weight(&w, mode, ctx.rng());
         input.linear(&wm, b.as_ref())
     }
