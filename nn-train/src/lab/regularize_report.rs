@@ -192,8 +192,12 @@ fn pct(x: f32) -> String {
 /// and L2 did to the weights, the rule against averaging, and what was skipped.
 pub fn verdict(r: &RegularizeReport) -> Vec<String> {
     let mut out = Vec::new();
-    let mut models: Vec<&str> = r.runs.iter().map(|x| x.model.as_str()).collect();
-    models.dedup();
+    let mut models: Vec<&str> = Vec::new();
+    for x in &r.runs {
+        if !models.contains(&x.model.as_str()) {
+            models.push(x.model.as_str());
+        }
+    }
     for model in models {
         let Some(base) = r.baseline_of(model) else {
             continue;

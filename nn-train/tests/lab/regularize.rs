@@ -110,7 +110,12 @@ fn an_overfitting_job_shows_its_gap_and_dropout_masks_average_to_the_scaling_rul
     let mut j = nn_train::lab::regularize::lab_job();
     j.epochs = 15;
     let cfg = RegularizeLabConfig {
-        regularizers: vec![Regularizer::Dropout, Regularizer::L1],
+        regularizers: vec![
+            Regularizer::Dropout,
+            Regularizer::L1,
+            Regularizer::DropConnect,
+            Regularizer::FractionalPool,
+        ],
         max_draws: 16,
         ..RegularizeLabConfig::default()
     };
@@ -118,8 +123,37 @@ fn an_overfitting_job_shows_its_gap_and_dropout_masks_average_to_the_scaling_rul
     let r = run_regularize_lab(&j, &cfg, &mut |run| seen.push(run.regularizer)).unwrap();
     assert_eq!(
         seen,
-        [Regularizer::None, Regularizer::Dropout, Regularizer::L1]
+        [
+            Regularizer::None,
+            Regularizer::Dropout,
+            Regularizer::L1,
+            Regularizer::DropConnect,
+            Regularizer::None,
+            Regularizer::FractionalPool
+        ],
+        "fractional pooling runs on the lab's CNN against its own baseline"
     );
+    assert_eq!(r.run(Regularizer::FractionalPool).unwrap().model, "cnn");
+    assert!(r.baseline_of("cnn").is_some());
+    // One random DropConnect mask is worse than the mean-field rule.
+    let dc = r
+        .run(Regularizer::DropConnect)
+        .unwrap()
+        .mc
+        .as_ref()
+        .unwrap();
+    assert!(dc.points[0].acc < dc.rule_acc, "{dc:?}");
+    // Fractional pooling: K = 1 is the fixed draw itself; more draws differ from it.
+    let fmp = r
+        .run(Regularizer::FractionalPool)
+        .unwrap()
+        .mc
+        .as_ref()
+        .unwrap();
+    assert_eq!(fmp.rule, "one fixed draw");
+    assert_eq!(fmp.points[0].acc, fmp.rule_acc);
+    assert_eq!(fmp.points[0].nll, fmp.rule_nll);
+    assert_ne!(fmp.points[4].nll, fmp.rule_nll);
     let none = r.baseline_of("mlp").unwrap();
     let last = none.last().unwrap();
     assert_eq!(none.epochs.len(), 15);
@@ -162,6 +196,18 @@ fn an_overfitting_job_shows_its_gap_and_dropout_masks_average_to_the_scaling_rul
     assert!(verdict.contains("mlp, no regularisation"), "{verdict}");
     assert!(verdict.contains("dropout (mlp): scaling rule"), "{verdict}");
     assert!(verdict.contains("L1: weight RMS"), "{verdict}");
+    assert_eq!(
+        verdict.matches("mlp, no regularisation").count(),
+        1,
+        "{verdict}"
+    );
+    assert!(verdict.contains("cnn, no regularisation"), "{verdict}");
+    assert_eq!(
+        verdict.matches("mlp, no regularisation").count(),
+        1,
+        "{verdict}"
+    );
+    assert!(verdict.contains("cnn, no regularisation"), "{verdict}");
 }
 
 #[test]
