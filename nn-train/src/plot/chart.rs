@@ -171,7 +171,10 @@ fn label(v: f64, log: bool) -> String {
         } else {
             format!("{x:.1e}")
         }
-    } else if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e4) {
+    } else if v.abs() < 1e-12 {
+        // Tick positions computed as lo + k·step land a rounding error off 0 (-1.1e-16).
+        "0".to_string()
+    } else if v.abs() < 1e-2 || v.abs() >= 1e4 {
         format!("{v:.1e}")
     } else {
         let s = format!("{v:.3}");
@@ -345,5 +348,7 @@ mod tests {
         assert_eq!(label(-3.0, true), "1e-3");
         assert_eq!(label(0.25, false), "0.25");
         assert_eq!(label(2.0, false), "2");
+        assert_eq!(label(-1.1e-16, false), "0");
+        assert_eq!(label(5e-3, false), "5.0e-3");
     }
 }
