@@ -29,6 +29,7 @@
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
+//! | [`memory_check`] | the job's estimated training memory against the machine's, before allocating |
 //! | [`plateau`] | `[reduce_on_plateau]`: the rate drops when the validation metric stalls (PyTorch's ReduceLROnPlateau) |
 //! | [`lbfgs`] | full-batch L-BFGS jobs (`optimizer.kind = "lbfgs"`), checked for mini-batches and noise |
 //! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
@@ -79,6 +80,7 @@ pub mod lab;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;
+pub mod memory_check;
 pub mod metrics;
 pub mod monitor;
 pub mod optimizer;

@@ -105,6 +105,14 @@ impl Session {
         if config.pca_lighting.is_some() {
             data.color_pca = Some(fit_color_pca(data.train.as_ref())?);
         }
+        // Before the model is allocated, with the data already in memory.
+        crate::memory_check::check(
+            config,
+            data.input_shape,
+            data.num_classes,
+            config.batch_size.min(data.train.len()),
+            crate::memory_check::Budget::from_env()?.as_ref(),
+        )?;
         let mut init_rng = rng::stream(config.seed, 1);
         let mut model = config
             .model
