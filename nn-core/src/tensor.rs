@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ndarray::{ArcArray, ArrayD, IxDyn};
+use ndarray_rand::RandomExt;
 use rand::Rng;
-use rand_distr::{Distribution, Normal, Uniform};
+use rand_distr::{Normal, Uniform};
 
 use crate::autograd::GradFn;
 
@@ -358,7 +359,7 @@ pub(crate) fn random_normal<R: Rng + ?Sized>(
         return Array::from_elem(IxDyn(shape), mean);
     }
     let dist = Normal::new(mean, std).expect("validated parameters");
-    Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng))
+    Array::random_using(IxDyn(shape), dist, rng)
 }
 
 /// Samples an array from U[`low`, `high`) in row-major order.
@@ -373,7 +374,7 @@ pub(crate) fn random_uniform<R: Rng + ?Sized>(
         "rand_uniform: bounds [{low}, {high}) must be finite with low < high"
     );
     let dist = Uniform::new(low, high).expect("validated bounds");
-    Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng))
+    Array::random_using(IxDyn(shape), dist, rng)
 }
 
 #[cfg(test)]

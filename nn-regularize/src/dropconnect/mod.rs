@@ -34,10 +34,11 @@ pub use conv::DropConnectConv2d;
 pub use per_sample::{PerSampleMasks, dropconnect_linear_per_sample};
 
 use ndarray::IxDyn;
+use ndarray_rand::RandomExt;
 use nn_core::module::join;
 use nn_core::{Array, Ctx, Entry, Mode, Module, Parameter, Tensor};
 use rand::{Rng, RngCore};
-use rand_distr::{Distribution, Uniform};
+use rand_distr::Uniform;
 use serde::{Deserialize, Serialize};
 
 use crate::dropout::{DropoutVariant, train_scale};
@@ -157,8 +158,7 @@ impl DropConnectConfig {
         }
         let bound = 1.0 / (in_features as f32).sqrt();
         let dist = Uniform::new_inclusive(-bound, bound).expect("finite bound");
-        let mut draw =
-            |shape: &[usize]| Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng));
+        let mut draw = |shape: &[usize]| Array::random_using(IxDyn(shape), &dist, rng);
         let weight = Parameter::new(draw(&[out_features, in_features]));
         let bias = bias.then(|| Parameter::new(draw(&[out_features])));
         self.wrap_linear(weight, bias)
