@@ -108,7 +108,10 @@ pub use config::{
     CheckpointSettings, DataConfig, DataSource, EarlyStopping, Preprocess, TrainConfig,
 };
 pub use ema::{Ema, EmaSettings, EmaWarmup};
-pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
+pub use ensemble::{
+    Ensemble, EnsembleReport, EnsembleSettings, MemberStore, RunDirMembers, train_ensemble,
+    train_ensemble_in,
+};
 pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use lr_scaling::LrScaling;
@@ -129,7 +132,7 @@ pub use trainer::{
 };
 pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{
-    Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
+    MAX_TTA_PAD, Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
 };
 pub use zoo::{LayerEstimate, ModelConfig, ModelEstimate};
 

@@ -180,6 +180,11 @@ pub fn run_session(session: Session, run: Option<RunDir>, monitor_every: Option<
         r.test_loss,
         r.test_acc
     );
+    if config.data.no_validation {
+        println!(
+            "no validation (data.no_validation): no model selection, the last epoch's weights are kept"
+        );
+    }
     if let (Some(ema_val), Some(ema_test)) = (r.ema_best_val_acc, r.ema_test_acc) {
         println!(
             "EMA weights: best val acc {ema_val:.4} (raw {:.4}); kept {:?} (test acc raw {:.4}, EMA {ema_test:.4})",

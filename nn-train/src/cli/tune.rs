@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use nn_train::tune::{
     EXAMPLE_SPACE, SearchSettings, SearchSpace, Strategy, TrialRecord, format_table, progress_line,
-    rank, search, to_csv, write_results,
+    rank, search_resumed, to_csv, write_results,
 };
 use nn_train::write_atomic;
 
@@ -63,6 +63,11 @@ pub struct Args {
     /// Seed of the sampling (trials train with the job's seed).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Continue the interrupted search in --out (run the same command with --resume added):
+    /// the trials in its trials.json are kept, the rest are trained; the job must be the one
+    /// it started with (--out/job.toml).
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Runs the subcommand.
@@ -76,6 +81,36 @@ pub fn run(args: Args) -> CliResult {
     };
     let base = load_config(args.config.as_deref())?;
     let space = SearchSpace::load(&space_path)?;
+    // The job is kept beside the trials, so that --resume continues the same search only.
+    let job_file = out.join("job.toml");
+    let done: Vec<TrialRecord> = if args.resume {
+        let started = std::fs::read_to_string(&job_file)
+            .map_err(|e| format!("{}: {e} (nothing to resume)", job_file.display()))?;
+        if started != base.to_toml() {
+            return Err(format!(
+                "{}: the search in {} was started with another job; resume it with the same \
+                 --config (or search into a new --out)",
+                job_file.display(),
+                out.display()
+            )
+            .into());
+        }
+        let path = out.join("trials.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: not a list of trials: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display()).into()),
+        }
+    } else {
+        Vec::new()
+    };
+    if !args.resume {
+        write_atomic(&job_file, base.to_toml().as_bytes())?;
+    }
+    if !done.is_empty() {
+        println!("resuming: {} trial(s) already done are kept", done.len());
+    }
     let settings = SearchSettings {
         strategy: match args.grid {
             Some(points) => Strategy::Grid { points },
@@ -106,14 +141,18 @@ pub fn run(args: Args) -> CliResult {
         settings.stages,
     );
     // The trials so far are rewritten after each one, so an interrupted search keeps them.
-    let mut done: Vec<TrialRecord> = Vec::new();
-    let result = search(&base, &space, &settings, &mut |t| {
-        println!("{}", progress_line(t));
-        done.push(t.clone());
-        rank(&mut done);
-        let json = serde_json::to_string_pretty(&done).expect("trial records serialise");
+    let mut so_far: Vec<TrialRecord> = Vec::new();
+    let result = search_resumed(&base, &space, &settings, &done, &mut |t| {
+        if done.contains(t) {
+            println!("{} (kept)", progress_line(t));
+        } else {
+            println!("{}", progress_line(t));
+        }
+        so_far.push(t.clone());
+        rank(&mut so_far);
+        let json = serde_json::to_string_pretty(&so_far).expect("trial records serialise");
         let written = write_atomic(&out.join("trials.json"), json.as_bytes())
-            .and_then(|()| write_atomic(&out.join("trials.csv"), to_csv(&done).as_bytes()));
+            .and_then(|()| write_atomic(&out.join("trials.csv"), to_csv(&so_far).as_bytes()));
         if let Err(e) = written {
             eprintln!("warning: {e}");
         }

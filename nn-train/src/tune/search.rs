@@ -160,9 +160,32 @@ pub fn search(
     settings: &SearchSettings,
     on_trial: &mut dyn FnMut(&TrialRecord),
 ) -> Result<SearchResult, TuneError> {
+    search_resumed(base, space, settings, &[], on_trial)
+}
+
+/// [`search`] continuing an interrupted search of the same job, space and settings: a trial
+/// found in `done` (the records an earlier run reported, e.g. its trials.json) with the same
+/// stage, number, values and epochs is taken as it is instead of being trained again (and
+/// reported to `on_trial` again). The samples are drawn from the seed exactly as before, so
+/// the search, and its result, is the one the interrupted run would have finished.
+pub fn search_resumed(
+    base: &TrainConfig,
+    space: &SearchSpace,
+    settings: &SearchSettings,
+    done: &[TrialRecord],
+    on_trial: &mut dyn FnMut(&TrialRecord),
+) -> Result<SearchResult, TuneError> {
     settings.validate()?;
     space.validate()?;
     base.validate()?;
+    if base.data.no_validation {
+        return Err(crate::error::TrainError::Invalid {
+            field: "data.no_validation".into(),
+            value: "true".into(),
+            expected: "false for tune (trials are ranked by validation accuracy)".into(),
+        }
+        .into());
+    }
     preflight(base, space)?;
     let mut result = SearchResult {
         trials: Vec::new(),
@@ -186,14 +209,23 @@ pub fn search(
         let first_id = next_id;
         next_id += samples.len();
         let mut records = run_parallel(settings.parallel, samples.len(), on_trial, |i| {
-            run_trial(
-                base,
-                &samples[i],
-                stage,
-                first_id + i,
-                epochs,
-                settings.explode_factor,
-            )
+            let kept = done.iter().find(|r| {
+                r.stage == stage
+                    && r.trial == first_id + i
+                    && r.values == samples[i]
+                    && r.epochs == epochs
+            });
+            match kept {
+                Some(r) => r.clone(),
+                None => run_trial(
+                    base,
+                    &samples[i],
+                    stage,
+                    first_id + i,
+                    epochs,
+                    settings.explode_factor,
+                ),
+            }
         });
         rank(&mut records);
         let top: Vec<&TrialRecord> = records
