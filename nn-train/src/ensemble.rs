@@ -23,7 +23,7 @@
 //! println!("ensemble {:.4} vs mean member {:.4}", ens.report.ensemble_acc, ens.report.mean_member_acc);
 //! ```
 
-mod store;
+pub mod store;
 
 pub use store::{MemberStore, RunDirMembers, member_folder, write_member};
 
@@ -198,7 +198,7 @@ pub fn train_ensemble(
 /// [`train_ensemble`] keeping the members in `store` (if any) as they finish: members that
 /// `store` already holds are read back instead of trained, members in training checkpoint
 /// into it and continue from their checkpoint, so an interrupted ensemble resumes where it
-/// stopped, with the same result as an uninterrupted one ([`store`](self::store)).
+/// stopped, with the same result as an uninterrupted one ([`store`]).
 /// `on_member` is called for the members trained now, not for those read back.
 pub fn train_ensemble_in(
     base: &TrainConfig,
