@@ -30,6 +30,7 @@
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
 //! | [`memory_check`] | the job's estimated training memory against the machine's, before allocating |
+//! | [`shapes`] | the model's input from the augmentation pipeline's output; shapes that cannot work rejected before loading |
 //! | [`plateau`] | `[reduce_on_plateau]`: the rate drops when the validation metric stalls (PyTorch's ReduceLROnPlateau) |
 //! | [`lbfgs`] | full-batch L-BFGS jobs (`optimizer.kind = "lbfgs"`), checked for mini-batches and noise |
 //! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
@@ -95,6 +96,7 @@ pub mod report_html;
 pub mod run_dir;
 pub mod saved_run;
 pub mod session;
+pub mod shapes;
 pub mod snapshot;
 pub mod trainer;
 pub mod transfer;

@@ -26,6 +26,7 @@ use crate::optimizer::JobOptimizer;
 use crate::pca_lighting::{fit_color_pca, training_pipeline};
 use crate::plateau::Plateau;
 use crate::regularize::{cutout_step, mixup_step};
+use crate::shapes;
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
@@ -99,7 +100,12 @@ impl Session {
     /// optimizer and the schedule.
     pub fn new(config: &TrainConfig) -> Result<Session> {
         config.validate()?;
+        // Shapes that cannot work are rejected before the data is read.
+        shapes::check_before_loading(config)?;
         let mut data = prepare(&config.data, config.seed)?;
+        // The model takes what the training pipeline makes of the images (then preprocessed).
+        let pipeline_out = shapes::check(config, data.image_shape)?;
+        data.input_shape = data.preprocess.output_shape(pipeline_out);
         check_full_batch(config, data.train.len())?;
         let lbfgs = is_lbfgs(config);
         if config.pca_lighting.is_some() {
