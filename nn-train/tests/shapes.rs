@@ -28,7 +28,10 @@ fn a_job_whose_shapes_cannot_work_is_rejected_before_loading() {
     // PCA colour augmentation on a grayscale source.
     let c = job("[data]\nsource = { mnist = \"no/such/folder\" }\n[pca_lighting]\n");
     let e = Session::new(&c).err().unwrap().to_string();
-    assert!(e.contains("pca_lighting") && e.contains("data.channels"), "{e}");
+    assert!(
+        e.contains("pca_lighting") && e.contains("data.channels"),
+        "{e}"
+    );
 }
 
 #[test]
