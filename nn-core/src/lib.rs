@@ -36,6 +36,7 @@
 //! * [`buffer_pool`] — reuse of large buffers across training steps.
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
+//! * [`simd`] — the instruction set the hand-written kernels run with (detected at run time).
 
 pub mod atomic_write;
 pub mod autograd;
@@ -50,6 +51,7 @@ pub mod loss;
 pub mod module;
 pub mod ops;
 pub mod rng;
+pub mod simd;
 pub mod tensor;
 
 pub use autograd::{

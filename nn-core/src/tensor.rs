@@ -71,10 +71,10 @@ impl Drop for Node {
         };
         let mut stack = grad_fn.inputs;
         while let Some(t) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(t.node) {
-                if let Some(gf) = node.grad_fn.get_mut().ok().and_then(Option::take) {
-                    stack.extend(gf.inputs);
-                }
+            if let Ok(mut node) = Arc::try_unwrap(t.node)
+                && let Some(gf) = node.grad_fn.get_mut().ok().and_then(Option::take)
+            {
+                stack.extend(gf.inputs);
             }
         }
     }
