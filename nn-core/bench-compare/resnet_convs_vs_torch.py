@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Head-to-head on every distinct convolution of a CIFAR ResNet-20 (batch 128, 32x32 inputs, no
-bias): nn-core (channels-last, as the model zoo's ResNets run) against PyTorch, 2 threads each,
+bias): nn-core on channels-last activations (its direct kernels) against PyTorch, 2 threads each,
 in one run, alternating and repeated.
 
 Shapes: the 3->16 stem, 16->16 @32^2, 16->32 stride 2 with its 1x1 stride-2 projection,

@@ -1,5 +1,5 @@
 //! The Rust side of `bench-compare/resnet_convs_vs_torch.py`: times one convolution shape per
-//! command, channels-last (the memory format the model zoo's ResNets run in) or contiguous.
+//! command, channels-last (the memory format of the direct kernels) or contiguous.
 //! Reads one command per line on stdin and answers `ok t1 t2 ...` (seconds per call, one figure
 //! per timed block):
 //!
