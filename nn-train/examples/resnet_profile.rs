@@ -61,12 +61,9 @@ fn main() {
         other => panic!("unknown model {other:?} (resnet8 or resnet20)"),
     };
     let mut r = rng::seeded(0);
-    let model = ModelConfig::Resnet {
-        blocks_per_stage: blocks,
-        width: 16,
-    }
-    .build([3, 32, 32], 10, &mut r)
-    .expect("valid model");
+    let model = ModelConfig::resnet(blocks, 16)
+        .build([3, 32, 32], 10, &mut r)
+        .expect("valid model");
     let x = Tensor::randn(&[batch, 3, 32, 32], 0.0, 1.0, &mut r);
     let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();
     let mut opt = OptimizerConfig::Sgd(SgdConfig {
