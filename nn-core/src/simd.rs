@@ -1,13 +1,13 @@
 //! Runtime-dispatched SIMD for the hand-written kernels (convolution, normalisation, pointwise).
 //!
-//! Kernels are written once, generic over [`Simd`]: a 16-lane `f32` vector with the few
+//! Kernels are written once, generic over `Simd`: a 16-lane `f32` vector with the few
 //! operations they need. [`Isa::detect`] picks, at run time, the best implementation the CPU
 //! has: AVX-512F (one 512-bit register per vector), AVX2 + FMA (two 256-bit registers) or
 //! portable scalar code. So one binary runs fast on Intel and AMD Zen 4 (AVX-512) and on older
 //! x86-64 (AVX2) without `-C target-cpu=native`.
 //!
 //! A generic kernel becomes machine code for one ISA inside a function carrying that ISA's
-//! `#[target_feature]` (see [`dispatch!`]): the vector operations are `#[inline(always)]`, so
+//! `#[target_feature]` (see `dispatch!`): the vector operations are `#[inline(always)]`, so
 //! they are inlined there and compiled with the features enabled.
 //!
 //! Results are bitwise the same whatever the ISA for the operations used here (lane-wise IEEE
