@@ -67,6 +67,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
+    // Before any data is loaded: a signal during start-up is seen at the first step.
+    Interrupt::install()?;
     let (config, run) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir, OpenMode::Resume)?;

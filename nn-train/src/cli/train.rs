@@ -54,6 +54,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
+    // Before any data is loaded: a signal during start-up is seen at the first step.
+    Interrupt::install()?;
     if let Some(dir) = &args.resume {
         let run = RunDir::open(dir, OpenMode::Resume)?;
         if run.is_complete() && !run.has_checkpoint() {
