@@ -105,12 +105,20 @@ fn fmt(s: [usize; 3]) -> String {
 }
 
 /// Checks `config`'s shapes before any data is loaded, when the source's shape is known
-/// without reading it ([`source_shape`]).
+/// without reading it ([`source_shape`]): the augmentation pipeline ([`check`]), then the model
+/// on the pipeline's output ([`ModelConfig::estimate`]: more CNN stages than the input allows,
+/// VGG's floor-mode pools, ...; errors name `model.<field>`). With PCA the model's input size is
+/// known only after fitting, so the model is checked when it is built.
 pub fn check_before_loading(config: &TrainConfig) -> Result<()> {
-    match source_shape(&config.data) {
-        Some(image) => check(config, image).map(|_| ()),
-        None => Ok(()),
+    let Some(image) = source_shape(&config.data) else {
+        return Ok(());
+    };
+    let input = check(config, image)?;
+    if config.data.preprocess.keeps_image_shape() {
+        // The class count sizes the classifier only; it does not decide whether a shape fits.
+        config.model.estimate(input, 2)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,6 +25,14 @@ fn a_job_whose_shapes_cannot_work_is_rejected_before_loading() {
     );
     let e = Session::new(&c).err().unwrap().to_string();
     assert!(e.contains("augment") && e.contains("random_crop"), "{e}");
+    // More CNN stages than 28×28 inputs allow: the model's field, before the (missing) files.
+    let c = job(
+        "[data]\nsource = { fashion_mnist = \"no/such/folder\" }\n[model]\nkind = \"cnn\"\n\
+         channels = [4, 4, 4, 4, 4, 4, 4]\n",
+    );
+    let e = Session::new(&c).err().unwrap().to_string();
+    assert!(e.contains("model.channels"), "{e}");
+    assert!(!e.contains("no/such/folder"), "{e}");
     // PCA colour augmentation on a grayscale source.
     let c = job("[data]\nsource = { mnist = \"no/such/folder\" }\n[pca_lighting]\n");
     let e = Session::new(&c).err().unwrap().to_string();
