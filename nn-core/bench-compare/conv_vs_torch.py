@@ -14,10 +14,14 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_info import cpu_model  # noqa: E402
 
 BATCH = 128
 CONVS = [("conv_3_64_32", 3, 64, 32), ("conv_64_64_32", 64, 64, 32),
@@ -116,6 +120,7 @@ def main():
             continue
         t, n = statistics.median(tr[k]), statistics.median(rr[k])
         print(f"{k:<26}{t:>12.1f}{n:>12.1f}{t / n:>8.2f}")
+    print(f"CPU: {cpu_model()}")
     print(f"\ntorch {torch.__version__}, threads {torch.get_num_threads()}; {a.rounds} alternating "
           f"rounds x {a.reps} reps, medians")
 

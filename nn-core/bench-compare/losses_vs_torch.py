@@ -8,6 +8,7 @@ Each round runs the criterion bench `cargo bench -p nn-core --bench losses` (sho
 then the same computations in PyTorch (2 threads, best-of timing loops); the table reports the
 median over rounds of each side and the ratio PyTorch time / nn-core time (> 1: nn-core faster).
 """
+import os
 import re
 import statistics
 import subprocess
@@ -16,6 +17,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_info import cpu_model  # noqa: E402
 
 torch.set_num_threads(2)
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -78,6 +82,7 @@ for r in range(ROUNDS):
     tch.append(torch_round())
     print(f"round {r + 1}/{ROUNDS} done", file=sys.stderr)
 
+print(f"CPU: {cpu_model()}")
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {ROUNDS} alternating rounds")
 print(f"{'bench':36} {'nn-core':>12} {'PyTorch':>12} {'ratio':>7}")
 for name in rust[0]:

@@ -29,6 +29,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_info import cpu_model  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DRIVER = os.path.join(ROOT, "target", "release", "examples", "perf_compare")
 
@@ -209,6 +212,7 @@ def main():
     finally:
         r_side.close()
 
+    print(f"CPU: {cpu_model()}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     print(

@@ -288,10 +288,10 @@ pub fn recycle(a: Array) {
 
 /// Gives a shared value's memory back to the pool if this was its last handle.
 pub fn recycle_data(d: Data) {
-    if d.len() >= MIN_POOLED_LEN {
-        if let Ok(a) = d.try_into_owned_nocopy() {
-            recycle(a);
-        }
+    if d.len() >= MIN_POOLED_LEN
+        && let Ok(a) = d.try_into_owned_nocopy()
+    {
+        recycle(a);
     }
 }
 

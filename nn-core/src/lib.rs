@@ -38,6 +38,7 @@
 //!   batch norm).
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
+//! * [`simd`] — the instruction set the hand-written kernels run with (detected at run time).
 
 pub mod atomic_write;
 pub mod autograd;
@@ -53,6 +54,7 @@ pub mod module;
 pub mod ops;
 pub mod replica;
 pub mod rng;
+pub mod simd;
 pub mod tensor;
 
 pub use autograd::{

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ndarray::{ArcArray, ArrayD, IxDyn};
+use ndarray_rand::RandomExt;
 use rand::Rng;
-use rand_distr::{Distribution, Normal, Uniform};
+use rand_distr::{Normal, Uniform};
 
 use crate::autograd::GradFn;
 
@@ -82,10 +83,10 @@ impl Drop for Node {
         };
         let mut stack = grad_fn.inputs;
         while let Some(t) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(t.node) {
-                if let Some(gf) = node.grad_fn.get_mut().ok().and_then(Option::take) {
-                    stack.extend(gf.inputs);
-                }
+            if let Ok(mut node) = Arc::try_unwrap(t.node)
+                && let Some(gf) = node.grad_fn.get_mut().ok().and_then(Option::take)
+            {
+                stack.extend(gf.inputs);
             }
         }
     }
@@ -375,7 +376,7 @@ pub(crate) fn random_normal<R: Rng + ?Sized>(
         return Array::from_elem(IxDyn(shape), mean);
     }
     let dist = Normal::new(mean, std).expect("validated parameters");
-    Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng))
+    Array::random_using(IxDyn(shape), dist, rng)
 }
 
 /// Samples an array from U[`low`, `high`) in row-major order.
@@ -390,7 +391,7 @@ pub(crate) fn random_uniform<R: Rng + ?Sized>(
         "rand_uniform: bounds [{low}, {high}) must be finite with low < high"
     );
     let dist = Uniform::new(low, high).expect("validated bounds");
-    Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng))
+    Array::random_using(IxDyn(shape), dist, rng)
 }
 
 #[cfg(test)]

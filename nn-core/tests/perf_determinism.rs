@@ -96,3 +96,79 @@ fn a_training_step_reuses_its_buffers() {
     );
     assert_eq!(misses, 0, "no large allocation in a warm step");
 }
+
+/// A small channels-last residual network (direct convolutions with stride 1 and 2, a 1×1
+/// projection, fused conv → BN → ReLU, fused add + ReLU, global pooling): 3 training steps,
+/// the bits of every parameter.
+fn train_channels_last() -> Vec<u32> {
+    use nn_core::layers::{BatchNormConfig, Conv2dConfig};
+    let mut rng = seeded(7);
+    let conv = |ci, co, k, s, rng: &mut _| {
+        Conv2dConfig::new(ci, co, k)
+            .with_stride(s)
+            .with_padding(k / 2)
+            .with_bias(false)
+            .init(rng)
+            .unwrap()
+    };
+    let stem = conv(3, 16, 3, 1, &mut rng);
+    let c1 = conv(16, 32, 3, 2, &mut rng);
+    let c2 = conv(32, 32, 3, 1, &mut rng);
+    let proj = conv(16, 32, 1, 2, &mut rng);
+    let bns: Vec<_> = [16, 32, 32, 32]
+        .iter()
+        .map(|&c| BatchNormConfig::new(c).init_2d().unwrap())
+        .collect();
+    let fc = LinearConfig::new(32, 10).init(&mut rng).unwrap();
+    let x = Tensor::randn(&[16, 3, 16, 16], 0.0, 1.0, &mut rng);
+    let labels: Vec<usize> = (0..16).map(|i| (i * 3) % 10).collect();
+    let mut params = Vec::new();
+    for m in [&stem, &c1, &c2, &proj] {
+        params.extend(m.named_parameters().into_iter().map(|(_, p)| p));
+    }
+    for m in &bns {
+        params.extend(m.named_parameters().into_iter().map(|(_, p)| p));
+    }
+    params.extend(fc.named_parameters().into_iter().map(|(_, p)| p));
+    for step in 0..3 {
+        let ctx = &mut Ctx::train(step);
+        let h = stem.forward_bn(&bns[0], &x.to_channels_last(), ctx, true);
+        let a = c1.forward_bn(&bns[1], &h, ctx, true);
+        let a = c2.forward_bn(&bns[2], &a, ctx, false);
+        let s = proj.forward_bn(&bns[3], &h, ctx, false);
+        let y = a.add_relu(&s).global_avg_pool2d().reshape(&[16, 32]);
+        cross_entropy(&fc.forward(&y, ctx), &labels).backward();
+        for p in &params {
+            p.update(|mut w, g| w.scaled_add(-0.1, &g.unwrap()));
+            p.zero_grad();
+        }
+    }
+    params
+        .iter()
+        .flat_map(|p| p.value().iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn channels_last_training_is_bitwise_identical_on_any_number_of_threads_and_pool_setting() {
+    let pool = |n: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(train_channels_last);
+    assert!(
+        one == pool(2).install(train_channels_last),
+        "1 vs 2 threads differ"
+    );
+    assert!(
+        one == pool(3).install(train_channels_last),
+        "1 vs 3 threads differ"
+    );
+    let capacity = buffer_pool::capacity_bytes();
+    buffer_pool::set_capacity_bytes(0);
+    let without = pool(2).install(train_channels_last);
+    buffer_pool::set_capacity_bytes(capacity);
+    assert!(one == without, "pool on vs off differ");
+}

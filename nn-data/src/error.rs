@@ -47,6 +47,21 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
+    /// A file or the data its header declares is larger than the configured limit (a guard
+    /// against decompression bombs and files that would not fit in memory).
+    #[error(
+        "{path}: {what} of {bytes} bytes exceeds the limit of {max_bytes} bytes (raise the limit if the file is genuine)"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What is too large (`file`, `IDX data of shape [...]`).
+        what: String,
+        /// Its size in bytes (declared or on disk).
+        bytes: u64,
+        /// The configured limit.
+        max_bytes: u64,
+    },
     /// A label is not smaller than the number of classes.
     #[error("{path}: label {label} of record {record} is out of range (expected < {num_classes})")]
     LabelOutOfRange {

@@ -63,12 +63,16 @@ pub use sources::cifar::{
     load_cifar_files, load_cifar10, load_cifar100, parse_cifar,
 };
 pub use sources::digits::{DigitsSplit, digits, digits_split};
-pub use sources::idx::{IdxArray, parse_idx, read_idx};
+pub use sources::idx::{
+    DEFAULT_MAX_IDX_BYTES, IdxArray, parse_idx, parse_idx_limited, read_idx, read_idx_limited,
+};
 pub use sources::image_folder::{
-    ColorMode, DEFAULT_MAX_PIXELS, ImageCache, ImageFolder, ImageFolderConfig, decode_image,
+    ColorMode, DEFAULT_MAX_PIXELS, ImageCache, ImageFolder, ImageFolderConfig, decode_bounded,
+    decode_image, image_decoder,
 };
 pub use sources::mnist::{
     FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR, FASHION_MNIST_DEBIAN_PACKAGE, MNIST_CLASSES,
-    find_fashion_mnist, idx_pair_dataset, load_fashion_mnist, load_fashion_mnist_system,
-    load_idx_pair, load_mnist,
+    find_fashion_mnist, idx_pair_dataset, load_fashion_mnist, load_fashion_mnist_limited,
+    load_fashion_mnist_system, load_idx_pair, load_idx_pair_limited, load_mnist,
+    load_mnist_limited,
 };

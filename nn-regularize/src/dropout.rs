@@ -142,7 +142,7 @@ impl Dropout {
 
 impl Module for Dropout {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mode = ctx.mode();
+        let mode = crate::mc::mask_mode(ctx.mode());
         self.apply(input, mode, ctx.rng())
     }
     fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(Entry<'_>)) {}

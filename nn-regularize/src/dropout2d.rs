@@ -79,7 +79,7 @@ impl Dropout2d {
 
 impl Module for Dropout2d {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mode = ctx.mode();
+        let mode = crate::mc::mask_mode(ctx.mode());
         self.apply(input, mode, ctx.rng())
     }
     fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(Entry<'_>)) {}

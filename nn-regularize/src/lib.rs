@@ -39,6 +39,11 @@
 //! | cutout | zero a random square per image | full image | [`cutout`] |
 //! | mixup / CutMix + label smoothing | blend pairs, soft targets | original images | [`mixup`] |
 //!
+//! Test time by Monte-Carlo averaging instead of the scaling rule: [`mc`] ([`with_mc_masks`],
+//! [`predict_mc`]) makes the mask regularisers draw masks in an evaluation pass, every other
+//! layer staying in evaluation mode; [`predict_averaged`] does the same for fractional pooling's
+//! region draws.
+//!
 //! Building blocks: [`mask`] (the fixed-mask multiply every dropout variant uses, and
 //! thread-count-independent Bernoulli masks), [`error`] (typed errors for bad hyperparameters
 //! and batches).
@@ -54,6 +59,7 @@ pub mod dropout2d;
 pub mod error;
 pub mod fractional_pool;
 pub mod mask;
+pub mod mc;
 pub mod mixup;
 pub mod penalty;
 pub mod stochastic_depth;
@@ -68,6 +74,7 @@ pub use fractional_pool::{
     PoolingRegions, average_over_draws, fractional_max_pool2d, predict_averaged, with_test_draw,
 };
 pub use mask::{BitMask, bernoulli_mask, bit_mask_mul, mask_mul};
+pub use mc::{mask_mode, mc_masks_active, predict_mc, predict_mc_draw, with_mc_masks};
 pub use mixup::cutmix::CutMixBox;
 pub use mixup::targets::{mix_targets, smooth_one_hot};
 pub use mixup::{ElemMix, MixMode, MixedBatch, Mixup, MixupConfig};

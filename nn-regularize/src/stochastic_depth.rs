@@ -189,7 +189,7 @@ fn survives<R: RngCore + ?Sized>(p: f32, rng: &mut R) -> bool {
 
 impl Module for StochasticDepth {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mode = ctx.mode();
+        let mode = crate::mc::mask_mode(ctx.mode());
         self.apply(input, mode, ctx.rng())
     }
     fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(Entry<'_>)) {}
@@ -242,7 +242,8 @@ impl Module for StochasticResidual {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
         let cfg = self.depth.config;
         let p = self.depth.survival_prob();
-        if ctx.is_train() && cfg.mode == DropPathMode::Batch && p < 1.0 {
+        let mode = crate::mc::mask_mode(ctx.mode());
+        if mode == Mode::Train && cfg.mode == DropPathMode::Batch && p < 1.0 {
             // Draw first, so the branch is skipped entirely when dropped.
             let s = self.shortcut(input, ctx);
             if !survives(p, ctx.rng()) {
@@ -254,7 +255,6 @@ impl Module for StochasticResidual {
         }
         let s = self.shortcut(input, ctx);
         let f = self.branch.forward(input, ctx);
-        let mode = ctx.mode();
         &s + &self.depth.apply(&f, mode, ctx.rng())
     }
 

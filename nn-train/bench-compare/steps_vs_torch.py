@@ -13,7 +13,7 @@ Each round runs every workload once on each side (the side that goes first alter
 rounds). A side's figure is the median over rounds of the round's median block time; "best" is
 the fastest block of all rounds. Ratio = PyTorch time / nn time (> 1: nn is faster).
 
-Run from the repository root:
+Run from the repository root (needs a Python environment with torch):
 
     python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
 """
@@ -28,6 +28,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "nn-core", "bench-compare"))
+from cpu_info import cpu_model  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DRIVER = os.path.join(ROOT, "target", "release", "examples", "step_driver")
@@ -187,6 +190,7 @@ def main():
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         rust.close()
+    print(f"CPU: {cpu_model()}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     print(

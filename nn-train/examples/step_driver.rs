@@ -12,7 +12,8 @@
 //! * `quit`.
 //!
 //! Every command warms up with one block first (buffers pooled, caches warm), as the Python side
-//! does.
+//! does. With `NN_BENCH_CPU=1` in the environment the figures are the process's CPU time (user +
+//! system, all threads; 10 ms resolution) instead of wall time.
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
@@ -37,17 +38,36 @@ fn model_config(name: &str) -> ModelConfig {
     }
 }
 
+/// CPU time of this process (user + system, all threads) in seconds, from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 fn blocks(inner: usize, blocks: usize, mut f: impl FnMut()) -> Vec<f64> {
+    let cpu = std::env::var("NN_BENCH_CPU").is_ok_and(|v| v == "1");
     for _ in 0..inner {
         f();
     }
     (0..blocks)
         .map(|_| {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             for _ in 0..inner {
                 f();
             }
-            t.elapsed().as_secs_f64() / inner as f64
+            let secs = if cpu {
+                cpu_seconds() - c
+            } else {
+                t.elapsed().as_secs_f64()
+            };
+            secs / inner as f64
         })
         .collect()
 }

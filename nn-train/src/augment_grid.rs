@@ -53,6 +53,17 @@ fn blit(canvas: &mut RgbImage, img: &Array3<f32>, x0: u32, y0: u32, cell: u32) {
     }
 }
 
+/// The `(width, height)` in pixels of the grid [`render_grid`] draws for an image whose longer
+/// side is `cell` pixels, with `rows` transform rows of `columns` draws and labels of at most
+/// `label_chars` characters (in `u64`, so that callers can bound it before drawing).
+pub fn grid_size(cell: usize, columns: usize, rows: usize, label_chars: usize) -> (u64, u64) {
+    let (c, pad) = (cell.max(8) as u64, u64::from(PAD));
+    let label_w = label_chars.max(8) as u64 * 7;
+    let width = (pad + columns as u64 * (c + pad)).max(label_w + 2 * pad);
+    let height = (rows as u64 + 1) * (u64::from(LABEL_H) + c + pad) + pad;
+    (width, height)
+}
+
 /// Renders `image` under each `(label, transform)` row, `columns` random draws per row, on a
 /// grid whose cells are as large as the input's longer side (larger outputs are shrunk to fit,
 /// smaller ones centred). The first row shows the input. Row `r` draws from
@@ -71,9 +82,9 @@ pub fn render_grid(
     let (_, h, w) = image.dim();
     let cell = h.max(w).max(8);
     let c = cell as u32;
-    let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0).max(8) as u32 * 7;
-    let width = (PAD + columns as u32 * (c + PAD)).max(label_w + 2 * PAD);
-    let height = (rows.len() as u32 + 1) * (LABEL_H + c + PAD) + PAD;
+    let labels = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let (width, height) = grid_size(cell, columns, rows.len(), labels);
+    let (width, height) = (width as u32, height as u32);
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();

@@ -71,6 +71,16 @@ pub struct DataConfig {
     /// Seed of the train/validation split (default: the job's `seed`). Ensemble members set it
     /// to the base seed so that they differ in initialisation and shuffling only, not in data.
     pub split_seed: Option<u64>,
+    /// The largest decoded IDX file (MNIST-style sources) in bytes, checked from the file's
+    /// header before a gzipped file is inflated (a guard against decompression bombs).
+    /// Default 1 GiB ([`nn_data::DEFAULT_MAX_IDX_BYTES`]).
+    pub max_bytes: u64,
+    /// Train without a validation split: there is no model selection, the last epoch's
+    /// weights are kept and tested, and validation figures are NaN (`null` in report.json).
+    /// Needs `val_fraction = 0`; a fixed validation split (the digits', an image folder's
+    /// `val/`) joins the training split. Early stopping, EMA and reduce-on-plateau (which follow
+    /// the validation figures) are errors with it. Default false: an empty validation split is an error.
+    pub no_validation: bool,
 }
 
 impl Default for DataConfig {
@@ -85,6 +95,8 @@ impl Default for DataConfig {
             classes: None,
             threads: None,
             split_seed: None,
+            max_bytes: nn_data::DEFAULT_MAX_IDX_BYTES,
+            no_validation: false,
         }
     }
 }
@@ -316,6 +328,34 @@ impl TrainConfig {
                 ));
             }
         }
+        if self.data.no_validation {
+            let needs = |field: &str| {
+                invalid(
+                    field,
+                    "set",
+                    "no such section with data.no_validation = true (it chooses by validation accuracy)",
+                )
+            };
+            if self.data.val_fraction != 0.0 {
+                return Err(invalid(
+                    "data.val_fraction",
+                    self.data.val_fraction,
+                    "0 with data.no_validation = true (every training image is trained on)",
+                ));
+            }
+            if self.early_stopping.is_some() {
+                return Err(needs("early_stopping"));
+            }
+            if self.ema.is_some() {
+                return Err(needs("ema"));
+            }
+            if self.reduce_on_plateau.is_some() {
+                return Err(needs("reduce_on_plateau"));
+            }
+        }
+        if self.data.max_bytes == 0 {
+            return Err(invalid("data.max_bytes", 0, "at least 1 byte"));
+        }
         if self.data.limit_train == Some(0) {
             return Err(invalid("data.limit_train", 0, "at least 1 image"));
         }
@@ -339,6 +379,13 @@ impl TrainConfig {
                     &format!("class_weights[{i}]"),
                     v,
                     "a finite weight >= 0",
+                ));
+            }
+            if w.iter().all(|v| *v == 0.0) {
+                return Err(invalid(
+                    "class_weights",
+                    format!("{w:?}"),
+                    "at least one weight > 0 (with every weight 0 the weighted loss is 0/0)",
                 ));
             }
         }

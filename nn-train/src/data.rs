@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use nn_data::{
-    Batch, BatchHook, ClassFilter, ColorPca, DataLoader, Dataset, ImagePreprocessor, LoaderConfig,
-    Sample, SampleTransform, Split, Subset, digits_split, load_cifar10, load_cifar100,
-    load_fashion_mnist, load_fashion_mnist_system, load_mnist, train_val_split,
+    Batch, BatchHook, ClassFilter, ColorPca, Concat, DataLoader, Dataset, FASHION_MNIST_DEBIAN_DIR,
+    ImagePreprocessor, LoaderConfig, Sample, SampleTransform, Split, Subset, digits_split,
+    find_fashion_mnist, load_cifar10, load_cifar100, load_fashion_mnist_limited,
+    load_mnist_limited, train_val_split,
 };
 
 use crate::config::{DataConfig, DataSource};
@@ -115,15 +116,21 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
                 (s.train, s.val, s.test)
             }
             source => {
+                let max_bytes = config.max_bytes;
                 let load = |split| -> Result<nn_data::InMemoryDataset> {
                     Ok(match source {
                         DataSource::Cifar10(dir) => load_cifar10(dir, split)?,
                         DataSource::Cifar100(dir) => {
                             load_cifar100(dir, split, nn_data::Cifar100Labels::Fine)?
                         }
-                        DataSource::Mnist(dir) => load_mnist(dir, split)?,
-                        DataSource::FashionMnist(Some(dir)) => load_fashion_mnist(dir, split)?,
-                        DataSource::FashionMnist(None) => load_fashion_mnist_system(split)?,
+                        DataSource::Mnist(dir) => load_mnist_limited(dir, split, max_bytes)?,
+                        DataSource::FashionMnist(Some(dir)) => {
+                            load_fashion_mnist_limited(dir, split, max_bytes)?
+                        }
+                        DataSource::FashionMnist(None) => {
+                            let dir = find_fashion_mnist(&[FASHION_MNIST_DEBIAN_DIR.as_ref()])?;
+                            load_fashion_mnist_limited(&dir, split, max_bytes)?
+                        }
                         DataSource::Digits | DataSource::ImageFolder(_) => {
                             unreachable!("handled above")
                         }
@@ -151,6 +158,17 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
         }
         None => (train, val, test),
     };
+    // Without validation (an explicit choice), a fixed validation split joins the training set.
+    let (train, val): (Arc<dyn Dataset>, Arc<dyn Dataset>) = if config.no_validation {
+        let train: Arc<dyn Dataset> = if val.is_empty() {
+            train
+        } else {
+            Arc::new(Concat::new(vec![train, val.clone()])?)
+        };
+        (train, Arc::new(Subset::first(val, 0)))
+    } else {
+        (train, val)
+    };
     let train: Arc<dyn Dataset> = match config.limit_train {
         Some(n) if n < train.len() => Arc::new(Subset::first(train, n)),
         _ => train,
@@ -165,13 +183,14 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
             "a training split with at least one image",
         ));
     }
-    if val.is_empty() {
+    if val.is_empty() && !config.no_validation {
         return Err(invalid(
             "data.val_fraction",
             config.val_fraction,
             &format!(
                 "a fraction that leaves at least one validation image (model selection and early \
-                 stopping need one; {source} has {} training images after the split)",
+                 stopping need one; {source} has {} training images after the split), or \
+                 data.no_validation = true to train without model selection (the last epoch is kept)",
                 train.len()
             ),
         ));
@@ -185,6 +204,22 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
     }
     let first = train.get(0)?;
     let (c, h, w) = first.image.dim();
+    // The splits must agree on the image shape before anything trains (a test split of
+    // another size would otherwise fail after the whole training).
+    for (split, data) in [("validation", &val), ("test", &test)] {
+        if let Some(other) = (!data.is_empty()).then(|| data.get(0)).transpose()? {
+            if other.image.dim() != (c, h, w) {
+                return Err(invalid(
+                    "data.source",
+                    format!(
+                        "{source}: {split} images of shape {:?}",
+                        other.image.shape()
+                    ),
+                    &format!("the training images' shape [{c}, {h}, {w}] in every split"),
+                ));
+            }
+        }
+    }
     let image_shape = [c, h, w];
     let fitted = match &config.preprocess_from {
         Some(path) => {

@@ -23,6 +23,10 @@
 //! println!("ensemble {:.4} vs mean member {:.4}", ens.report.ensemble_acc, ens.report.mean_member_acc);
 //! ```
 
+pub mod store;
+
+pub use store::{MemberStore, RunDirMembers, member_folder, write_member};
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -30,10 +34,11 @@ use nn_core::Module;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::data::PreparedData;
+use crate::data::{PreparedData, prepare};
 use crate::error::{Result, invalid};
 use crate::metrics::ClassMetrics;
-use crate::trainer::{TrainReport, Trained, train_with};
+use crate::session::Session;
+use crate::trainer::{TrainReport, Trained, train_checkpointed, train_with};
 use crate::tta_eval::{Predictions, Tta, TtaMode, predict_dataset};
 
 /// How to build and evaluate an ensemble.
@@ -187,23 +192,62 @@ pub fn train_ensemble(
     settings: &EnsembleSettings,
     on_member: &(dyn Fn(usize, &TrainReport) + Sync),
 ) -> Result<Ensemble> {
+    train_ensemble_in(base, settings, None, on_member)
+}
+
+/// [`train_ensemble`] keeping the members in `store` (if any) as they finish: members that
+/// `store` already holds are read back instead of trained, members in training checkpoint
+/// into it and continue from their checkpoint, so an interrupted ensemble resumes where it
+/// stopped, with the same result as an uninterrupted one ([`store`]).
+/// `on_member` is called for the members trained now, not for those read back.
+pub fn train_ensemble_in(
+    base: &TrainConfig,
+    settings: &EnsembleSettings,
+    store: Option<&dyn MemberStore>,
+    on_member: &(dyn Fn(usize, &TrainReport) + Sync),
+) -> Result<Ensemble> {
     settings.validate()?;
+    settings.tta.validate()?;
     base.validate()?;
     let configs: Vec<TrainConfig> = (0..settings.members)
         .map(|i| member_config(base, i))
         .collect();
+    // Members finished earlier, read back (the data is prepared once for them).
+    let mut data: Option<PreparedData> = None;
+    let mut kept: Vec<Option<(Box<dyn Module>, TrainReport)>> = Vec::new();
+    for (i, config) in configs.iter().enumerate() {
+        let member = match store {
+            Some(st) if st.is_finished(i) => {
+                if data.is_none() {
+                    data = Some(prepare(&config.data, config.seed)?);
+                }
+                Some(st.load(i, config, data.as_ref().expect("prepared above"))?)
+            }
+            _ => None,
+        };
+        kept.push(member);
+    }
+    let todo: Vec<usize> = (0..configs.len()).filter(|&i| kept[i].is_none()).collect();
     let results: Vec<Mutex<Option<Result<Trained>>>> =
         configs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..settings.parallel.min(settings.members) {
+        for _ in 0..settings.parallel.min(todo.len()) {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= configs.len() {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = todo.get(k) else {
                         break;
-                    }
-                    let result = train_with(&configs[i], &mut []);
+                    };
+                    let result = match store {
+                        Some(st) => st.plan(i).and_then(|plan| {
+                            let trained =
+                                train_checkpointed(Session::new(&configs[i])?, &mut [], plan)?;
+                            st.store(i, &configs[i], &trained)?;
+                            Ok(trained)
+                        }),
+                        None => train_with(&configs[i], &mut []),
+                    };
                     if let Ok(t) = &result {
                         on_member(i, &t.report);
                     }
@@ -214,16 +258,21 @@ pub fn train_ensemble(
     });
     let mut models = Vec::with_capacity(configs.len());
     let mut train_reports = Vec::with_capacity(configs.len());
-    let mut data = None;
-    for slot in results {
-        let trained = slot
-            .into_inner()
-            .expect("member slot")
-            .expect("every member index was taken by a worker")?;
-        models.push(trained.model);
-        train_reports.push(trained.report);
-        // All members share the split; keep the first member's data.
-        data.get_or_insert(trained.data);
+    for (slot, member) in results.into_iter().zip(kept) {
+        let (model, report) = match member {
+            Some(m) => m,
+            None => {
+                let trained = slot
+                    .into_inner()
+                    .expect("member slot")
+                    .expect("every member index was taken by a worker")?;
+                // All members share the split; keep the first member's data.
+                data.get_or_insert(trained.data);
+                (trained.model, trained.report)
+            }
+        };
+        models.push(model);
+        train_reports.push(report);
     }
     let data = data.expect("at least one member");
     let refs: Vec<&dyn Module> = models.iter().map(|m| m.as_ref()).collect();

@@ -84,6 +84,11 @@ pub enum TrainError {
         /// Its error.
         message: String,
     },
+    /// A subcommand's own input besides the job (a search-space file, the search to resume)
+    /// is not valid; the message names the file and what was expected. Used where every rank
+    /// of a data-parallel run must learn of the error.
+    #[error("{0}")]
+    Input(String),
     /// Communication between the ranks of a data-parallel job failed.
     #[error("communication between ranks failed: {0}")]
     Collective(String),
@@ -115,6 +120,30 @@ pub enum TrainError {
         step: u64,
         /// The checkpoint written, if any.
         checkpoint: Option<PathBuf>,
+    },
+    /// The job's estimated training memory exceeds the machine's available memory
+    /// ([`crate::memory_check`]).
+    #[error(
+        "not enough memory: model {model} with batch_size {batch_size} needs an estimated {} to \
+         train ({breakdown}), but {} is available ({from}); make the model or the batch \
+         smaller, or set {}=SIZE (or off) to override",
+        crate::memory_check::human(*needed),
+        crate::memory_check::human(*available),
+        crate::memory_check::LIMIT_VAR
+    )]
+    Memory {
+        /// The model's kind and size fields, e.g. `mlp (model.hidden = [100000000])`.
+        model: String,
+        /// The training batch size.
+        batch_size: usize,
+        /// Estimated bytes of a training step.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+        /// Where `available` comes from (`MemAvailable in /proc/meminfo` or the override).
+        from: String,
+        /// Where the estimate's bytes go.
+        breakdown: String,
     },
     /// A report or file could not be written.
     #[error("cannot write {path}: {source}")]

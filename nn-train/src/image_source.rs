@@ -55,6 +55,10 @@ pub struct ImageFolderSource {
     /// MiB of decoded pixels (1 byte per channel value) kept in memory. Default 1024.
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
+    /// The largest image accepted, in pixels (width × height, read from the file's header
+    /// before decoding: a guard against decompression bombs). Default PIL's 89,478,485.
+    #[serde(default = "default_max_pixels")]
+    pub max_pixels: u64,
 }
 
 fn default_test_fraction() -> f64 {
@@ -62,6 +66,9 @@ fn default_test_fraction() -> f64 {
 }
 fn default_cache_mb() -> u64 {
     1024
+}
+fn default_max_pixels() -> u64 {
+    nn_data::DEFAULT_MAX_PIXELS
 }
 
 impl ImageFolderSource {
@@ -74,6 +81,7 @@ impl ImageFolderSource {
             color: ImageColor::Rgb,
             test_fraction: default_test_fraction(),
             cache_mb: default_cache_mb(),
+            max_pixels: default_max_pixels(),
         }
     }
 
@@ -87,6 +95,13 @@ impl ImageFolderSource {
                     "[height, width] of at least 1 pixel",
                 ));
             }
+        }
+        if self.max_pixels == 0 {
+            return Err(invalid(
+                "data.source.image_folder.max_pixels",
+                0,
+                "at least 1 pixel",
+            ));
         }
         if !(0.0..1.0).contains(&self.test_fraction) || self.test_fraction + val_fraction >= 1.0 {
             return Err(invalid(
@@ -106,7 +121,7 @@ impl<'de> Deserialize<'de> for ImageFolderSource {
             type Value = ImageFolderSource;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(
-                    "a folder \"DIR\" or a table { path = \"DIR\", size = [H, W], color = \"rgb\"|\"gray\", test_fraction = 0.15, cache_mb = 1024 }",
+                    "a folder \"DIR\" or a table { path = \"DIR\", size = [H, W], color = \"rgb\"|\"gray\", test_fraction = 0.15, cache_mb = 1024, max_pixels = 89478485 }",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
@@ -136,6 +151,8 @@ struct Table {
     test_fraction: f64,
     #[serde(default = "default_cache_mb")]
     cache_mb: u64,
+    #[serde(default = "default_max_pixels")]
+    max_pixels: u64,
 }
 
 impl From<Table> for ImageFolderSource {
@@ -146,6 +163,7 @@ impl From<Table> for ImageFolderSource {
             color: t.color,
             test_fraction: t.test_fraction,
             cache_mb: t.cache_mb,
+            max_pixels: t.max_pixels,
         }
     }
 }
@@ -178,6 +196,7 @@ pub fn load_image_folder(
             ImageColor::Rgb => ColorMode::Rgb,
             ImageColor::Gray => ColorMode::Gray,
         },
+        max_pixels: spec.max_pixels,
         ..ImageFolderConfig::default()
     };
     let root = &spec.path;

@@ -7,8 +7,8 @@
 //! SIGINT or SIGTERM while the first is being handled ends the process at once (exit status
 //! of the default action), so a hung job can still be stopped.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The signal numbers handled.
 pub const SIGINT: i32 = signal_hook::consts::SIGINT;
@@ -28,11 +28,21 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// A flag set by SIGINT and SIGTERM; a second signal terminates the process.
+    /// The process's flag set by SIGINT and SIGTERM; a second signal terminates the process.
+    ///
+    /// The handlers are process-wide: the first call registers them, later calls return the
+    /// same flag (with any signal already recorded). `nn-train` calls it when a command starts,
+    /// before any data is loaded, so a Ctrl-C during start-up stops the job at its first step
+    /// with a checkpoint instead of killing the process.
     ///
     /// # Errors
     /// If the handlers cannot be registered.
     pub fn install() -> std::io::Result<Interrupt> {
+        static INSTALLED: Mutex<Option<Interrupt>> = Mutex::new(None);
+        let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(flag) = installed.as_ref() {
+            return Ok(flag.clone());
+        }
         let flag = Interrupt::new();
         let seen = Arc::new(AtomicBool::new(false));
         for sig in [SIGINT, SIGTERM] {
@@ -42,6 +52,7 @@ impl Interrupt {
             signal_hook::flag::register(sig, seen.clone())?;
             signal_hook::flag::register_usize(sig, flag.signal.clone(), sig as usize)?;
         }
+        *installed = Some(flag.clone());
         Ok(flag)
     }
 

@@ -29,6 +29,8 @@
 //! | [`regularize`] | the `[penalty]` block (L1 / L2 / elastic net) and the batch hooks (cutout → mixup / CutMix) |
 //! | [`accumulate`] | gradient accumulation: one optimizer step over several micro-batches |
 //! | [`lr_scaling`] | the batch-size rule for the learning rate (linear, square root) |
+//! | [`memory_check`] | the job's estimated training memory against the machine's, before allocating |
+//! | [`shapes`] | the model's input from the augmentation pipeline's output; shapes that cannot work rejected before loading |
 //! | [`plateau`] | `[reduce_on_plateau]`: the rate drops when the validation metric stalls (PyTorch's ReduceLROnPlateau) |
 //! | [`lbfgs`] | full-batch L-BFGS jobs (`optimizer.kind = "lbfgs"`), checked for mini-batches and noise |
 //! | [`optimizer`] | [`JobOptimizer`]: an element-wise optimizer or L-BFGS, with serialisable state |
@@ -81,6 +83,7 @@ pub mod lab;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod lr_scaling;
+pub mod memory_check;
 pub mod metrics;
 pub mod monitor;
 pub mod optimizer;
@@ -96,6 +99,7 @@ mod root_epoch;
 pub mod run_dir;
 pub mod saved_run;
 pub mod session;
+pub mod shapes;
 pub mod snapshot;
 pub mod trainer;
 pub mod transfer;
@@ -109,7 +113,10 @@ pub use config::{
     CheckpointSettings, DataConfig, DataSource, EarlyStopping, Preprocess, TrainConfig,
 };
 pub use ema::{Ema, EmaSettings, EmaWarmup};
-pub use ensemble::{Ensemble, EnsembleReport, EnsembleSettings, train_ensemble};
+pub use ensemble::{
+    Ensemble, EnsembleReport, EnsembleSettings, MemberStore, RunDirMembers, train_ensemble,
+    train_ensemble_in,
+};
 pub use error::{Result, TrainError};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use lr_scaling::LrScaling;
@@ -130,7 +137,7 @@ pub use trainer::{
 };
 pub use transfer::{TransferReport, TransferSettings};
 pub use tta_eval::{
-    Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
+    MAX_TTA_PAD, Predictions, Tta, TtaCheck, TtaMode, evaluate_tta, predict_dataset, tta_self_check,
 };
 pub use zoo::{LayerEstimate, ModelConfig, ModelEstimate};
 

@@ -187,6 +187,16 @@ impl Preprocess {
         }
     }
 
+    /// Whether the fit is per channel (`none`, `channel_mean`, `standardize`), so that it
+    /// applies to images of any height and width; `mean_image`, `pca` and `zca` are fitted per
+    /// pixel, on one image size.
+    pub fn per_channel(&self) -> bool {
+        matches!(
+            self,
+            Preprocess::None | Preprocess::ChannelMean | Preprocess::Standardize
+        )
+    }
+
     /// Whether the model's input depends on the image layout (all but PCA keep C×H×W).
     pub fn keeps_image_shape(&self) -> bool {
         !matches!(self, Preprocess::Pca(_))

@@ -32,7 +32,13 @@ pub(crate) fn end_epoch(
     callbacks: &mut [&mut dyn Callback],
 ) -> Result<Control> {
     let config = &s.config;
-    let (val_loss, val_acc) = evaluate(s.model.as_ref(), &s.val_loader)?;
+    // Without validation (data.no_validation) the figures are NaN and the last epoch is kept.
+    let validated = !config.data.no_validation;
+    let (val_loss, val_acc) = if validated {
+        evaluate(s.model.as_ref(), &s.val_loader)?
+    } else {
+        (f32::NAN, f32::NAN)
+    };
     // Reduce-on-plateau sees the epoch's validation metric (the rates of the next epoch).
     if let Some(p) = &mut s.plateau {
         p.on_validation(val_loss, val_acc, &mut s.optimizer);
@@ -61,7 +67,10 @@ pub(crate) fn end_epoch(
         control = control.or(cb.on_epoch(&record, s.model.as_ref()));
     }
     let report = &mut st.report;
-    if val_acc > report.raw_best_val_acc {
+    if !validated {
+        report.best_epoch = epoch + 1;
+        (report.best_val_acc, report.raw_best_val_acc) = (f32::NAN, f32::NAN);
+    } else if val_acc > report.raw_best_val_acc {
         report.raw_best_val_acc = val_acc;
         *best_raw = Some(s.model.state_dict());
         if val_acc > report.best_val_acc {

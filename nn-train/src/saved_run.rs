@@ -103,7 +103,27 @@ fn build_and_load(
         model.fold_batch_norms();
     }
     load(model.as_ref(), path, LoadMode::Strict)?;
+    check_finite(&model.state_dict(), path)?;
     Ok(model)
+}
+
+/// Checks that every value of every tensor in `state` (read from `path`) is finite: NaN or
+/// infinite weights would evaluate to a meaningless accuracy with exit status 0, so they are
+/// [`TrainError::BadCheckpoint`] naming the tensor and the first bad element.
+pub fn check_finite(state: &[(String, nn_core::Array)], path: &Path) -> Result<()> {
+    for (name, t) in state {
+        if let Some((i, v)) = t.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(TrainError::BadCheckpoint {
+                path: path.to_path_buf(),
+                message: format!(
+                    "tensor `{name}` holds {v} at element {i} of shape {:?} (a diverged or \
+                     corrupted model; only finite weights can be evaluated)",
+                    t.shape()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Writes `classes.json` (the class names by label) into the run folder `dir`.

@@ -27,6 +27,7 @@ use crate::optimizer::JobOptimizer;
 use crate::pca_lighting::{fit_color_pca, training_pipeline};
 use crate::plateau::Plateau;
 use crate::regularize::{cutout_step, mixup_step};
+use crate::shapes;
 use crate::trainer::default_schedule;
 use crate::transfer::{TransferReport, apply_transfer, param_groups, unfreeze};
 
@@ -121,12 +122,25 @@ impl Session {
         if ranks > 1 {
             crate::dist::check_job(config, ranks)?;
         }
+        // Shapes that cannot work are rejected before the data is read.
+        shapes::check_before_loading(config)?;
         let mut data = prepare(&config.data, config.seed)?;
+        // The model takes what the training pipeline makes of the images (then preprocessed).
+        let pipeline_out = shapes::check(config, data.image_shape)?;
+        data.input_shape = data.preprocess.output_shape(pipeline_out);
         check_full_batch(config, data.train.len())?;
         let lbfgs = is_lbfgs(config);
         if config.pca_lighting.is_some() {
             data.color_pca = Some(fit_color_pca(data.train.as_ref())?);
         }
+        // Before the model is allocated, with the data already in memory.
+        crate::memory_check::check(
+            config,
+            data.input_shape,
+            data.num_classes,
+            config.batch_size.min(data.train.len()),
+            crate::memory_check::Budget::from_env()?.as_ref(),
+        )?;
         let mut init_rng = rng::stream(config.seed, 1);
         let mut model = config
             .model

@@ -86,6 +86,9 @@ impl FromStr for TtaMode {
     }
 }
 
+/// The largest TTA padding accepted, in pixels per side.
+pub const MAX_TTA_PAD: usize = 1024;
+
 /// A TTA recipe: the views and, for crops, the zero padding applied first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Tta {
@@ -99,6 +102,24 @@ impl Tta {
     /// The recipe `mode` with the default padding.
     pub fn new(mode: TtaMode) -> Tta {
         Tta { mode, pad: None }
+    }
+
+    /// Checks the padding: crops need at least 1 pixel, and at most [`MAX_TTA_PAD`] (a padded
+    /// image is `(side + 2·pad)²` pixels per channel).
+    pub fn validate(&self) -> Result<()> {
+        match self.pad {
+            Some(0) if matches!(self.mode, TtaMode::FiveCrop | TtaMode::TenCrop) => Err(invalid(
+                "tta.pad",
+                0,
+                "at least 1 pixel for crops (without padding every crop is the image itself)",
+            )),
+            Some(p) if p > MAX_TTA_PAD => Err(invalid(
+                "tta.pad (--tta-pad)",
+                p,
+                &format!("at most {MAX_TTA_PAD} pixels of padding"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The padding used for an `h × w` image.
@@ -210,13 +231,7 @@ pub fn predict_dataset(
     tta: &Tta,
 ) -> Result<Predictions> {
     assert!(!models.is_empty(), "predict_dataset: no models");
-    if tta.pad == Some(0) && matches!(tta.mode, TtaMode::FiveCrop | TtaMode::TenCrop) {
-        return Err(invalid(
-            "tta.pad",
-            0,
-            "at least 1 pixel for crops (without padding every crop is the image itself)",
-        ));
-    }
+    tta.validate()?;
     let v = tta.mode.num_views();
     let mut labels = Vec::with_capacity(dataset.len());
     let mut rows: Vec<Array2<f32>> = Vec::new();

@@ -1,6 +1,17 @@
 //! Malformed inputs to the `nn-train` command, each run under a memory cap (`ulimit -v` 1 GiB)
 //! and a time limit: each must end in a typed error naming the file, field or value, with exit
-//! status 1 — never a panic (101), an abort or a hang.
+//! status 1 — never a panic (101), an abort or a hang. The cases are grouped by kind in
+//! `bad_input/` (data files, images, job files, checkpoints and models); resource bombs are
+//! generated small on disk (a header that lies, or a stream of zeros that deflates 1000:1).
+
+#[path = "bad_input/checkpoints.rs"]
+mod checkpoints;
+#[path = "bad_input/data_files.rs"]
+mod data_files;
+#[path = "bad_input/images.rs"]
+mod images;
+#[path = "bad_input/jobs.rs"]
+mod jobs;
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +20,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_nn-train");
 
 /// Runs `nn-train ARGS` in `dir` under `ulimit -v` 1 GiB, killed after 60 s; (status, stderr).
-fn capped(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+pub(crate) fn capped(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let mut cmd = Command::new("sh");
     cmd.current_dir(dir)
         .arg("-c")
@@ -37,7 +48,7 @@ fn capped(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// Asserts a typed error (exit 1, `error: ...` naming `needle`).
-fn rejects(dir: &Path, args: &[&str], needle: &str) {
+pub(crate) fn rejects(dir: &Path, args: &[&str], needle: &str) {
     let (code, stderr) = capped(dir, args);
     assert_eq!(code, Some(1), "nn-train {args:?}: {stderr}");
     assert!(
@@ -46,7 +57,7 @@ fn rejects(dir: &Path, args: &[&str], needle: &str) {
     );
 }
 
-fn job(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn job(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(dir.join(name), text).unwrap();
     name.to_string()
 }

@@ -317,8 +317,10 @@ fn tuning_trials_are_spread_over_the_ranks_with_the_sequential_results() {
     let sequential = search(&job, &space, &settings, &mut |_| {}).unwrap();
     let spread = on_ranks(2, |dist| {
         let mut seen = Vec::new();
-        let result =
-            search_on(&dist, &job, &space, &settings, &mut |t| seen.push(t.trial)).unwrap();
+        let result = search_on(&dist, &job, &space, &settings, &[], &mut |t| {
+            seen.push(t.trial)
+        })
+        .unwrap();
         (result, seen)
     });
     for (result, seen) in &spread {

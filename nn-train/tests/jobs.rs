@@ -59,6 +59,52 @@ fn train_a_few_steps(config: &TrainConfig) -> (f32, f32) {
     (before, after)
 }
 
+/// One job per lecture tool, named after it (the nn-train README lists them).
+const REQUIRED_JOBS: [&str; 28] = [
+    "default",
+    "maxout",
+    "init-small",
+    "init-xavier",
+    "init-kaiming",
+    "layernorm",
+    "groupnorm",
+    "instancenorm",
+    "dropout",
+    "dropconnect",
+    "stochastic-depth",
+    "fractional-pool",
+    "cutout",
+    "random-erasing",
+    "mixup-cutmix",
+    "l1",
+    "elastic-net",
+    "pca",
+    "zca",
+    "alexnet-pca-colour",
+    "lbfgs",
+    "lr-scaling",
+    "grad-accumulation",
+    "plateau",
+    "image-folder",
+    "resnet18",
+    "vgg",
+    "kitchen-sink",
+];
+
+#[test]
+fn every_lecture_tool_has_its_job_file() {
+    let names: Vec<String> = job_files(&repo_root())
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let missing: Vec<&str> = REQUIRED_JOBS
+        .iter()
+        .copied()
+        .filter(|want| !names.iter().any(|n| n == want))
+        .collect();
+    assert!(missing.is_empty(), "jobs/ lacks {missing:?}");
+}
+
 #[test]
 fn every_job_file_trains_and_its_loss_falls() {
     let root = repo_root();

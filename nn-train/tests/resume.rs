@@ -211,6 +211,12 @@ fn sigint_and_sigterm_checkpoint_exit_130_143_and_resume_exactly() {
             begun = false;
             continue;
         }
+        if std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(signal) {
+            // The signal came before the process installed its handlers (the first
+            // milliseconds after exec): the default action ended it and the run folder is as
+            // it was; resume again.
+            continue;
+        }
         assert_eq!(
             out.status.code(),
             Some(128 + signal),

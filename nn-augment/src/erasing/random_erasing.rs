@@ -18,8 +18,9 @@ use crate::shape::{Shape, ShapeRange};
 use crate::shorthand::default_half;
 use crate::transform::{Transform, bernoulli, int_inclusive, uniform};
 use ndarray::Array3;
+use ndarray_rand::RandomExt;
 use rand::RngCore;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -199,9 +200,7 @@ impl Transform for RandomErasing {
                 EraseWith::Value(v) => ErasureValue::Values(vec![*v]),
                 EraseWith::PerChannel(v) => ErasureValue::Values(v.clone()),
                 EraseWith::Random(_) => {
-                    ErasureValue::Pixels(Array3::from_shape_simple_fn((c, h, w), || {
-                        StandardNormal.sample(&mut *rng)
-                    }))
+                    ErasureValue::Pixels(Array3::random_using((c, h, w), StandardNormal, &mut *rng))
                 }
             };
             let top = int_inclusive(rng, 0, img_h - h);

@@ -28,6 +28,10 @@ fn nearest() -> Interpolation {
     Interpolation::Nearest
 }
 
+/// The largest `num_ops` accepted: each operation costs a full pass over the image, and
+/// RandAugment (Cubuk et al., 2020) uses N = 1 to 3; a million would hang the loader.
+pub const MAX_RAND_AUGMENT_OPS: usize = 32;
+
 /// Config of [`RandAugment`] (torchvision defaults: N = 2, M = 9 of 31 bins, nearest).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +86,16 @@ impl RandAugmentConfig {
             self.interpolation,
             self.fill.as_ref(),
         )?;
+        if self.num_ops > MAX_RAND_AUGMENT_OPS {
+            return Err(AugmentError::invalid(
+                t,
+                "num_ops",
+                self.num_ops,
+                format!(
+                    "at most {MAX_RAND_AUGMENT_OPS} operations per image (the paper uses 1 to 3)"
+                ),
+            ));
+        }
         if self.magnitude >= self.num_magnitude_bins {
             return Err(AugmentError::invalid(
                 t,

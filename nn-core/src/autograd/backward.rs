@@ -146,7 +146,15 @@ fn run_backward(root: &Tensor, seed: Array, on_leaf: &mut dyn FnMut(&Tensor)) {
             inputs: &grad_fn.inputs,
             output: &t.node.data,
         };
-        let input_grads = grad_fn.op.backward(&ctx, grad);
+        let input_grads = if super::profile::is_enabled() {
+            let t0 = std::time::Instant::now();
+            let g = grad_fn.op.backward(&ctx, grad);
+            let dt = t0.elapsed().as_secs_f64();
+            super::profile::backward_done(grad_fn.op.name(), t.shape(), &grad_fn.inputs, dt);
+            g
+        } else {
+            grad_fn.op.backward(&ctx, grad)
+        };
         assert_eq!(
             input_grads.len(),
             grad_fn.inputs.len(),

@@ -19,6 +19,7 @@
 mod backward;
 mod inspect;
 mod no_grad;
+pub mod profile;
 
 pub use inspect::GraphSize;
 pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
@@ -87,6 +88,9 @@ impl Tensor {
 
     /// As [`Tensor::from_op`] for a value that is already shared (e.g. a reshape view's data).
     pub fn from_op_shared(value: Data, inputs: Vec<Tensor>, op: impl Backward) -> Tensor {
+        if profile::is_enabled() {
+            profile::forward_done(op.name(), value.shape(), &inputs);
+        }
         if is_grad_enabled() && inputs.iter().any(Tensor::requires_grad) {
             Tensor::make(
                 value,

@@ -66,10 +66,10 @@ pub fn save<M: Module + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()
 pub fn integer_buffers<M: Module + ?Sized>(module: &M) -> Vec<String> {
     let mut out = Vec::new();
     module.visit("", &mut |e| {
-        if let crate::module::Entry::Buffer(name, b) = e {
-            if b.is_integer() {
-                out.push(name.to_string());
-            }
+        if let crate::module::Entry::Buffer(name, b) = e
+            && b.is_integer()
+        {
+            out.push(name.to_string());
         }
     });
     out

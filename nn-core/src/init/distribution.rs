@@ -3,8 +3,9 @@
 //! element by element in row-major order from an explicit generator.
 
 use ndarray::IxDyn;
+use ndarray_rand::RandomExt;
 use rand::Rng;
-use rand_distr::{Distribution as _, Normal, StandardNormal, Uniform};
+use rand_distr::{Normal, StandardNormal, Uniform};
 
 use crate::ops::activation::erf_f64;
 use crate::tensor::Array;
@@ -103,12 +104,12 @@ impl Distribution {
             Distribution::Constant(v) => Array::from_elem(IxDyn(shape), v),
             Distribution::Normal { mean, std } if std > 0.0 => {
                 let d = Normal::new(mean, std).expect("validated normal parameters");
-                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
+                Array::random_using(IxDyn(shape), d, rng)
             }
             Distribution::Normal { mean, .. } => Array::from_elem(IxDyn(shape), mean),
             Distribution::Uniform { low, high } if low < high => {
                 let d = Uniform::new(low, high).expect("validated uniform bounds");
-                Array::from_shape_simple_fn(IxDyn(shape), || d.sample(rng))
+                Array::random_using(IxDyn(shape), d, rng)
             }
             Distribution::Uniform { low, .. } => Array::from_elem(IxDyn(shape), low),
             Distribution::TruncatedNormal {
@@ -116,15 +117,36 @@ impl Distribution {
                 std,
                 low,
                 high,
-            } => Array::from_shape_simple_fn(IxDyn(shape), || {
-                loop {
-                    let z: f32 = StandardNormal.sample(rng);
-                    let v = mean + std * z;
-                    if (low..=high).contains(&v) {
-                        break v;
-                    }
-                }
-            }),
+            } => Array::random_using(
+                IxDyn(shape),
+                Truncated {
+                    mean,
+                    std,
+                    low,
+                    high,
+                },
+                rng,
+            ),
+        }
+    }
+}
+
+/// N(mean, std²) restricted to `[low, high]`, sampled by rejection (one standard normal per try).
+struct Truncated {
+    mean: f32,
+    std: f32,
+    low: f32,
+    high: f32,
+}
+
+impl rand_distr::Distribution<f32> for Truncated {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f32 {
+        loop {
+            let z: f32 = rand_distr::Distribution::sample(&StandardNormal, rng);
+            let v = self.mean + self.std * z;
+            if (self.low..=self.high).contains(&v) {
+                return v;
+            }
         }
     }
 }

@@ -15,8 +15,9 @@
 //! mostly spent in GEMM.
 
 use ndarray::{Array2, Axis, IxDyn};
+use ndarray_rand::RandomExt;
 use rand::Rng;
-use rand_distr::{Distribution as _, StandardNormal};
+use rand_distr::StandardNormal;
 
 use super::InitError;
 use crate::linalg::gemm;
@@ -35,7 +36,7 @@ pub(crate) fn orthogonal<R: Rng + ?Sized>(
     }
     let rows = shape[0];
     let cols: usize = shape[1..].iter().product();
-    let a = Array2::<f32>::from_shape_simple_fn((rows, cols), || StandardNormal.sample(rng));
+    let a = Array2::<f32>::random_using((rows, cols), StandardNormal, rng);
     // QR of the tall matrix (Aᵀ when rows < cols) ⇔ Gram–Schmidt on the rows of the wide one,
     // which are contiguous: orthonormalise the k = min(rows, cols) rows of `m`.
     let mut m = if rows <= cols {

@@ -65,7 +65,7 @@ impl Module for ChannelMaxout {
         let s = x.shape();
         let k = self.pieces;
         assert!(
-            s.len() >= 2 && s[1] % k == 0,
+            s.len() >= 2 && s[1].is_multiple_of(k),
             "ChannelMaxout({k}): input shape {s:?} must be [N, C·{k}, …]"
         );
         if k == 1 {

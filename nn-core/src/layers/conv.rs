@@ -165,7 +165,9 @@ impl Conv2dConfig {
                 return Err(LayerError::invalid("Conv2d", field, v, "at least 1"));
             }
         }
-        if self.in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+        if !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
+        {
             return Err(LayerError::invalid(
                 "Conv2d",
                 "groups",
@@ -236,7 +238,9 @@ impl Conv2d {
     /// divide C_out.
     pub fn from_arrays(weight: Array, bias: Option<Array>, options: Conv2dOptions) -> Conv2d {
         assert!(
-            weight.ndim() == 4 && options.groups >= 1 && weight.shape()[0] % options.groups == 0,
+            weight.ndim() == 4
+                && options.groups >= 1
+                && weight.shape()[0].is_multiple_of(options.groups),
             "Conv2d::from_arrays: weight must be [C_out, C_in/groups, kH, kW] with C_out \
              divisible by groups = {}, got shape {:?}",
             options.groups,

@@ -146,7 +146,7 @@ impl Maxout {
     /// If `pieces` is 0 or does not divide the number of weight rows.
     pub fn from_arrays(weight: Array, bias: Option<Array>, pieces: usize) -> Maxout {
         assert!(
-            pieces > 0 && weight.ndim() == 2 && weight.shape()[0] % pieces == 0,
+            pieces > 0 && weight.ndim() == 2 && weight.shape()[0].is_multiple_of(pieces),
             "Maxout::from_arrays: weight shape {:?} must be [out·{pieces}, in]",
             weight.shape()
         );

@@ -6,7 +6,9 @@
 
 mod activation;
 mod channel_maxout;
+mod channels_last;
 mod conv;
+mod conv_bn;
 mod error;
 mod flatten;
 mod identity;
@@ -20,6 +22,7 @@ mod unpool;
 
 pub use activation::{Activation, ELU, GELU, LeakyReLU, ReLU, SELU, Sigmoid, Softplus, Tanh};
 pub use channel_maxout::ChannelMaxout;
+pub use channels_last::ChannelsLast;
 pub use conv::{Conv2d, Conv2dConfig};
 pub use error::LayerError;
 pub use flatten::Flatten;

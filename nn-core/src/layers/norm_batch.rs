@@ -110,15 +110,15 @@ impl BatchNormConfig {
                 "a finite value >= 0",
             ));
         }
-        if let Some(m) = self.momentum {
-            if !(0.0..=1.0).contains(&m) {
-                return Err(LayerError::invalid(
-                    layer,
-                    "momentum",
-                    m,
-                    "a value in [0, 1] or None",
-                ));
-            }
+        if let Some(m) = self.momentum
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(LayerError::invalid(
+                layer,
+                "momentum",
+                m,
+                "a value in [0, 1] or None",
+            ));
         }
         let c = self.num_features;
         let vec = |v: f32| Array::from_elem(IxDyn(&[c]), v);
@@ -169,7 +169,7 @@ struct BatchNormState {
 }
 
 impl BatchNormState {
-    fn forward(&self, x: &Tensor, ctx: &Ctx) -> Tensor {
+    fn forward(&self, x: &Tensor, ctx: &Ctx, relu: bool) -> Tensor {
         let training = ctx.is_train();
         let mut factor = self.momentum.unwrap_or(0.0);
         if let (true, Some((_, _, count))) = (training, &self.running) {
@@ -187,24 +187,20 @@ impl BatchNormState {
             .map(|(m, v, _)| RunningStats { mean: m, var: v });
         let w = self.weight.as_ref().map(Parameter::tensor);
         let b = self.bias.as_ref().map(Parameter::tensor);
+        let o = BatchNormOptions {
+            training: training || running.is_none(),
+            momentum: factor,
+            eps: self.eps,
+        };
         if let (true, Some(group)) = (training, ctx.replicas()) {
-            let o = BatchNormOptions {
-                training: true,
-                momentum: factor,
-                eps: self.eps,
-            };
-            return x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
+            let y = x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
+            return if relu { y.relu() } else { y };
         }
-        x.batch_norm(
-            w.as_ref(),
-            b.as_ref(),
-            running,
-            BatchNormOptions {
-                training: training || running.is_none(),
-                momentum: factor,
-                eps: self.eps,
-            },
-        )
+        if relu {
+            x.batch_norm_relu(w.as_ref(), b.as_ref(), running, o)
+        } else {
+            x.batch_norm(w.as_ref(), b.as_ref(), running, o)
+        }
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
@@ -271,10 +267,13 @@ macro_rules! batch_norm_layer {
             pub fn num_features(&self) -> usize {
                 self.0.num_features
             }
-        }
-
-        impl Module for $name {
-            fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+            /// `forward` followed by ReLU, in one op ([`Tensor::batch_norm_relu`]: one pass
+            /// over memory instead of two).
+            pub fn forward_relu(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+                self.check(x);
+                self.0.forward(x, ctx, true)
+            }
+            fn check(&self, x: &Tensor) {
                 let check: fn(&[usize], usize) -> bool = $check;
                 assert!(
                     check(x.shape(), self.0.num_features),
@@ -283,7 +282,13 @@ macro_rules! batch_norm_layer {
                     x.shape(),
                     self.0.num_features
                 );
-                self.0.forward(x, ctx)
+            }
+        }
+
+        impl Module for $name {
+            fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+                self.check(x);
+                self.0.forward(x, ctx, false)
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
                 self.0.visit(prefix, f)

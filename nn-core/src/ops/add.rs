@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::broadcast::{broadcast_shapes, sum_to_shape};
+use super::layout;
 use crate::autograd::{Backward, BackwardCtx};
 use crate::buffer_pool;
 use crate::tensor::{Array, Data, Tensor};
@@ -38,27 +39,36 @@ impl Backward for AddBackward {
     }
 }
 
-/// A copy of `a` in a buffer from [`crate::buffer_pool`] (standard layout).
+/// A copy of `a` in a buffer from [`crate::buffer_pool`] (in `a`'s memory format if it is row-major or
+/// channels-last, else row-major).
 fn pooled_copy(a: &Array) -> Array {
-    let mut out = buffer_pool::array_for_overwrite(a.shape());
-    match (out.as_slice_mut(), a.as_slice()) {
-        (Some(o), Some(s)) if s.len() >= 2 * CHUNK => o
-            .par_chunks_mut(CHUNK)
-            .zip(s.par_chunks(CHUNK))
-            .for_each(|(o, s)| o.copy_from_slice(s)),
-        (Some(o), Some(s)) => o.copy_from_slice(s),
-        _ => out.assign(a),
+    if let Some((s, format)) = layout::raw(a) {
+        let mut o = buffer_pool::take(s.len());
+        if s.len() >= 2 * CHUNK {
+            o.par_chunks_mut(CHUNK)
+                .zip(s.par_chunks(CHUNK))
+                .for_each(|(o, s)| o.copy_from_slice(s));
+        } else {
+            o.copy_from_slice(s);
+        }
+        return layout::array_in(format, a.shape(), o);
     }
+    let mut out = buffer_pool::array_for_overwrite(a.shape());
+    out.assign(a);
     out
 }
 
-/// `x + y` for two standard-layout arrays of the same shape, into a pooled buffer (in parallel
-/// over fixed chunks for large arrays); `None` otherwise.
+/// `x + y` for two arrays of the same shape and memory format (row-major or channels-last),
+/// into a pooled buffer in that format (in parallel over fixed chunks for large arrays); `None`
+/// otherwise.
 fn add_same_shape(x: &Data, y: &Data) -> Option<Array> {
     if x.shape() != y.shape() {
         return None;
     }
-    let (xs, ys) = (x.as_slice()?, y.as_slice()?);
+    let ((xs, fx), (ys, fy)) = (layout::raw(x)?, layout::raw(y)?);
+    if fx != fy {
+        return None;
+    }
     let mut out = buffer_pool::take(xs.len());
     let add = |(o, (a, b)): (&mut [f32], (&[f32], &[f32]))| {
         o.iter_mut()
@@ -72,7 +82,7 @@ fn add_same_shape(x: &Data, y: &Data) -> Option<Array> {
     } else {
         add((&mut out, (xs, ys)));
     }
-    Some(Array::from_shape_vec(x.raw_dim(), out).expect("same length"))
+    Some(layout::array_in(fx, x.shape(), out))
 }
 
 impl Tensor {
@@ -88,7 +98,70 @@ impl Tensor {
     }
 }
 
+struct AddReluBackward;
+
+impl Backward for AddReluBackward {
+    fn name(&self) -> &'static str {
+        "add_relu"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_>, mut g: Array) -> Vec<Option<Array>> {
+        // ∂L/∂(x + y) = ∂L/∂z · 𝟙[z > 0], then as for `add` (same shapes and format).
+        let z = ctx.output;
+        let same_format = layout::format_of(&g).is_some() && g.strides() == z.strides();
+        match (g.as_slice_memory_order_mut(), z.as_slice_memory_order()) {
+            (Some(gs), Some(zs)) if same_format => {
+                let mask = |(g, z): (&mut [f32], &[f32])| {
+                    g.iter_mut()
+                        .zip(z)
+                        .for_each(|(g, &z)| *g = super::relu::relu_grad(*g, z));
+                };
+                if gs.len() >= 2 * CHUNK {
+                    gs.par_chunks_mut(CHUNK)
+                        .zip(zs.par_chunks(CHUNK))
+                        .for_each(mask);
+                } else {
+                    mask((gs, zs));
+                }
+            }
+            _ => ndarray::Zip::from(&mut g)
+                .and(z)
+                .for_each(|g, &z| *g = super::relu::relu_grad(*g, z)),
+        }
+        AddBackward.backward(ctx, g)
+    }
+}
+
 super::impl_binary_operator!(Add, add);
+
+impl Tensor {
+    /// `relu(self + other)` in one op for two tensors of the same shape (a residual block's
+    /// output): one pass over memory forward and one backward instead of two each. Other shapes
+    /// fall back to the two ops.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0, -3.0, 2.0], &[3]);
+    /// let b = Tensor::from_vec(vec![1.0, 1.0, -5.0], &[3]);
+    /// assert_eq!(a.add_relu(&b).to_vec(), vec![2.0, 0.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    pub fn add_relu(&self, other: &Tensor) -> Tensor {
+        let (x, y) = (self.data(), other.data());
+        let Some(mut value) = add_same_shape(x, y) else {
+            return self.add(other).relu();
+        };
+        let vs = value.as_slice_memory_order_mut().expect("pooled output");
+        let relu = |v: &mut [f32]| v.iter_mut().for_each(|v| *v = super::relu::relu(*v));
+        if vs.len() >= 2 * CHUNK {
+            vs.par_chunks_mut(CHUNK).for_each(relu);
+        } else {
+            relu(vs);
+        }
+        Tensor::from_op(value, vec![self.clone(), other.clone()], AddReluBackward)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -128,6 +201,33 @@ mod tests {
             let leaf = if a { &x } else { &y };
             assert_eq!(leaf.grad().unwrap(), g.data().to_owned());
         }
+    }
+
+    #[test]
+    fn add_relu_matches_the_two_ops() {
+        for cl in [false, true] {
+            let shape = [2, 3, 40, 50];
+            let mk = |seed| {
+                let t = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(seed));
+                let t = if cl { t.to_channels_last().detach() } else { t };
+                t.with_requires_grad()
+            };
+            let (x, y) = (mk(1), mk(2));
+            let z = x.add_relu(&y);
+            assert_eq!(z.is_channels_last(), cl);
+            assert_eq!(z.to_vec(), x.add(&y).relu().to_vec());
+            let g = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(3));
+            (&z * &g).sum_all().backward();
+            let (x2, y2) = (
+                x.detach().with_requires_grad(),
+                y.detach().with_requires_grad(),
+            );
+            (&x2.add(&y2).relu() * &g).sum_all().backward();
+            assert_eq!(x.grad().unwrap(), x2.grad().unwrap());
+            assert_eq!(y.grad().unwrap(), y2.grad().unwrap());
+        }
+        assert_gradients(|x| x[0].add_relu(&x[1]), &[&[2, 3, 4], &[2, 3, 4]], 4);
+        assert_gradients(|x| x[0].add_relu(&x[1]), &[&[3, 4], &[4]], 5);
     }
 
     #[test]

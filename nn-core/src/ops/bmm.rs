@@ -55,18 +55,18 @@ fn batched_product(a: Operand<'_>, b: Operand<'_>, c: &mut Array) {
     let (batch, m, n) = c.dim();
     let k = a.item(0).ncols();
     // A batch of items times one shared matrix, stored contiguously: one GEMM on the stacked rows.
-    if let (Operand::Batched(a3), Operand::Shared(b2)) = (a, b) {
-        if a3.is_standard_layout() {
-            let a_flat = a3
-                .into_shape_with_order((batch * m, k))
-                .expect("standard layout");
-            let c_flat = c
-                .view_mut()
-                .into_shape_with_order((batch * m, n))
-                .expect("standard layout");
-            gemm_with(1.0, a_flat, b2, 0.0, c_flat, true);
-            return;
-        }
+    if let (Operand::Batched(a3), Operand::Shared(b2)) = (a, b)
+        && a3.is_standard_layout()
+    {
+        let a_flat = a3
+            .into_shape_with_order((batch * m, k))
+            .expect("standard layout");
+        let c_flat = c
+            .view_mut()
+            .into_shape_with_order((batch * m, n))
+            .expect("standard layout");
+        gemm_with(1.0, a_flat, b2, 0.0, c_flat, true);
+        return;
     }
     if worth_parallel(m, n, k) {
         for (i, ci) in c.outer_iter_mut().enumerate() {

@@ -9,10 +9,11 @@ mod bmm;
 mod linear;
 mod matmul;
 mod mul;
-mod relu;
+pub(crate) mod relu;
 mod sum;
 
 pub mod conv;
+pub mod layout;
 pub use conv::Conv2dOptions;
 pub mod pool;
 pub use pool::{AvgPool2dOptions, MaxPool2dOptions, MaxUnpool2dOptions};

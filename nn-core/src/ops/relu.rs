@@ -3,11 +3,12 @@
 //! y = max(0, x);  ∂L/∂x = ∂L/∂y · 𝟙[x > 0] (the subgradient at 0 is 0, as in PyTorch; NaN
 //! propagates, as in PyTorch).
 //!
-//! The output comes from the buffer pool ([`crate::buffer_pool`]); backward masks the incoming gradient
-//! in place. Large tensors are processed in parallel, in chunks of a fixed size.
+//! The output comes from the buffer pool ([`crate::buffer_pool`]) in the input's memory format
+//! (row-major or channels-last); backward masks the incoming gradient in place. Large tensors are processed in parallel, in chunks of a fixed size.
 
 use rayon::prelude::*;
 
+use super::layout;
 use crate::autograd::{Backward, BackwardCtx};
 use crate::buffer_pool;
 use crate::tensor::{Array, Tensor};
@@ -39,9 +40,10 @@ impl Backward for ReluBackward {
         // y > 0 exactly where x > 0, so the output suffices and the input need not be kept.
         let y = ctx.output;
         let mask = |g: &mut f32, y: f32| *g = relu_grad(*g, y);
-        let same_layout = g.strides() == y.strides();
-        match (g.as_slice_mut(), y.as_slice()) {
-            (Some(gs), Some(ys)) if same_layout => {
+        // Same memory format (row-major or channels-last): one pass over raw memory.
+        let same_format = layout::format_of(&g).is_some() && g.strides() == y.strides();
+        match (g.as_slice_memory_order_mut(), y.as_slice_memory_order()) {
+            (Some(gs), Some(ys)) if same_format => {
                 if gs.len() >= 2 * CHUNK {
                     gs.par_chunks_mut(CHUNK)
                         .zip(ys.par_chunks(CHUNK))
@@ -62,8 +64,8 @@ impl Tensor {
     /// ReLU, `max(0, x)` elementwise (Nair & Hinton 2010).
     pub fn relu(&self) -> Tensor {
         let x = self.data();
-        let value = match x.as_slice() {
-            Some(xs) => {
+        let value = match layout::raw(x) {
+            Some((xs, format)) => {
                 let mut out = buffer_pool::take(xs.len());
                 if xs.len() >= 2 * CHUNK {
                     out.par_chunks_mut(CHUNK)
@@ -72,7 +74,7 @@ impl Tensor {
                 } else {
                     out.iter_mut().zip(xs).for_each(|(o, &x)| *o = relu(x));
                 }
-                Array::from_shape_vec(x.raw_dim(), out).expect("same length")
+                layout::array_in(format, x.shape(), out)
             }
             None => x.mapv(relu),
         };

@@ -6,7 +6,7 @@
 //! byte) for both images (`DD = 3`: N, H, W) and labels (`DD = 1`). Only unsigned bytes are
 //! supported; other element types are a typed error.
 
-use super::read_file;
+use super::read_file_limited;
 use crate::DataError;
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
@@ -24,22 +24,111 @@ pub struct IdxArray {
 /// The two magic bytes of a gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Parses an IDX file's bytes; gunzips first if they start with the gzip magic.
+/// The default limit on the size of an IDX array, in bytes (1 GiB): MNIST's training images
+/// are 47 MB, EMNIST ByClass's 547 MB. A gzipped file is checked against it from its header,
+/// before anything is inflated ([`parse_idx_limited`]).
+pub const DEFAULT_MAX_IDX_BYTES: u64 = 1 << 30;
+
+/// Parses an IDX file's bytes; gunzips first if they start with the gzip magic. The array may
+/// hold at most [`DEFAULT_MAX_IDX_BYTES`] bytes (see [`parse_idx_limited`]).
 ///
 /// Errors name `origin`: a corrupt gzip stream, a bad magic number, an unsupported element
 /// type, a header or data shorter than announced, or trailing bytes after the data.
 pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray, DataError> {
-    if bytes.starts_with(&GZIP_MAGIC) {
-        let mut plain = Vec::new();
-        MultiGzDecoder::new(bytes)
-            .read_to_end(&mut plain)
-            .map_err(|e| DataError::malformed(origin, format!("corrupt gzip stream: {e}")))?;
-        return parse_plain_idx(&plain, origin);
-    }
-    parse_plain_idx(bytes, origin)
+    parse_idx_limited(bytes, origin, DEFAULT_MAX_IDX_BYTES)
 }
 
-fn parse_plain_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray, DataError> {
+/// [`parse_idx`] with a limit on the size of the array: the size the header declares is
+/// checked against `max_bytes` before the data is read, and a gzip stream is inflated only up
+/// to the declared size (plus one byte, to detect trailing data). A small gzip file that would
+/// inflate to gigabytes (a decompression bomb) is refused after a few bytes of output:
+/// [`DataError::TooLarge`] if its header declares more than `max_bytes`, otherwise a
+/// trailing-bytes error once the declared size is passed.
+pub fn parse_idx_limited(
+    bytes: &[u8],
+    origin: &Path,
+    max_bytes: u64,
+) -> Result<IdxArray, DataError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        let header = parse_header(bytes, origin)?;
+        check_limit(&header, origin, max_bytes)?;
+        let body = &bytes[header.len..];
+        return finish(header, body, origin);
+    }
+    let corrupt =
+        |e: std::io::Error| DataError::malformed(origin, format!("corrupt gzip stream: {e}"));
+    let mut stream = MultiGzDecoder::new(bytes);
+    // The magic number, then the dimensions it announces (at most 255 × 4 bytes).
+    let mut head = Vec::with_capacity(4 + 4 * 255);
+    (&mut stream)
+        .take(4)
+        .read_to_end(&mut head)
+        .map_err(corrupt)?;
+    if head.len() == 4 {
+        let dims = u64::from(head[3]) * 4;
+        (&mut stream)
+            .take(dims)
+            .read_to_end(&mut head)
+            .map_err(corrupt)?;
+    }
+    let header = parse_header(&head, origin)?;
+    check_limit(&header, origin, max_bytes)?;
+    // Inflate at most the declared size plus one byte (growing the buffer as data arrives, so a
+    // header that lies about a large size costs nothing).
+    let mut body = Vec::new();
+    (&mut stream)
+        .take(header.count as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(corrupt)?;
+    finish(header, &body, origin)
+}
+
+/// An IDX header: the dimensions, their product and the header's length in bytes.
+struct Header {
+    dims: Vec<usize>,
+    count: usize,
+    len: usize,
+}
+
+fn check_limit(header: &Header, origin: &Path, max_bytes: u64) -> Result<(), DataError> {
+    let bytes = header.count as u64;
+    if bytes > max_bytes {
+        return Err(DataError::TooLarge {
+            path: origin.into(),
+            what: format!("IDX data of shape {:?}", header.dims),
+            bytes,
+            max_bytes,
+        });
+    }
+    Ok(())
+}
+
+fn finish(header: Header, body: &[u8], origin: &Path) -> Result<IdxArray, DataError> {
+    let (dims, count) = (header.dims, header.count);
+    if body.len() < count {
+        return Err(DataError::Truncated {
+            path: origin.into(),
+            what: format!("IDX data of shape {dims:?}"),
+            expected: count,
+            found: body.len(),
+        });
+    }
+    if body.len() > count {
+        return Err(DataError::malformed(
+            origin,
+            format!(
+                "{} trailing bytes after IDX data of shape {dims:?}",
+                body.len() - count
+            ),
+        ));
+    }
+    Ok(IdxArray {
+        dims,
+        data: body.to_vec(),
+    })
+}
+
+fn parse_header(bytes: &[u8], origin: &Path) -> Result<Header, DataError> {
     if bytes.len() < 4 {
         return Err(DataError::Truncated {
             path: origin.into(),
@@ -91,27 +180,10 @@ fn parse_plain_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray, DataError> {
                 format!("IDX dimensions {dims:?} overflow the address space"),
             )
         })?;
-    let body = &bytes[header..];
-    if body.len() < count {
-        return Err(DataError::Truncated {
-            path: origin.into(),
-            what: format!("IDX data of shape {dims:?}"),
-            expected: count,
-            found: body.len(),
-        });
-    }
-    if body.len() > count {
-        return Err(DataError::malformed(
-            origin,
-            format!(
-                "{} trailing bytes after IDX data of shape {dims:?}",
-                body.len() - count
-            ),
-        ));
-    }
-    Ok(IdxArray {
+    Ok(Header {
         dims,
-        data: body.to_vec(),
+        count,
+        len: header,
     })
 }
 
@@ -127,9 +199,20 @@ fn type_name(t: u8) -> &'static str {
     }
 }
 
-/// Reads and parses an IDX file (plain or gzipped, detected from the content).
+/// Reads and parses an IDX file (plain or gzipped, detected from the content), of at most
+/// [`DEFAULT_MAX_IDX_BYTES`].
 pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
-    parse_idx(&read_file(path)?, path)
+    read_idx_limited(path, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`read_idx`] with a limit on the array's size in bytes (see [`parse_idx_limited`]); a plain
+/// file larger than the limit (plus its header) is refused before it is read.
+pub fn read_idx_limited(path: &Path, max_bytes: u64) -> Result<IdxArray, DataError> {
+    parse_idx_limited(
+        &read_file_limited(path, max_bytes.saturating_add(4 + 4 * 255))?,
+        path,
+        max_bytes,
+    )
 }
 
 /// Encodes unsigned bytes as an IDX file (the inverse of [`parse_idx`]; used to build fixtures).
@@ -188,6 +271,69 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = parse_idx(&bytes, Path::new("x"));
         }
+    }
+
+    /// A gzip stream of `n` zero bytes after `header`, written in pieces (never `n` bytes at once).
+    fn gz_zeros(header: &[u8], n: usize) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        e.write_all(header).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len());
+            e.write_all(&chunk[..k]).unwrap();
+            left -= k;
+        }
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_bombs_are_refused_before_inflating() {
+        let p = Path::new("bomb-idx3-ubyte.gz");
+        // The header declares 4 GB: refused after inflating 16 bytes.
+        let bomb = gz_zeros(&[0, 0, 8, 3, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0], 16);
+        let err = parse_idx(&bomb, p).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::TooLarge {
+                    bytes: 4_294_967_296,
+                    max_bytes: DEFAULT_MAX_IDX_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("bomb-idx3-ubyte.gz"), "{err}");
+        // The header declares 4 bytes but 64 MB follow: refused after inflating 5 bytes.
+        let liar = gz_zeros(&[0, 0, 8, 1, 0, 0, 0, 4], 64 << 20);
+        assert!(liar.len() < 100_000, "{}", liar.len());
+        let err = parse_idx(&liar, p).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
+        // A configurable limit, for plain and gzipped files alike.
+        let small = encode_idx(&[2, 3], &[0; 6]);
+        assert!(parse_idx_limited(&small, p, 6).is_ok());
+        for bytes in [small.clone(), gz(&small)] {
+            let err = parse_idx_limited(&bytes, p, 5).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DataError::TooLarge {
+                        bytes: 6,
+                        max_bytes: 5,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        // A plain file above the limit is not read at all.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big-idx1-ubyte");
+        std::fs::write(&f, encode_idx(&[5000], &[0; 5000])).unwrap();
+        let err = read_idx_limited(&f, 1000).unwrap_err();
+        assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
+        assert_eq!(read_idx_limited(&f, 5000).unwrap().dims, vec![5000]);
     }
 
     #[test]

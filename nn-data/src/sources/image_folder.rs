@@ -13,7 +13,7 @@ use super::read_file;
 use crate::dataset::check_index;
 use crate::{DataError, Dataset, InMemoryDataset, Sample};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use ndarray::{Array3, Array4, Axis};
 use rayon::prelude::*;
 use std::io::Cursor;
@@ -91,6 +91,58 @@ impl ImageFolderConfig {
     }
 }
 
+/// Reads an encoded image's header (format detected from the content) and returns its
+/// decoder, with the `image` crate's [`Limits`] set from `max_pixels` (at most 8 bytes, RGBA16,
+/// per pixel), after checking the declared `width × height` against `max_pixels`: a
+/// decompression bomb (a few hundred bytes of PNG or JPEG can announce gigapixels) is refused
+/// before anything is decoded. A 0-pixel image is refused too. Errors name `origin`.
+pub fn image_decoder<'a>(
+    bytes: &'a [u8],
+    origin: &Path,
+    max_pixels: u64,
+) -> Result<impl ImageDecoder + 'a, DataError> {
+    let unreadable = |source| DataError::UnreadableImage {
+        path: origin.into(),
+        source,
+    };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::io(origin, e))?;
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(1 << 20));
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DataError::ImageTooLarge {
+            path: origin.into(),
+            width,
+            height,
+            max_pixels,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(DataError::malformed(
+            origin,
+            format!("image of {width}x{height} pixels (expected at least 1x1)"),
+        ));
+    }
+    Ok(decoder)
+}
+
+/// Decodes an encoded image through [`image_decoder`] (bounded by `max_pixels` from the header).
+pub fn decode_bounded(
+    bytes: &[u8],
+    origin: &Path,
+    max_pixels: u64,
+) -> Result<DynamicImage, DataError> {
+    let decoder = image_decoder(bytes, origin, max_pixels)?;
+    DynamicImage::from_decoder(decoder).map_err(|source| DataError::UnreadableImage {
+        path: origin.into(),
+        source,
+    })
+}
+
 /// Decodes an encoded image (format detected from the content) to CHW bytes, converting colour
 /// and resizing as `config` says; images above `config.max_pixels` are refused before decoding.
 /// Errors name `origin`.
@@ -103,11 +155,7 @@ pub fn decode_image(
         path: origin.into(),
         source,
     };
-    let decoder = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DataError::io(origin, e))?
-        .into_decoder()
-        .map_err(unreadable)?;
+    let decoder = image_decoder(bytes, origin, config.max_pixels)?;
     let (width, height) = decoder.dimensions();
     if let (None, Some(expected)) = (config.resize, config.expect_size) {
         if (height, width) != expected {
@@ -119,14 +167,6 @@ pub fn decode_image(
                 expected_width: expected.1,
             });
         }
-    }
-    if u64::from(width) * u64::from(height) > config.max_pixels {
-        return Err(DataError::ImageTooLarge {
-            path: origin.into(),
-            width,
-            height,
-            max_pixels: config.max_pixels,
-        });
     }
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     let (color, resize) = (config.color, config.resize);
@@ -181,7 +221,9 @@ impl ImageFolder {
         for (label, class) in classes.iter().enumerate() {
             let dir = root.join(class);
             let before = files.len();
-            walk(&dir, &config.extensions, &mut |p| files.push((p, label)))?;
+            walk(&root, &dir, &config.extensions, &mut |p| {
+                files.push((p, label))
+            })?;
             if files.len() == before {
                 return Err(DataError::EmptyClassFolder {
                     path: dir,
@@ -223,7 +265,9 @@ impl ImageFolder {
                     known: classes.join(", "),
                 });
             };
-            walk(&dir, &config.extensions, &mut |p| files.push((p, label)))?;
+            walk(&root, &dir, &config.extensions, &mut |p| {
+                files.push((p, label))
+            })?;
         }
         if !any_folder {
             return Err(DataError::NoClassFolders { path: root });
@@ -321,10 +365,40 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(entries)
 }
 
-fn walk(dir: &Path, exts: &[String], found: &mut dyn FnMut(PathBuf)) -> Result<(), DataError> {
+/// Lists the files below `dir` with an accepted extension, sorted, following symbolic links
+/// to folders; a link back to a folder above it, up to the data set's `root` (a loop, which would list the same images
+/// again and again under longer and longer names) is [`DataError::Malformed`] naming the link.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    exts: &[String],
+    found: &mut dyn FnMut(PathBuf),
+) -> Result<(), DataError> {
+    let real = |p: &Path| std::fs::canonicalize(p).map_err(|e| DataError::io(p, e));
+    walk_below(dir, exts, found, &mut vec![real(root)?, real(dir)?])
+}
+
+fn walk_below(
+    dir: &Path,
+    exts: &[String],
+    found: &mut dyn FnMut(PathBuf),
+    ancestors: &mut Vec<PathBuf>,
+) -> Result<(), DataError> {
     for p in read_dir_sorted(dir)? {
         if p.is_dir() {
-            walk(&p, exts, found)?;
+            let real = std::fs::canonicalize(&p).map_err(|e| DataError::io(&p, e))?;
+            if ancestors.contains(&real) {
+                return Err(DataError::malformed(
+                    &p,
+                    format!(
+                        "symbolic link loop: it leads back to {}, a folder above it",
+                        real.display()
+                    ),
+                ));
+            }
+            ancestors.push(real);
+            walk_below(&p, exts, found, ancestors)?;
+            ancestors.pop();
         } else if p
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())

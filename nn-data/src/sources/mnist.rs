@@ -2,7 +2,7 @@
 //! files, plain or gzipped: 28×28 grayscale images `[1, 28, 28]` scaled by 1/255, 10 classes.
 
 use super::Split;
-use super::idx::{IdxArray, read_idx};
+use super::idx::{DEFAULT_MAX_IDX_BYTES, IdxArray, read_idx_limited};
 use crate::{DataError, InMemoryDataset};
 use ndarray::Array4;
 use std::path::{Path, PathBuf};
@@ -31,9 +31,20 @@ pub fn load_idx_pair(
     labels: &Path,
     class_names: &[&str],
 ) -> Result<InMemoryDataset, DataError> {
+    load_idx_pair_limited(images, labels, class_names, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`load_idx_pair`] with a limit on each file's decoded size in bytes ([`read_idx_limited`]):
+/// a gzipped file is refused from its header, before it is inflated.
+pub fn load_idx_pair_limited(
+    images: &Path,
+    labels: &Path,
+    class_names: &[&str],
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
     idx_pair_dataset(
-        read_idx(images)?,
-        read_idx(labels)?,
+        read_idx_limited(images, max_bytes)?,
+        read_idx_limited(labels, max_bytes)?,
         images,
         labels,
         class_names,
@@ -133,14 +144,32 @@ pub fn mnist_files(dir: &Path, split: Split) -> Result<(PathBuf, PathBuf), DataE
 
 /// MNIST from a folder holding the four IDX files (as downloaded, gzipped or not).
 pub fn load_mnist(dir: &Path, split: Split) -> Result<InMemoryDataset, DataError> {
+    load_mnist_limited(dir, split, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`load_mnist`] with a limit on each file's decoded size in bytes ([`load_idx_pair_limited`]).
+pub fn load_mnist_limited(
+    dir: &Path,
+    split: Split,
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
     let (images, labels) = mnist_files(dir, split)?;
-    load_idx_pair(&images, &labels, &MNIST_CLASSES)
+    load_idx_pair_limited(&images, &labels, &MNIST_CLASSES, max_bytes)
 }
 
 /// Fashion-MNIST from a folder holding its four IDX files (same names as MNIST's).
 pub fn load_fashion_mnist(dir: &Path, split: Split) -> Result<InMemoryDataset, DataError> {
+    load_fashion_mnist_limited(dir, split, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`load_fashion_mnist`] with a limit on each file's decoded size in bytes.
+pub fn load_fashion_mnist_limited(
+    dir: &Path,
+    split: Split,
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
     let (images, labels) = mnist_files(dir, split)?;
-    load_idx_pair(&images, &labels, &FASHION_MNIST_CLASSES)
+    load_idx_pair_limited(&images, &labels, &FASHION_MNIST_CLASSES, max_bytes)
 }
 
 /// Where Debian's `dataset-fashion-mnist` package installs the four gzipped IDX files.

@@ -23,3 +23,28 @@ pub enum Split {
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|e| DataError::io(path, e))
 }
+
+/// [`read_file`] of a file of at most `max_bytes` (checked from its metadata before reading,
+/// and again while reading, in case it grows): [`DataError::TooLarge`] otherwise.
+pub(crate) fn read_file_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>, DataError> {
+    use std::io::Read;
+    let too_large = |bytes| DataError::TooLarge {
+        path: path.into(),
+        what: "file".into(),
+        bytes,
+        max_bytes,
+    };
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+    if len > max_bytes {
+        return Err(too_large(len));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| DataError::io(path, e))?;
+    if out.len() as u64 > max_bytes {
+        return Err(too_large(out.len() as u64));
+    }
+    Ok(out)
+}

@@ -7,11 +7,12 @@
 //! it is rejected with an error.)
 
 use ndarray::IxDyn;
+use ndarray_rand::RandomExt;
 use nn_core::module::join;
 use nn_core::ops::Conv2dOptions;
 use nn_core::{Array, Ctx, Entry, Module, Parameter, Tensor};
 use rand::Rng;
-use rand_distr::{Distribution, Uniform};
+use rand_distr::Uniform;
 
 use super::{DropConnectConfig, MaskSharing};
 use crate::error::{Result, invalid};
@@ -47,8 +48,7 @@ impl DropConnectConfig {
         let fan_in = in_channels / g * kernel.0 * kernel.1;
         let bound = 1.0 / (fan_in as f32).sqrt();
         let dist = Uniform::new_inclusive(-bound, bound).expect("finite bound");
-        let mut draw =
-            |shape: &[usize]| Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng));
+        let mut draw = |shape: &[usize]| Array::random_using(IxDyn(shape), &dist, rng);
         let weight = Parameter::new(draw(&[out_channels, in_channels / g, kernel.0, kernel.1]));
         let bias = bias.then(|| Parameter::new(draw(&[out_channels])));
         self.wrap_conv2d(weight, bias, options)
@@ -144,7 +144,7 @@ impl DropConnectConv2d {
 
 impl Module for DropConnectConv2d {
     fn forward(&self, input: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mode = ctx.mode();
+        let mode = crate::mc::mask_mode(ctx.mode());
         let w = self
             .config
             .mask_weight(&self.weight.tensor(), mode, ctx.rng());

@@ -34,10 +34,11 @@ pub use conv::DropConnectConv2d;
 pub use per_sample::{PerSampleMasks, dropconnect_linear_per_sample};
 
 use ndarray::IxDyn;
+use ndarray_rand::RandomExt;
 use nn_core::module::join;
 use nn_core::{Array, Ctx, Entry, Mode, Module, Parameter, Tensor};
 use rand::{Rng, RngCore};
-use rand_distr::{Distribution, Uniform};
+use rand_distr::Uniform;
 use serde::{Deserialize, Serialize};
 
 use crate::dropout::{DropoutVariant, train_scale};
@@ -157,8 +158,7 @@ impl DropConnectConfig {
         }
         let bound = 1.0 / (in_features as f32).sqrt();
         let dist = Uniform::new_inclusive(-bound, bound).expect("finite bound");
-        let mut draw =
-            |shape: &[usize]| Array::from_shape_simple_fn(IxDyn(shape), || dist.sample(rng));
+        let mut draw = |shape: &[usize]| Array::random_using(IxDyn(shape), &dist, rng);
         let weight = Parameter::new(draw(&[out_features, in_features]));
         let bias = bias.then(|| Parameter::new(draw(&[out_features])));
         self.wrap_linear(weight, bias)
@@ -243,7 +243,8 @@ impl Module for DropConnectLinear {
         let w = self.weight.tensor();
         let b = self.bias.as_ref().map(Parameter::tensor);
         let q = self.config.keep_prob();
-        if ctx.is_train() && self.config.sharing == MaskSharing::PerSample && q < 1.0 {
+        let mode = crate::mc::mask_mode(ctx.mode());
+        if mode == Mode::Train && self.config.sharing == MaskSharing::PerSample && q < 1.0 {
             let masks = PerSampleMasks {
                 seed: ctx.rng().next_u64(),
                 keep: q,
@@ -251,7 +252,6 @@ impl Module for DropConnectLinear {
             };
             return dropconnect_linear_per_sample(input, &w, b.as_ref(), masks);
         }
-        let mode = ctx.mode();
         let wm = self.config.mask_weight(&w, mode, ctx.rng());
         input.linear(&wm, b.as_ref())
     }

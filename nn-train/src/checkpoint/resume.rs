@@ -32,12 +32,16 @@ pub(crate) struct KeptRef<'a> {
 
 /// The state of a job that has not started: the untrained model's validation loss recorded.
 pub(crate) fn fresh(s: &Session) -> Result<TrainState> {
-    let (initial_val_loss, _) = evaluate(s.model.as_ref(), &s.val_loader)?;
+    let initial_val_loss = if s.config.data.no_validation {
+        f32::NAN
+    } else {
+        evaluate(s.model.as_ref(), &s.val_loader)?.0
+    };
     Ok(fresh_with(s, initial_val_loss))
 }
 
 /// [`fresh`] with the initial validation loss given (NaN on the ranks of a data-parallel job
-/// that do not validate).
+/// that do not validate, and in a job without validation).
 pub(crate) fn fresh_with(s: &Session, initial_val_loss: f32) -> TrainState {
     TrainState {
         version: CHECKPOINT_VERSION,
@@ -142,6 +146,7 @@ pub(crate) fn restore(
         ));
     }
     let model = ckpt.take_prefixed("model/");
+    crate::saved_run::check_finite(&model, path)?;
     apply_state_dict(s.model.as_ref(), model, LoadMode::Strict, path)?;
     // The schedule sets the rates (and a cycled momentum) for its position; the optimizer's
     // saved groups then restore the rates exactly.

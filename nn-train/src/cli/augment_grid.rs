@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use nn_augment::{DynTransform, Pipeline};
-use nn_train::augment_grid::{render_grid, save_grid_png, showcase_rows};
+use nn_train::augment_grid::{grid_size, render_grid, save_grid_png, showcase_rows};
 
 use super::CliResult;
 
@@ -34,7 +34,16 @@ pub struct Args {
     /// Seed of the draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The largest input image accepted, in pixels (width × height from its header, checked
+    /// before decoding), and the largest grid drawn.
+    #[arg(long, default_value_t = nn_data::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
 }
+
+/// The most draws per row.
+const MAX_COLUMNS: usize = 64;
+/// The largest `--size`.
+const MAX_SIZE: u32 = 4096;
 
 const DEFAULT_PIPELINE: &str = r#"{"transforms": [
     {"type": "random_crop", "size": 32, "padding": 4},
@@ -44,28 +53,35 @@ const DEFAULT_PIPELINE: &str = r#"{"transforms": [
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
-    if args.columns == 0 {
-        return Err("--columns must be at least 1".into());
+    if !(1..=MAX_COLUMNS).contains(&args.columns) {
+        return Err(format!(
+            "invalid --columns {}: expected 1 to {MAX_COLUMNS} draws per row",
+            args.columns
+        )
+        .into());
     }
-    if args.size.is_some_and(|s| s < 8) {
-        return Err("--size must be at least 8".into());
+    if args.size.is_some_and(|s| !(8..=MAX_SIZE).contains(&s)) {
+        return Err(format!("--size must be 8 to {MAX_SIZE} pixels").into());
     }
-    let img = match &args.image {
-        Some(p) => {
-            let mut decoded =
-                image::open(p).map_err(|e| format!("cannot decode {}: {e}", p.display()))?;
-            if let Some(s) = args.size {
-                decoded = decoded.resize_to_fill(s, s, image::imageops::FilterType::Triangle);
-            }
-            nn_augment::convert::from_dynamic(&decoded)
+    if args.max_pixels == 0 {
+        return Err("--max-pixels must be at least 1".into());
+    }
+    // The input's size from its header (bounded before anything is decoded).
+    let bytes = match &args.image {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?),
+        None => None,
+    };
+    let (h, w) = match (&args.image, &bytes, args.size) {
+        (_, _, Some(s)) => (s as usize, s as usize),
+        (Some(p), Some(b), None) => {
+            let decoder = nn_data::image_decoder(b, p, args.max_pixels)?;
+            let (w, h) = image::ImageDecoder::dimensions(&decoder);
+            (h as usize, w as usize)
         }
-        None => {
-            let s = args.size.unwrap_or(32) as usize;
-            nn_augment::synthetic::test_image(s, s)
-        }
+        _ => (32, 32),
     };
     let rows: Vec<(String, Box<dyn DynTransform>)> = if args.showcase {
-        showcase_rows(img.dim().1.min(img.dim().2))
+        showcase_rows(h.min(w))
     } else {
         let pipeline = match &args.pipeline {
             Some(p) => {
@@ -88,6 +104,28 @@ pub fn run(args: Args) -> CliResult {
         let whole: Pipeline = pipeline.init()?;
         rows.push(("whole pipeline".to_string(), Box::new(whole)));
         rows
+    };
+    let labels = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let (gw, gh) = grid_size(h.max(w), args.columns, rows.len(), labels);
+    if gw.saturating_mul(gh) > args.max_pixels || gw > u64::from(u32::MAX) {
+        return Err(format!(
+            "the grid of a {w}x{h} image, {} rows of {} draws would be {gw}x{gh} pixels, above \
+             --max-pixels {}: give a smaller --size (or fewer --columns)",
+            rows.len() + 1,
+            args.columns,
+            args.max_pixels
+        )
+        .into());
+    }
+    let img = match (&args.image, &bytes) {
+        (Some(p), Some(b)) => {
+            let mut decoded = nn_data::decode_bounded(b, p, args.max_pixels)?;
+            if let Some(s) = args.size {
+                decoded = decoded.resize_to_fill(s, s, image::imageops::FilterType::Triangle);
+            }
+            nn_augment::convert::from_dynamic(&decoded)
+        }
+        _ => nn_augment::synthetic::test_image(h, w),
     };
     let refs: Vec<(&str, &dyn DynTransform)> =
         rows.iter().map(|(l, t)| (l.as_str(), t.as_ref())).collect();

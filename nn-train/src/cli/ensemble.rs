@@ -4,14 +4,16 @@
 
 use std::path::PathBuf;
 
+use nn_train::ensemble::write_member;
+use nn_train::interrupt::Interrupt;
 use nn_train::run_dir::{OpenMode, RunDir};
 use nn_train::{
-    EnsembleReport, EnsembleSettings, SnapshotSchedule, TrainConfig, TrainError, TrainReport, Tta,
-    TtaMode, train_ensemble, train_snapshot_ensemble, write_atomic,
+    EnsembleReport, EnsembleSettings, MemberStore, RunDirMembers, SnapshotSchedule, TrainConfig,
+    TrainError, TrainReport, Tta, TtaMode, train_ensemble_in, train_snapshot_ensemble,
+    write_atomic,
 };
 
 use nn_train::metrics::plot_confusion;
-use nn_train::saved_run::CLASSES_FILE;
 
 use super::{CliResult, Overrides, load_config};
 
@@ -45,32 +47,62 @@ pub struct Args {
     report: Option<PathBuf>,
     /// Write ensemble.json and, per member, member-<i>/{config.toml, report.json,
     /// model.safetensors} (each a run folder loadable by `nn-train eval --run`) into this run
-    /// folder. Must be new or empty unless --overwrite.
+    /// folder. Must be new or empty unless --overwrite. Members are written as they finish;
+    /// SIGINT/SIGTERM checkpoint the members in training (continue with --resume).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace the run in --out.
     #[arg(long, requires = "out")]
     overwrite: bool,
+    /// Continue the interrupted ensemble in this run folder (written by `--out`): finished
+    /// members are kept, the member in training continues from its checkpoint, the rest are
+    /// trained; the job is the folder's config.toml. Give the same --members (and --tta).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["config", "out", "overwrite", "epochs", "seed", "snapshot_every"]
+    )]
+    resume: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
-    let mut config = load_config(args.config.as_deref())?;
-    args.overrides.apply(&mut config)?;
-    let mode = if args.overwrite {
-        OpenMode::Overwrite
-    } else {
-        OpenMode::New
+    // Before any data is loaded: a signal during start-up is seen at the first step.
+    Interrupt::install()?;
+    let (config, run) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir::open(dir, OpenMode::Resume)?;
+            if run.is_complete() {
+                println!(
+                    "{}: the ensemble is complete; nothing to resume",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            let config = TrainConfig::load(&run.file("config.toml")?)?;
+            (config, Some(run))
+        }
+        None => {
+            let mut config = load_config(args.config.as_deref())?;
+            args.overrides.apply(&mut config)?;
+            let mode = if args.overwrite {
+                OpenMode::Overwrite
+            } else {
+                OpenMode::New
+            };
+            let run = args
+                .out
+                .as_deref()
+                .map(|o| RunDir::open(o, mode))
+                .transpose()?;
+            (config, run)
+        }
     };
-    let run = args
-        .out
-        .as_deref()
-        .map(|o| RunDir::open(o, mode))
-        .transpose()?;
     let tta = Tta {
         mode: args.tta,
         pad: args.tta_pad,
     };
+    tta.validate()?;
     let report = if let Some(k) = args.snapshot_every {
         let ens = train_snapshot_ensemble(&config, &SnapshotSchedule::Every(k), &tta)?;
         print_members(&ens.report);
@@ -89,28 +121,44 @@ pub fn run(args: Args) -> CliResult {
             parallel: args.parallel,
             tta,
         };
-        let ens = train_ensemble(&config, &settings, &|i, r| {
+        settings.validate()?;
+        config.validate()?;
+        // Members are written as they finish and checkpoint while they train, so that an
+        // interrupted ensemble continues with `--resume` (the job is kept in config.toml).
+        let store = match &run {
+            Some(run) => {
+                if args.resume.is_none() {
+                    run.clear()?;
+                    run.write("config.toml", config.to_toml().as_bytes())?;
+                }
+                Some(RunDirMembers {
+                    run,
+                    interrupt: Some(Interrupt::install()?),
+                })
+            }
+            None => None,
+        };
+        let on_member = |i: usize, r: &TrainReport| {
             println!(
                 "member {i} trained: best epoch {}, val acc {:.4}",
                 r.best_epoch, r.best_val_acc
             )
-        })?;
-        print_members(&ens.report);
-        if let Some(run) = &run {
-            run.clear()?;
-            let parts = ens.configs.iter().zip(&ens.models);
-            for (i, ((c, model), r)) in parts.zip(&ens.report.train_reports).enumerate() {
-                let names = &ens.data.class_names;
-                write_member(
-                    run,
-                    &format!("member-{i}"),
-                    c,
-                    Some(r),
-                    model.as_ref(),
-                    names,
-                )?;
+        };
+        let store_ref = store.as_ref().map(|s| s as &dyn MemberStore);
+        let ens = match train_ensemble_in(&config, &settings, store_ref, &on_member) {
+            Err(e @ TrainError::Interrupted { .. }) => {
+                if let Some(run) = &run {
+                    eprintln!(
+                        "the ensemble can be continued with: nn-train ensemble --resume {} --members {}",
+                        run.path().display(),
+                        args.members
+                    );
+                }
+                return Err(e.into());
             }
-        }
+            r => r?,
+        };
+        print_members(&ens.report);
         ens.report
     };
     let json = serde_json::to_string_pretty(&report).expect("reports serialise");
@@ -133,30 +181,6 @@ pub fn run(args: Args) -> CliResult {
         write_atomic(path, json.as_bytes())?;
         println!("wrote {}", path.display());
     }
-    Ok(())
-}
-
-/// Writes one member's run folder `sub` inside `run` and marks it complete.
-fn write_member(
-    run: &RunDir,
-    sub: &str,
-    config: &TrainConfig,
-    report: Option<&TrainReport>,
-    model: &dyn nn_core::Module,
-    class_names: &[String],
-) -> Result<(), TrainError> {
-    run.write(&format!("{sub}/config.toml"), config.to_toml().as_bytes())?;
-    let names = serde_json::to_string_pretty(class_names).expect("strings serialise");
-    run.write(&format!("{sub}/{CLASSES_FILE}"), names.as_bytes())?;
-    if let Some(r) = report {
-        let json = serde_json::to_string_pretty(r).expect("reports serialise");
-        run.write(&format!("{sub}/report.json"), json.as_bytes())?;
-    }
-    run.write_with(
-        &format!("{sub}/model.safetensors"),
-        |p| -> Result<(), TrainError> { Ok(nn_core::checkpoint::save(model, p)?) },
-    )?;
-    run.commit_sub(sub)?;
     Ok(())
 }
 

@@ -48,9 +48,6 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// The largest `--tta-pad` accepted (a padded image is (side + 2·pad)² pixels per channel).
-const MAX_TTA_PAD: usize = 1024;
-
 /// One run's figures in report.json.
 #[derive(Serialize)]
 struct RunResult {
@@ -138,16 +135,9 @@ pub fn print_metrics(metrics: &ClassMetrics) {
 pub fn run(args: Args) -> CliResult {
     let tta = Tta {
         mode: args.tta,
-        pad: match args.tta_pad {
-            Some(p) if p > MAX_TTA_PAD => {
-                return Err(format!(
-                    "invalid --tta-pad {p}: expected at most {MAX_TTA_PAD} pixels of padding"
-                )
-                .into());
-            }
-            p => p,
-        },
+        pad: args.tta_pad,
     };
+    tta.validate()?;
     let split = if args.val { "val" } else { "test" };
     let mut sets = Vec::with_capacity(args.run.len());
     let mut models: Vec<Box<dyn Module>> = Vec::with_capacity(args.run.len());

@@ -14,6 +14,7 @@ enum Lab {
     Init(super::lab_init::Args),
     Optimizers(super::lab_optimizers::Args),
     Search(super::lab_search::Args),
+    Regularize(super::lab_regularize::Args),
 }
 
 /// Runs the subcommand.
@@ -22,5 +23,6 @@ pub fn run(args: Args) -> CliResult {
         Lab::Init(a) => super::lab_init::run(a),
         Lab::Optimizers(a) => super::lab_optimizers::run(a),
         Lab::Search(a) => super::lab_search::run(a),
+        Lab::Regularize(a) => super::lab_regularize::run(a),
     }
 }

@@ -11,6 +11,7 @@ pub mod finetune;
 pub mod lab;
 pub mod lab_init;
 pub mod lab_optimizers;
+pub mod lab_regularize;
 pub mod lab_search;
 pub mod lr_find;
 pub mod overfit;

@@ -40,6 +40,7 @@ pub fn run(args: Args) -> CliResult {
         mode: args.tta,
         pad: args.tta_pad,
     };
+    tta.validate()?;
     let model = run.model.as_ref();
     if tta.mode != TtaMode::None {
         let check = tta_self_check(

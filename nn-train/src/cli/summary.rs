@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use nn_optim::OptimizerConfig;
-use nn_train::TrainConfig;
 use nn_train::data::prepare;
 
 use super::{CliResult, load_config};
@@ -24,18 +22,6 @@ pub struct Args {
     /// Batch size of the memory estimate (default: the job's).
     #[arg(long)]
     batch: Option<usize>,
-}
-
-/// Values the optimizer keeps per parameter (momentum, moments, L-BFGS history).
-fn optimizer_slots(config: &TrainConfig) -> usize {
-    match &config.optimizer {
-        OptimizerConfig::Sgd(c) => usize::from(c.momentum != 0.0),
-        OptimizerConfig::AdaGrad(_) => 1,
-        OptimizerConfig::RmsProp(c) => 1 + usize::from(c.momentum != 0.0) + usize::from(c.centered),
-        OptimizerConfig::Adam(c) => 2 + usize::from(c.amsgrad),
-        OptimizerConfig::AdamW(c) => 2 + usize::from(c.amsgrad),
-        OptimizerConfig::Lbfgs(c) => 2 * c.history_size + 2,
-    }
 }
 
 /// Runs the subcommand.
@@ -69,7 +55,7 @@ pub fn run(args: Args) -> CliResult {
         );
     }
     let batch = args.batch.unwrap_or(config.batch_size);
-    let slots = optimizer_slots(&config);
+    let slots = nn_train::memory_check::optimizer_slots(&config);
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     println!(
         "parameters {} ({:.1} MiB), buffers {}, activations {} values ({:.2} MiB) per sample",
@@ -86,5 +72,17 @@ pub fn run(args: Args) -> CliResult {
         mib(e.training_bytes_upper(batch, slots)),
         mib(e.eval_bytes(batch))
     );
+    if let Some(b) = nn_train::memory_check::Budget::from_env()? {
+        let fits = if e.training_bytes(batch, slots) <= b.bytes {
+            "fits"
+        } else {
+            "does not fit: `train` refuses this job"
+        };
+        println!(
+            "available memory {} ({}): {fits}",
+            nn_train::memory_check::human(b.bytes),
+            b.source
+        );
+    }
     Ok(())
 }

@@ -58,6 +58,8 @@ pub struct Args {
 /// folder, prints and writes, and sends the job and the checkpoint of a resumed run to the
 /// others.
 pub fn run(args: Args, dist: &Dist) -> CliResult {
+    // Before any data is loaded: a signal during start-up is seen at the first step.
+    Interrupt::install()?;
     let root = dist.is_root();
     // Rank 0 checks and locks the run folder before any data is loaded.
     let run = dist.agree(if root { open_run(&args) } else { Ok(None) })?;
@@ -309,6 +311,11 @@ fn write_outputs(
         r.test_loss,
         r.test_acc
     );
+    if config.data.no_validation {
+        println!(
+            "no validation (data.no_validation): no model selection, the last epoch's weights are kept"
+        );
+    }
     if let (Some(ema_val), Some(ema_test)) = (r.ema_best_val_acc, r.ema_test_acc) {
         println!(
             "EMA weights: best val acc {ema_val:.4} (raw {:.4}); kept {:?} (test acc raw {:.4}, EMA {ema_test:.4})",

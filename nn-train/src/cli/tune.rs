@@ -64,6 +64,11 @@ pub struct Args {
     /// Seed of the sampling (trials train with the job's seed).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Continue the interrupted search in --out (run the same command with --resume added):
+    /// the trials in its trials.json are kept, the rest are trained; the job must be the one
+    /// it started with (--out/job.toml).
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Runs the subcommand; under `mpirun` (feature `mpi`) the trials are spread over the ranks
@@ -77,12 +82,31 @@ pub fn run(args: Args, dist: &Dist) -> CliResult {
         return Err("--space and --out are required".into());
     };
     let loaded = load_config(args.config.as_deref()).and_then(|base| {
-        let space =
-            SearchSpace::load(&space_path).map_err(|e| TrainError::Collective(e.to_string()))?;
+        let space = SearchSpace::load(&space_path).map_err(|e| TrainError::Input(e.to_string()))?;
         Ok((base, space))
     });
     let (base, space) = dist.agree(loaded)?;
     let root = dist.is_root();
+    // The job is kept beside the trials, so that --resume continues the same search only.
+    // Rank 0 reads what an interrupted search left and sends it to every rank.
+    let job_file = out.join("job.toml");
+    let done = dist.agree(match (root, args.resume) {
+        (true, true) => trials_to_resume(&out, &base),
+        (true, false) => write_atomic(&job_file, base.to_toml().as_bytes())
+            .map(|()| Vec::new())
+            .map_err(|e| TrainError::Input(e.to_string())),
+        (false, _) => Ok(Vec::new()),
+    })?;
+    let done: Vec<TrialRecord> = if dist.size() > 1 {
+        let json = serde_json::to_vec(&done).expect("trial records serialise");
+        let json = dist.comm().broadcast(0, json)?;
+        serde_json::from_slice(&json).map_err(|e| TrainError::Collective(e.to_string()))?
+    } else {
+        done
+    };
+    if root && !done.is_empty() {
+        println!("resuming: {} trial(s) already done are kept", done.len());
+    }
     let settings = SearchSettings {
         strategy: match args.grid {
             Some(points) => Strategy::Grid { points },
@@ -120,17 +144,21 @@ pub fn run(args: Args, dist: &Dist) -> CliResult {
         );
     }
     // The trials so far are rewritten after each one, so an interrupted search keeps them.
-    let mut done: Vec<TrialRecord> = Vec::new();
-    let result = search_on(dist, &base, &space, &settings, &mut |t| {
+    let mut so_far: Vec<TrialRecord> = Vec::new();
+    let result = search_on(dist, &base, &space, &settings, &done, &mut |t| {
         if !root {
             return;
         }
-        println!("{}", progress_line(t));
-        done.push(t.clone());
-        rank(&mut done);
-        let json = serde_json::to_string_pretty(&done).expect("trial records serialise");
+        if done.contains(t) {
+            println!("{} (kept)", progress_line(t));
+        } else {
+            println!("{}", progress_line(t));
+        }
+        so_far.push(t.clone());
+        rank(&mut so_far);
+        let json = serde_json::to_string_pretty(&so_far).expect("trial records serialise");
         let written = write_atomic(&out.join("trials.json"), json.as_bytes())
-            .and_then(|()| write_atomic(&out.join("trials.csv"), to_csv(&done).as_bytes()));
+            .and_then(|()| write_atomic(&out.join("trials.csv"), to_csv(&so_far).as_bytes()));
         if let Err(e) = written {
             eprintln!("warning: {e}");
         }
@@ -146,6 +174,34 @@ pub fn run(args: Args, dist: &Dist) -> CliResult {
     match dist.agree(shared) {
         Ok(()) => Ok(()),
         Err(_) => written,
+    }
+}
+
+/// The trials an interrupted search in `out` finished (its trials.json; none if it has none
+/// yet), after checking that it was started with the same job (`out/job.toml`).
+fn trials_to_resume(
+    out: &std::path::Path,
+    base: &nn_train::TrainConfig,
+) -> Result<Vec<TrialRecord>, TrainError> {
+    let job_file = out.join("job.toml");
+    let started = std::fs::read_to_string(&job_file).map_err(|e| {
+        TrainError::Input(format!("{}: {e} (nothing to resume)", job_file.display()))
+    })?;
+    if started != base.to_toml() {
+        return Err(TrainError::Input(format!(
+            "{}: the search in {} was started with another job; resume it with the same \
+             --config (or search into a new --out)",
+            job_file.display(),
+            out.display()
+        )));
+    }
+    let path = out.join("trials.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            TrainError::Input(format!("{}: not a list of trials: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(TrainError::Input(format!("{}: {e}", path.display()))),
     }
 }
 

@@ -13,6 +13,9 @@
 //! | [`optimizers_job`] | the same optimizers' loss curves on a real job |
 //! | [`optimizers_plot`] | contour plots of the paths, loss per step, the job's curves |
 //! | [`search`], [`search_plot`] | random against grid search on the same budget, the lecture's figure, every trial's curve |
+//! | [`regularize`] | one job with each regulariser in turn: the variants, the baseline with none |
+//! | [`regularize_run`] | training a variant: the clean train/validation gap per epoch, the test-time rule against Monte-Carlo averaging |
+//! | [`regularize_report`], [`regularize_plot`] | the whole experiment, its verdict and its pictures |
 //! | [`schedule`] | the learning rate of every step of a job, before training (`nn-train schedule`) |
 
 pub mod health;
@@ -22,6 +25,10 @@ pub mod init_plot;
 pub mod optimizers;
 pub mod optimizers_job;
 pub mod optimizers_plot;
+pub mod regularize;
+pub mod regularize_plot;
+pub mod regularize_report;
+pub mod regularize_run;
 pub mod schedule;
 pub mod search;
 pub mod search_plot;
@@ -30,4 +37,6 @@ pub mod stats;
 pub use health::{Diagnosis, Health};
 pub use init::{InitCase, InitCaseReport, InitLabConfig, lecture_cases};
 pub use init_job::init_job;
+pub use regularize::Regularizer;
+pub use regularize_report::{RegularizeLabConfig, RegularizeReport, run_regularize_lab};
 pub use schedule::{LrTrace, lr_trace};

@@ -86,6 +86,9 @@ pub struct Panel {
     pub legend: Option<Legend>,
     /// Integer x axis (layers, epochs): ticks only at whole numbers.
     pub x_integer: bool,
+    /// Names of the x positions 0, 1, …, n − 1 (a categorical axis: ticks at whole numbers,
+    /// labelled with the names); empty: numeric labels.
+    pub x_names: Vec<String>,
 }
 
 /// A corner for the legend.
@@ -168,7 +171,10 @@ fn label(v: f64, log: bool) -> String {
         } else {
             format!("{x:.1e}")
         }
-    } else if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e4) {
+    } else if v.abs() < 1e-12 {
+        // Tick positions computed as lo + k·step land a rounding error off 0 (-1.1e-16).
+        "0".to_string()
+    } else if v.abs() < 1e-2 || v.abs() >= 1e4 {
         format!("{v:.1e}")
     } else {
         let s = format!("{v:.3}");
@@ -227,14 +233,26 @@ fn draw_panel<DB: DrawingBackend>(
         .build_cartesian_2d(xlo..xhi, ylo..yhi)
         .map_err(e2s)?;
     let (xl, yl) = (p.x_log, p.y_log);
-    let int_ticks = ((xhi - xlo).floor() as usize + 1).clamp(2, 12);
+    let named = !p.x_names.is_empty();
+    let int_ticks = if named {
+        ((xhi - xlo).ceil() as usize + 1).max(2)
+    } else {
+        ((xhi - xlo).floor() as usize + 1).clamp(2, 12)
+    };
     c.configure_mesh()
         .x_desc(&p.x_label)
         .y_desc(&p.y_label)
-        .x_labels(if p.x_integer { int_ticks } else { 10 })
+        .x_labels(if p.x_integer || named { int_ticks } else { 10 })
         .x_label_formatter(&|v| {
-            if p.x_integer && (v - v.round()).abs() > 1e-6 {
+            if (p.x_integer || named) && (v - v.round()).abs() > 1e-6 {
                 String::new()
+            } else if named {
+                let i = v.round();
+                if i >= 0.0 && (i as usize) < p.x_names.len() {
+                    p.x_names[i as usize].clone()
+                } else {
+                    String::new()
+                }
             } else {
                 label(*v, xl)
             }
@@ -330,5 +348,7 @@ mod tests {
         assert_eq!(label(-3.0, true), "1e-3");
         assert_eq!(label(0.25, false), "0.25");
         assert_eq!(label(2.0, false), "2");
+        assert_eq!(label(-1.1e-16, false), "0");
+        assert_eq!(label(5e-3, false), "5.0e-3");
     }
 }

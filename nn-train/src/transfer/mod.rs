@@ -226,6 +226,7 @@ pub fn apply_transfer(
 ) -> Result<TransferReport> {
     let path = settings.init_from.as_path();
     let state = read_file(path)?;
+    crate::saved_run::check_finite(&state, path)?;
     let params = model.named_parameters();
     let mut tensors: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     tensors.extend(model.named_buffers().into_iter().map(|(n, _)| n));

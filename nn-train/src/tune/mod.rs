@@ -38,7 +38,7 @@
 //! | [`sampler`] | random and grid samples, per-trial streams, coarse-to-fine [`narrow`] |
 //! | [`kill`] | [`ExplodeGuard`]: stop a trial whose loss explodes |
 //! | [`trial`] | [`run_trial`], [`TrialRecord`], [`TrialStatus`] |
-//! | [`search`](mod@search) | [`search`](fn@search), [`SearchSettings`], [`SearchResult`] |
+//! | [`search`](mod@search) | [`search`](fn@search), [`search_resumed`], [`SearchSettings`], [`SearchResult`] |
 //! | [`output`] | `trials.json`, `trials.csv`, `best.toml`; the terminal table |
 //! | [`error`] | [`TuneError`] |
 
@@ -56,6 +56,6 @@ pub use error::TuneError;
 pub use kill::{ExplodeGuard, Explosion};
 pub use output::{format_table, progress_line, to_csv, write_results};
 pub use sampler::{grid_samples, narrow, narrow_dimension, random_samples, trial_rng};
-pub use search::{SearchResult, SearchSettings, Strategy, rank, search, search_on};
+pub use search::{SearchResult, SearchSettings, Strategy, rank, search, search_on, search_resumed};
 pub use space::{Dimension, EXAMPLE_SPACE, Sample, SearchSpace};
 pub use trial::{CurvePoint, TrialRecord, TrialStatus, run_trial};

@@ -163,25 +163,50 @@ pub fn search(
     settings: &SearchSettings,
     on_trial: &mut dyn FnMut(&TrialRecord),
 ) -> Result<SearchResult, TuneError> {
-    search_on(&Dist::single(), base, space, settings, on_trial)
+    search_resumed(base, space, settings, &[], on_trial)
 }
 
-/// [`search`] spread over the ranks of `dist` (`mpirun -np N nn-train tune ...`): trial `i` of
-/// a stage (in plan order) runs on rank `i mod N` (in `settings.parallel` threads there), and
-/// at the end of each stage every rank receives every record, so all ranks rank, narrow and
+/// [`search`] continuing an interrupted search of the same job, space and settings: a trial
+/// found in `done` (the records an earlier run reported, e.g. its trials.json) with the same
+/// stage, number, values and epochs is taken as it is instead of being trained again (and
+/// reported to `on_trial` again). The samples are drawn from the seed exactly as before, so
+/// the search, and its result, is the one the interrupted run would have finished.
+pub fn search_resumed(
+    base: &TrainConfig,
+    space: &SearchSpace,
+    settings: &SearchSettings,
+    done: &[TrialRecord],
+    on_trial: &mut dyn FnMut(&TrialRecord),
+) -> Result<SearchResult, TuneError> {
+    search_on(&Dist::single(), base, space, settings, done, on_trial)
+}
+
+/// [`search_resumed`] spread over the ranks of `dist` (`mpirun -np N nn-train tune ...`): trial
+/// `i` of a stage (in plan order) runs on rank `i mod N` (in `settings.parallel` threads there),
+/// and at the end of each stage every rank receives every record, so all ranks rank, narrow and
 /// plan the next stage identically. Trials are seeded by their id and the job's seed alone,
 /// so the result equals the sequential search's (only [`TrialRecord::seconds`] differs).
 /// `on_trial` sees this rank's trials as they end and the other ranks' at the end of the stage.
+/// Every rank must be given the same `done`.
 pub fn search_on(
     dist: &Dist,
     base: &TrainConfig,
     space: &SearchSpace,
     settings: &SearchSettings,
+    done: &[TrialRecord],
     on_trial: &mut dyn FnMut(&TrialRecord),
 ) -> Result<SearchResult, TuneError> {
     settings.validate()?;
     space.validate()?;
     base.validate()?;
+    if base.data.no_validation {
+        return Err(crate::error::TrainError::Invalid {
+            field: "data.no_validation".into(),
+            value: "true".into(),
+            expected: "false for tune (trials are ranked by validation accuracy)".into(),
+        }
+        .into());
+    }
     preflight(base, space)?;
     let mut result = SearchResult {
         trials: Vec::new(),
@@ -205,14 +230,23 @@ pub fn search_on(
         let first_id = next_id;
         next_id += samples.len();
         let mut records = run_stage(dist, settings.parallel, samples.len(), on_trial, |i| {
-            run_trial(
-                base,
-                &samples[i],
-                stage,
-                first_id + i,
-                epochs,
-                settings.explode_factor,
-            )
+            let kept = done.iter().find(|r| {
+                r.stage == stage
+                    && r.trial == first_id + i
+                    && r.values == samples[i]
+                    && r.epochs == epochs
+            });
+            match kept {
+                Some(r) => r.clone(),
+                None => run_trial(
+                    base,
+                    &samples[i],
+                    stage,
+                    first_id + i,
+                    epochs,
+                    settings.explode_factor,
+                ),
+            }
         })?;
         rank(&mut records);
         let top: Vec<&TrialRecord> = records

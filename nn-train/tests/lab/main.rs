@@ -5,6 +5,7 @@
 mod doctor;
 mod init;
 mod optimizers;
+mod regularize;
 mod schedule;
 mod search;
 

@@ -108,7 +108,7 @@ impl Geom {
         );
         let g = o.groups;
         assert!(
-            g >= 1 && x[1] % g == 0 && wt[0] % g == 0 && wt[1] * g == x[1],
+            g >= 1 && x[1].is_multiple_of(g) && wt[0].is_multiple_of(g) && wt[1] * g == x[1],
             "conv2d: input {x:?} and weight {wt:?} do not fit groups = {g} (need C_in divisible \
              by groups, C_out divisible by groups and weight.shape[1] = C_in / groups)"
         );

@@ -25,6 +25,7 @@
 
 mod backward;
 mod depthwise;
+mod direct;
 mod forward;
 mod geometry;
 mod im2col;
@@ -37,12 +38,15 @@ pub use geometry::Conv2dOptions;
 use geometry::Geom;
 use ndarray::IxDyn;
 
+use super::layout;
 use crate::autograd::{Backward, BackwardCtx};
 use crate::tensor::{Array, Tensor};
 
 struct Conv2dBackward {
     geom: Geom,
     has_bias: bool,
+    /// The input (and output) are channels-last and the direct kernels apply.
+    direct: bool,
 }
 
 impl Backward for Conv2dBackward {
@@ -55,6 +59,9 @@ impl Backward for Conv2dBackward {
         let need_x = ctx.needs_grad(0);
         let need_w = ctx.needs_grad(1);
         let need_b = self.has_bias && ctx.needs_grad(2);
+        if self.direct {
+            return self.backward_direct(ctx, grad, (need_x, need_w, need_b));
+        }
         let x = ctx.inputs[0].data().as_standard_layout();
         let w = ctx.inputs[1].data().as_standard_layout();
         let dy_std = grad.as_standard_layout();
@@ -87,12 +94,57 @@ impl Backward for Conv2dBackward {
         let shaped = |v: Vec<f32>, s: &[usize]| {
             Array::from_shape_vec(IxDyn(s), v).expect("gradient has the input's shape")
         };
-        let mut out = vec![
-            dx.map(|v| shaped(v, ctx.inputs[0].shape())),
-            dw.map(|v| shaped(v, ctx.inputs[1].shape())),
-        ];
+        let dx = dx.map(|v| shaped(v, ctx.inputs[0].shape()));
+        // A channels-last input gets its gradient channels-last too.
+        let dx = dx.map(|a| {
+            if layout::is_channels_last(ctx.inputs[0].data()) {
+                let c = layout::to_channels_last_array(&a);
+                crate::buffer_pool::recycle(a);
+                c
+            } else {
+                a
+            }
+        });
+        let mut out = vec![dx, dw.map(|v| shaped(v, ctx.inputs[1].shape()))];
         if self.has_bias {
             out.push(db.map(|v| shaped(v, &[g.cout])));
+        }
+        out
+    }
+}
+
+impl Conv2dBackward {
+    /// Backward of the channels-last direct path: dx channels-last.
+    fn backward_direct(
+        &self,
+        ctx: &BackwardCtx<'_>,
+        grad: Array,
+        need: (bool, bool, bool),
+    ) -> Vec<Option<Array>> {
+        let g = &self.geom;
+        let x = ctx.inputs[0]
+            .data()
+            .as_slice_memory_order()
+            .expect("channels-last input is contiguous");
+        let w = ctx.inputs[1].data().as_standard_layout();
+        let w = w.as_slice().expect("standard layout");
+        let r = {
+            let dy = layout::nhwc_slice(&grad);
+            let r = direct::backward(g, x, w, &dy, need);
+            if let std::borrow::Cow::Owned(v) = dy {
+                crate::buffer_pool::recycle_vec(v);
+            }
+            r
+        };
+        crate::buffer_pool::recycle(grad);
+        let dx =
+            r.dx.map(|v| layout::channels_last_array([g.n, g.cin, g.h, g.w], v));
+        let shaped = |v: Vec<f32>, s: &[usize]| {
+            Array::from_shape_vec(IxDyn(s), v).expect("gradient has the parameter's shape")
+        };
+        let mut out = vec![dx, r.dw.map(|v| shaped(v, ctx.inputs[1].shape()))];
+        if self.has_bias {
+            out.push(r.db.map(|v| shaped(v, &[g.cout])));
         }
         out
     }
@@ -125,24 +177,31 @@ impl Tensor {
                 g.cout
             );
         }
-        let x = self.data().as_standard_layout();
         let w = weight.data().as_standard_layout();
         let bias_data = bias.map(|b| b.data().as_standard_layout());
-        let (xs, ws) = (
-            x.as_slice().expect("standard layout"),
-            w.as_slice().expect("standard layout"),
-        );
+        let ws = w.as_slice().expect("standard layout");
         let bs = bias_data
             .as_ref()
             .map(|b| b.as_slice().expect("standard layout"));
-        let y = if winograd::applies(&g) {
-            winograd::forward(&g, xs, ws, bs)
-        } else if g.groups > 1 && g.cin_g() == 1 {
-            depthwise::forward(&g, xs, ws, bs)
+        let channels_last = layout::is_channels_last(self.data());
+        let direct = channels_last && direct::applies(&g);
+        let y = if direct {
+            let xs = self
+                .data()
+                .as_slice_memory_order()
+                .expect("channels-last is contiguous");
+            let y = direct::forward(&g, xs, ws, None, bs, false);
+            layout::channels_last_array(g.out_shape(), y)
         } else {
-            forward::forward(&g, xs, ws, bs)
+            let y = Self::conv2d_contiguous(&g, self, ws, bs);
+            if channels_last {
+                let c = layout::to_channels_last_array(&y);
+                crate::buffer_pool::recycle(y);
+                c
+            } else {
+                y
+            }
         };
-        let y = Array::from_shape_vec(IxDyn(&g.out_shape()), y).expect("output shape");
         let mut inputs = vec![self.clone(), weight.clone()];
         if let Some(b) = bias {
             inputs.push(b.clone());
@@ -153,8 +212,64 @@ impl Tensor {
             Conv2dBackward {
                 geom: g,
                 has_bias: bias.is_some(),
+                direct,
             },
         )
+    }
+
+    /// Inference only (no graph): `relu?(scale[o]·conv2d(x, w)[o] + shift[o])` computed in one
+    /// pass by the direct kernels, the scale folded into the weights and the shift (plus
+    /// `scale·bias`) added before the store: a convolution followed by an evaluation-mode
+    /// BatchNorm (and ReLU) as one op. `None` when the direct kernels do not apply (the input is
+    /// not channels-last, or the convolution is grouped); then compute the ops one by one.
+    pub(crate) fn conv2d_affine_inference(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        options: Conv2dOptions,
+        (scale, shift): (&[f32], &[f32]),
+        relu: bool,
+    ) -> Option<Tensor> {
+        let g = Geom::new(self.shape(), weight.shape(), &options);
+        if !layout::is_channels_last(self.data()) || !direct::applies(&g) {
+            return None;
+        }
+        assert!(scale.len() == g.cout && shift.len() == g.cout);
+        let w = weight.data().as_standard_layout();
+        let ws = w.as_slice().expect("standard layout");
+        let b: Vec<f32> = match bias {
+            Some(b) => b
+                .to_vec()
+                .iter()
+                .zip(scale.iter().zip(shift))
+                .map(|(b, (s, t))| b * s + t)
+                .collect(),
+            None => shift.to_vec(),
+        };
+        let xs = self
+            .data()
+            .as_slice_memory_order()
+            .expect("channels-last is contiguous");
+        let y = direct::forward(&g, xs, ws, Some(scale), Some(&b), relu);
+        Some(Tensor::from_array(layout::channels_last_array(
+            g.out_shape(),
+            y,
+        )))
+    }
+
+    /// The convolution of a row-major copy of `x` (im2col, Winograd or depthwise kernels).
+    fn conv2d_contiguous(g: &Geom, x: &Tensor, ws: &[f32], bs: Option<&[f32]>) -> Array {
+        let g = *g;
+        let x = x.data().as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
+        let y = if winograd::applies(&g) {
+            winograd::forward(&g, xs, ws, bs)
+        } else if g.groups > 1 && g.cin_g() == 1 {
+            depthwise::forward(&g, xs, ws, bs)
+        } else {
+            forward::forward(&g, xs, ws, bs)
+        };
+        Array::from_shape_vec(IxDyn(&g.out_shape()), y).expect("output shape")
     }
 }
 

@@ -1,5 +1,7 @@
 //! Convolution tests: naive reference, gradient checks, thread-count independence.
 
+use proptest::prelude::*;
+
 use super::Conv2dOptions;
 use crate::Tensor;
 use crate::gradcheck::assert_gradients;
@@ -284,4 +286,156 @@ fn too_small_input_is_reported() {
         None,
         Conv2dOptions::default(),
     );
+}
+
+/// A channels-last input takes the direct kernels: the same values and gradients as the
+/// row-major path, and channels-last output and input gradient.
+#[test]
+fn channels_last_matches_row_major() {
+    for (o, k, bias) in [
+        (Conv2dOptions::default().with_padding(1), 3, true),
+        (
+            Conv2dOptions::default().with_padding(1).with_stride(2),
+            3,
+            false,
+        ),
+        (Conv2dOptions::default().with_stride(2), 1, false),
+        (
+            Conv2dOptions::default().with_padding(1).with_groups(2),
+            3,
+            true,
+        ),
+    ] {
+        let x = Tensor::randn(&[3, 6, 9, 8], 0.0, 1.0, &mut seeded(1));
+        let w = Tensor::randn(&[20, 6 / o.groups, k, k], 0.0, 0.3, &mut seeded(2));
+        let b = Tensor::randn(&[20], 0.0, 0.3, &mut seeded(3));
+        let run = |cl: bool| {
+            let xs = x.detach().with_requires_grad();
+            let (ws, bs) = (
+                w.detach().with_requires_grad(),
+                b.detach().with_requires_grad(),
+            );
+            let input = if cl {
+                xs.to_channels_last()
+            } else {
+                xs.clone()
+            };
+            let y = input.conv2d(&ws, bias.then_some(&bs), o);
+            assert_eq!(y.is_channels_last(), cl);
+            let g = Tensor::randn(y.shape(), 0.0, 1.0, &mut seeded(4));
+            (&y * &g).sum_all().backward();
+            let v = |t: &Tensor| t.grad().map(|g| g.iter().copied().collect::<Vec<f32>>());
+            (y.to_vec(), v(&xs), v(&ws), v(&bs))
+        };
+        let (a, b2) = (run(false), run(true));
+        let close = |p: &[f32], q: &[f32]| {
+            p.iter()
+                .zip(q)
+                .all(|(u, v)| (u - v).abs() <= 1e-4 * (1.0 + v.abs()))
+        };
+        assert!(close(&a.0, &b2.0), "output {o:?}");
+        assert!(close(&a.1.unwrap(), &b2.1.unwrap()), "input gradient {o:?}");
+        assert!(
+            close(&a.2.unwrap(), &b2.2.unwrap()),
+            "weight gradient {o:?}"
+        );
+        if bias {
+            assert!(close(&a.3.unwrap(), &b2.3.unwrap()), "bias gradient {o:?}");
+        }
+    }
+    assert_gradients(
+        |t| {
+            t[0].to_channels_last().conv2d(
+                &t[1],
+                Some(&t[2]),
+                Conv2dOptions::default().with_padding(1).with_stride(2),
+            )
+        },
+        &[&[2, 3, 5, 5], &[4, 3, 3, 3], &[4]],
+        9,
+    );
+}
+
+/// Values and gradients (input, weight, bias) of `Σ conv2d(x)·g`, with the input stored
+/// channels-last (the direct kernels) or row-major (the im2col path).
+#[allow(clippy::type_complexity)]
+fn conv_and_grads(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    o: Conv2dOptions,
+    channels_last: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+    let xs = x.detach().with_requires_grad();
+    let ws = w.detach().with_requires_grad();
+    let bs = b.map(|b| b.detach().with_requires_grad());
+    let input = if channels_last {
+        xs.to_channels_last()
+    } else {
+        xs.clone()
+    };
+    let y = input.conv2d(&ws, bs.as_ref(), o);
+    let g = Tensor::randn(y.shape(), 0.0, 1.0, &mut seeded(99));
+    (&y * &g).sum_all().backward();
+    let v = |t: &Tensor| t.grad().unwrap().iter().copied().collect::<Vec<f32>>();
+    (y.to_vec(), v(&xs), v(&ws), bs.as_ref().map(v))
+}
+
+fn assert_close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (u, v)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+            "{what}[{i}]: {u} (channels-last) vs {v} (row-major)"
+        );
+    }
+}
+
+/// 64 → 64 channels, 3×3, stride 1: the channels-last forward and backward take the Winograd
+/// kernels; the same values and gradients as the row-major path.
+#[test]
+fn channels_last_winograd_matches_row_major() {
+    let o = Conv2dOptions::default().with_padding(1);
+    let x = Tensor::randn(&[2, 64, 6, 7], 0.0, 1.0, &mut seeded(11));
+    let w = Tensor::randn(&[64, 64, 3, 3], 0.0, 0.05, &mut seeded(12));
+    let b = Tensor::randn(&[64], 0.0, 0.3, &mut seeded(13));
+    let (a, c) = (
+        conv_and_grads(&x, &w, Some(&b), o, false),
+        conv_and_grads(&x, &w, Some(&b), o, true),
+    );
+    assert_close(&c.0, &a.0, "output");
+    assert_close(&c.1, &a.1, "input gradient");
+    assert_close(&c.2, &a.2, "weight gradient");
+    assert_close(&c.3.unwrap(), &a.3.unwrap(), "bias gradient");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// Any convolution: the channels-last path gives the row-major (im2col) path's output and
+    /// gradients.
+    #[test]
+    fn channels_last_matches_row_major_on_any_shape(
+        n in 1usize..3, cin_g in 1usize..9, cout_g in 1usize..12, groups in 1usize..3,
+        h in 1usize..10, w in 1usize..10, k in 1usize..4, stride in 1usize..3,
+        pad in 0usize..3, dil in 1usize..3, bias in any::<bool>(), seed in 0u64..1000,
+    ) {
+        prop_assume!(h + 2 * pad > dil * (k - 1) && w + 2 * pad > dil * (k - 1));
+        let o = Conv2dOptions::default()
+            .with_stride(stride)
+            .with_padding(pad)
+            .with_dilation(dil)
+            .with_groups(groups);
+        let (cin, cout) = (cin_g * groups, cout_g * groups);
+        let x = Tensor::randn(&[n, cin, h, w], 0.0, 1.0, &mut seeded(seed));
+        let wt = Tensor::randn(&[cout, cin_g, k, k], 0.0, 0.3, &mut seeded(seed + 1));
+        let b = Tensor::randn(&[cout], 0.0, 0.3, &mut seeded(seed + 2));
+        let b = bias.then_some(&b);
+        let (a, c) = (conv_and_grads(&x, &wt, b, o, false), conv_and_grads(&x, &wt, b, o, true));
+        assert_close(&c.0, &a.0, "output");
+        assert_close(&c.1, &a.1, "input gradient");
+        assert_close(&c.2, &a.2, "weight gradient");
+        if let (Some(p), Some(q)) = (c.3, a.3) {
+            assert_close(&p, &q, "bias gradient");
+        }
+    }
 }

@@ -16,6 +16,7 @@
 //! on the number of threads.
 
 mod batch_norm;
+mod channels_last;
 mod group_norm;
 mod instance_norm;
 mod layer_norm;

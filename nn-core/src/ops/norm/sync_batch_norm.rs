@@ -184,7 +184,7 @@ impl Tensor {
         let beta = channel_values(bias, c, 0.0);
         let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
         let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
-        let y = channel_affine(x, c, l, &scale, &shift);
+        let y = channel_affine(x, (c, l), &scale, &shift, false);
         let mut inputs = vec![self.clone()];
         inputs.extend(weight.cloned());
         inputs.extend(bias.cloned());

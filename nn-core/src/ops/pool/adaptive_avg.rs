@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::planes;
 use crate::autograd::{Backward, BackwardCtx};
 use crate::ops::conv::lane_sum;
+use crate::ops::layout;
 use crate::tensor::{Array, Tensor};
 
 /// The input range of adaptive window `o` of `out` over `input` positions.
@@ -30,6 +31,9 @@ impl Backward for AdaptiveAvgBackward {
         let shape = ctx.inputs[0].shape();
         let (_, h, w) = planes("adaptive_avg_pool2d", shape);
         let (oh, ow) = self.out;
+        if self.out == (1, 1) && layout::is_channels_last(ctx.inputs[0].data()) {
+            return vec![Some(global_backward_channels_last(shape, &grad))];
+        }
         let mut dx = crate::buffer_pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
@@ -57,6 +61,44 @@ impl Backward for AdaptiveAvgBackward {
     }
 }
 
+/// Global average pooling of a channels-last `[N, C, H, W]` input: per sample, the mean of the
+/// rows of C channels (summed in f32 in fixed blocks, then divided), `[N, C, 1, 1]`.
+fn global_forward_channels_last(x: &crate::tensor::Data) -> Array {
+    let s = x.shape();
+    let (n, c, p) = (s[0], s[1], s[2] * s[3]);
+    let xs = x
+        .as_slice_memory_order()
+        .expect("channels-last is contiguous");
+    let mut y = vec![0.0f32; n * c];
+    y.par_chunks_mut(c)
+        .zip(xs.par_chunks(p * c))
+        .for_each(|(yn, xn)| {
+            for row in xn.chunks_exact(c) {
+                for (a, v) in yn.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            yn.iter_mut().for_each(|v| *v /= p as f32);
+        });
+    Array::from_shape_vec(IxDyn(&[n, c, 1, 1]), y).expect("output shape")
+}
+
+/// ∂L/∂x of global average pooling for a channels-last input: g[n, c] / (H·W) at every pixel,
+/// channels-last.
+fn global_backward_channels_last(shape: &[usize], grad: &Array) -> Array {
+    let (n, c, p) = (shape[0], shape[1], shape[2] * shape[3]);
+    let g: Vec<f32> = grad.iter().map(|v| v / p as f32).collect();
+    let mut dx = crate::buffer_pool::take(n * c * p); // every element is written
+    dx.par_chunks_mut(p * c)
+        .zip(g.par_chunks(c))
+        .for_each(|(dn, gn)| {
+            for row in dn.chunks_exact_mut(c) {
+                row.copy_from_slice(gn);
+            }
+        });
+    layout::channels_last_array([n, c, shape[2], shape[3]], dx)
+}
+
 impl Tensor {
     /// Adaptive average pooling of this `[N, C, H, W]` tensor to `[N, C, oH, oW]`, as PyTorch's
     /// `F.adaptive_avg_pool2d`; see the [module docs](crate::ops::pool).
@@ -79,6 +121,10 @@ impl Tensor {
             self.shape()
         );
         let (oh, ow) = out;
+        if out == (1, 1) && layout::is_channels_last(self.data()) {
+            let y = global_forward_channels_last(self.data());
+            return Tensor::from_op(y, vec![self.clone()], AdaptiveAvgBackward { out });
+        }
         let x = self.data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let mut y = crate::buffer_pool::take(np * oh * ow); // every output is written
@@ -139,6 +185,21 @@ mod tests {
         let y = x.global_avg_pool2d();
         assert_eq!(y.shape(), &[1, 2, 1, 1]);
         assert_eq!(y.to_vec(), vec![1.5, 5.5]);
+    }
+
+    #[test]
+    fn channels_last_global_pool() {
+        let x = Tensor::randn(&[3, 5, 4, 6], 0.0, 1.0, &mut crate::rng::seeded(4));
+        let a = x.global_avg_pool2d().to_vec();
+        let b = x.to_channels_last().global_avg_pool2d().to_vec();
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() < 1e-6, "{u} vs {v}");
+        }
+        assert_gradients(
+            |t| t[0].to_channels_last().global_avg_pool2d(),
+            &[&[2, 3, 4, 4]],
+            5,
+        );
     }
 
     #[test]

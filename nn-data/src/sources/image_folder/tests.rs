@@ -229,3 +229,99 @@ fn the_cache_returns_the_same_images_within_its_budget() {
     assert_eq!(cached.get(0).unwrap(), cached.get(0).unwrap());
     assert!(plain.get(0).is_err());
 }
+
+/// A PNG that declares `w × h` 8-bit gray pixels but holds a few bytes of data: decoding it
+/// would allocate `w · h` bytes; only the header may be read.
+pub(crate) fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A baseline JPEG whose frame header is patched to declare `w × h` (each < 65,536).
+pub(crate) fn jpeg_bomb(w: u16, h: u16) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+        .unwrap();
+    let sof = bytes
+        .windows(2)
+        .position(|m| m == [0xff, 0xc0])
+        .expect("a baseline JPEG has SOF0");
+    bytes[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn decompression_bombs_are_refused_from_the_header() {
+    let cfg = ImageFolderConfig::default();
+    let origin = Path::new("bomb.png");
+    let err = decode_image(&png_bomb(100_000, 100_000), origin, &cfg).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::ImageTooLarge {
+                width: 100_000,
+                height: 100_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bomb.png"), "{err}");
+    let err = decode_image(&jpeg_bomb(60_000, 60_000), Path::new("bomb.jpg"), &cfg).unwrap_err();
+    assert!(
+        matches!(err, DataError::ImageTooLarge { width: 60_000, .. }),
+        "{err}"
+    );
+    // Below the limit the (lying) file is decoded and found short: a typed error too.
+    let err = decode_image(&png_bomb(100, 100), origin, &cfg).unwrap_err();
+    assert!(matches!(err, DataError::UnreadableImage { .. }), "{err}");
+    // The limit is configurable, and applies to decode_bounded as well.
+    assert!(matches!(
+        decode_bounded(&png_bomb(100, 100), origin, 9_999),
+        Err(DataError::ImageTooLarge { .. })
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_an_error_naming_the_link() {
+    let dir = tree();
+    let link = dir.path().join("cat/sub/again");
+    std::os::unix::fs::symlink(dir.path().join("cat"), &link).unwrap();
+    let err = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("again") && err.to_string().contains("loop"),
+        "{err}"
+    );
+    // A link to a folder elsewhere (not a loop) is followed, as torchvision's os.walk does.
+    std::fs::remove_file(&link).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    write_image(
+        &elsewhere.path().join("x.png"),
+        6,
+        5,
+        [0, 0, 0],
+        ImageFormat::Png,
+    );
+    std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+    let ds = ImageFolder::new(dir.path(), ImageFolderConfig::default()).unwrap();
+    assert!(ds.files().iter().any(|(p, _)| p.ends_with("again/x.png")));
+}

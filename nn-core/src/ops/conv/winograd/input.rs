@@ -158,7 +158,7 @@ pub(super) fn input_transform_adjoint(
 /// The adjoint of [`split_row`] on the image part: `dst[i]` is padded column c = pw + i of the
 /// row whose even entries are `e` and odd entries are `o`.
 fn merge_row(e: &[f32], o: &[f32], pw: usize, dst: &mut [f32]) {
-    let (first, second, off1, off2) = if pw % 2 == 0 {
+    let (first, second, off1, off2) = if pw.is_multiple_of(2) {
         (e, o, pw / 2, pw / 2)
     } else {
         (o, e, pw / 2, pw / 2 + 1)
@@ -195,7 +195,7 @@ fn split_row(src: &[f32], pw: usize, eo: &mut [f32]) {
     let src = &src[..n];
     // Source pairs (src[2k], src[2k+1]) land on (e, o) at pw/2 + k (pw even) or on (o, e) at
     // (pw−1)/2 + k and (pw+1)/2 + k (pw odd).
-    let (first, second, off1, off2) = if pw % 2 == 0 {
+    let (first, second, off1, off2) = if pw.is_multiple_of(2) {
         (e, o, pw / 2, pw / 2)
     } else {
         (o, e, pw / 2, pw / 2 + 1)

@@ -17,9 +17,10 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
-use super::{Moments, dot_centered, sum64};
+use super::{Moments, channels_last, dot_centered, sum64};
 use crate::autograd::{Backward, BackwardCtx};
 use crate::module::Buffer;
+use crate::ops::layout;
 use crate::tensor::{Array, Tensor};
 
 /// The running mean and variance buffers of a batch-norm (or instance-norm) layer, shape `[C]`.
@@ -97,13 +98,13 @@ pub(crate) fn channel_moments(x: &[f32], (n, c, l): (usize, usize, usize)) -> Ve
         .collect()
 }
 
-/// y = scale[c]·x + shift[c] over a contiguous `[N, C, L]` buffer.
+/// y = scale[c]·x + shift[c] (then ReLU if `relu`) over a contiguous `[N, C, L]` buffer.
 pub(crate) fn channel_affine(
     x: &[f32],
-    c: usize,
-    l: usize,
+    (c, l): (usize, usize),
     scale: &[f32],
     shift: &[f32],
+    relu: bool,
 ) -> Vec<f32> {
     let mut y = crate::buffer_pool::take(x.len()); // every element is written
     if l == 0 {
@@ -118,7 +119,8 @@ pub(crate) fn channel_affine(
                 .zip(scale.iter().zip(shift))
             {
                 for (o, &v) in yp.iter_mut().zip(xp) {
-                    *o = a * v + b;
+                    let t = a * v + b;
+                    *o = if relu && t <= 0.0 { 0.0 } else { t };
                 }
             }
         });
@@ -181,6 +183,10 @@ struct BatchNormBackward {
     training: bool,
     has_weight: bool,
     has_bias: bool,
+    /// A ReLU follows, fused (the op's output is max(0, BN(x))).
+    relu: bool,
+    /// The input is channels-last (4-d).
+    channels_last: bool,
 }
 
 impl Backward for BatchNormBackward {
@@ -190,27 +196,26 @@ impl Backward for BatchNormBackward {
     fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
         let shape = ctx.inputs[0].shape();
         let (n, c, l) = ncl("batch_norm", shape);
+        let gamma = channel_values(self.has_weight.then(|| &ctx.inputs[1]), c, 1.0);
+        if self.channels_last {
+            return self.backward_channels_last(ctx, grad, &gamma);
+        }
         let x = ctx.inputs[0].data().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
+        let mut grad = grad;
+        if self.relu {
+            // ∂L/∂BN(x) = ∂L/∂y · 𝟙[y > 0].
+            let y = ctx.output.as_standard_layout();
+            ndarray::Zip::from(&mut grad)
+                .and(&y)
+                .for_each(|g, &y| *g = if y <= 0.0 { 0.0 } else { *g });
+        }
         let dy_std = grad.as_standard_layout();
         let dy = dy_std.as_slice().expect("standard layout");
-        let gamma = channel_values(self.has_weight.then(|| &ctx.inputs[1]), c, 1.0);
         let sums = channel_grad_sums(x, dy, (n, c, l), &self.mean);
         let m = (n * l) as f64;
         let dx = ctx.needs_grad(0).then(|| {
-            let coef: Vec<(f32, f32, f32)> = (0..c)
-                .map(|ci| {
-                    let (g, r, mu) = (gamma[ci] as f64, self.rstd[ci] as f64, self.mean[ci] as f64);
-                    if self.training {
-                        let (s1, s2) = sums[ci];
-                        // dx = γr·dy − γr³·S2/M·(x − μ) − γr·S1/M, S2 = Σ dy·(x − μ)
-                        let b = -g * r * r * r * s2 / m;
-                        ((g * r) as f32, b as f32, (-g * r * s1 / m - b * mu) as f32)
-                    } else {
-                        ((g * r) as f32, 0.0, 0.0)
-                    }
-                })
-                .collect();
+            let coef = self.coefficients(&gamma, &sums, m);
             let v = channel_dx(x, dy, (c, l), &coef);
             Array::from_shape_vec(IxDyn(shape), v).expect("input shape")
         });
@@ -218,6 +223,75 @@ impl Backward for BatchNormBackward {
         // step (instead of to the system allocator, whose fresh pages fault on first touch).
         drop(dy_std);
         crate::buffer_pool::recycle(grad);
+        self.outputs(ctx, dx, &sums)
+    }
+}
+
+impl BatchNormBackward {
+    /// The per-channel (a, b, k) of dx = a·dy + b·x + k.
+    fn coefficients(&self, gamma: &[f32], sums: &[(f64, f64)], m: f64) -> Vec<(f32, f32, f32)> {
+        (0..gamma.len())
+            .map(|ci| {
+                let (g, r, mu) = (gamma[ci] as f64, self.rstd[ci] as f64, self.mean[ci] as f64);
+                if self.training {
+                    let (s1, s2) = sums[ci];
+                    // dx = γr·dy − γr³·S2/M·(x − μ) − γr·S1/M, S2 = Σ dy·(x − μ)
+                    let b = -g * r * r * r * s2 / m;
+                    ((g * r) as f32, b as f32, (-g * r * s1 / m - b * mu) as f32)
+                } else {
+                    ((g * r) as f32, 0.0, 0.0)
+                }
+            })
+            .collect()
+    }
+
+    /// Backward for a channels-last input: two passes over rows of channels, the ReLU mask
+    /// applied on the fly, dx written over the upstream gradient's buffer.
+    fn backward_channels_last(
+        &self,
+        ctx: &BackwardCtx<'_>,
+        grad: Array,
+        gamma: &[f32],
+    ) -> Vec<Option<Array>> {
+        let shape = ctx.inputs[0].shape().to_vec();
+        let (n, c, l) = ncl("batch_norm", &shape);
+        let x = ctx.inputs[0]
+            .data()
+            .as_slice_memory_order()
+            .expect("channels-last is contiguous");
+        let mut g = if layout::is_channels_last(&grad) {
+            grad
+        } else {
+            let cl = layout::to_channels_last_array(&grad);
+            crate::buffer_pool::recycle(grad);
+            cl
+        };
+        let y = self.relu.then(|| {
+            ctx.output
+                .as_slice_memory_order()
+                .expect("the output is channels-last")
+        });
+        let gs = g.as_slice_memory_order_mut().expect("channels-last");
+        let sums = channels_last::grad_sums(x, gs, y, c, &self.mean);
+        let dx = if ctx.needs_grad(0) {
+            let coef = self.coefficients(gamma, &sums, (n * l) as f64);
+            channels_last::input_grad_in_place(x, gs, y, c, &coef);
+            Some(g)
+        } else {
+            crate::buffer_pool::recycle(g);
+            None
+        };
+        self.outputs(ctx, dx, &sums)
+    }
+
+    /// [dx, dγ, dβ] (the parameter gradients from the sums).
+    fn outputs(
+        &self,
+        ctx: &BackwardCtx<'_>,
+        dx: Option<Array>,
+        sums: &[(f64, f64)],
+    ) -> Vec<Option<Array>> {
+        let c = sums.len();
         let mut out = vec![dx];
         let vec1 = |v: Vec<f32>| Array::from_shape_vec(IxDyn(&[c]), v).expect("[C]");
         if self.has_weight {
@@ -243,6 +317,21 @@ impl Backward for BatchNormBackward {
 }
 
 impl Tensor {
+    /// `relu(batch_norm(...))` in one op (one pass over memory instead of two, forward and
+    /// backward); the same values and gradients as the two ops. See [`Tensor::batch_norm`].
+    ///
+    /// # Panics
+    /// As [`Tensor::batch_norm`].
+    pub fn batch_norm_relu(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running: Option<RunningStats<'_>>,
+        o: BatchNormOptions,
+    ) -> Tensor {
+        self.batch_norm_impl(weight, bias, running, o, true)
+    }
+
     /// Batch normalisation of this `[N, C, *]` tensor, as PyTorch's `F.batch_norm(x,
     /// running_mean, running_var, weight, bias, training, momentum, eps)`; see the [module
     /// docs](crate::ops::norm). `weight` (γ) and `bias` (β) are `[C]` and optional (affine off);
@@ -266,6 +355,17 @@ impl Tensor {
         running: Option<RunningStats<'_>>,
         o: BatchNormOptions,
     ) -> Tensor {
+        self.batch_norm_impl(weight, bias, running, o, false)
+    }
+
+    fn batch_norm_impl(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running: Option<RunningStats<'_>>,
+        o: BatchNormOptions,
+        relu: bool,
+    ) -> Tensor {
         let (n, c, l) = ncl("batch_norm", self.shape());
         check_channel_param("batch_norm", "weight", weight, c);
         check_channel_param("batch_norm", "bias", bias, c);
@@ -277,8 +377,20 @@ impl Tensor {
                 r.var.shape()
             );
         }
-        let x = self.data().as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let channels_last = layout::is_channels_last(self.data());
+        let x = if channels_last {
+            std::borrow::Cow::Borrowed(
+                self.data()
+                    .as_slice_memory_order()
+                    .expect("channels-last is contiguous"),
+            )
+        } else {
+            match self.data().as_slice() {
+                Some(s) => std::borrow::Cow::Borrowed(s),
+                None => std::borrow::Cow::Owned(self.data().iter().copied().collect()),
+            }
+        };
+        let x: &[f32] = &x;
         let (mean, rstd): (Vec<f32>, Vec<f32>) = if o.training {
             let m = n * l;
             assert!(
@@ -287,7 +399,11 @@ impl Tensor {
                  shape {:?}",
                 self.shape()
             );
-            let moments = channel_moments(x, (n, c, l));
+            let moments = if channels_last {
+                channels_last::moments(x, c)
+            } else {
+                channel_moments(x, (n, c, l))
+            };
             if let Some(r) = running {
                 let unbias = m as f64 / (m as f64 - 1.0);
                 let mo = o.momentum as f64;
@@ -328,12 +444,18 @@ impl Tensor {
         let beta = channel_values(bias, c, 0.0);
         let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
         let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
-        let y = channel_affine(x, c, l, &scale, &shift);
+        let y = if channels_last {
+            let y = channels_last::affine(x, c, &scale, &shift, relu);
+            layout::array_in(layout::Format::ChannelsLast, self.shape(), y)
+        } else {
+            let y = channel_affine(x, (c, l), &scale, &shift, relu);
+            Array::from_shape_vec(IxDyn(self.shape()), y).expect("shape")
+        };
         let mut inputs = vec![self.clone()];
         inputs.extend(weight.cloned());
         inputs.extend(bias.cloned());
         Tensor::from_op(
-            Array::from_shape_vec(IxDyn(self.shape()), y).expect("shape"),
+            y,
             inputs,
             BatchNormBackward {
                 mean,
@@ -341,102 +463,12 @@ impl Tensor {
                 training: o.training,
                 has_weight: weight.is_some(),
                 has_bias: bias.is_some(),
+                relu,
+                channels_last,
             },
         )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gradcheck::assert_gradients;
-    use crate::rng::seeded;
-
-    #[test]
-    fn training_normalises_and_updates_running_stats() {
-        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[2, 2, 2]);
-        let rm = Buffer::new(Array::zeros(IxDyn(&[2])));
-        let rv = Buffer::new(Array::ones(IxDyn(&[2])));
-        let y = x.batch_norm(
-            None,
-            None,
-            Some(RunningStats {
-                mean: &rm,
-                var: &rv,
-            }),
-            BatchNormOptions::default(),
-        );
-        // Channel 0 holds 1, 2, 5, 6: mean 3.5, biased var 4.25, unbiased 17/3.
-        let v = y.to_vec();
-        let r = 1.0 / (4.25f32 + 1e-5).sqrt();
-        assert!((v[0] - (1.0 - 3.5) * r).abs() < 1e-6);
-        let rm = rm.value();
-        let rv = rv.value();
-        assert!((rm[0] - 0.35).abs() < 1e-6 && (rm[1] - 0.55).abs() < 1e-6);
-        assert!((rv[0] - (0.9 + 0.1 * 17.0 / 3.0)).abs() < 1e-6);
-    }
-
-    #[test]
-    fn evaluation_uses_running_stats() {
-        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
-        let rm = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![1.0, -1.0]).unwrap());
-        let rv = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![4.0, 1.0]).unwrap());
-        let w = Tensor::from_vec(vec![2.0, 1.0], &[2]);
-        let b = Tensor::from_vec(vec![0.5, 0.0], &[2]);
-        let o = BatchNormOptions {
-            training: false,
-            eps: 0.0,
-            ..Default::default()
-        };
-        let y = x.batch_norm(
-            Some(&w),
-            Some(&b),
-            Some(RunningStats {
-                mean: &rm,
-                var: &rv,
-            }),
-            o,
-        );
-        assert_eq!(y.to_vec(), vec![0.5, 3.0, 2.5, 5.0]);
-        assert_eq!(
-            rm.value().as_slice().unwrap(),
-            &[1.0, -1.0],
-            "eval never updates"
-        );
-    }
-
-    #[test]
-    fn gradients_in_both_modes() {
-        let train = BatchNormOptions::default();
-        assert_gradients(
-            |t| t[0].batch_norm(Some(&t[1]), Some(&t[2]), None, train),
-            &[&[4, 3, 2, 3], &[3], &[3]],
-            1,
-        );
-        assert_gradients(|t| t[0].batch_norm(None, None, None, train), &[&[5, 4]], 2);
-        let mut rng = seeded(3);
-        let rm = Buffer::new(Tensor::randn(&[3], 0.0, 1.0, &mut rng).to_array());
-        let rv = Buffer::new(Tensor::rand_uniform(&[3], 0.5, 2.0, &mut rng).to_array());
-        let eval = BatchNormOptions {
-            training: false,
-            ..train
-        };
-        assert_gradients(
-            |t| {
-                let r = RunningStats {
-                    mean: &rm,
-                    var: &rv,
-                };
-                t[0].batch_norm(Some(&t[1]), Some(&t[2]), Some(r), eval)
-            },
-            &[&[2, 3, 4], &[3], &[3]],
-            4,
-        );
-    }
-
-    #[test]
-    #[should_panic(expected = "more than 1 value per channel")]
-    fn single_value_per_channel_is_rejected_in_training() {
-        let _ = Tensor::ones(&[1, 3]).batch_norm(None, None, None, BatchNormOptions::default());
-    }
-}
+mod tests;

@@ -1,0 +1,116 @@
+//! The Rust side of `bench-compare/resnet_convs_vs_torch.py`: times one convolution shape per
+//! command, channels-last (the memory format of the direct kernels) or contiguous.
+//! Reads one command per line on stdin and answers `ok t1 t2 ...` (seconds per call, one figure
+//! per timed block):
+//!
+//! * `conv BATCH CIN COUT HW K STRIDE LAYOUT MODE XGRAD INNER BLOCKS` — a `K×K` convolution
+//!   (padding K/2, no bias) of a `[BATCH, CIN, HW, HW]` input; LAYOUT `cl` (channels-last) or
+//!   `nchw`; MODE `fwd` (no graph) or `fwdbwd` (forward, then backward of a ones gradient;
+//!   XGRAD 1 if the input needs a gradient, 0 for a network's first layer).
+//! * `isa` — the instruction set the kernels use (answers `ok` and prints it on stderr).
+//! * `quit`.
+//!
+//! Every command runs one untimed block first (buffers pooled, caches warm). With
+//! `NN_BENCH_CPU=1` in the environment the figures are the process's CPU time (user + system,
+//! all threads; 10 ms resolution) instead of wall time: a steadier measure on a busy machine.
+
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use nn_core::ops::Conv2dOptions;
+use nn_core::rng::seeded;
+use nn_core::{Array, Tensor, with_no_grad};
+
+/// CPU time of this process (user + system, all threads) in seconds, from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+fn blocks(inner: usize, blocks: usize, mut f: impl FnMut()) -> Vec<f64> {
+    let cpu = std::env::var("NN_BENCH_CPU").is_ok_and(|v| v == "1");
+    for _ in 0..inner {
+        f();
+    }
+    (0..blocks)
+        .map(|_| {
+            let (t, c) = (Instant::now(), cpu_seconds());
+            for _ in 0..inner {
+                f();
+            }
+            let secs = if cpu {
+                cpu_seconds() - c
+            } else {
+                t.elapsed().as_secs_f64()
+            };
+            secs / inner as f64
+        })
+        .collect()
+}
+
+fn main() {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line.expect("stdin");
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| -> usize { w[i].parse().expect("a number") };
+        let times = match w.first().copied() {
+            Some("conv") => {
+                let (batch, cin, cout, hw, k, stride) =
+                    (num(1), num(2), num(3), num(4), num(5), num(6));
+                let (layout, mode, xgrad) = (w[7], w[8], num(9) == 1);
+                let (inner, n_blocks) = (num(10), num(11));
+                let mut rng = seeded(0);
+                let x = Tensor::randn(&[batch, cin, hw, hw], 0.0, 1.0, &mut rng);
+                let x = if layout == "cl" {
+                    x.to_channels_last().detach()
+                } else {
+                    x
+                };
+                let x = if xgrad { x.with_requires_grad() } else { x };
+                let wt = Tensor::randn(&[cout, cin, k, k], 0.0, 0.1, &mut rng).with_requires_grad();
+                let o = Conv2dOptions::default()
+                    .with_stride(stride)
+                    .with_padding(k / 2);
+                if mode == "fwd" {
+                    blocks(inner, n_blocks, || {
+                        with_no_grad(|| std::hint::black_box(x.conv2d(&wt, None, o)));
+                    })
+                } else {
+                    // The output gradient, in the output's memory format; each call gets a copy
+                    // (backward consumes it), as the Python side passes `gy.clone()`.
+                    let shape = with_no_grad(|| x.conv2d(&wt, None, o)).shape().to_vec();
+                    let ones = Tensor::ones(&shape);
+                    let gy: Array = if layout == "cl" {
+                        ones.to_channels_last().data().to_owned()
+                    } else {
+                        ones.to_array()
+                    };
+                    blocks(inner, n_blocks, || {
+                        let y = x.conv2d(&wt, None, o);
+                        y.backward_with(gy.clone());
+                        wt.zero_grad();
+                        x.zero_grad();
+                    })
+                }
+            }
+            Some("isa") => {
+                eprintln!("{:?}", nn_core::simd::Isa::detect());
+                vec![]
+            }
+            Some("quit") | None => break,
+            Some(other) => panic!("unknown command {other:?}"),
+        };
+        let line: Vec<String> = times.iter().map(|t| format!("{t:.9}")).collect();
+        writeln!(out, "ok {}", line.join(" ")).expect("stdout");
+        out.flush().expect("stdout");
+    }
+}

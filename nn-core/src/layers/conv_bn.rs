@@ -1,0 +1,114 @@
+//! A convolution followed by batch normalisation (and optionally ReLU), the building block of
+//! ResNets, fused where the mode allows: [`Conv2d::forward_bn`].
+
+use crate::layers::{BatchNorm2d, Conv2d};
+use crate::module::{Ctx, Module, Parameter};
+use crate::tensor::Tensor;
+
+impl Conv2d {
+    /// `bn(self(x))`, then ReLU if `relu`: the same values as the layers one after the other,
+    /// computed with fewer passes over memory.
+    ///
+    /// * Evaluation without a graph ([`crate::no_grad`]), `bn` with running statistics and `x`
+    ///   channels-last ([`Tensor::to_channels_last`]): one op. BatchNorm is an affine map per
+    ///   channel, `scale = γ/√(running_var + ε)`, `shift = β − running_mean·scale`, folded into
+    ///   the convolution's weights and bias; the ReLU is applied before the output is stored.
+    /// * Otherwise (training, or a graph is recorded): the convolution, then
+    ///   [`BatchNorm2d::forward_relu`] (BN and ReLU in one op) or [`Module::forward`].
+    ///
+    /// ```
+    /// use nn_core::layers::{BatchNormConfig, Conv2dConfig};
+    /// use nn_core::{Ctx, Module, Tensor, no_grad, rng::seeded};
+    ///
+    /// let conv = Conv2dConfig::new(3, 16, 3).with_padding(1).with_bias(false).init(&mut seeded(0)).unwrap();
+    /// let bn = BatchNormConfig::new(16).init_2d().unwrap();
+    /// let x = Tensor::randn(&[2, 3, 8, 8], 0.0, 1.0, &mut seeded(1)).to_channels_last();
+    /// let _g = no_grad();
+    /// let fused = conv.forward_bn(&bn, &x, &mut Ctx::eval(), true);
+    /// let plain = bn.forward(&conv.forward(&x, &mut Ctx::eval()), &mut Ctx::eval()).relu();
+    /// for (a, b) in fused.to_vec().iter().zip(plain.to_vec()) {
+    ///     assert!((a - b).abs() < 1e-5);
+    /// }
+    /// ```
+    pub fn forward_bn(&self, bn: &BatchNorm2d, x: &Tensor, ctx: &mut Ctx, relu: bool) -> Tensor {
+        if !ctx.is_train()
+            && !crate::is_grad_enabled()
+            && let Some(y) = self.inference_fused(bn, x, relu)
+        {
+            return y;
+        }
+        let y = self.forward(x, ctx);
+        if relu {
+            bn.forward_relu(&y, ctx)
+        } else {
+            bn.forward(&y, ctx)
+        }
+    }
+
+    fn inference_fused(&self, bn: &BatchNorm2d, x: &Tensor, relu: bool) -> Option<Tensor> {
+        let (mean, var) = (bn.running_mean()?.value(), bn.running_var()?.value());
+        let c = bn.num_features();
+        if c != self.out_channels() {
+            return None;
+        }
+        let gamma = bn.weight().map(|w| w.tensor().to_vec());
+        let beta = bn.bias().map(|b| b.tensor().to_vec());
+        let scale: Vec<f32> = (0..c)
+            .map(|i| {
+                let r = 1.0 / (var[i] as f64 + bn.eps() as f64).sqrt();
+                (gamma.as_ref().map_or(1.0, |g| g[i] as f64) * r) as f32
+            })
+            .collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|i| beta.as_ref().map_or(0.0, |b| b[i]) - mean[i] * scale[i])
+            .collect();
+        let b = self.bias().map(Parameter::tensor);
+        x.conv2d_affine_inference(
+            &self.weight().tensor(),
+            b.as_ref(),
+            self.options(),
+            (&scale, &shift),
+            relu,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layers::{BatchNormConfig, Conv2dConfig};
+    use crate::rng::seeded;
+    use crate::{Ctx, Module, Tensor, no_grad};
+
+    /// The fused inference op against the layers one by one (trained running statistics, a
+    /// bias, with and without ReLU): stride 2 on the direct kernels, and 64 → 64 channels at
+    /// stride 1, where the forward takes the Winograd kernels.
+    #[test]
+    fn fused_inference_matches_the_layers() {
+        for (cin, cout, stride, seed) in [(5, 20, 2, 0), (64, 64, 1, 2)] {
+            check_fused_inference(cin, cout, stride, seed);
+        }
+    }
+
+    fn check_fused_inference(cin: usize, cout: usize, stride: usize, seed: u64) {
+        let conv = Conv2dConfig::new(cin, cout, 3)
+            .with_padding(1)
+            .with_stride(stride)
+            .init(&mut seeded(seed))
+            .unwrap();
+        let bn = BatchNormConfig::new(cout).init_2d().unwrap();
+        let x = Tensor::randn(&[3, cin, 9, 9], 0.0, 1.0, &mut seeded(seed + 1)).to_channels_last();
+        for step in 0..3 {
+            let _ = conv.forward_bn(&bn, &x, &mut Ctx::train(step), true);
+        }
+        let _g = no_grad();
+        for relu in [false, true] {
+            let fused = conv.forward_bn(&bn, &x, &mut Ctx::eval(), relu);
+            assert!(fused.is_channels_last());
+            let y = bn.forward(&conv.forward(&x, &mut Ctx::eval()), &mut Ctx::eval());
+            let plain = if relu { y.relu() } else { y };
+            for (a, b) in fused.to_vec().iter().zip(plain.to_vec()) {
+                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
+    }
+}

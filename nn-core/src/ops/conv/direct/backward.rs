@@ -1,0 +1,249 @@
+//! Per-image backward drivers of the channels-last direct convolution: the input gradient of
+//! strided convolutions (scatter form) and the weight gradient.
+
+use super::kernels::{scatter_tap, weight_tap};
+use crate::simd::{LANES, Simd};
+
+/// The geometry of one image of a convolution (channels-last, dilation and stride per axis).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conv {
+    pub cin: usize,
+    pub cout: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub dh: usize,
+    pub dw: usize,
+}
+
+/// Scatter-adds the input gradient of one image into the zeroed padded buffer `dxp`
+/// (`[hp][wp][cs]`, `cs = groups·cb·16` channels per pixel, the padding included so that
+/// padded pixel (oy·sh + i·dh, ox·sw + j·dw) receives output pixel (oy, ox) through tap (i, j)).
+/// `wpk` is [`super::pack::pack_input_grad`] without flip.
+#[inline(always)]
+pub(crate) fn scatter_image<S: Simd>(
+    c: &Conv,
+    cb: usize,
+    dy: &[f32],
+    wpk: &[f32],
+    dxp: &mut [f32],
+    wp: usize,
+) {
+    match cb {
+        1 => scatter_cb::<S, 1>(c, dy, wpk, dxp, wp),
+        2 => scatter_cb::<S, 2>(c, dy, wpk, dxp, wp),
+        _ => scatter_cb::<S, 4>(c, dy, wpk, dxp, wp),
+    }
+}
+
+/// Pixels per scatter block.
+const fn scatter_pixels<S: Simd>(cb: usize) -> usize {
+    if S::REGS >= 32 {
+        16 / cb
+    } else if cb == 1 {
+        4
+    } else {
+        2
+    }
+}
+
+#[inline(always)]
+fn scatter_cb<S: Simd, const CB: usize>(
+    c: &Conv,
+    dy: &[f32],
+    wpk: &[f32],
+    dxp: &mut [f32],
+    wp: usize,
+) {
+    let gw = CB * LANES;
+    let groups = c.cin.div_ceil(gw);
+    let cs = groups * gw;
+    let tap_len = c.cout * gw;
+    assert!(wpk.len() >= groups * c.kh * c.kw * tap_len && dy.len() >= c.oh * c.ow * c.cout);
+    let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
+    assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && dxp.len() >= hp * wp * cs);
+    let rmax = scatter_pixels::<S>(CB);
+    for grp in 0..groups {
+        for oy in 0..c.oh {
+            let mut ox = 0;
+            while ox < c.ow {
+                let left = c.ow - ox;
+                let r = if left >= rmax {
+                    rmax
+                } else {
+                    1 << (usize::BITS - 1 - left.leading_zeros())
+                };
+                for i in 0..c.kh {
+                    for j in 0..c.kw {
+                        let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
+                        let d = dy[(oy * c.ow + ox) * c.cout..].as_ptr();
+                        let base =
+                            ((oy * c.sh + i * c.dh) * wp + ox * c.sw + j * c.dw) * cs + grp * gw;
+                        // SAFETY: r pixels of row oy of dy (cout channels each), one tap of the
+                        // group's weights, and r padded pixels of dxp (asserted above).
+                        let px = c.sw * cs;
+                        unsafe {
+                            match (r, c.cout) {
+                                (16, 16) => add_block::<S, 16, CB, 16>(d, c, w, dxp, base, px),
+                                (16, 32) => add_block::<S, 16, CB, 32>(d, c, w, dxp, base, px),
+                                (16, 64) => add_block::<S, 16, CB, 64>(d, c, w, dxp, base, px),
+                                (16, _) => add_block::<S, 16, CB, 0>(d, c, w, dxp, base, px),
+                                (8, 16) => add_block::<S, 8, CB, 16>(d, c, w, dxp, base, px),
+                                (8, 32) => add_block::<S, 8, CB, 32>(d, c, w, dxp, base, px),
+                                (8, 64) => add_block::<S, 8, CB, 64>(d, c, w, dxp, base, px),
+                                (8, _) => add_block::<S, 8, CB, 0>(d, c, w, dxp, base, px),
+                                (4, 16) => add_block::<S, 4, CB, 16>(d, c, w, dxp, base, px),
+                                (4, 32) => add_block::<S, 4, CB, 32>(d, c, w, dxp, base, px),
+                                (4, 64) => add_block::<S, 4, CB, 64>(d, c, w, dxp, base, px),
+                                (4, _) => add_block::<S, 4, CB, 0>(d, c, w, dxp, base, px),
+                                (2, _) => add_block::<S, 2, CB, 0>(d, c, w, dxp, base, px),
+                                _ => add_block::<S, 1, CB, 0>(d, c, w, dxp, base, px),
+                            }
+                        }
+                    }
+                }
+                ox += r;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn add_block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
+    dy: *const f32,
+    c: &Conv,
+    w: *const f32,
+    dxp: &mut [f32],
+    base: usize,
+    px: usize,
+) {
+    unsafe {
+        let acc = scatter_tap::<S, R, CB, PX>(dy, c.cout, c.cout, w);
+        let p0 = dxp.as_mut_ptr().add(base);
+        for (r, a) in acc.iter().enumerate() {
+            for (b, v) in a.iter().enumerate() {
+                let p = p0.add(r * px + b * LANES);
+                S::store(p, S::add(S::load(p), *v));
+            }
+        }
+    }
+}
+
+/// Input channels per weight-gradient register block.
+const fn weight_channels<S: Simd>(cb: usize) -> usize {
+    if S::REGS >= 32 {
+        match cb {
+            1 => 16,
+            2 => 8,
+            _ => 4,
+        }
+    } else if cb == 1 {
+        4
+    } else {
+        2
+    }
+}
+
+/// Adds one image's weight gradient to `part` (`[kh][kw][cin][cs]`, `cs = groups·cb·16`
+/// output channels): Σ over output pixels of xp[tap of p][ci] · dy[p][co]. `xp` is the padded
+/// input (`[hp][wp][cin]`, as for the forward pass), `dy` the output gradient `[oh][ow][cout]`.
+#[inline(always)]
+pub(crate) fn weight_image<S: Simd>(
+    c: &Conv,
+    cb: usize,
+    xp: &[f32],
+    wp: usize,
+    dy: &[f32],
+    part: &mut [f32],
+) {
+    match cb {
+        1 => weight_cb::<S, 1>(c, xp, wp, dy, part),
+        2 => weight_cb::<S, 2>(c, xp, wp, dy, part),
+        _ => weight_cb::<S, 4>(c, xp, wp, dy, part),
+    }
+}
+
+#[inline(always)]
+fn weight_cb<S: Simd, const CB: usize>(
+    c: &Conv,
+    xp: &[f32],
+    wp: usize,
+    dy: &[f32],
+    part: &mut [f32],
+) {
+    let gw = CB * LANES;
+    let groups = c.cout.div_ceil(gw);
+    let cs = groups * gw;
+    assert!(part.len() >= c.kh * c.kw * c.cin * cs && dy.len() >= c.oh * c.ow * c.cout);
+    let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
+    assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && xp.len() >= hp * wp * c.cin);
+    let cmax = weight_channels::<S>(CB);
+    for grp in 0..groups {
+        let co0 = grp * gw;
+        let dy_n = c.cout - co0;
+        for i in 0..c.kh {
+            for j in 0..c.kw {
+                let mut ci = 0;
+                while ci < c.cin {
+                    let left = c.cin - ci;
+                    let n = if left >= cmax {
+                        cmax
+                    } else {
+                        1 << (usize::BITS - 1 - left.leading_zeros())
+                    };
+                    let at = ((i * c.kw + j) * c.cin + ci) * cs + co0;
+                    // SAFETY: every output pixel's tap lies in the padded image and its
+                    // gradient in dy (asserted above); `n` channels from ci exist.
+                    unsafe {
+                        let x = xp.as_ptr().add((i * c.dh * wp + j * c.dw) * c.cin + ci);
+                        let d = dy.as_ptr().add(co0);
+                        match n {
+                            16 => tap::<S, 16, CB>(c, x, wp, d, dy_n, part, at, cs),
+                            8 => tap::<S, 8, CB>(c, x, wp, d, dy_n, part, at, cs),
+                            4 => tap::<S, 4, CB>(c, x, wp, d, dy_n, part, at, cs),
+                            2 => tap::<S, 2, CB>(c, x, wp, d, dy_n, part, at, cs),
+                            _ => tap::<S, 1, CB>(c, x, wp, d, dy_n, part, at, cs),
+                        }
+                    }
+                    ci += n;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
+    c: &Conv,
+    x: *const f32,
+    wp: usize,
+    dy: *const f32,
+    dy_n: usize,
+    part: &mut [f32],
+    at: usize,
+    cs: usize,
+) {
+    unsafe {
+        let mut acc = [[S::zero(); CB]; CI];
+        weight_tap::<S, CI, CB>(
+            x,
+            (c.sh * wp * c.cin, c.sw * c.cin),
+            dy,
+            (c.ow * c.cout, c.cout),
+            dy_n,
+            (c.oh, c.ow),
+            &mut acc,
+        );
+        let p0 = part.as_mut_ptr().add(at);
+        for (ci, a) in acc.iter().enumerate() {
+            for (b, v) in a.iter().enumerate() {
+                let p = p0.add(ci * cs + b * LANES);
+                S::store(p, S::add(S::load(p), *v));
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The register-blocked micro-kernels of the channels-last direct convolution, generic over
+//! [`Simd`] (16 channels per vector). All take raw pointers into buffers whose bounds the
+//! drivers in `mod.rs` establish; each documents what it reads and writes.
+
+use crate::simd::{LANES, Simd};
+
+/// Forward (and stride-1 input-gradient) block: `R` output pixels of one row × `CB` blocks of
+/// 16 output channels.
+///
+/// `x` points at the top-left tap of the first pixel in a zero-padded channels-last image;
+/// pixel `r` reads from `x + r·px`, tap (i, j) adds `i·row + j·col`, channel c adds `c`. `w`
+/// holds the packed weights `[kh][kw][cin][CB·16]`. Returns the `R × CB` accumulators (not
+/// stored).
+///
+/// `PX`, if not 0, is `px` known at compile time: every pixel's address is then one base
+/// register plus a constant (otherwise the R addresses need R registers, more than x86 has,
+/// and the loop reloads them from the stack).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gather<S: Simd, const R: usize, const CB: usize, const PX: usize>(
+    x: *const f32,
+    px: usize,
+    row: usize,
+    col: usize,
+    (kh, kw, cin): (usize, usize, usize),
+    w: *const f32,
+) -> [[S::V; CB]; R] {
+    let px = if PX == 0 { px } else { PX };
+    unsafe {
+        let mut acc = [[S::zero(); CB]; R];
+        let mut wt = w;
+        for i in 0..kh {
+            for j in 0..kw {
+                let xt = x.add(i * row + j * col);
+                for c in 0..cin {
+                    let mut wv = [S::zero(); CB];
+                    for (b, v) in wv.iter_mut().enumerate() {
+                        *v = S::load(wt.add(b * LANES));
+                    }
+                    let xc = xt.add(c);
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let xr = xc.add(r * px);
+                        for b in 0..CB {
+                            a[b] = S::bcast_fma(xr, wv[b], a[b]);
+                        }
+                    }
+                    wt = wt.add(CB * LANES);
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Input-gradient scatter block for strided convolutions: for `R` output pixels of one row and
+/// one tap, the `CB` blocks of 16 input channels of Σ_co dy[p, co]·w[co, ci, tap].
+///
+/// `dy` points at the first pixel's output gradient (pixel r at `dy + r·px`, `cout` channels);
+/// `w` at the tap's packed transposed weights `[cout][CB·16]`. `PX` as for [`gather`].
+#[inline(always)]
+pub(super) unsafe fn scatter_tap<S: Simd, const R: usize, const CB: usize, const PX: usize>(
+    dy: *const f32,
+    px: usize,
+    cout: usize,
+    w: *const f32,
+) -> [[S::V; CB]; R] {
+    let px = if PX == 0 { px } else { PX };
+    unsafe {
+        let mut acc = [[S::zero(); CB]; R];
+        for co in 0..cout {
+            let mut wv = [S::zero(); CB];
+            for (b, v) in wv.iter_mut().enumerate() {
+                *v = S::load(w.add(co * CB * LANES + b * LANES));
+            }
+            for (r, a) in acc.iter_mut().enumerate() {
+                let d = dy.add(r * px + co);
+                for b in 0..CB {
+                    a[b] = S::bcast_fma(d, wv[b], a[b]);
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Weight-gradient block: for one tap and `CI` input channels, the `CB` blocks of 16 output
+/// channels of Σ_pixels x[p, ci]·dy[p, co], accumulated into `acc`.
+///
+/// Pixels are `rows × cols` output positions; output pixel (oy, ox) reads the input at
+/// `x + oy·x_row + ox·x_px` (the tap's offset and the first channel already applied) and the
+/// gradient at `dy + oy·dy_row + ox·dy_px` (the first output channel applied). `dy_n` valid
+/// output channels remain from `dy` (the last block may be partial).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
+    x: *const f32,
+    (x_row, x_px): (usize, usize),
+    dy: *const f32,
+    (dy_row, dy_px): (usize, usize),
+    dy_n: usize,
+    (rows, cols): (usize, usize),
+    acc: &mut [[S::V; CB]; CI],
+) {
+    unsafe {
+        let full = dy_n >= CB * LANES;
+        for oy in 0..rows {
+            let xr = x.add(oy * x_row);
+            let dr = dy.add(oy * dy_row);
+            for ox in 0..cols {
+                let xp = xr.add(ox * x_px);
+                let dp = dr.add(ox * dy_px);
+                let mut dv = [S::zero(); CB];
+                for (b, v) in dv.iter_mut().enumerate() {
+                    *v = if full {
+                        S::load(dp.add(b * LANES))
+                    } else {
+                        S::load_n(dp.add(b * LANES), dy_n.saturating_sub(b * LANES))
+                    };
+                }
+                for (c, a) in acc.iter_mut().enumerate() {
+                    let xc = xp.add(c);
+                    for b in 0..CB {
+                        a[b] = S::bcast_fma(xc, dv[b], a[b]);
+                    }
+                }
+            }
+        }
+    }
+}

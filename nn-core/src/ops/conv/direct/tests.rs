@@ -1,0 +1,179 @@
+//! The channels-last direct convolution against a naive reference, on every instruction set the
+//! CPU has (the results must also agree bit for bit between instruction sets).
+
+use proptest::prelude::*;
+
+use super::{Algo, backward_with, forward_with, winograd};
+use crate::ops::conv::geometry::{Conv2dOptions, Geom};
+use crate::simd::Isa;
+
+fn isas() -> Vec<Isa> {
+    [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
+}
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    // Small integers make every sum exact, so results compare with ==.
+    (0..len)
+        .map(|i| (((i as u64 * 2654435761 + seed * 97) >> 7) % 7) as f32 - 3.0)
+        .collect()
+}
+
+/// Naive channels-last convolution: y, and the gradients of Σ y·dy.
+#[allow(clippy::type_complexity)]
+fn naive(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut y = vec![0.0; g.n * g.oh * g.ow * g.cout];
+    let mut dx = vec![0.0; x.len()];
+    let mut dw = vec![0.0; w.len()];
+    let mut db = vec![0.0; g.cout];
+    for n in 0..g.n {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for o in 0..g.cout {
+                    let yi = ((n * g.oh + oy) * g.ow + ox) * g.cout + o;
+                    let mut s = bias.map_or(0.0, |b| b[o]);
+                    db[o] += dy[yi];
+                    for i in 0..g.kh {
+                        for j in 0..g.kw {
+                            let iy = (oy * g.sh + i * g.dh) as isize - g.ph as isize;
+                            let ix = (ox * g.sw + j * g.dw) as isize - g.pw as isize;
+                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                continue;
+                            }
+                            for c in 0..g.cin {
+                                let xi = ((n * g.h + iy as usize) * g.w + ix as usize) * g.cin + c;
+                                let wi = ((o * g.cin + c) * g.kh + i) * g.kw + j;
+                                s += w[wi] * x[xi];
+                                dx[xi] += w[wi] * dy[yi];
+                                dw[wi] += x[xi] * dy[yi];
+                            }
+                        }
+                    }
+                    y[yi] = s;
+                }
+            }
+        }
+    }
+    (y, dx, dw, db)
+}
+
+fn check(g: &Geom, with_bias: bool) {
+    let x = values(g.n * g.h * g.w * g.cin, 1);
+    let w = values(g.cout * g.cin * g.kh * g.kw, 2);
+    let b = values(g.cout, 3);
+    let dy = values(g.n * g.oh * g.ow * g.cout, 4);
+    let bias = with_bias.then_some(&b[..]);
+    let (y, dx, dw, db) = naive(g, &x, &w, bias, &dy);
+    let mut algos = vec![Algo::Direct];
+    if winograd::applies(g) {
+        algos.push(Algo::Winograd);
+    }
+    // Small integers and the transforms' halves are exact in f32: every algorithm and
+    // instruction set must give the reference exactly.
+    for isa in isas() {
+        for &algo in &algos {
+            let got = forward_with(isa, algo, g, &x, &w, None, bias, false);
+            assert_eq!(got, y, "forward {isa:?} {algo:?} {g:?}");
+            let relu = forward_with(isa, algo, g, &x, &w, None, bias, true);
+            let want: Vec<f32> = y.iter().map(|&v| v.max(0.0)).collect();
+            assert_eq!(relu, want, "forward + relu {isa:?} {algo:?}");
+            let r = backward_with(isa, algo, g, &x, &w, &dy, (true, true, with_bias));
+            assert_eq!(r.dx.unwrap(), dx, "input gradient {isa:?} {algo:?} {g:?}");
+            assert_eq!(r.dw.unwrap(), dw, "weight gradient {isa:?} {algo:?} {g:?}");
+            if with_bias {
+                assert_eq!(r.db.unwrap(), db, "bias gradient {isa:?}");
+            }
+        }
+    }
+}
+
+fn geom(
+    n: usize,
+    cin: usize,
+    hw: (usize, usize),
+    cout: usize,
+    k: (usize, usize),
+    o: Conv2dOptions,
+) -> Geom {
+    Geom::new(&[n, cin, hw.0, hw.1], &[cout, cin, k.0, k.1], &o)
+}
+
+#[test]
+fn resnet_shapes() {
+    let o3 = Conv2dOptions::default().with_padding(1);
+    for (cin, cout, hw, stride, k) in [
+        (3, 16, 8, 1, 3),
+        (16, 16, 8, 1, 3),
+        (16, 32, 8, 2, 3),
+        (16, 32, 8, 2, 1),
+        (32, 64, 6, 2, 3),
+        (64, 64, 4, 1, 3),
+    ] {
+        let o = if k == 1 {
+            Conv2dOptions::default().with_stride(stride)
+        } else {
+            o3.with_stride(stride)
+        };
+        check(&geom(2, cin, (hw, hw), cout, (k, k), o), false);
+    }
+}
+
+#[test]
+fn winograd_shapes_odd_sizes_and_padding() {
+    for (hw, pad) in [
+        ((8, 8), 1),
+        ((7, 5), 1),
+        ((5, 9), 0),
+        ((6, 3), 2),
+        ((1, 1), 1),
+    ] {
+        let o = Conv2dOptions::default().with_padding(pad);
+        check(&geom(2, 16, hw, 32, (3, 3), o), true);
+    }
+    check(
+        &geom(
+            1,
+            48,
+            (6, 6),
+            16,
+            (3, 3),
+            Conv2dOptions::default().with_padding(1),
+        ),
+        false,
+    );
+}
+
+#[test]
+fn channel_tails_bias_and_odd_sizes() {
+    let o = Conv2dOptions::default().with_padding(1);
+    check(&geom(3, 5, (7, 9), 17, (3, 3), o), true);
+    check(&geom(1, 33, (5, 19), 40, (3, 3), o.with_stride(2)), true);
+    check(
+        &geom(2, 2, (6, 5), 3, (1, 1), Conv2dOptions::default()),
+        true,
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn matches_the_reference(
+        n in 1usize..3, cin in 1usize..20, cout in 1usize..40,
+        h in 1usize..11, w in 1usize..11, kh in 1usize..4, kw in 1usize..4,
+        sh in 1usize..3, sw in 1usize..3, ph in 0usize..3, pw in 0usize..3,
+        dh in 1usize..3, dw in 1usize..3, bias in any::<bool>(),
+    ) {
+        let o = Conv2dOptions { stride: (sh, sw), padding: (ph, pw), dilation: (dh, dw), groups: 1 };
+        let fits = |inp: usize, k: usize, p: usize, d: usize| inp + 2 * p > d * (k - 1);
+        prop_assume!(fits(h, kh, ph, dh) && fits(w, kw, pw, dw));
+        check(&geom(n, cin, (h, w), cout, (kh, kw), o), bias);
+    }
+}

@@ -1,0 +1,549 @@
+//! Winograd F(2×2, 3×3) on channels-last activations (Lavin & Gray 2016): 16 multiplications per
+//! 2×2 output tile and channel pair instead of 36, i.e. 2.25x fewer in the products, for 3×3
+//! stride-1 undilated convolutions with channel counts that are multiples of 16.
+//!
+//! ```text
+//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: 4×4 input tile, g: 3×3 kernel, y: 2×2 output tile
+//! Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+//! Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//! ```
+//!
+//! Per image, tiles go in blocks of [`TILES`]: the block's inputs are transformed into
+//! `V[e][tile][c_in]` (16 vectors per tile and 16 channels), each of the 16 positions e is a
+//! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
+//! pixels, a 1×1 "convolution"), and the output transform writes the 2×2 tiles, all while the
+//! block is in cache. The input gradient is the same computation on the padded output gradient
+//! with the flipped, transposed kernel; the weight gradient accumulates dU_e = Σ_tiles V_eᵀ dM_e
+//! (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
+
+// The transforms read one column of several rows (r[0][j], r[1][j], ...): index loops are clearer.
+#![allow(clippy::needless_range_loop)]
+
+use super::forward::{Epilogue, block_pixels};
+use super::kernels::{gather, weight_tap};
+use super::pack::pad_nhwc;
+use crate::ops::conv::geometry::Geom;
+use crate::simd::{LANES, Simd};
+
+/// Tiles per block.
+pub(crate) const TILES: usize = 32;
+
+/// Whether the Winograd path can compute this convolution.
+pub(crate) fn applies(g: &Geom) -> bool {
+    (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups) == (3, 3, 1, 1, 1, 1, 1)
+        && g.ph <= 2
+        && g.pw <= 2
+        && g.cin.is_multiple_of(LANES)
+        && g.cout.is_multiple_of(LANES)
+}
+
+/// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles, from a padded input of
+/// `(2·th + 2) × wp` pixels, `cin` → `cout` channels, `cb` vectors per register block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wino {
+    pub oh: usize,
+    pub ow: usize,
+    pub th: usize,
+    pub tw: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub cb: usize,
+}
+
+impl Wino {
+    pub(crate) fn new(oh: usize, ow: usize, cin: usize, cout: usize, cb: usize) -> Wino {
+        Wino {
+            oh,
+            ow,
+            th: oh.div_ceil(2),
+            tw: ow.div_ceil(2),
+            cin,
+            cout,
+            cb,
+        }
+    }
+    /// The padded input: rows, columns.
+    pub(crate) fn padded(&self) -> (usize, usize) {
+        (2 * self.th + 2, 2 * self.tw + 2)
+    }
+    /// Scratch floats per thread: V and M of one block.
+    pub(crate) fn scratch(&self) -> usize {
+        16 * TILES * (self.cin + self.cb * LANES)
+    }
+}
+
+/// G g Gᵀ of a 3×3 kernel (row-major), as 16 values.
+fn transform_kernel(k: &[f32]) -> [f32; 16] {
+    let gcol = |v: [f32; 3]| {
+        [
+            v[0],
+            0.5 * (v[0] + v[1] + v[2]),
+            0.5 * (v[0] - v[1] + v[2]),
+            v[2],
+        ]
+    };
+    // G·g: 4×3, column by column.
+    let mut gg = [[0.0f32; 3]; 4];
+    for c in 0..3 {
+        let col = gcol([k[c], k[3 + c], k[6 + c]]);
+        for r in 0..4 {
+            gg[r][c] = col[r];
+        }
+    }
+    let mut out = [0.0f32; 16];
+    for r in 0..4 {
+        let row = gcol(gg[r]);
+        out[r * 4..r * 4 + 4].copy_from_slice(&row);
+    }
+    out
+}
+
+/// U = G g Gᵀ packed `[group][e][c_in][cb·16]` for the products; with `flip` the kernel is the
+/// input gradient's: channels swapped and taps reversed. `scale` multiplies output channel o's
+/// kernels (a folded BatchNorm).
+pub(crate) fn pack_u(
+    w: &[f32],
+    (cout, cin): (usize, usize),
+    cb: usize,
+    flip: bool,
+    scale: Option<&[f32]>,
+) -> Vec<f32> {
+    // The product's (out, in) channels.
+    let (po, pi) = if flip { (cin, cout) } else { (cout, cin) };
+    let gw = cb * LANES;
+    let groups = po.div_ceil(gw);
+    let mut u = vec![0.0f32; groups * 16 * pi * gw];
+    for o in 0..po {
+        for i in 0..pi {
+            let mut k = [0.0f32; 9];
+            if flip {
+                // Kernel of (out = ci, in = co): w[co = i][ci = o] with reversed taps.
+                let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
+                for t in 0..9 {
+                    k[t] = src[8 - t];
+                }
+            } else {
+                let s = scale.map_or(1.0, |s| s[o]);
+                for (t, v) in k.iter_mut().enumerate() {
+                    *v = s * w[(o * cin + i) * 9 + t];
+                }
+            }
+            let tk = transform_kernel(&k);
+            let (g, lane) = (o / gw, o % gw);
+            for (e, v) in tk.iter().enumerate() {
+                u[((g * 16 + e) * pi + i) * gw + lane] = *v;
+            }
+        }
+    }
+    u
+}
+
+/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each 4×4 tile of the
+/// padded image `xp` (`[..][wp][cin]`).
+#[inline(always)]
+fn input_tiles<S: Simd>(w: &Wino, xp: &[f32], (t0, nt): (usize, usize), v: &mut [f32]) {
+    let (c, wp) = (w.cin, w.padded().1);
+    assert!(v.len() >= 16 * TILES * c && nt <= TILES);
+    let (hp, _) = w.padded();
+    assert!(xp.len() >= hp * wp * c && (t0 + nt) <= w.th * w.tw);
+    for k in 0..nt {
+        let t = t0 + k;
+        let (ty, tx) = (t / w.tw, t % w.tw);
+        let base = (2 * ty * wp + 2 * tx) * c;
+        for c0 in (0..c).step_by(LANES) {
+            // SAFETY: the tile's 4×4 pixels lie in the padded image (asserted), c0 + 16 ≤ c.
+            unsafe {
+                let p = xp.as_ptr().add(base + c0);
+                let ld = |i: usize, j: usize| S::load(p.add((i * wp + j) * c));
+                // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
+                let mut r = [[S::zero(); 4]; 4];
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
+                    let m1 = S::splat(-1.0);
+                    *ri = [
+                        S::fma(d2, m1, d0),
+                        S::add(d1, d2),
+                        S::fma(d1, m1, d2),
+                        S::fma(d3, m1, d1),
+                    ];
+                }
+                let m1 = S::splat(-1.0);
+                let out = v.as_mut_ptr().add(k * c + c0);
+                let st = |e: usize, val: S::V| S::store(out.add(e * TILES * c), val);
+                for j in 0..4 {
+                    let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
+                    st(j, S::fma(a2, m1, a0));
+                    st(4 + j, S::add(a1, a2));
+                    st(8 + j, S::fma(a1, m1, a2));
+                    st(12 + j, S::fma(a3, m1, a1));
+                }
+            }
+        }
+    }
+}
+
+/// M_e = V_e · U_e for the 16 positions e, output channels of group `grp`: `m` is
+/// `[e][tile][cb·16]`.
+#[inline(always)]
+fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize, m: &mut [f32]) {
+    let (c, gw) = (w.cin, CB * LANES);
+    assert!(v.len() >= 16 * TILES * c && m.len() >= 16 * TILES * gw && u.len() >= 16 * c * gw);
+    let rmax = block_pixels::<S>(CB);
+    for e in 0..16 {
+        let ve = v[e * TILES * c..].as_ptr();
+        let ue = u[e * c * gw..].as_ptr();
+        let mut t = 0;
+        while t < nt {
+            let left = nt - t;
+            let r = if left >= rmax {
+                rmax
+            } else {
+                1 << (usize::BITS - 1 - left.leading_zeros())
+            };
+            // SAFETY: tiles t..t+r of V_e (c values each) and c·gw values of U_e exist; the
+            // stores go to tiles t..t+r of M_e.
+            unsafe {
+                let x = ve.add(t * c);
+                let out = m.as_mut_ptr().add((e * TILES + t) * gw);
+                match (r, c) {
+                    (16, 16) => {
+                        store::<S, 16, CB>(gather::<S, 16, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (16, 32) => {
+                        store::<S, 16, CB>(gather::<S, 16, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (16, 64) => {
+                        store::<S, 16, CB>(gather::<S, 16, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (16, _) => {
+                        store::<S, 16, CB>(gather::<S, 16, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (8, 16) => {
+                        store::<S, 8, CB>(gather::<S, 8, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (8, 32) => {
+                        store::<S, 8, CB>(gather::<S, 8, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (8, 64) => {
+                        store::<S, 8, CB>(gather::<S, 8, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (8, _) => {
+                        store::<S, 8, CB>(gather::<S, 8, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (4, 16) => {
+                        store::<S, 4, CB>(gather::<S, 4, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (4, 32) => {
+                        store::<S, 4, CB>(gather::<S, 4, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (4, 64) => {
+                        store::<S, 4, CB>(gather::<S, 4, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (4, _) => {
+                        store::<S, 4, CB>(gather::<S, 4, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (2, _) => {
+                        store::<S, 2, CB>(gather::<S, 2, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    _ => store::<S, 1, CB>(gather::<S, 1, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out),
+                }
+            }
+            t += r;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn store<S: Simd, const R: usize, const CB: usize>(acc: [[S::V; CB]; R], out: *mut f32) {
+    for (r, a) in acc.iter().enumerate() {
+        for (b, v) in a.iter().enumerate() {
+            // SAFETY: the caller's bounds (R tiles of CB·16 values from `out`).
+            unsafe { S::store(out.add((r * CB + b) * LANES), *v) };
+        }
+    }
+}
+
+/// Output transform of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw`: the 2×2
+/// tiles Aᵀ M A (+ bias, ReLU) into the image `y` (`[oh][ow][cout]`).
+#[inline(always)]
+fn output_tiles<S: Simd>(
+    w: &Wino,
+    m: &[f32],
+    (t0, nt): (usize, usize),
+    (co0, gw): (usize, usize),
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+) {
+    assert!(m.len() >= 16 * TILES * gw && y.len() >= w.oh * w.ow * w.cout);
+    assert!(co0 + gw <= w.cout);
+    for k in 0..nt {
+        let t = t0 + k;
+        let (ty, tx) = (t / w.tw, t % w.tw);
+        for b in (0..gw).step_by(LANES) {
+            // SAFETY: M holds 16 positions × TILES tiles × gw values; the stores are to the
+            // output pixels of this tile that exist, channels co0 + b .. + 16 ≤ cout.
+            unsafe {
+                let p = m.as_ptr().add(k * gw + b);
+                let ld = |e: usize| S::load(p.add(e * TILES * gw));
+                let m1 = S::splat(-1.0);
+                // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
+                let mut s = [[S::zero(); 2]; 4];
+                for (i, si) in s.iter_mut().enumerate() {
+                    let (a0, a1, a2, a3) = (ld(4 * i), ld(4 * i + 1), ld(4 * i + 2), ld(4 * i + 3));
+                    *si = [
+                        S::add(S::add(a0, a1), a2),
+                        S::fma(a3, m1, S::fma(a2, m1, a1)),
+                    ];
+                }
+                let bias = epi.bias.map(|bv| S::load(bv.as_ptr().add(co0 + b)));
+                for j in 0..2 {
+                    let (a0, a1, a2, a3) = (s[0][j], s[1][j], s[2][j], s[3][j]);
+                    let outs = [
+                        S::add(S::add(a0, a1), a2),
+                        S::fma(a3, m1, S::fma(a2, m1, a1)),
+                    ];
+                    let ox = 2 * tx + j;
+                    if ox >= w.ow {
+                        continue;
+                    }
+                    for (i, mut val) in outs.into_iter().enumerate() {
+                        let oy = 2 * ty + i;
+                        if oy >= w.oh {
+                            continue;
+                        }
+                        if let Some(bv) = bias {
+                            val = S::add(val, bv);
+                        }
+                        if epi.relu {
+                            val = S::relu(val);
+                        }
+                        S::store(y.as_mut_ptr().add((oy * w.ow + ox) * w.cout + co0 + b), val);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One image: `y` (`[oh][ow][cout]`) from the padded input `xp` and the packed U.
+#[inline(always)]
+pub(crate) fn image_forward<S: Simd>(
+    w: &Wino,
+    xp: &[f32],
+    u: &[f32],
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let gw = w.cb * LANES;
+    let (v, m) = scratch.split_at_mut(16 * TILES * w.cin);
+    let tiles = w.th * w.tw;
+    let ulen = 16 * w.cin * gw;
+    for t0 in (0..tiles).step_by(TILES) {
+        let nt = TILES.min(tiles - t0);
+        input_tiles::<S>(w, xp, (t0, nt), v);
+        for grp in 0..w.cout / gw {
+            let ug = &u[grp * ulen..(grp + 1) * ulen];
+            match w.cb {
+                1 => products::<S, 1>(w, v, ug, nt, m),
+                2 => products::<S, 2>(w, v, ug, nt, m),
+                _ => products::<S, 4>(w, v, ug, nt, m),
+            }
+            output_tiles::<S>(w, m, (t0, nt), (grp * gw, gw), epi, y);
+        }
+    }
+}
+
+/// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
+/// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
+#[inline(always)]
+fn grad_tiles<S: Simd>(
+    w: &Wino,
+    dy: &[f32],
+    (t0, nt): (usize, usize),
+    (co0, gw): (usize, usize),
+    dm: &mut [f32],
+) {
+    assert!(dm.len() >= 16 * TILES * gw && dy.len() >= w.oh * w.ow * w.cout);
+    assert!(co0 + gw <= w.cout);
+    for k in 0..nt {
+        let t = t0 + k;
+        let (ty, tx) = (t / w.tw, t % w.tw);
+        for b in (0..gw).step_by(LANES) {
+            // SAFETY: loads only from output pixels that exist; dm holds the block.
+            unsafe {
+                let ld = |i: usize, j: usize| {
+                    let (oy, ox) = (2 * ty + i, 2 * tx + j);
+                    if oy < w.oh && ox < w.ow {
+                        S::load(dy.as_ptr().add((oy * w.ow + ox) * w.cout + co0 + b))
+                    } else {
+                        S::zero()
+                    }
+                };
+                let m1 = S::splat(-1.0);
+                // A·(y0, y1) = (y0, y0 + y1, y0 − y1, −y1), along rows then columns.
+                let col =
+                    |y0: S::V, y1: S::V| [y0, S::add(y0, y1), S::fma(y1, m1, y0), S::mul(y1, m1)];
+                let r0 = col(ld(0, 0), ld(0, 1));
+                let r1 = col(ld(1, 0), ld(1, 1));
+                let out = dm.as_mut_ptr().add(k * gw + b);
+                for j in 0..4 {
+                    let c = col(r0[j], r1[j]);
+                    for (i, val) in c.into_iter().enumerate() {
+                        S::store(out.add((i * 4 + j) * TILES * gw), val);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`).
+#[inline(always)]
+pub(crate) fn image_weight<S: Simd>(
+    w: &Wino,
+    xp: &[f32],
+    dy: &[f32],
+    part: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let gw = w.cb * LANES;
+    assert!(part.len() >= 16 * w.cin * w.cout);
+    let (v, dm) = scratch.split_at_mut(16 * TILES * w.cin);
+    let tiles = w.th * w.tw;
+    for t0 in (0..tiles).step_by(TILES) {
+        let nt = TILES.min(tiles - t0);
+        input_tiles::<S>(w, xp, (t0, nt), v);
+        for grp in 0..w.cout / gw {
+            grad_tiles::<S>(w, dy, (t0, nt), (grp * gw, gw), dm);
+            match w.cb {
+                1 => weight_products::<S, 1>(w, v, dm, nt, grp, part),
+                2 => weight_products::<S, 2>(w, v, dm, nt, grp, part),
+                _ => weight_products::<S, 4>(w, v, dm, nt, grp, part),
+            }
+        }
+    }
+}
+
+/// Input channels per register block of the weight products.
+const fn weight_channels<S: Simd>(cb: usize) -> usize {
+    if S::REGS >= 32 {
+        match cb {
+            1 => 16,
+            2 => 8,
+            _ => 4,
+        }
+    } else if cb == 1 {
+        4
+    } else {
+        2
+    }
+}
+
+#[inline(always)]
+fn weight_products<S: Simd, const CB: usize>(
+    w: &Wino,
+    v: &[f32],
+    dm: &[f32],
+    nt: usize,
+    grp: usize,
+    part: &mut [f32],
+) {
+    let (c, gw) = (w.cin, CB * LANES);
+    let n = weight_channels::<S>(CB);
+    assert!(c % n == 0);
+    for e in 0..16 {
+        for ci in (0..c).step_by(n) {
+            // SAFETY: nt tiles of V_e (c values each, from channel ci) and of dM_e (gw values);
+            // part holds [16][cin][cout] with cout ≥ (grp + 1)·gw.
+            unsafe {
+                let x = v.as_ptr().add(e * TILES * c + ci);
+                let d = dm.as_ptr().add(e * TILES * gw);
+                let at = (e * c + ci) * w.cout + grp * gw;
+                match n {
+                    16 => wtap::<S, 16, CB>(x, c, d, nt, part, at, w.cout),
+                    8 => wtap::<S, 8, CB>(x, c, d, nt, part, at, w.cout),
+                    4 => wtap::<S, 4, CB>(x, c, d, nt, part, at, w.cout),
+                    2 => wtap::<S, 2, CB>(x, c, d, nt, part, at, w.cout),
+                    _ => wtap::<S, 1, CB>(x, c, d, nt, part, at, w.cout),
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
+    x: *const f32,
+    c: usize,
+    d: *const f32,
+    nt: usize,
+    part: &mut [f32],
+    at: usize,
+    cout: usize,
+) {
+    unsafe {
+        let mut acc = [[S::zero(); CB]; CI];
+        weight_tap::<S, CI, CB>(x, (0, c), d, (0, CB * LANES), CB * LANES, (1, nt), &mut acc);
+        let p0 = part.as_mut_ptr().add(at);
+        for (ci, a) in acc.iter().enumerate() {
+            for (b, v) in a.iter().enumerate() {
+                let p = p0.add(ci * cout + b * LANES);
+                S::store(p, S::add(S::load(p), *v));
+            }
+        }
+    }
+}
+
+/// dW = Gᵀ dU G for every (out, in) channel pair: `du` is `[e][cin][cout]`, the result
+/// `[cout][cin][3][3]`.
+pub(crate) fn weight_from_du(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
+    // Gᵀ v for a 4-vector v.
+    let gt = |v: [f32; 4]| {
+        [
+            v[0] + 0.5 * (v[1] + v[2]),
+            0.5 * (v[1] - v[2]),
+            0.5 * (v[1] + v[2]) + v[3],
+        ]
+    };
+    let mut dw = vec![0.0f32; cout * cin * 9];
+    for o in 0..cout {
+        for i in 0..cin {
+            let u = |e: usize| du[(e * cin + i) * cout + o];
+            // Gᵀ dU: 3×4, column by column; then (Gᵀ dU) G: 3×3, row by row.
+            let mut t = [[0.0f32; 4]; 3];
+            for c in 0..4 {
+                let col = gt([u(c), u(4 + c), u(8 + c), u(12 + c)]);
+                for r in 0..3 {
+                    t[r][c] = col[r];
+                }
+            }
+            for r in 0..3 {
+                let row = gt(t[r]);
+                dw[((o * cin + i) * 3 + r) * 3..((o * cin + i) * 3 + r) * 3 + 3]
+                    .copy_from_slice(&row);
+            }
+        }
+    }
+    dw
+}
+
+/// Copies the channels-last image `src` (`[h][w][c]`) into the Winograd padded buffer with the
+/// image at (top, left).
+pub(crate) fn pad_for(
+    w: &Wino,
+    src: &[f32],
+    (h, wd, c): (usize, usize, usize),
+    dst: &mut [f32],
+    (top, left): (usize, usize),
+) {
+    let (hp, wp) = w.padded();
+    pad_nhwc(
+        src,
+        (h, wd, c),
+        dst,
+        (hp, wp),
+        (top as isize, left as isize),
+    );
+}

@@ -1,0 +1,181 @@
+//! Batch-norm tests: PyTorch semantics, gradients, the channels-last and fused-ReLU paths.
+
+use super::*;
+use crate::gradcheck::assert_gradients;
+use crate::rng::seeded;
+
+#[test]
+fn training_normalises_and_updates_running_stats() {
+    let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[2, 2, 2]);
+    let rm = Buffer::new(Array::zeros(IxDyn(&[2])));
+    let rv = Buffer::new(Array::ones(IxDyn(&[2])));
+    let y = x.batch_norm(
+        None,
+        None,
+        Some(RunningStats {
+            mean: &rm,
+            var: &rv,
+        }),
+        BatchNormOptions::default(),
+    );
+    // Channel 0 holds 1, 2, 5, 6: mean 3.5, biased var 4.25, unbiased 17/3.
+    let v = y.to_vec();
+    let r = 1.0 / (4.25f32 + 1e-5).sqrt();
+    assert!((v[0] - (1.0 - 3.5) * r).abs() < 1e-6);
+    let rm = rm.value();
+    let rv = rv.value();
+    assert!((rm[0] - 0.35).abs() < 1e-6 && (rm[1] - 0.55).abs() < 1e-6);
+    assert!((rv[0] - (0.9 + 0.1 * 17.0 / 3.0)).abs() < 1e-6);
+}
+
+#[test]
+fn evaluation_uses_running_stats() {
+    let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let rm = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![1.0, -1.0]).unwrap());
+    let rv = Buffer::new(Array::from_shape_vec(IxDyn(&[2]), vec![4.0, 1.0]).unwrap());
+    let w = Tensor::from_vec(vec![2.0, 1.0], &[2]);
+    let b = Tensor::from_vec(vec![0.5, 0.0], &[2]);
+    let o = BatchNormOptions {
+        training: false,
+        eps: 0.0,
+        ..Default::default()
+    };
+    let y = x.batch_norm(
+        Some(&w),
+        Some(&b),
+        Some(RunningStats {
+            mean: &rm,
+            var: &rv,
+        }),
+        o,
+    );
+    assert_eq!(y.to_vec(), vec![0.5, 3.0, 2.5, 5.0]);
+    assert_eq!(
+        rm.value().as_slice().unwrap(),
+        &[1.0, -1.0],
+        "eval never updates"
+    );
+}
+
+#[test]
+fn gradients_in_both_modes() {
+    let train = BatchNormOptions::default();
+    assert_gradients(
+        |t| t[0].batch_norm(Some(&t[1]), Some(&t[2]), None, train),
+        &[&[4, 3, 2, 3], &[3], &[3]],
+        1,
+    );
+    assert_gradients(|t| t[0].batch_norm(None, None, None, train), &[&[5, 4]], 2);
+    let mut rng = seeded(3);
+    let rm = Buffer::new(Tensor::randn(&[3], 0.0, 1.0, &mut rng).to_array());
+    let rv = Buffer::new(Tensor::rand_uniform(&[3], 0.5, 2.0, &mut rng).to_array());
+    let eval = BatchNormOptions {
+        training: false,
+        ..train
+    };
+    assert_gradients(
+        |t| {
+            let r = RunningStats {
+                mean: &rm,
+                var: &rv,
+            };
+            t[0].batch_norm(Some(&t[1]), Some(&t[2]), Some(r), eval)
+        },
+        &[&[2, 3, 4], &[3], &[3]],
+        4,
+    );
+}
+
+#[test]
+#[should_panic(expected = "more than 1 value per channel")]
+fn single_value_per_channel_is_rejected_in_training() {
+    let _ = Tensor::ones(&[1, 3]).batch_norm(None, None, None, BatchNormOptions::default());
+}
+
+/// The channels-last path and the fused ReLU give the values and gradients of the reference
+/// (row-major, separate ReLU), in training and evaluation.
+#[test]
+fn channels_last_and_fused_relu_match_the_reference() {
+    // 20 channels: the scalar kernels; 32: the vector kernels.
+    for (training, c) in [(true, 20), (false, 20), (true, 32), (false, 32)] {
+        let o = BatchNormOptions {
+            training,
+            ..Default::default()
+        };
+        let shape = [4, c, 5, 7];
+        let x = Tensor::randn(&shape, 0.5, 2.0, &mut seeded(1));
+        let w = Tensor::randn(&[c], 1.0, 0.5, &mut seeded(2));
+        let b = Tensor::randn(&[c], 0.0, 0.5, &mut seeded(3));
+        let g = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(4));
+        let run = |cl: bool, fused: bool| {
+            let xs = x.detach().with_requires_grad();
+            let (ws, bs) = (
+                w.detach().with_requires_grad(),
+                b.detach().with_requires_grad(),
+            );
+            let rm = Buffer::new(Tensor::randn(&[c], 0.0, 0.3, &mut seeded(5)).to_array());
+            let rv = Buffer::new(Tensor::rand_uniform(&[c], 0.5, 2.0, &mut seeded(6)).to_array());
+            let r = RunningStats {
+                mean: &rm,
+                var: &rv,
+            };
+            let input = if cl {
+                xs.to_channels_last()
+            } else {
+                xs.clone()
+            };
+            let y = if fused {
+                input.batch_norm_relu(Some(&ws), Some(&bs), Some(r), o)
+            } else {
+                input.batch_norm(Some(&ws), Some(&bs), Some(r), o).relu()
+            };
+            assert_eq!(y.is_channels_last(), cl);
+            (&y * &g).sum_all().backward();
+            let v = |t: &Tensor| t.grad().unwrap().iter().copied().collect::<Vec<f32>>();
+            (
+                y.to_vec(),
+                v(&xs),
+                v(&ws),
+                v(&bs),
+                rm.value().iter().copied().collect::<Vec<f32>>(),
+                rv.value().iter().copied().collect::<Vec<f32>>(),
+            )
+        };
+        let reference = run(false, false);
+        for (cl, fused) in [(false, true), (true, false), (true, true)] {
+            let got = run(cl, fused);
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                for (u, v) in a.iter().zip(b) {
+                    assert!(
+                        (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                        "{what} (channels-last {cl}, fused {fused}, training {training}): {u} vs {v}"
+                    );
+                }
+            };
+            close(&got.0, &reference.0, "output");
+            close(&got.1, &reference.1, "input gradient");
+            close(&got.2, &reference.2, "weight gradient");
+            close(&got.3, &reference.3, "bias gradient");
+            close(&got.4, &reference.4, "running mean");
+            close(&got.5, &reference.5, "running var");
+        }
+    }
+}
+
+#[test]
+fn fused_relu_gradients() {
+    let train = BatchNormOptions::default();
+    assert_gradients(
+        |t| t[0].batch_norm_relu(Some(&t[1]), Some(&t[2]), None, train),
+        &[&[3, 4, 2, 3], &[4], &[4]],
+        11,
+    );
+    assert_gradients(
+        |t| {
+            t[0].to_channels_last()
+                .batch_norm_relu(Some(&t[1]), Some(&t[2]), None, train)
+        },
+        &[&[3, 4, 2, 3], &[4], &[4]],
+        12,
+    );
+}

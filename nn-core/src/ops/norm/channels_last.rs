@@ -1,0 +1,317 @@
+//! Batch-norm kernels for channels-last inputs: the values form rows of C channels (one row
+//! per pixel), so every pass runs along contiguous rows with per-channel accumulators, 16
+//! channels per vector ([`crate::simd`]; scalar code when C is not a multiple of 16).
+//!
+//! Rows are processed in blocks of [`ROWS`] (fixed, so the reduction order never depends on the
+//! number of threads): f32 accumulators within a block, f64 across blocks in block order.
+
+use rayon::prelude::*;
+
+use super::Moments;
+use crate::simd::{Isa, LANES, Simd, dispatch};
+
+/// Rows per block.
+const ROWS: usize = 256;
+
+/// Runs `f(block index, block)` over blocks of `ROWS` rows (`c` values each), in parallel when
+/// there are several.
+fn blocks<T: Send>(x: &[f32], c: usize, f: impl Fn(&[f32]) -> T + Send + Sync) -> Vec<T> {
+    if x.len() > ROWS * c {
+        x.par_chunks(ROWS * c).map(f).collect()
+    } else {
+        x.chunks(ROWS * c).map(f).collect()
+    }
+}
+
+/// Per channel of one block: Σ x into `sum`, then Σ (x − m)² into `m2` with m = Σ x / rows in
+/// f32 (channels a multiple of 16).
+#[inline(always)]
+fn block_moments<S: Simd>(blk: &[f32], c: usize, sum: &mut [f32], m2: &mut [f32]) {
+    let rows = blk.len() / c;
+    assert!(c.is_multiple_of(LANES) && sum.len() >= c && m2.len() >= c);
+    let p = blk.as_ptr();
+    for v0 in (0..c).step_by(LANES) {
+        // SAFETY: rows·c values in blk, v0 + 16 ≤ c.
+        unsafe {
+            let mut acc = S::zero();
+            for r in 0..rows {
+                acc = S::add(acc, S::load(p.add(r * c + v0)));
+            }
+            S::store(sum.as_mut_ptr().add(v0), acc);
+            let neg_mean = S::mul(acc, S::splat(-1.0 / rows as f32));
+            let mut sq = S::zero();
+            for r in 0..rows {
+                let d = S::add(S::load(p.add(r * c + v0)), neg_mean);
+                sq = S::fma(d, d, sq);
+            }
+            S::store(m2.as_mut_ptr().add(v0), sq);
+        }
+    }
+}
+
+dispatch!(fn block_moments_v(blk: &[f32], c: usize, sum: &mut [f32], m2: &mut [f32]) = block_moments);
+
+/// Per-channel moments of the rows of `x` (two passes per block, merged in block order).
+pub(crate) fn moments(x: &[f32], c: usize) -> Vec<Moments> {
+    let isa = Isa::detect();
+    let per_block = blocks(x, c, |blk| {
+        let rows = blk.len() / c;
+        let mut sum = vec![0.0f32; c];
+        let mut m2 = vec![0.0f32; c];
+        if c.is_multiple_of(LANES) {
+            block_moments_v(isa, blk, c, &mut sum, &mut m2);
+        } else {
+            for row in blk.chunks_exact(c) {
+                for (s, v) in sum.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            let neg_mean: Vec<f32> = sum.iter().map(|s| s * (-1.0 / rows as f32)).collect();
+            for row in blk.chunks_exact(c) {
+                for ((a, v), m) in m2.iter_mut().zip(row).zip(&neg_mean) {
+                    let d = v + m;
+                    *a = d.mul_add(d, *a);
+                }
+            }
+        }
+        (0..c)
+            .map(|ch| {
+                let n = rows as f64;
+                let exact_mean = sum[ch] as f64 / n;
+                // Σ(x − mean)² = Σ(x − m)² − n·(mean − m)² for the f32 mean m used above.
+                let m = sum[ch] * (1.0 / rows as f32);
+                let shift = exact_mean - m as f64;
+                Moments {
+                    count: n,
+                    mean: exact_mean,
+                    m2: (m2[ch] as f64 - n * shift * shift).max(0.0),
+                }
+            })
+            .collect::<Vec<Moments>>()
+    });
+    let mut total = vec![Moments::default(); c];
+    for b in per_block {
+        for (t, m) in total.iter_mut().zip(b) {
+            *t = t.merge(m);
+        }
+    }
+    total
+}
+
+/// y = scale·x + shift per channel (then ReLU) over the rows of one block.
+#[inline(always)]
+fn block_affine<S: Simd>(
+    x: &[f32],
+    y: &mut [f32],
+    c: usize,
+    (scale, shift): (&[f32], &[f32]),
+    relu: bool,
+) {
+    let rows = x.len() / c;
+    assert!(c.is_multiple_of(LANES) && y.len() == x.len() && scale.len() >= c && shift.len() >= c);
+    for v0 in (0..c).step_by(LANES) {
+        // SAFETY: rows·c values in x and y, v0 + 16 ≤ c.
+        unsafe {
+            let a = S::load(scale.as_ptr().add(v0));
+            let b = S::load(shift.as_ptr().add(v0));
+            for r in 0..rows {
+                let v = S::fma(a, S::load(x.as_ptr().add(r * c + v0)), b);
+                let v = if relu { S::relu(v) } else { v };
+                S::store(y.as_mut_ptr().add(r * c + v0), v);
+            }
+        }
+    }
+}
+
+dispatch!(fn block_affine_v(x: &[f32], y: &mut [f32], c: usize, p: (&[f32], &[f32]), relu: bool) = block_affine);
+
+/// y = scale[ch]·x + shift[ch], then ReLU if `relu`, into a pooled buffer.
+pub(crate) fn affine(x: &[f32], c: usize, scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
+    let isa = Isa::detect();
+    let mut y = crate::buffer_pool::take(x.len()); // every element is written
+    let run = |(yb, xb): (&mut [f32], &[f32])| {
+        if c.is_multiple_of(LANES) {
+            block_affine_v(isa, xb, yb, c, (scale, shift), relu);
+            return;
+        }
+        for (yr, xr) in yb.chunks_exact_mut(c).zip(xb.chunks_exact(c)) {
+            for (((o, &v), &a), &b) in yr.iter_mut().zip(xr).zip(scale).zip(shift) {
+                let t = a.mul_add(v, b);
+                *o = if relu && t <= 0.0 { 0.0 } else { t };
+            }
+        }
+    };
+    if x.len() > ROWS * c {
+        y.par_chunks_mut(ROWS * c)
+            .zip(x.par_chunks(ROWS * c))
+            .for_each(run);
+    } else {
+        run((&mut y, x));
+    }
+    y
+}
+
+/// One block's per-channel (Σ dy, Σ dy·(x − mean)), dy = g masked by `y > 0` if `y` is given.
+#[inline(always)]
+fn block_grad_sums<S: Simd>(
+    (x, g, y): (&[f32], &[f32], Option<&[f32]>),
+    c: usize,
+    mean: &[f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+) {
+    let rows = x.len() / c;
+    assert!(c.is_multiple_of(LANES) && g.len() == x.len() && y.is_none_or(|y| y.len() == x.len()));
+    assert!(mean.len() >= c && s1.len() >= c && s2.len() >= c);
+    for v0 in (0..c).step_by(LANES) {
+        // SAFETY: rows·c values in x, g and y; v0 + 16 ≤ c.
+        unsafe {
+            let neg_mean = S::mul(S::load(mean.as_ptr().add(v0)), S::splat(-1.0));
+            let (mut a1, mut a2) = (S::zero(), S::zero());
+            for r in 0..rows {
+                let at = r * c + v0;
+                let mut d = S::load(g.as_ptr().add(at));
+                if let Some(y) = y {
+                    d = S::mask_pos(d, S::load(y.as_ptr().add(at)));
+                }
+                a1 = S::add(a1, d);
+                let xc = S::add(S::load(x.as_ptr().add(at)), neg_mean);
+                a2 = S::fma(d, xc, a2);
+            }
+            S::store(s1.as_mut_ptr().add(v0), a1);
+            S::store(s2.as_mut_ptr().add(v0), a2);
+        }
+    }
+}
+
+dispatch!(fn block_grad_sums_v(
+    b: (&[f32], &[f32], Option<&[f32]>),
+    c: usize,
+    mean: &[f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+) = block_grad_sums);
+
+/// Per channel (Σ dy, Σ dy·(x − mean[ch])), with dy = g masked by `y > 0` if `y` is given.
+pub(crate) fn grad_sums(
+    x: &[f32],
+    g: &[f32],
+    y: Option<&[f32]>,
+    c: usize,
+    mean: &[f32],
+) -> Vec<(f64, f64)> {
+    let isa = Isa::detect();
+    let idx: Vec<usize> = (0..x.len().div_ceil(ROWS * c)).collect();
+    let block = |&b: &usize| {
+        let r = b * ROWS * c..((b + 1) * ROWS * c).min(x.len());
+        let (xb, gb) = (&x[r.clone()], &g[r.clone()]);
+        let yb = y.map(|y| &y[r]);
+        let (mut s1, mut s2) = (vec![0.0f32; c], vec![0.0f32; c]);
+        if c.is_multiple_of(LANES) {
+            block_grad_sums_v(isa, (xb, gb, yb), c, mean, &mut s1, &mut s2);
+            return (s1, s2);
+        }
+        for (row, (xr, gr)) in xb.chunks_exact(c).zip(gb.chunks_exact(c)).enumerate() {
+            for ch in 0..c {
+                let mut d = gr[ch];
+                if yb.is_some_and(|y| y[row * c + ch] <= 0.0) {
+                    d = 0.0;
+                }
+                s1[ch] += d;
+                s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
+            }
+        }
+        (s1, s2)
+    };
+    let per_block: Vec<(Vec<f32>, Vec<f32>)> = if idx.len() > 1 {
+        idx.par_iter().map(block).collect()
+    } else {
+        idx.iter().map(block).collect()
+    };
+    let mut total = vec![(0.0f64, 0.0f64); c];
+    for (s1, s2) in per_block {
+        for (t, (a, b)) in total.iter_mut().zip(s1.into_iter().zip(s2)) {
+            t.0 += a as f64;
+            t.1 += b as f64;
+        }
+    }
+    total
+}
+
+/// One block of dx = a·dy + b·x + k per channel, written over `g`.
+#[inline(always)]
+fn block_input_grad<S: Simd>(
+    x: &[f32],
+    g: &mut [f32],
+    y: Option<&[f32]>,
+    c: usize,
+    (a, b, k): (&[f32], &[f32], &[f32]),
+) {
+    let rows = x.len() / c;
+    assert!(c.is_multiple_of(LANES) && g.len() == x.len() && y.is_none_or(|y| y.len() == x.len()));
+    assert!(a.len() >= c && b.len() >= c && k.len() >= c);
+    for v0 in (0..c).step_by(LANES) {
+        // SAFETY: rows·c values in x, g and y; v0 + 16 ≤ c.
+        unsafe {
+            let (av, bv, kv) = (
+                S::load(a.as_ptr().add(v0)),
+                S::load(b.as_ptr().add(v0)),
+                S::load(k.as_ptr().add(v0)),
+            );
+            for r in 0..rows {
+                let at = r * c + v0;
+                let mut d = S::load(g.as_ptr().add(at));
+                if let Some(y) = y {
+                    d = S::mask_pos(d, S::load(y.as_ptr().add(at)));
+                }
+                let v = S::fma(av, d, S::fma(bv, S::load(x.as_ptr().add(at)), kv));
+                S::store(g.as_mut_ptr().add(at), v);
+            }
+        }
+    }
+}
+
+dispatch!(fn block_input_grad_v(
+    x: &[f32],
+    g: &mut [f32],
+    y: Option<&[f32]>,
+    c: usize,
+    coef: (&[f32], &[f32], &[f32]),
+) = block_input_grad);
+
+/// dx = a[ch]·dy + b[ch]·x + k[ch] written over `g` (dy = g masked by `y > 0` if `y` is given).
+pub(crate) fn input_grad_in_place(
+    x: &[f32],
+    g: &mut [f32],
+    y: Option<&[f32]>,
+    c: usize,
+    coef: &[(f32, f32, f32)],
+) {
+    let isa = Isa::detect();
+    let a: Vec<f32> = coef.iter().map(|t| t.0).collect();
+    let b: Vec<f32> = coef.iter().map(|t| t.1).collect();
+    let k: Vec<f32> = coef.iter().map(|t| t.2).collect();
+    let run = |(blk, gb): (usize, &mut [f32])| {
+        let off = blk * ROWS * c;
+        let xb = &x[off..off + gb.len()];
+        let yb = y.map(|y| &y[off..off + gb.len()]);
+        if c.is_multiple_of(LANES) {
+            block_input_grad_v(isa, xb, gb, yb, c, (&a, &b, &k));
+            return;
+        }
+        for (row, (gr, xr)) in gb.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
+            for ch in 0..c {
+                let mut d = gr[ch];
+                if yb.is_some_and(|y| y[row * c + ch] <= 0.0) {
+                    d = 0.0;
+                }
+                gr[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
+            }
+        }
+    };
+    if g.len() > ROWS * c {
+        g.par_chunks_mut(ROWS * c).enumerate().for_each(run);
+    } else {
+        run((0, g));
+    }
+}

@@ -1,0 +1,348 @@
+//! Runtime-dispatched SIMD for the hand-written kernels (convolution, normalisation, pointwise).
+//!
+//! Kernels are written once, generic over `Simd`: a 16-lane `f32` vector with the few
+//! operations they need. [`Isa::detect`] picks, at run time, the best implementation the CPU
+//! has: AVX-512F (one 512-bit register per vector), AVX2 + FMA (two 256-bit registers) or
+//! portable scalar code. So one binary runs fast on Intel and AMD Zen 4 (AVX-512) and on older
+//! x86-64 (AVX2) without `-C target-cpu=native`.
+//!
+//! A generic kernel becomes machine code for one ISA inside a function carrying that ISA's
+//! `#[target_feature]` (see `dispatch!`): the vector operations are `#[inline(always)]`, so
+//! they are inlined there and compiled with the features enabled.
+//!
+//! Results are bitwise the same whatever the ISA for the operations used here (lane-wise IEEE
+//! add, mul and fused multiply-add); the scalar fallback uses `f32::mul_add`, which is fused too.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+use std::sync::OnceLock;
+
+/// Lanes of a [`Simd`] vector: kernels block channels by this many.
+pub(crate) const LANES: usize = 16;
+
+/// A 16-lane `f32` vector and its operations. Every function is `unsafe`: loads and stores
+/// take raw pointers to 16 valid floats, and the x86 implementations may only run on a CPU with
+/// their features (guaranteed by [`dispatch!`]).
+pub(crate) trait Simd: Copy + Send + Sync + 'static {
+    /// The vector type.
+    type V: Copy;
+    /// How many vectors fit in the register file (kernels size their register blocks by it).
+    const REGS: usize;
+    /// All lanes 0.
+    unsafe fn zero() -> Self::V;
+    /// All lanes `v`.
+    unsafe fn splat(v: f32) -> Self::V;
+    /// 16 floats from `p` (unaligned).
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// 16 floats to `p` (unaligned).
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// a·b + c, fused.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// a + b.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// a · b.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// max(a, 0) lane-wise with PyTorch's ReLU semantics (NaN stays NaN).
+    unsafe fn relu(a: Self::V) -> Self::V;
+    /// `g` where `y > 0`, else 0.
+    unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V;
+
+    /// `*p` broadcast, times `b`, plus `c`.
+    #[inline(always)]
+    unsafe fn bcast_fma(p: *const f32, b: Self::V, c: Self::V) -> Self::V {
+        unsafe { Self::fma(Self::splat(*p), b, c) }
+    }
+    /// The first `n` (≤ 16) floats from `p`, zeros after.
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> Self::V {
+        let mut t = [0.0f32; LANES];
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n.min(LANES));
+            Self::load(t.as_ptr())
+        }
+    }
+    /// The first `n` (≤ 16) lanes of `v` to `p`.
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, v: Self::V, n: usize) {
+        let mut t = [0.0f32; LANES];
+        unsafe {
+            Self::store(t.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), p, n.min(LANES));
+        }
+    }
+}
+
+/// Portable 16-lane vectors (the compiler vectorises what it can).
+#[derive(Clone, Copy)]
+pub(crate) struct Scalar;
+
+impl Simd for Scalar {
+    type V = [f32; LANES];
+    const REGS: usize = 8;
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        [0.0; LANES]
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self::V {
+        [v; LANES]
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        unsafe { std::ptr::read_unaligned(p.cast::<[f32; LANES]>()) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        unsafe { std::ptr::write_unaligned(p.cast::<[f32; LANES]>(), v) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        std::array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        std::array::from_fn(|i| a[i] * b[i])
+    }
+    #[inline(always)]
+    unsafe fn relu(a: Self::V) -> Self::V {
+        a.map(|v| if v <= 0.0 { 0.0 } else { v })
+    }
+    #[inline(always)]
+    unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V {
+        std::array::from_fn(|i| if y[i] > 0.0 { g[i] } else { 0.0 })
+    }
+}
+
+/// AVX-512F: one `__m512` per vector.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Avx512 {
+    type V = __m512;
+    const REGS: usize = 32;
+    #[inline(always)]
+    unsafe fn zero() -> __m512 {
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> __m512 {
+        unsafe { _mm512_set1_ps(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn relu(a: __m512) -> __m512 {
+        // Lanes with a <= 0 become 0; NaN lanes (unordered) keep a.
+        unsafe {
+            let le = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, _mm512_setzero_ps());
+            _mm512_mask_mov_ps(a, le, _mm512_setzero_ps())
+        }
+    }
+    #[inline(always)]
+    unsafe fn mask_pos(g: __m512, y: __m512) -> __m512 {
+        unsafe {
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, _mm512_setzero_ps());
+            _mm512_maskz_mov_ps(gt, g)
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> __m512 {
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n.min(16)) - 1) as u16, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, v: __m512, n: usize) {
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n.min(16)) - 1) as u16, v) }
+    }
+}
+
+/// AVX2 + FMA: two `__m256` per vector.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Avx2 {
+    type V = (__m256, __m256);
+    const REGS: usize = 8;
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        unsafe { (_mm256_setzero_ps(), _mm256_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self::V {
+        unsafe { (_mm256_set1_ps(v), _mm256_set1_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        unsafe {
+            _mm256_storeu_ps(p, v.0);
+            _mm256_storeu_ps(p.add(8), v.1);
+        }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        unsafe {
+            (
+                _mm256_fmadd_ps(a.0, b.0, c.0),
+                _mm256_fmadd_ps(a.1, b.1, c.1),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+        unsafe { (_mm256_add_ps(a.0, b.0), _mm256_add_ps(a.1, b.1)) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        unsafe { (_mm256_mul_ps(a.0, b.0), _mm256_mul_ps(a.1, b.1)) }
+    }
+    #[inline(always)]
+    unsafe fn relu(a: Self::V) -> Self::V {
+        unsafe {
+            let z = _mm256_setzero_ps();
+            let f = |v: __m256| {
+                let le = _mm256_cmp_ps::<_CMP_LE_OQ>(v, z);
+                _mm256_andnot_ps(le, v)
+            };
+            (f(a.0), f(a.1))
+        }
+    }
+    #[inline(always)]
+    unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V {
+        unsafe {
+            let z = _mm256_setzero_ps();
+            (
+                _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(y.0, z), g.0),
+                _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(y.1, z), g.1),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn bcast_fma(p: *const f32, b: Self::V, c: Self::V) -> Self::V {
+        unsafe {
+            let s = _mm256_broadcast_ss(&*p);
+            (_mm256_fmadd_ps(s, b.0, c.0), _mm256_fmadd_ps(s, b.1, c.1))
+        }
+    }
+}
+
+/// The instruction sets the kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// Portable code.
+    Scalar,
+}
+
+impl Isa {
+    /// The best instruction set of this CPU (detected once). `NN_SIMD=avx2|scalar` in the
+    /// environment caps it (for testing and comparisons).
+    pub fn detect() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            let cap = std::env::var("NN_SIMD").unwrap_or_default();
+            let best = Isa::best_supported();
+            match (cap.as_str(), best) {
+                ("scalar", _) => Isa::Scalar,
+                ("avx2", Isa::Avx512) => Isa::Avx2,
+                _ => best,
+            }
+        })
+    }
+
+    fn best_supported() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Whether this CPU can run code for `self`.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// Defines `fn $name(isa: Isa, args...) -> R` that runs the generic body `$body::<S>(args...)`
+/// compiled for `isa` (AVX-512F, AVX2 + FMA or scalar). The caller must pass an `isa` the CPU
+/// supports ([`Isa::detect`] or a supported one).
+macro_rules! dispatch {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident $(::<$($gen:tt),*>)?) => {
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name(isa: $crate::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                $body::<$crate::simd::Avx512 $($(, $gen)*)?>($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                $body::<$crate::simd::Avx2 $($(, $gen)*)?>($($arg),*)
+            }
+            match isa {
+                // SAFETY: `isa` is supported by this CPU (the caller's contract, checked in
+                // debug builds).
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx512 => {
+                    debug_assert!(isa.is_supported());
+                    unsafe { avx512($($arg),*) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Isa::Avx2 => {
+                    debug_assert!(isa.is_supported());
+                    unsafe { avx2($($arg),*) }
+                }
+                _ => $body::<$crate::simd::Scalar $($(, $gen)*)?>($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use dispatch;
