@@ -62,7 +62,7 @@ impl Tensor {
     /// let mut reached = Vec::new();
     /// loss.backward_with_hook(Array::ones(IxDyn(&[])), &mut |leaf| reached.push(leaf.grad_key()));
     /// assert_eq!(reached, [Some(p.grad_key()); 2]); // read twice: two leaves, one slot
-    /// assert_eq!(p.grad().unwrap().as_slice().unwrap(), &[12.0, 12.0]);
+    /// assert_eq!(p.grad().unwrap().as_slice().unwrap(), &[6.0, 6.0]); // d(p²)/dp = 2p
     /// ```
     ///
     /// # Panics

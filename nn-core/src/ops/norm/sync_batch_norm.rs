@@ -108,10 +108,11 @@ impl Tensor {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use nn_core::{Tensor, ops::BatchNormOptions, replica::SingleReplica};
+    /// use nn_core::{Tensor, ops::BatchNormOptions, replica::{ReplicaGroup, SingleReplica}};
     /// let x = Tensor::from_vec(vec![1.0, 3.0, 10.0, 30.0], &[2, 2]);
     /// let o = BatchNormOptions::default();
-    /// let y = x.sync_batch_norm(None, None, None, o, &Arc::new(SingleReplica));
+    /// let group: Arc<dyn ReplicaGroup> = Arc::new(SingleReplica);
+    /// let y = x.sync_batch_norm(None, None, None, o, &group);
     /// assert_eq!(y.to_vec(), x.batch_norm(None, None, None, o).to_vec());
     /// ```
     ///
