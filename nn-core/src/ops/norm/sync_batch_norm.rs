@@ -101,9 +101,13 @@ impl Backward for SyncBatchNormBackward {
 
 impl Tensor {
     /// Batch normalisation in training mode of this replica's shard `[N, C, *]` of a batch split
-    /// across `group`, with the statistics of the whole batch (PyTorch's `SyncBatchNorm`); see
-    /// the [module docs](self). `o.training` is ignored (always training: in evaluation mode
-    /// use [`Tensor::batch_norm`] with the running statistics). Over a group of one replica the
+    /// across `group`, with the statistics of the whole batch (PyTorch's `SyncBatchNorm`). Every
+    /// replica's per-channel moments (count, mean, Σ(x − μ)²) are gathered and merged in replica
+    /// order; backward sums Σdy and Σdy·(x − μ) over the group the same way and applies
+    /// `∂L/∂x = γr·(dy − S1/M) − γr³·S2/M·(x − μ)`; the γ/β gradients stay local (the
+    /// data-parallel gradient reduction adds them up). `o.training` is ignored (always training:
+    /// in evaluation mode use [`Tensor::batch_norm`] with the running statistics). Over a group
+    /// of one replica the
     /// result is [`Tensor::batch_norm`]'s, bit for bit.
     ///
     /// ```
