@@ -13,7 +13,7 @@ use nn_core::{Array, Module};
 use crate::callback::{Callback, Control};
 use crate::checkpoint::TrainState;
 use crate::ema::Ema;
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 use crate::session::Session;
 use crate::trainer::{EpochRecord, KeptWeights, TrainReport, evaluate, evaluate_predictions};
 
@@ -104,6 +104,41 @@ pub(crate) fn end_epoch(
         }
     }
     Ok(Control::Continue)
+}
+
+/// Reduce-on-plateau in a data-parallel job: rank 0 alone validates, so after the end of an
+/// epoch (and its agreement) it sends the epoch's validation loss and accuracy to every rank,
+/// and the other ranks step their own copy of the plateau with them, so every rank's learning
+/// rates follow rank 0's exactly. Nothing to do in one process or without a plateau.
+pub(crate) fn share_plateau_figures(s: &mut Session, st: &TrainState) -> Result<()> {
+    if s.dist.size() == 1 || s.plateau.is_none() {
+        return Ok(());
+    }
+    let mine: Vec<u8> = match (s.dist.is_root(), st.report.history.last()) {
+        (true, Some(r)) => [r.val_loss, r.val_acc]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let got = s.dist.comm().broadcast(0, mine)?;
+    if s.dist.is_root() {
+        return Ok(());
+    }
+    let figures: Vec<f32> = got
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let [val_loss, val_acc] = figures[..] else {
+        return Err(TrainError::Collective(format!(
+            "expected rank 0's validation loss and accuracy (8 bytes), got {} bytes",
+            got.len()
+        )));
+    };
+    if let Some(p) = &mut s.plateau {
+        p.on_validation(val_loss, val_acc, &mut s.optimizer);
+    }
+    Ok(())
 }
 
 /// Rank 0's end of training: restore the best snapshot (raw or EMA) and test it.

@@ -386,11 +386,17 @@ impl Session {
         if let JobOptimizer::Gradient(o) = &mut self.optimizer {
             optimizer_step(o.as_mut(), self.model.as_ref())?;
         }
+        self.next_rates();
+        Ok(StepStats::merge(&parts))
+    }
+
+    /// After an optimizer step: the schedule's rates for the next step, times the plateau's
+    /// reductions so far.
+    pub(crate) fn next_rates(&mut self) {
         self.scheduler.on_step(&mut self.optimizer);
         if let Some(p) = &self.plateau {
             p.apply(&mut self.optimizer);
         }
-        Ok(StepStats::merge(&parts))
     }
 
     /// The data-parallel reducer's measurements of the last step (`None` in one process).

@@ -303,6 +303,9 @@ pub fn train_checkpointed(
         }
         s.scheduler.on_epoch(&mut s.optimizer);
         if let Some(p) = &s.plateau {
+            // The schedule's rates at this point, then the reductions so far: with a per-step
+            // schedule `on_epoch` sets nothing, and the rates are already reduced once.
+            s.scheduler.apply(&mut s.optimizer);
             p.apply(&mut s.optimizer);
         }
         let end = match root {
@@ -317,6 +320,7 @@ pub fn train_checkpointed(
             false => Ok(control),
         };
         let (control, sig) = s.dist.agree_after_step(end, signal())?;
+        root_epoch::share_plateau_figures(&mut s, &st)?;
         st.finished |= control == Control::Stop;
         st.epoch += 1;
         st.batch = 0;

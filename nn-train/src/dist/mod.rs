@@ -64,8 +64,8 @@ use crate::config::TrainConfig;
 use crate::error::{Result, invalid};
 
 /// What a job must allow to run on `ranks` > 1 ranks: at least two samples per rank in each
-/// global batch (batch norm needs two), a mini-batch optimizer, and no reduce-on-plateau (only
-/// rank 0 validates).
+/// global batch (batch norm needs two) and a mini-batch optimizer. (Reduce-on-plateau works:
+/// rank 0 validates and sends the epoch's figures to every rank.)
 pub fn check_job(config: &TrainConfig, ranks: usize) -> Result<()> {
     if config.batch_size / ranks < 2 {
         return Err(invalid(
@@ -82,14 +82,6 @@ pub fn check_job(config: &TrainConfig, ranks: usize) -> Result<()> {
             "optimizer.kind",
             "lbfgs",
             "a mini-batch optimizer under mpirun (L-BFGS jobs are full-batch, in one process)",
-        ));
-    }
-    if config.reduce_on_plateau.is_some() {
-        // Only rank 0 validates, so only its rates would be reduced.
-        return Err(invalid(
-            "reduce_on_plateau",
-            "a [reduce_on_plateau] block",
-            "no [reduce_on_plateau] under mpirun (only rank 0 validates; use a schedule)",
         ));
     }
     Ok(())

@@ -102,7 +102,7 @@ impl Session {
         if let JobOptimizer::Gradient(o) = &mut self.optimizer {
             optimizer_step(o.as_mut(), self.model.as_ref())?;
         }
-        self.scheduler.on_step(&mut self.optimizer);
+        self.next_rates();
         let loss: f64 = parts.iter().map(|(g, w)| g.loss as f64 * w).sum();
         Ok(StepStats {
             loss: loss as f32,
