@@ -6,8 +6,13 @@
 //!   cross-entropy, backward, SGD with momentum 0.9 and weight decay 5e-4 (nn-optim), gradients
 //!   cleared. MODEL is `mlp_bn` (3072-1024-1024-10 with BatchNorm, ReLU and dropout 0.5), `mlp`
 //!   (the same without BatchNorm and dropout), `resnet8` or `resnet20` (CIFAR ResNets, 3×32×32
-//!   inputs).
+//!   inputs), `cnn` (the zoo's default CNN, channels 32-64 with BatchNorm) or `vgg11` (VGG-11
+//!   at width 16, hidden 256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18`
+//!   (torchvision's, ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
 //! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
+//! * An optional last word `rm` or `cl` on `train`/`eval` builds the model row-major or
+//!   channels-last (`ModelConfig::build_with_format`) instead of in its default format, for A/B
+//!   runs of the memory formats.
 //! * `rss` — peak and current resident memory of the process (VmHWM, VmRSS) in bytes.
 //! * `quit`.
 //!
@@ -22,7 +27,7 @@ use nn_core::layers::Activation;
 use nn_core::loss::cross_entropy;
 use nn_core::{Ctx, Tensor, rng, with_no_grad};
 use nn_optim::{OptimizerConfig, SgdConfig};
-use nn_train::zoo::NormConfig;
+use nn_train::zoo::{MemoryFormat, NormConfig, Stem, TorchResnetConfig, VggConfig};
 use nn_train::{ModelConfig, optimizer_step};
 use rand::Rng as _;
 
@@ -34,6 +39,18 @@ fn model_config(name: &str) -> ModelConfig {
             .with_dropout(0.5),
         "resnet8" => ModelConfig::resnet(1, 16),
         "resnet20" => ModelConfig::resnet(3, 16),
+        "cnn" => ModelConfig::cnn(vec![32, 64]),
+        "resnet18" => ModelConfig::Resnet18(TorchResnetConfig::default()),
+        "resnet18_cifar" => ModelConfig::Resnet18(TorchResnetConfig {
+            stem: Stem::Cifar,
+            ..TorchResnetConfig::default()
+        }),
+        "vgg11" => ModelConfig::Vgg(VggConfig {
+            width: 16,
+            hidden: 256,
+            pool_size: 1,
+            ..VggConfig::default()
+        }),
         other => panic!("unknown model {other:?}"),
     }
 }
@@ -93,8 +110,15 @@ fn main() {
             Some(cmd @ ("train" | "eval")) => {
                 let (batch, inner, n_blocks) = (num(2), num(3), num(4));
                 let mut r = rng::seeded(0);
-                let model = model_config(words[1])
-                    .build([3, 32, 32], 10, &mut r)
+                let config = model_config(words[1]);
+                let format = match words.get(5).copied() {
+                    None => config.memory_format(),
+                    Some("rm") => MemoryFormat::Contiguous,
+                    Some("cl") => MemoryFormat::ChannelsLast,
+                    Some(other) => panic!("unknown memory format {other:?} (rm or cl)"),
+                };
+                let model = config
+                    .build_with_format([3, 32, 32], 10, format, &mut r)
                     .expect("valid model");
                 let x = Tensor::randn(&[batch, 3, 32, 32], 0.0, 1.0, &mut r);
                 let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();

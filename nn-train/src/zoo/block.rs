@@ -12,11 +12,15 @@
 //! layers keep the names `bn1`, `bn2` whatever their kind (as torchvision's `norm_layer`); the
 //! projection shortcut is `shortcut.0/1` (CIFAR) or `downsample.0/1` (torchvision).
 //!
+//! With batch norm the convolution + BN (+ ReLU) pairs run through
+//! [`Conv2d::forward_bn`] (one fused op in evaluation on channels-last input, BN + ReLU in one op
+//! in training), and with ReLU the block ends in [`Tensor::add_relu`].
+//!
 //! **Maxout** (k pieces): conv1 and conv2 produce k× the channels and the activation after each
 //! reduces them; since the sum `shortcut(x) + h` has no layer of its own to widen, the second
 //! activation moves before the addition: y = shortcut(x) + sd(maxout(norm2(conv2(h)))).
 
-use nn_core::layers::{BatchNorm2d, Conv2d};
+use nn_core::layers::{Activation, BatchNorm2d, Conv2d};
 use nn_core::module::join;
 use nn_core::rng::Rng;
 use nn_core::{Ctx, Entry, Module, Tensor};
@@ -40,6 +44,8 @@ pub struct BasicBlock {
     /// The activation at the end of the branch (maxout), or after the addition.
     act2: Box<dyn Module>,
     act2_in_branch: bool,
+    /// The activation is ReLU: fused into batch norm and the residual addition where it can be.
+    relu: bool,
     shortcut: Option<(Box<dyn Module>, MaybeLayer)>,
     shortcut_name: &'static str,
     drop_path: Option<StochasticDepth>,
@@ -94,6 +100,7 @@ impl BasicBlock {
             bn2: o.norm(c_out * k, true)?,
             act2: o.act()?,
             act2_in_branch: k > 1,
+            relu: o.activation == Activation::Relu,
             shortcut,
             shortcut_name,
             summary: format!(
@@ -142,11 +149,37 @@ fn apply(m: &MaybeLayer, x: Tensor, ctx: &mut Ctx) -> Tensor {
     }
 }
 
+/// The plain convolution and batch norm of a pair, when the pair is one (not DropConnect, not
+/// another normalisation, not folded).
+fn conv_bn<'a>(conv: &'a dyn Module, bn: &'a MaybeLayer) -> Option<(&'a Conv2d, &'a BatchNorm2d)> {
+    let c = conv.as_any()?.downcast_ref::<Conv2d>()?;
+    let b = bn.as_ref()?.as_any()?.downcast_ref::<BatchNorm2d>()?;
+    Some((c, b))
+}
+
+/// `norm(conv(x))`, then ReLU if `relu`: through [`Conv2d::forward_bn`] (conv + BN + ReLU fused
+/// in evaluation, BN + ReLU in one op in training) when the pair is a convolution and a batch
+/// norm, else layer by layer.
+fn conv_norm(conv: &dyn Module, bn: &MaybeLayer, relu: bool, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+    match conv_bn(conv, bn) {
+        Some((c, b)) => c.forward_bn(b, x, ctx, relu),
+        None => {
+            let h = apply(bn, conv.forward(x, ctx), ctx);
+            if relu { h.relu() } else { h }
+        }
+    }
+}
+
 impl Module for BasicBlock {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let h = apply(&self.bn1, self.conv1.forward(x, ctx), ctx);
-        let h = apply(&self.drop2d, self.act1.forward(&h, ctx), ctx);
-        let mut h = apply(&self.bn2, self.conv2.forward(&h, ctx), ctx);
+        let h = if self.relu {
+            conv_norm(self.conv1.as_ref(), &self.bn1, true, x, ctx)
+        } else {
+            let h = conv_norm(self.conv1.as_ref(), &self.bn1, false, x, ctx);
+            self.act1.forward(&h, ctx)
+        };
+        let h = apply(&self.drop2d, h, ctx);
+        let mut h = conv_norm(self.conv2.as_ref(), &self.bn2, false, &h, ctx);
         if self.act2_in_branch {
             h = self.act2.forward(&h, ctx);
         }
@@ -154,14 +187,15 @@ impl Module for BasicBlock {
             h = sd.forward(&h, ctx);
         }
         let s = match &self.shortcut {
-            Some((conv, bn)) => apply(bn, conv.forward(x, ctx), ctx),
+            Some((conv, bn)) => conv_norm(conv.as_ref(), bn, false, x, ctx),
             None => x.clone(),
         };
-        let y = &h + &s;
         if self.act2_in_branch {
-            y
+            &h + &s
+        } else if self.relu {
+            h.add_relu(&s)
         } else {
-            self.act2.forward(&y, ctx)
+            self.act2.forward(&(&h + &s), ctx)
         }
     }
 

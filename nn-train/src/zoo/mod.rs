@@ -30,6 +30,13 @@
 //! activation k times wider; in residual blocks the second activation moves before the addition
 //! ([`block`]).
 //!
+//! **Memory format**: the CIFAR ResNets (width ≤ 16, batch norm or none, no maxout) run
+//! channels-last ([`MemoryFormat`], [`ModelConfig::memory_format`]): the input and every layer's
+//! output are stored NHWC, where nn-core's direct convolution kernels and the fused conv + BN +
+//! ReLU and add + ReLU ([`block`]) are faster; the other models stay row-major, where
+//! channels-last was measured slower. [`ModelConfig::build_with_format`] chooses either; the
+//! parameters, names, checkpoints and outputs (to rounding) are the same in both.
+//!
 //! [`ModelConfig::estimate`] gives a model's parameter count, activation memory and output shape
 //! for an input shape without building it, and rejects shapes that cannot work ([`estimate`]).
 
@@ -38,6 +45,7 @@ pub mod block;
 mod cnn;
 mod config;
 pub mod estimate;
+mod memory_format;
 mod mlp;
 pub mod options;
 mod parts;
@@ -50,6 +58,7 @@ pub use block::BasicBlock;
 pub use cnn::cnn;
 pub use config::{ModelConfig, TorchResnetConfig, VggConfig};
 pub use estimate::{LayerEstimate, ModelEstimate};
+pub use memory_format::MemoryFormat;
 pub use mlp::mlp;
 pub use options::{
     DropConnectLayers, DropConnectSettings, DropMode, NormConfig, PoolSettings, Scaling, Stem,
@@ -198,12 +207,58 @@ impl ModelConfig {
     }
 
     /// Builds the network for CHW inputs of `input` shape and `classes` outputs, initialised from
-    /// `rng` (see the [module docs](self) for the initialisations).
+    /// `rng` (see the [module docs](self) for the initialisations), in its default memory format
+    /// ([`ModelConfig::memory_format`]: channels-last for the convolutional models).
     ///
     /// # Errors
     /// As [`ModelConfig::estimate`]: an invalid config or shapes that cannot work are rejected
     /// before anything is allocated.
     pub fn build(
+        &self,
+        input: [usize; 3],
+        classes: usize,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn Module>> {
+        self.build_with_format(input, classes, self.memory_format(), rng)
+    }
+
+    /// [`ModelConfig::build`] in the given memory format (the same parameters from the same
+    /// `rng`, the same outputs to rounding; see [`MemoryFormat`]). The MLP ignores the format.
+    ///
+    /// ```
+    /// use nn_core::{Ctx, Tensor, rng::seeded};
+    /// use nn_train::{ModelConfig, zoo::MemoryFormat};
+    /// let config = ModelConfig::resnet(1, 8);
+    /// let x = Tensor::randn(&[2, 3, 8, 8], 0.0, 1.0, &mut seeded(1));
+    /// let mut y = Vec::new();
+    /// for format in [MemoryFormat::Contiguous, MemoryFormat::ChannelsLast] {
+    ///     let model = config.build_with_format([3, 8, 8], 10, format, &mut seeded(0)).unwrap();
+    ///     y.push(model.forward(&x, &mut Ctx::train(0)).to_vec());
+    /// }
+    /// for (a, b) in y[0].iter().zip(&y[1]) {
+    ///     assert!((a - b).abs() < 1e-4);
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ModelConfig::build`].
+    pub fn build_with_format(
+        &self,
+        input: [usize; 3],
+        classes: usize,
+        format: MemoryFormat,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn Module>> {
+        let model = self.build_contiguous(input, classes, rng)?;
+        Ok(match (format, self) {
+            (_, ModelConfig::Mlp { .. }) | (MemoryFormat::Contiguous, _) => model,
+            (MemoryFormat::ChannelsLast, _) => {
+                Box::new(memory_format::ChannelsLastModel::new(model))
+            }
+        })
+    }
+
+    fn build_contiguous(
         &self,
         input: [usize; 3],
         classes: usize,

@@ -1,0 +1,128 @@
+//! The memory format a zoo model runs in: row-major (NCHW) or channels-last (NHWC in memory,
+//! PyTorch's `model.to(memory_format=torch.channels_last)`), see [`nn_core::ops::layout`].
+//!
+//! Channels-last, the input and every layer's 4-d output are stored channels-last: the direct
+//! convolution kernels vectorise along the channels, conv + BN + ReLU fuse
+//! ([`nn_core::layers::Conv2d::forward_bn`]) and the residual addition fuses with its ReLU.
+//! Layers without a channels-last kernel (max and fractional max pooling, group / layer /
+//! instance norm, maxout, dropout masks) compute the same values from either format; their
+//! row-major output is converted back before the next layer of a [`Sequential`]. Which models
+//! run channels-last by default is [`ModelConfig::memory_format`] (where it was measured to
+//! pay); [`ModelConfig::build_with_format`] chooses either for any model.
+//!
+//! The format changes where values sit in memory, not what they are: the parameters, their
+//! names, checkpoints, `describe()` and exports are the same in both formats, and outputs and
+//! gradients agree to rounding (the kernels sum in a different order).
+
+use nn_core::layers::Sequential;
+use nn_core::{Ctx, Entry, Module, Tensor};
+
+use super::ModelConfig;
+use super::options::NormConfig;
+
+/// Where a model keeps its 4-d activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryFormat {
+    /// Row-major `[N, C, H, W]` (PyTorch's `torch.contiguous_format`).
+    Contiguous,
+    /// Channels-last: each pixel's channels adjacent (PyTorch's `torch.channels_last`).
+    ChannelsLast,
+}
+
+/// The widest CIFAR ResNet that runs channels-last by default: 16 (16-64 channels), the widths
+/// where the channels-last kernels were measured faster (`BENCHMARKS.md`).
+const WIDEST_CHANNELS_LAST: usize = 16;
+
+impl ModelConfig {
+    /// The memory format [`ModelConfig::build`] gives this model, where it was measured to pay:
+    /// channels-last for the CIFAR ResNet (`resnet`) up to width 16 (16-64 channels) with batch
+    /// norm or none and an elementwise activation (not maxout); row-major for everything else.
+    /// Measured against row-major on the same CPU (`BENCHMARKS.md`, 2026-12-05): the CIFAR
+    /// ResNets train about 1.5x and evaluate about 1.7x faster channels-last, while the CNN,
+    /// VGG and torchvision's ResNet-18/34 (64-512 channels, where the row-major GEMM path is
+    /// faster, and max pooling without a channels-last kernel) were slower; group / layer /
+    /// instance norm and maxout have no channels-last kernels.
+    ///
+    /// ```
+    /// use nn_train::ModelConfig;
+    /// use nn_train::zoo::{MemoryFormat, NormConfig};
+    /// assert_eq!(ModelConfig::resnet(3, 16).memory_format(), MemoryFormat::ChannelsLast);
+    /// let group = ModelConfig::resnet(3, 16).with_norm(NormConfig::Group { groups: 4 });
+    /// assert_eq!(group.memory_format(), MemoryFormat::Contiguous);
+    /// assert_eq!(ModelConfig::resnet(3, 64).memory_format(), MemoryFormat::Contiguous);
+    /// assert_eq!(ModelConfig::cnn(vec![32, 64]).memory_format(), MemoryFormat::Contiguous);
+    /// ```
+    pub fn memory_format(&self) -> MemoryFormat {
+        let Ok(o) = self.options() else {
+            return MemoryFormat::Contiguous;
+        };
+        let kernels = matches!(o.norm, NormConfig::Batch | NormConfig::None) && o.k() == 1;
+        match self {
+            ModelConfig::Resnet { width, .. } if kernels && *width <= WIDEST_CHANNELS_LAST => {
+                MemoryFormat::ChannelsLast
+            }
+            _ => MemoryFormat::Contiguous,
+        }
+    }
+}
+
+/// Whether channels-last and row-major are the same memory for this 4-d shape (one channel, or
+/// one pixel): then there is nothing to convert.
+fn ambiguous(x: &Tensor) -> bool {
+    let s = x.shape();
+    s[1] <= 1 || s[2] * s[3] <= 1
+}
+
+/// `x` channels-last if it is a 4-d tensor that is not (and can be).
+fn channels_last(x: Tensor) -> Tensor {
+    if x.ndim() == 4 && !ambiguous(&x) && !x.is_channels_last() {
+        x.to_channels_last()
+    } else {
+        x
+    }
+}
+
+/// Runs `m` on `x`, walking nested [`Sequential`]s child by child and storing each 4-d output
+/// channels-last: a layer without a channels-last kernel (max pooling) or a one-channel input
+/// (whose convolution cannot tell the formats apart) hands the next layer row-major memory.
+fn run(m: &dyn Module, x: Tensor, ctx: &mut Ctx) -> Tensor {
+    match m.as_any().and_then(|a| a.downcast_ref::<Sequential>()) {
+        Some(seq) => seq.iter().fold(x, |h, (_, child)| run(child, h, ctx)),
+        None => channels_last(m.forward(&x, ctx)),
+    }
+}
+
+/// A model run channels-last: the input and every layer's 4-d output are stored channels-last
+/// (see the [module docs](self)). Otherwise transparent: parameters, names, `describe()`,
+/// folding and downcasts ([`Module::as_any`]) are the wrapped model's.
+pub(crate) struct ChannelsLastModel {
+    inner: Box<dyn Module>,
+}
+
+impl ChannelsLastModel {
+    /// `inner`, run channels-last.
+    pub(crate) fn new(inner: Box<dyn Module>) -> ChannelsLastModel {
+        ChannelsLastModel { inner }
+    }
+}
+
+impl Module for ChannelsLastModel {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        run(self.inner.as_ref(), channels_last(x.clone()), ctx)
+    }
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
+        self.inner.visit(prefix, f);
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        self.inner.as_any()
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        self.inner.as_any_mut()
+    }
+    fn fold_batch_norms(&mut self) -> usize {
+        self.inner.fold_batch_norms()
+    }
+}
