@@ -13,6 +13,11 @@ Each round runs every workload once on each side (the side that goes first alter
 rounds). A side's figure is the median over rounds of the round's median block time; "best" is
 the fastest block of all rounds. Ratio = PyTorch time / nn time (> 1: nn is faster).
 
+PyTorch runs the ResNets twice per round, in its default contiguous format and in
+`torch.channels_last` (model and input converted, as PyTorch's performance guide recommends on
+CPU); nn's CIFAR ResNets run channels-last by default. The ratio is taken against the FASTER of
+PyTorch's two formats, per round ("PT cl" column: the channels_last figure).
+
 Run from the repository root (needs a Python environment with torch):
 
     python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
@@ -103,10 +108,13 @@ def blocks(inner, n_blocks, f):
     return out
 
 
-def torch_workload(kind, name, batch, inner, n_blocks):
+def torch_workload(kind, name, batch, inner, n_blocks, channels_last=False):
     torch.manual_seed(0)
     net = build(name)
     x = torch.randn(batch, 3, 32, 32)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     if kind == "eval":
         net.eval()
 
@@ -173,20 +181,26 @@ def main():
         )
     work = [w for w in WORKLOADS if not args.only or args.only in w[1]]
     rust = RustSide()
-    res = {w: ([], []) for w in work}
+    # Per workload: PyTorch contiguous, PyTorch channels_last (ResNets only), nn; block times.
+    res = {w: ([], [], []) for w in work}
     try:
         for rnd in range(args.rounds):
             for w in work:
                 kind, name, batch, inner, nb = w
                 cmd = f"{kind} {name} {batch} {inner} {nb}"
+                conv = name.startswith("resnet")
+
+                def torch_side():
+                    res[w][0].append(torch_workload(*w))
+                    if conv:
+                        res[w][1].append(torch_workload(*w, channels_last=True))
+
                 if rnd % 2 == 0:
-                    tt = torch_workload(*w)
-                    rt = rust.ask(cmd)
+                    torch_side()
+                    res[w][2].append(rust.ask(cmd))
                 else:
-                    rt = rust.ask(cmd)
-                    tt = torch_workload(*w)
-                res[w][0].append(tt)
-                res[w][1].append(rt)
+                    res[w][2].append(rust.ask(cmd))
+                    torch_side()
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         rust.close()
@@ -194,22 +208,29 @@ def main():
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     print(
-        f"{'workload':28} {'PyTorch img/s':>14} {'nn img/s':>10} {'ratio':>7} | "
+        f"{'workload':28} {'PT img/s':>9} {'PT cl':>8} {'nn img/s':>9} {'ratio':>7} | "
         f"{'best PT':>8} {'best nn':>8} {'ratio':>7} | per-round ratios"
     )
     for w in work:
         kind, name, batch, _, _ = w
-        t_rounds, r_rounds = res[w]
-        tm = statistics.median(statistics.median(b) for b in t_rounds)
-        rm = statistics.median(statistics.median(b) for b in r_rounds)
-        tb = min(min(b) for b in t_rounds)
+        contiguous, cl, r_rounds = res[w]
+        # Per round, PyTorch's faster format (by the round's median block).
+        fmts = [contiguous, cl] if cl else [contiguous]
+        t_rounds = [
+            min((f[i] for f in fmts), key=statistics.median) for i in range(len(contiguous))
+        ]
+        med = lambda rounds: statistics.median(statistics.median(b) for b in rounds)
+        tm, rm = med(t_rounds), med(r_rounds)
+        tb = min(min(b) for f in fmts for b in f)
         rb = min(min(b) for b in r_rounds)
         per = " ".join(
             f"{statistics.median(t) / statistics.median(r):.2f}" for t, r in zip(t_rounds, r_rounds)
         )
+        cl_col = f"{batch / med(cl):8.1f}" if cl else f"{'-':>8}"
         print(
-            f"{kind + ' ' + name + ' b=' + str(batch):28} {batch / tm:14.1f} {batch / rm:10.1f} "
-            f"{tm / rm:6.2f}x | {batch / tb:8.1f} {batch / rb:8.1f} {tb / rb:6.2f}x | {per}"
+            f"{kind + ' ' + name + ' b=' + str(batch):28} {batch / med(contiguous):9.1f} {cl_col} "
+            f"{batch / rm:9.1f} {tm / rm:6.2f}x | {batch / tb:8.1f} {batch / rb:8.1f} "
+            f"{tb / rb:6.2f}x | {per}"
         )
 
 
