@@ -8,8 +8,10 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
+use super::max_nhwc::{self, Nhwc};
 use super::{options_panic, planes, pool_out_len};
 use crate::autograd::{Backward, BackwardCtx};
+use crate::ops::layout;
 use crate::tensor::{Array, Tensor};
 
 /// Hyper-parameters of 2-d max pooling, as PyTorch's `F.max_pool2d`: kernel, stride (default:
@@ -92,10 +94,12 @@ impl MaxPool2dOptions {
 }
 
 struct MaxPoolBackward {
-    /// Flat in-plane index of each output's maximum.
+    /// Flat in-plane index of each output's maximum (in the output's memory order).
     argmax: Vec<u32>,
     plane_in: usize,
     plane_out: usize,
+    /// The input and output are channels-last (the kernels of `max_nhwc.rs`).
+    nhwc: Option<Nhwc>,
 }
 
 impl Backward for MaxPoolBackward {
@@ -104,6 +108,15 @@ impl Backward for MaxPoolBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, grad: Array) -> Vec<Option<Array>> {
         let shape = ctx.inputs[0].shape();
+        if let Some(nhwc) = &self.nhwc {
+            let dx = {
+                let g = layout::nhwc_slice(&grad);
+                max_nhwc::backward(nhwc, self.plane_in, &g, &self.argmax)
+            };
+            crate::buffer_pool::recycle(grad);
+            let [n, c, h, w] = [shape[0], shape[1], shape[2], shape[3]];
+            return vec![Some(layout::channels_last_array([n, c, h, w], dx))];
+        }
         let mut dx = crate::buffer_pool::take_zeroed(shape.iter().product());
         let g = grad.as_standard_layout();
         let g = g.as_slice().expect("standard layout");
@@ -158,17 +171,57 @@ impl Tensor {
     /// As [`Tensor::max_pool2d`].
     pub fn max_pool2d_with_indices(&self, o: MaxPool2dOptions) -> (Tensor, ndarray::ArrayD<i64>) {
         let (y, argmax) = max_pool2d_impl(self, o, true);
-        let argmax = argmax.expect("indices requested");
-        let idx = ndarray::ArrayD::from_shape_vec(
-            IxDyn(y.shape()),
-            argmax.into_iter().map(i64::from).collect(),
-        )
-        .expect("one index per output");
+        let argmax: Vec<i64> = argmax
+            .expect("indices requested")
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        let s = y.shape();
+        let idx = if y.is_channels_last() {
+            // NHWC order → the logical (row-major) order of the returned indices.
+            let (n, c, p) = (s[0], s[1], s[2] * s[3]);
+            let mut out = vec![0i64; argmax.len()];
+            for (on, an) in out.chunks_mut(c * p).zip(argmax.chunks(c * p)) {
+                for (px, ap) in an.chunks(c).enumerate() {
+                    for (k, &a) in ap.iter().enumerate() {
+                        on[k * p + px] = a;
+                    }
+                }
+            }
+            debug_assert_eq!(out.len(), n * c * p);
+            out
+        } else {
+            argmax
+        };
+        let idx = ndarray::ArrayD::from_shape_vec(IxDyn(s), idx).expect("one index per output");
         (y, idx)
     }
 }
 
-/// The pooled tensor and, if `want_indices`, the in-plane flat index of each output's maximum.
+/// Clipped tap ranges per output row (or column): the first tap inside the image and the number
+/// of taps inside (dilation d: every d-th position), for `out` windows over `len` positions.
+fn tap_ranges(out: usize, len: usize, k: usize, s: usize, p: usize, d: usize) -> Vec<(isize, usize)> {
+    (0..out)
+        .map(|o| {
+            let start = (o * s) as isize - p as isize;
+            // First tap inside, then the taps inside: start + t·d for t in t0..t1.
+            let t0 = if start >= 0 {
+                0
+            } else {
+                (-start as usize).div_ceil(d)
+            };
+            let t1 = (0..k)
+                .rev()
+                .find(|&t| (start + (t * d) as isize) < len as isize)
+                .map_or(0, |t| t + 1);
+            (start + (t0 * d) as isize, t1.saturating_sub(t0))
+        })
+        .collect()
+}
+
+/// The pooled tensor and, if `want_indices`, the in-plane flat index of each output's maximum
+/// (in the output's memory order). A channels-last input is pooled by the kernels of
+/// `max_nhwc.rs` and gives a channels-last output.
 fn max_pool2d_impl(
     input: &Tensor,
     o: MaxPool2dOptions,
@@ -182,37 +235,48 @@ fn max_pool2d_impl(
         h * w <= u32::MAX as usize,
         "max_pool2d: plane {h}×{w} too large"
     );
-    let x = input.data().as_standard_layout();
-    let x = x.as_slice().expect("standard layout");
     let (pin, pout) = (h * w, oh * ow);
-    let mut y = crate::buffer_pool::take(np * pout); // every output is written
-    let mut argmax = vec![0u32; np * pout];
     let (kh, kw) = o.kernel;
     let (sh, sw) = o.stride;
     let (ph, pw) = o.padding;
     let (dh, dw) = o.dilation;
-    if pin > 0 && pout > 0 {
-        // Clipped tap ranges per output row / column (dilation d: every d-th position).
-        let ranges = |out: usize, len: usize, k: usize, s: usize, p: usize, d: usize| {
-            (0..out)
-                .map(|o| {
-                    let start = (o * s) as isize - p as isize;
-                    // First tap inside, then the taps inside: start + t·d for t in t0..t1.
-                    let t0 = if start >= 0 {
-                        0
-                    } else {
-                        (-start as usize).div_ceil(d)
-                    };
-                    let t1 = (0..k)
-                        .rev()
-                        .find(|&t| (start + (t * d) as isize) < len as isize)
-                        .map_or(0, |t| t + 1);
-                    (start + (t0 * d) as isize, t1.saturating_sub(t0))
-                })
-                .collect::<Vec<(isize, usize)>>()
+    let rows = tap_ranges(oh, h, kh, sh, ph, dh);
+    let cols = tap_ranges(ow, w, kw, sw, pw, dw);
+    let mut shape = input.shape().to_vec();
+    shape[2] = oh;
+    shape[3] = ow;
+    if layout::is_channels_last(input.data()) {
+        let nhwc = Nhwc {
+            n: shape[0],
+            c: shape[1],
+            w,
+            oh,
+            ow,
+            dilation: o.dilation,
         };
-        let rows = ranges(oh, h, kh, sh, ph, dh);
-        let cols = ranges(ow, w, kw, sw, pw, dw);
+        let x = input
+            .data()
+            .as_slice_memory_order()
+            .expect("channels-last is contiguous");
+        let (y, argmax) = max_nhwc::forward(&nhwc, x, &rows, &cols);
+        let indices = want_indices.then(|| argmax.clone());
+        let y = Tensor::from_op(
+            layout::channels_last_array([shape[0], shape[1], oh, ow], y),
+            vec![input.clone()],
+            MaxPoolBackward {
+                argmax,
+                plane_in: pin,
+                plane_out: pout,
+                nhwc: Some(nhwc),
+            },
+        );
+        return (y, indices);
+    }
+    let x = input.data().as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
+    let mut y = crate::buffer_pool::take(np * pout); // every output is written
+    let mut argmax = vec![0u32; np * pout];
+    if pin > 0 && pout > 0 {
         y.par_chunks_mut(pout)
             .zip(argmax.par_chunks_mut(pout))
             .zip(x.par_chunks(pin))
@@ -240,9 +304,6 @@ fn max_pool2d_impl(
                 }
             });
     }
-    let mut shape = input.shape().to_vec();
-    shape[2] = oh;
-    shape[3] = ow;
     let indices = want_indices.then(|| argmax.clone());
     let y = Tensor::from_op(
         Array::from_shape_vec(IxDyn(&shape), y).expect("output shape"),
@@ -251,6 +312,7 @@ fn max_pool2d_impl(
             argmax,
             plane_in: pin,
             plane_out: pout,
+            nhwc: None,
         },
     );
     (y, indices)
@@ -334,6 +396,34 @@ mod tests {
         assert_gradients_at(
             |t| t[0].max_pool2d(MaxPool2dOptions::new(2).with_dilation(2).with_stride(1)),
             &[separated(&[1, 2, 5, 5], 2)],
+            &cfg,
+        );
+    }
+
+    #[test]
+    fn channels_last_gradients() {
+        // The channels-last kernels (the input converted in the graph, so the check perturbs
+        // the same row-major leaf).
+        let cfg = GradCheckConfig::default();
+        let o = MaxPool2dOptions::new(3)
+            .with_stride(2)
+            .with_padding(1)
+            .with_ceil_mode(true);
+        assert_gradients_at(
+            |t| {
+                let y = t[0].to_channels_last().max_pool2d(o);
+                assert!(y.is_channels_last());
+                y
+            },
+            &[separated(&[2, 3, 6, 7], 3)],
+            &cfg,
+        );
+        assert_gradients_at(
+            |t| {
+                t[0].to_channels_last()
+                    .max_pool2d(MaxPool2dOptions::new(2).with_dilation(2).with_stride(1))
+            },
+            &[separated(&[1, 4, 5, 5], 4)],
             &cfg,
         );
     }

@@ -5,6 +5,7 @@
 mod adaptive_avg;
 mod avg;
 mod max;
+mod max_nhwc;
 mod unpool;
 
 pub use avg::AvgPool2dOptions;

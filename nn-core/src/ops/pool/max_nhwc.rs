@@ -1,0 +1,102 @@
+//! The channels-last kernels of 2-d max pooling ([`Tensor::max_pool2d`] on a channels-last
+//! input): the same values, the same maxima and the same gradients as the row-major kernel, with
+//! the output kept channels-last.
+//!
+//! For each output pixel, every tap of its window is a run of C adjacent channels in NHWC memory:
+//! the running maximum and its position are updated for all C channels at once (vectorised
+//! selects), visiting the taps in the row-major kernel's order (rows, then columns) with its rule
+//! (a strictly larger value or any NaN wins, starting from the first tap inside the image), so the
+//! maxima and their positions — the flat in-plane index `h·W + w`, as PyTorch's indices — are
+//! those of the row-major kernel. The backward pass adds each output gradient at its maximum's
+//! position, visiting the outputs of an image in the same order as the row-major kernel, so the
+//! sums are bit-identical too.
+//!
+//! [`Tensor::max_pool2d`]: crate::Tensor::max_pool2d
+
+use rayon::prelude::*;
+
+/// Shapes of one channels-last max pooling: input `[n][h][w][c]`, output `[n][oh][ow][c]`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Nhwc {
+    pub n: usize,
+    pub c: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    /// Dilation (rows, columns): the distance between window taps.
+    pub dilation: (usize, usize),
+}
+
+/// The forward pass over the NHWC buffer `x`: the NHWC output and, per output element, the
+/// in-plane index of its maximum. `rows[oy]` / `cols[ox]`: the first tap inside the image and
+/// the number of taps inside, per output row / column.
+pub(super) fn forward(
+    s: &Nhwc,
+    x: &[f32],
+    rows: &[(isize, usize)],
+    cols: &[(isize, usize)],
+) -> (Vec<f32>, Vec<u32>) {
+    let (c, ow) = (s.c, s.ow);
+    let len = s.n * s.oh * ow * c;
+    let mut y = crate::buffer_pool::take(len); // every output is written
+    let mut argmax = vec![0u32; len];
+    let row_len = ow * c;
+    if len == 0 {
+        return (y, argmax);
+    }
+    let plane_in = x.len() / s.n;
+    let (dh, dw) = s.dilation;
+    // One output row per task (a fixed split; every output is computed independently).
+    y.par_chunks_mut(row_len)
+        .zip(argmax.par_chunks_mut(row_len))
+        .enumerate()
+        .for_each(|(r, (yr, ar))| {
+            let (img, oy) = (r / s.oh, r % s.oh);
+            let xn = &x[img * plane_in..(img + 1) * plane_in];
+            let (y0, ny) = rows[oy];
+            for (ox, (yp, ap)) in yr.chunks_mut(c).zip(ar.chunks_mut(c)).enumerate() {
+                let (x0, nx) = cols[ox];
+                let first = (y0 as usize * s.w + x0 as usize) as u32;
+                yp.fill(f32::NEG_INFINITY);
+                ap.fill(first);
+                for i in 0..ny {
+                    let base = (y0 as usize + i * dh) * s.w + x0 as usize;
+                    for j in 0..nx {
+                        let idx = base + j * dw;
+                        let tap = &xn[idx * c..(idx + 1) * c];
+                        let idx = idx as u32;
+                        for ((b, a), &v) in yp.iter_mut().zip(ap.iter_mut()).zip(tap) {
+                            // PyTorch's rule, as the row-major kernel: larger, or NaN.
+                            #[allow(clippy::eq_op)]
+                            let take = v > *b || v != v;
+                            *b = if take { v } else { *b };
+                            *a = if take { idx } else { *a };
+                        }
+                    }
+                }
+            }
+        });
+    (y, argmax)
+}
+
+/// The input gradient `[n][h][w][c]` (`plane_in` = h·w pixels per image) of the output gradient
+/// `g` (NHWC) and the forward pass's `argmax` (NHWC).
+pub(super) fn backward(s: &Nhwc, plane_in: usize, g: &[f32], argmax: &[u32]) -> Vec<f32> {
+    let c = s.c;
+    let (per_in, per_out) = (plane_in * c, s.oh * s.ow * c);
+    let mut dx = crate::buffer_pool::take_zeroed(s.n * per_in);
+    if per_in == 0 || per_out == 0 {
+        return dx;
+    }
+    dx.par_chunks_mut(per_in)
+        .zip(g.par_chunks(per_out))
+        .zip(argmax.par_chunks(per_out))
+        .for_each(|((dxn, gn), an)| {
+            for (gp, ap) in gn.chunks(c).zip(an.chunks(c)) {
+                for (k, (&v, &a)) in gp.iter().zip(ap).enumerate() {
+                    dxn[a as usize * c + k] += v;
+                }
+            }
+        });
+    dx
+}
