@@ -98,8 +98,9 @@ fn a_training_step_reuses_its_buffers() {
 }
 
 /// A small channels-last residual network (direct convolutions with stride 1 and 2, a 1×1
-/// projection, fused conv → BN → ReLU, fused add + ReLU, global pooling): 3 training steps,
-/// the bits of every parameter.
+/// projection, fused conv → BN → ReLU, fused add + ReLU, then 128-channel convolutions on the
+/// NHWC im2col + GEMM path — 3×3 stride 2 and a plain 1×1 — max pooling and global pooling):
+/// 3 training steps, the bits of every parameter.
 fn train_channels_last() -> Vec<u32> {
     use nn_core::layers::{BatchNormConfig, Conv2dConfig};
     let mut rng = seeded(7);
@@ -115,15 +116,18 @@ fn train_channels_last() -> Vec<u32> {
     let c1 = conv(16, 32, 3, 2, &mut rng);
     let c2 = conv(32, 32, 3, 1, &mut rng);
     let proj = conv(16, 32, 1, 2, &mut rng);
-    let bns: Vec<_> = [16, 32, 32, 32]
+    let wide = conv(32, 128, 1, 1, &mut rng);
+    let wide3 = conv(128, 128, 3, 2, &mut rng);
+    let wide1 = conv(128, 128, 1, 1, &mut rng);
+    let bns: Vec<_> = [16, 32, 32, 32, 128, 128, 128]
         .iter()
         .map(|&c| BatchNormConfig::new(c).init_2d().unwrap())
         .collect();
-    let fc = LinearConfig::new(32, 10).init(&mut rng).unwrap();
+    let fc = LinearConfig::new(128, 10).init(&mut rng).unwrap();
     let x = Tensor::randn(&[16, 3, 16, 16], 0.0, 1.0, &mut rng);
     let labels: Vec<usize> = (0..16).map(|i| (i * 3) % 10).collect();
     let mut params = Vec::new();
-    for m in [&stem, &c1, &c2, &proj] {
+    for m in [&stem, &c1, &c2, &proj, &wide, &wide3, &wide1] {
         params.extend(m.named_parameters().into_iter().map(|(_, p)| p));
     }
     for m in &bns {
@@ -136,7 +140,14 @@ fn train_channels_last() -> Vec<u32> {
         let a = c1.forward_bn(&bns[1], &h, ctx, true);
         let a = c2.forward_bn(&bns[2], &a, ctx, false);
         let s = proj.forward_bn(&bns[3], &h, ctx, false);
-        let y = a.add_relu(&s).global_avg_pool2d().reshape(&[16, 32]);
+        let y = a.add_relu(&s);
+        let y = wide.forward_bn(&bns[4], &y, ctx, true);
+        let y = wide3.forward_bn(&bns[5], &y, ctx, true);
+        let y = wide1.forward_bn(&bns[6], &y, ctx, true);
+        let y = y
+            .max_pool2d(nn_core::ops::MaxPool2dOptions::new(2))
+            .global_avg_pool2d()
+            .reshape(&[16, 128]);
         cross_entropy(&fc.forward(&y, ctx), &labels).backward();
         for p in &params {
             p.update(|mut w, g| w.scaled_add(-0.1, &g.unwrap()));

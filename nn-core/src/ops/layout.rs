@@ -3,8 +3,9 @@
 //!
 //! A channels-last tensor has the logical shape `[N, C, H, W]` like any other (every op and
 //! `to_vec` see the same values) but stores each pixel's C channels next to each other: strides
-//! `[H·W·C, 1, W·C, C]`. Convolutions, batch normalisation, ReLU, residual additions and pooling
-//! have fast paths for it (the direct convolution kernels vectorise along the channels), and
+//! `[H·W·C, 1, W·C, C]`. Convolutions, batch normalisation, ReLU, residual additions, max pooling
+//! and global average pooling have fast paths for it (the direct convolution kernels vectorise
+//! along the channels, the wide ones are plain GEMMs), and
 //! their outputs keep the input's memory format, as in PyTorch: convert a model's input once
 //! with [`Tensor::to_channels_last`] and the whole network runs channels-last.
 //!

@@ -22,6 +22,12 @@
 //! Winograd's F(2×2, 3×3) (2.25x fewer multiplications in the products; see `winograd.rs`).
 //! The weight gradient is reduced over fixed batch slices in a fixed order, so
 //! results do not depend on the number of threads.
+//!
+//! **Channels-last inputs** ([`Tensor::to_channels_last`]) stay channels-last and run on NHWC
+//! kernels, chosen by a fixed rule of the shape: from 128 input and output channels, im2col +
+//! GEMM on NHWC data (`nhwc_gemm.rs`: a plain product for 1×1, an unfolding of C_in-long runs
+//! for k×k); below, the register-blocked direct and Winograd kernels (`direct/`); grouped
+//! convolutions run the row-major kernels on a converted copy.
 
 mod backward;
 mod depthwise;
@@ -29,6 +35,7 @@ mod direct;
 mod forward;
 mod geometry;
 mod im2col;
+mod nhwc_gemm;
 mod winograd;
 mod workspace;
 
@@ -45,8 +52,30 @@ use crate::tensor::{Array, Tensor};
 struct Conv2dBackward {
     geom: Geom,
     has_bias: bool,
-    /// The input (and output) are channels-last and the direct kernels apply.
-    direct: bool,
+    /// The channels-last kernels that ran (the input and output are channels-last), if any.
+    nhwc: Option<NhwcKernel>,
+}
+
+/// The kernels of a channels-last convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NhwcKernel {
+    /// Register-blocked direct / Winograd kernels (`direct/`).
+    Direct,
+    /// im2col + GEMM on NHWC data (`nhwc_gemm.rs`), from 128 channels.
+    Gemm,
+}
+
+/// Which kernels a channels-last convolution runs (a fixed rule of the shape): im2col + GEMM
+/// from [`nhwc_gemm::GEMM_MIN_CHANNELS`] input and output channels, the direct / Winograd
+/// kernels below; `None` (grouped: the row-major kernels on a converted copy) otherwise.
+fn nhwc_kernel(g: &Geom) -> Option<NhwcKernel> {
+    if nhwc_gemm::applies(g) {
+        Some(NhwcKernel::Gemm)
+    } else if direct::applies(g) {
+        Some(NhwcKernel::Direct)
+    } else {
+        None
+    }
 }
 
 impl Backward for Conv2dBackward {
@@ -59,8 +88,8 @@ impl Backward for Conv2dBackward {
         let need_x = ctx.needs_grad(0);
         let need_w = ctx.needs_grad(1);
         let need_b = self.has_bias && ctx.needs_grad(2);
-        if self.direct {
-            return self.backward_direct(ctx, grad, (need_x, need_w, need_b));
+        if let Some(kernel) = self.nhwc {
+            return self.backward_nhwc(kernel, ctx, grad, (need_x, need_w, need_b));
         }
         let x = ctx.inputs[0].data().as_standard_layout();
         let w = ctx.inputs[1].data().as_standard_layout();
@@ -114,9 +143,10 @@ impl Backward for Conv2dBackward {
 }
 
 impl Conv2dBackward {
-    /// Backward of the channels-last direct path: dx channels-last.
-    fn backward_direct(
+    /// Backward of the channels-last kernels: dx channels-last.
+    fn backward_nhwc(
         &self,
+        kernel: NhwcKernel,
         ctx: &BackwardCtx<'_>,
         grad: Array,
         need: (bool, bool, bool),
@@ -130,7 +160,10 @@ impl Conv2dBackward {
         let w = w.as_slice().expect("standard layout");
         let r = {
             let dy = layout::nhwc_slice(&grad);
-            let r = direct::backward(g, x, w, &dy, need);
+            let r = match kernel {
+                NhwcKernel::Direct => direct::backward(g, x, w, &dy, need),
+                NhwcKernel::Gemm => nhwc_gemm::backward(g, x, w, &dy, need),
+            };
             if let std::borrow::Cow::Owned(v) = dy {
                 crate::buffer_pool::recycle_vec(v);
             }
@@ -184,13 +217,16 @@ impl Tensor {
             .as_ref()
             .map(|b| b.as_slice().expect("standard layout"));
         let channels_last = layout::is_channels_last(self.data());
-        let direct = channels_last && direct::applies(&g);
-        let y = if direct {
+        let nhwc = if channels_last { nhwc_kernel(&g) } else { None };
+        let y = if let Some(kernel) = nhwc {
             let xs = self
                 .data()
                 .as_slice_memory_order()
                 .expect("channels-last is contiguous");
-            let y = direct::forward(&g, xs, ws, None, bs, false);
+            let y = match kernel {
+                NhwcKernel::Direct => direct::forward(&g, xs, ws, None, bs, false),
+                NhwcKernel::Gemm => nhwc_gemm::forward(&g, xs, ws, None, bs, false),
+            };
             layout::channels_last_array(g.out_shape(), y)
         } else {
             let y = Self::conv2d_contiguous(&g, self, ws, bs);
@@ -212,7 +248,7 @@ impl Tensor {
             Conv2dBackward {
                 geom: g,
                 has_bias: bias.is_some(),
-                direct,
+                nhwc,
             },
         )
     }
@@ -231,9 +267,10 @@ impl Tensor {
         relu: bool,
     ) -> Option<Tensor> {
         let g = Geom::new(self.shape(), weight.shape(), &options);
-        if !layout::is_channels_last(self.data()) || !direct::applies(&g) {
+        if !layout::is_channels_last(self.data()) {
             return None;
         }
+        let kernel = nhwc_kernel(&g)?;
         assert!(scale.len() == g.cout && shift.len() == g.cout);
         let w = weight.data().as_standard_layout();
         let ws = w.as_slice().expect("standard layout");
@@ -250,7 +287,10 @@ impl Tensor {
             .data()
             .as_slice_memory_order()
             .expect("channels-last is contiguous");
-        let y = direct::forward(&g, xs, ws, Some(scale), Some(&b), relu);
+        let y = match kernel {
+            NhwcKernel::Direct => direct::forward(&g, xs, ws, Some(scale), Some(&b), relu),
+            NhwcKernel::Gemm => nhwc_gemm::forward(&g, xs, ws, Some(scale), Some(&b), relu),
+        };
         Some(Tensor::from_array(layout::channels_last_array(
             g.out_shape(),
             y,

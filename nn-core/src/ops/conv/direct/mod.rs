@@ -22,7 +22,7 @@ mod forward;
 mod kernels;
 mod pack;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 mod winograd;
 
 use rayon::prelude::*;
@@ -502,7 +502,7 @@ fn reduce_weight_grad(g: &Geom, partials: &mut [Vec<f32>], cs: usize) -> Vec<f32
 
 /// Σ over pixels of the channels-last `dy` per channel: f32 sums per block of pixels, merged in
 /// f64 in a fixed order.
-fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
+pub(super) fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
     const BLOCK: usize = 256;
     let mut total = vec![0.0f64; c];
     let mut acc = vec![0.0f32; c];

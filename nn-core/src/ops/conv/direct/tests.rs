@@ -14,7 +14,7 @@ fn isas() -> Vec<Isa> {
         .collect()
 }
 
-fn values(len: usize, seed: u64) -> Vec<f32> {
+pub(in crate::ops::conv) fn values(len: usize, seed: u64) -> Vec<f32> {
     // Small integers make every sum exact, so results compare with ==.
     (0..len)
         .map(|i| (((i as u64 * 2654435761 + seed * 97) >> 7) % 7) as f32 - 3.0)
@@ -23,7 +23,7 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 
 /// Naive channels-last convolution: y, and the gradients of Σ y·dy.
 #[allow(clippy::type_complexity)]
-fn naive(
+pub(in crate::ops::conv) fn naive(
     g: &Geom,
     x: &[f32],
     w: &[f32],
