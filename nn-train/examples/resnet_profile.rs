@@ -9,8 +9,12 @@
 //!
 //! Shapes are written without spaces (`128x16x32x32`, inputs joined by `,`).
 //!
-//! `cargo run --release -p nn-train --example resnet_profile -- MODEL [STEPS] [BATCH] [EVAL_BATCH]`
-//! with MODEL `resnet8` or `resnet20` (defaults: 10 steps, batch 128, evaluation batch 256).
+//! `cargo run --release -p nn-train --example resnet_profile -- MODEL [STEPS] [BATCH] [EVAL_BATCH]
+//! [FORMAT]` with MODEL `resnet8` or `resnet20` (CIFAR ResNets), `cnn` (the zoo's CNN, channels
+//! 32-64), `cnn3` (channels 64-128-256), `vgg11` (width 16, hidden 256, 1×1 pooling) or
+//! `resnet18` (torchvision's) (defaults: 10 steps, batch 128, evaluation batch 256) and FORMAT
+//! `rm` (row-major) or `cl` (channels-last), by default the model's own
+//! (`ModelConfig::memory_format`).
 
 use std::time::Instant;
 
@@ -18,6 +22,7 @@ use nn_core::autograd::profile::{self, OpTiming, Phase};
 use nn_core::loss::cross_entropy;
 use nn_core::{Ctx, Tensor, rng, with_no_grad};
 use nn_optim::{OptimizerConfig, SgdConfig};
+use nn_train::zoo::{MemoryFormat, TorchResnetConfig, VggConfig};
 use nn_train::{ModelConfig, optimizer_step};
 use rand::Rng as _;
 
@@ -55,14 +60,29 @@ fn main() {
     let model_name = args.get(1).map_or("resnet20", String::as_str);
     let arg = |i: usize, d: usize| args.get(i).map_or(d, |s| s.parse().expect("a number"));
     let (steps, batch, eval_batch) = (arg(2, 10), arg(3, 128), arg(4, 256));
-    let blocks = match model_name {
-        "resnet8" => 1,
-        "resnet20" => 3,
-        other => panic!("unknown model {other:?} (resnet8 or resnet20)"),
+    let config = match model_name {
+        "resnet8" => ModelConfig::resnet(1, 16),
+        "resnet20" => ModelConfig::resnet(3, 16),
+        "cnn" => ModelConfig::cnn(vec![32, 64]),
+        "cnn3" => ModelConfig::cnn(vec![64, 128, 256]),
+        "vgg11" => ModelConfig::Vgg(VggConfig {
+            width: 16,
+            hidden: 256,
+            pool_size: 1,
+            ..VggConfig::default()
+        }),
+        "resnet18" => ModelConfig::Resnet18(TorchResnetConfig::default()),
+        other => panic!("unknown model {other:?} (resnet8, resnet20, cnn, cnn3, vgg11, resnet18)"),
+    };
+    let format = match args.get(5).map(String::as_str) {
+        None => config.memory_format(),
+        Some("rm") => MemoryFormat::Contiguous,
+        Some("cl") => MemoryFormat::ChannelsLast,
+        Some(other) => panic!("unknown memory format {other:?} (rm or cl)"),
     };
     let mut r = rng::seeded(0);
-    let model = ModelConfig::resnet(blocks, 16)
-        .build([3, 32, 32], 10, &mut r)
+    let model = config
+        .build_with_format([3, 32, 32], 10, format, &mut r)
         .expect("valid model");
     let x = Tensor::randn(&[batch, 3, 32, 32], 0.0, 1.0, &mut r);
     let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();

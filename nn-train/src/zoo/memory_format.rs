@@ -4,17 +4,18 @@
 //! Channels-last, the input and every layer's 4-d output are stored channels-last: the direct
 //! convolution kernels vectorise along the channels, conv + BN + ReLU fuse
 //! ([`nn_core::layers::Conv2d::forward_bn`]) and the residual addition fuses with its ReLU.
-//! Layers without a channels-last kernel (max and fractional max pooling, group / layer /
-//! instance norm, maxout, dropout masks) compute the same values from either format; their
-//! row-major output is converted back before the next layer of a [`Sequential`]. Which models
-//! run channels-last by default is [`ModelConfig::memory_format`] (where it was measured to
-//! pay); [`ModelConfig::build_with_format`] chooses either for any model.
+//! Max pooling keeps the format too. Layers without a channels-last kernel (fractional max
+//! pooling, group / layer / instance norm, maxout, dropout masks) compute the same values from
+//! either format; their row-major output is converted back before the next layer of a
+//! [`Sequential`]. Which models run channels-last by default is [`ModelConfig::memory_format`]
+//! (where it was measured to pay); [`ModelConfig::build_with_format`] chooses either for any
+//! model.
 //!
 //! The format changes where values sit in memory, not what they are: the parameters, their
 //! names, checkpoints, `describe()` and exports are the same in both formats, and outputs and
 //! gradients agree to rounding (the kernels sum in a different order).
 
-use nn_core::layers::Sequential;
+use nn_core::layers::{BatchNorm2d, Conv2d, ReLU, Sequential};
 use nn_core::{Ctx, Entry, Module, Tensor};
 
 use super::ModelConfig;
@@ -83,13 +84,47 @@ fn channels_last(x: Tensor) -> Tensor {
 }
 
 /// Runs `m` on `x`, walking nested [`Sequential`]s child by child and storing each 4-d output
-/// channels-last: a layer without a channels-last kernel (max pooling) or a one-channel input
-/// (whose convolution cannot tell the formats apart) hands the next layer row-major memory.
+/// channels-last: a layer without a channels-last kernel (fractional max pooling) or a
+/// one-channel input (whose convolution cannot tell the formats apart) hands the next layer
+/// row-major memory. A `Conv2d → BatchNorm2d (→ ReLU)` run of children on channels-last input
+/// goes through [`Conv2d::forward_bn`] (the same values; BN + ReLU in one pass in training,
+/// the whole run in one pass in evaluation).
 fn run(m: &dyn Module, x: Tensor, ctx: &mut Ctx) -> Tensor {
     match m.as_any().and_then(|a| a.downcast_ref::<Sequential>()) {
-        Some(seq) => seq.iter().fold(x, |h, (_, child)| run(child, h, ctx)),
+        Some(seq) => {
+            let children: Vec<&dyn Module> = seq.iter().map(|(_, c)| c).collect();
+            let (mut h, mut i) = (x, 0);
+            while i < children.len() {
+                match fused(&children[i..], &h, ctx) {
+                    Some((y, used)) => {
+                        h = channels_last(y);
+                        i += used;
+                    }
+                    None => {
+                        h = run(children[i], h, ctx);
+                        i += 1;
+                    }
+                }
+            }
+            h
+        }
         None => channels_last(m.forward(&x, ctx)),
     }
+}
+
+/// `Conv2d → BatchNorm2d (→ ReLU)` at the start of `rest`, run by [`Conv2d::forward_bn`] on the
+/// channels-last `x`: the output and how many children it covers.
+fn fused(rest: &[&dyn Module], x: &Tensor, ctx: &mut Ctx) -> Option<(Tensor, usize)> {
+    let conv = rest.first()?.as_any()?.downcast_ref::<Conv2d>()?;
+    let bn = rest.get(1)?.as_any()?.downcast_ref::<BatchNorm2d>()?;
+    if !x.is_channels_last() {
+        return None;
+    }
+    let relu = rest
+        .get(2)
+        .and_then(|m| m.as_any())
+        .is_some_and(|a| a.is::<ReLU>());
+    Some((conv.forward_bn(bn, x, ctx, relu), 2 + usize::from(relu)))
 }
 
 /// A model run channels-last: the input and every layer's 4-d output are stored channels-last
