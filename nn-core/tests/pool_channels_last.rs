@@ -7,7 +7,6 @@ use nn_core::Tensor;
 use nn_core::ops::MaxPool2dOptions;
 use nn_core::rng::seeded;
 use proptest::prelude::*;
-use rand::Rng as _;
 
 /// (input shape, options, seed) with a valid output.
 fn problem() -> impl Strategy<Value = ([usize; 4], MaxPool2dOptions, u64)> {
@@ -65,7 +64,7 @@ proptest! {
         let row = Tensor::from_vec(v.clone(), &shape).with_requires_grad();
         let leaf = Tensor::from_vec(v, &shape).with_requires_grad();
         let cl = leaf.to_channels_last();
-        prop_assert!(cl.is_channels_last());
+        prop_assert!(cl.is_channels_last() || shape[2] * shape[3] == 1);
 
         let (y_row, i_row) = row.max_pool2d_with_indices(o);
         let (y_cl, i_cl) = cl.max_pool2d_with_indices(o);

@@ -146,7 +146,12 @@ fn view_mut(v: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
 
 /// Runs `f(first_image, images, cols)` per block of whole images, with `cols` holding their
 /// unfolding (`x` itself for a plain 1×1 convolution) — blocks in order.
-fn for_blocks(g: &Geom, x: &[f32], extra: usize, mut f: impl FnMut(usize, usize, &[f32], &mut [f32])) {
+fn for_blocks(
+    g: &Geom,
+    x: &[f32],
+    extra: usize,
+    mut f: impl FnMut(usize, usize, &[f32], &mut [f32]),
+) {
     let (xs, p, k) = (g.hw() * g.cin, g.p(), g.k());
     if plain(g) {
         return with_workspace(extra * g.n * p, |ws| f(0, g.n, x, ws));
@@ -182,7 +187,13 @@ pub(crate) fn forward(
     let mut y = crate::buffer_pool::take(g.n * p * cout); // every element is written (β = 0)
     for_blocks(g, x, 0, |n0, nb, cols, _| {
         let yb = &mut y[n0 * p * cout..(n0 + nb) * p * cout];
-        gemm(1.0, view(cols, nb * p, k), view(&wt, k, cout), 0.0, view_mut(yb, nb * p, cout));
+        gemm(
+            1.0,
+            view(cols, nb * p, k),
+            view(&wt, k, cout),
+            0.0,
+            view_mut(yb, nb * p, cout),
+        );
     });
     crate::buffer_pool::recycle_vec(wt);
     if bias.is_some() || relu {
@@ -216,25 +227,42 @@ pub(crate) fn backward(
     let mut dwt = need_w.then(|| crate::buffer_pool::take(k * cout)); // β = 0 first
     let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * xs)); // every element is written
     if need_x || need_w {
-        for_blocks(g, x, usize::from(need_x && !plain(g)), |n0, nb, cols, dcols| {
-            let rows = nb * p;
-            let dyb = view(&dy[n0 * p * cout..(n0 + nb) * p * cout], rows, cout);
-            if let Some(dwt) = dwt.as_deref_mut() {
-                let beta = if n0 == 0 { 0.0 } else { 1.0 };
-                gemm(1.0, view(cols, rows, k).t(), dyb, beta, view_mut(dwt, k, cout));
-            }
-            if let (Some(wt), Some(dx)) = (wt.as_deref(), dx.as_deref_mut()) {
-                let dxb = &mut dx[n0 * xs..(n0 + nb) * xs];
-                if plain(g) {
-                    gemm(1.0, dyb, view(wt, k, cout).t(), 0.0, view_mut(dxb, rows, k));
-                } else {
-                    gemm(1.0, dyb, view(wt, k, cout).t(), 0.0, view_mut(dcols, rows, k));
-                    dxb.par_chunks_mut(xs)
-                        .zip(dcols.par_chunks(p * k))
-                        .for_each(|(d, c)| fold(g, c, d));
+        for_blocks(
+            g,
+            x,
+            usize::from(need_x && !plain(g)),
+            |n0, nb, cols, dcols| {
+                let rows = nb * p;
+                let dyb = view(&dy[n0 * p * cout..(n0 + nb) * p * cout], rows, cout);
+                if let Some(dwt) = dwt.as_deref_mut() {
+                    let beta = if n0 == 0 { 0.0 } else { 1.0 };
+                    gemm(
+                        1.0,
+                        view(cols, rows, k).t(),
+                        dyb,
+                        beta,
+                        view_mut(dwt, k, cout),
+                    );
                 }
-            }
-        });
+                if let (Some(wt), Some(dx)) = (wt.as_deref(), dx.as_deref_mut()) {
+                    let dxb = &mut dx[n0 * xs..(n0 + nb) * xs];
+                    if plain(g) {
+                        gemm(1.0, dyb, view(wt, k, cout).t(), 0.0, view_mut(dxb, rows, k));
+                    } else {
+                        gemm(
+                            1.0,
+                            dyb,
+                            view(wt, k, cout).t(),
+                            0.0,
+                            view_mut(dcols, rows, k),
+                        );
+                        dxb.par_chunks_mut(xs)
+                            .zip(dcols.par_chunks(p * k))
+                            .for_each(|(d, c)| fold(g, c, d));
+                    }
+                }
+            },
+        );
     }
     if let Some(wt) = wt {
         crate::buffer_pool::recycle_vec(wt);
@@ -276,7 +304,11 @@ mod tests {
         let (y, dx, dw, db) = naive(&g, &x, &w, bias, &dy);
         assert_eq!(forward(&g, &x, &w, None, bias, false), y, "forward {g:?}");
         let relu: Vec<f32> = y.iter().map(|&v| v.max(0.0)).collect();
-        assert_eq!(forward(&g, &x, &w, None, bias, true), relu, "forward + relu");
+        assert_eq!(
+            forward(&g, &x, &w, None, bias, true),
+            relu,
+            "forward + relu"
+        );
         let r = backward(&g, &x, &w, &dy, (true, true, with_bias));
         assert_eq!(r.dx.unwrap(), dx, "input gradient {g:?}");
         assert_eq!(r.dw.unwrap(), dw, "weight gradient {g:?}");
@@ -294,8 +326,20 @@ mod tests {
         check([2, 128, 5, 5], 128, 3, p1, false);
         check([2, 128, 6, 7], 144, 3, p1.with_stride(2), true);
         check([3, 128, 4, 4], 128, 1, Conv2dOptions::default(), true);
-        check([2, 130, 5, 4], 128, 1, Conv2dOptions::default().with_stride(2), false);
-        check([1, 128, 6, 6], 128, 3, p1.with_padding(2).with_dilation(2), false);
+        check(
+            [2, 130, 5, 4],
+            128,
+            1,
+            Conv2dOptions::default().with_stride(2),
+            false,
+        );
+        check(
+            [1, 128, 6, 6],
+            128,
+            3,
+            p1.with_padding(2).with_dilation(2),
+            false,
+        );
         check([2, 128, 3, 3], 136, 3, Conv2dOptions::default(), false);
         // 3×3 stride 1 keeps Winograd on 16×16 maps, takes the GEMM below.
         let w3 = [128, 128, 3, 3];

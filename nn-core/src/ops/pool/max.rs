@@ -93,6 +93,12 @@ impl MaxPool2dOptions {
     }
 }
 
+/// The internal argmax of an output whose window lies wholly in the padding (possible with
+/// dilation on small inputs): its value is −∞ and it passes no gradient. (PyTorch's index for it,
+/// `h₀·W + w₀` of the first tap past the padding, points outside the window; the returned
+/// indices keep that value.)
+pub(super) const EMPTY: u32 = u32::MAX;
+
 struct MaxPoolBackward {
     /// Flat in-plane index of each output's maximum (in the output's memory order).
     argmax: Vec<u32>,
@@ -126,7 +132,9 @@ impl Backward for MaxPoolBackward {
                 .zip(self.argmax.par_chunks(self.plane_out))
                 .for_each(|((dxp, gp), ap)| {
                     for (&a, &v) in ap.iter().zip(gp) {
-                        dxp[a as usize] += v;
+                        if a != EMPTY {
+                            dxp[a as usize] += v;
+                        }
                     }
                 });
         }
@@ -200,7 +208,14 @@ impl Tensor {
 
 /// Clipped tap ranges per output row (or column): the first tap inside the image and the number
 /// of taps inside (dilation d: every d-th position), for `out` windows over `len` positions.
-fn tap_ranges(out: usize, len: usize, k: usize, s: usize, p: usize, d: usize) -> Vec<(isize, usize)> {
+fn tap_ranges(
+    out: usize,
+    len: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    d: usize,
+) -> Vec<(isize, usize)> {
     (0..out)
         .map(|o| {
             let start = (o * s) as isize - p as isize;
@@ -215,6 +230,30 @@ fn tap_ranges(out: usize, len: usize, k: usize, s: usize, p: usize, d: usize) ->
                 .find(|&t| (start + (t * d) as isize) < len as isize)
                 .map_or(0, |t| t + 1);
             (start + (t0 * d) as isize, t1.saturating_sub(t0))
+        })
+        .collect()
+}
+
+/// The indices to return for `argmax` (memory order, `inner` values per output pixel): as they
+/// are, except [`EMPTY`] → PyTorch's `h₀·W + w₀` of that window.
+fn torch_indices(
+    argmax: &[u32],
+    rows: &[(isize, usize)],
+    cols: &[(isize, usize)],
+    w: usize,
+    inner: usize,
+) -> Vec<u32> {
+    let (oh, ow) = (rows.len(), cols.len());
+    argmax
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            if a != EMPTY {
+                return a;
+            }
+            let px = (i / inner) % (oh * ow);
+            let (y0, x0) = (rows[px / ow].0, cols[px % ow].0);
+            (y0 as usize * w + x0 as usize) as u32
         })
         .collect()
 }
@@ -259,7 +298,7 @@ fn max_pool2d_impl(
             .as_slice_memory_order()
             .expect("channels-last is contiguous");
         let (y, argmax) = max_nhwc::forward(&nhwc, x, &rows, &cols);
-        let indices = want_indices.then(|| argmax.clone());
+        let indices = want_indices.then(|| torch_indices(&argmax, &rows, &cols, w, shape[1]));
         let y = Tensor::from_op(
             layout::channels_last_array([shape[0], shape[1], oh, ow], y),
             vec![input.clone()],
@@ -299,12 +338,16 @@ fn max_pool2d_impl(
                             }
                         }
                         yp[oy * ow + ox] = best;
-                        ap[oy * ow + ox] = arg as u32;
+                        ap[oy * ow + ox] = if ny == 0 || nx == 0 {
+                            EMPTY
+                        } else {
+                            arg as u32
+                        };
                     }
                 }
             });
     }
-    let indices = want_indices.then(|| argmax.clone());
+    let indices = want_indices.then(|| torch_indices(&argmax, &rows, &cols, w, 1));
     let y = Tensor::from_op(
         Array::from_shape_vec(IxDyn(&shape), y).expect("output shape"),
         vec![input.clone()],
@@ -398,6 +441,31 @@ mod tests {
             &[separated(&[1, 2, 5, 5], 2)],
             &cfg,
         );
+    }
+
+    #[test]
+    fn a_window_wholly_in_the_padding_is_minus_infinity_without_gradient() {
+        // W = 1, kernel 2 with dilation 2 and padding 1: the taps at −1 and 1 are both outside.
+        let o = MaxPool2dOptions {
+            kernel: (1, 2),
+            stride: (1, 1),
+            padding: (0, 1),
+            dilation: (1, 2),
+            ceil_mode: false,
+        };
+        for cl in [false, true] {
+            let x =
+                Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[1, 2, 3, 1]).with_requires_grad();
+            let input = if cl { x.to_channels_last() } else { x.clone() };
+            let (y, idx) = input.max_pool2d_with_indices(o);
+            assert!(y.to_vec().iter().all(|&v| v == f32::NEG_INFINITY));
+            assert_eq!(
+                idx.iter().copied().collect::<Vec<_>>(),
+                vec![1, 2, 3, 1, 2, 3]
+            );
+            y.sum_all().backward();
+            assert!(x.grad().unwrap().iter().all(|&g| g == 0.0), "{cl}");
+        }
     }
 
     #[test]

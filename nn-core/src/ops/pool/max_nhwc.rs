@@ -15,6 +15,8 @@
 
 use rayon::prelude::*;
 
+use super::max::EMPTY;
+
 /// Shapes of one channels-last max pooling: input `[n][h][w][c]`, output `[n][oh][ow][c]`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Nhwc {
@@ -56,7 +58,11 @@ pub(super) fn forward(
             let (y0, ny) = rows[oy];
             for (ox, (yp, ap)) in yr.chunks_mut(c).zip(ar.chunks_mut(c)).enumerate() {
                 let (x0, nx) = cols[ox];
-                let first = (y0 as usize * s.w + x0 as usize) as u32;
+                let first = if ny == 0 || nx == 0 {
+                    EMPTY // a window wholly in the padding: -∞, no gradient
+                } else {
+                    (y0 as usize * s.w + x0 as usize) as u32
+                };
                 yp.fill(f32::NEG_INFINITY);
                 ap.fill(first);
                 for i in 0..ny {
@@ -94,7 +100,9 @@ pub(super) fn backward(s: &Nhwc, plane_in: usize, g: &[f32], argmax: &[u32]) -> 
         .for_each(|((dxn, gn), an)| {
             for (gp, ap) in gn.chunks(c).zip(an.chunks(c)) {
                 for (k, (&v, &a)) in gp.iter().zip(ap).enumerate() {
-                    dxn[a as usize * c + k] += v;
+                    if a != EMPTY {
+                        dxn[a as usize * c + k] += v;
+                    }
                 }
             }
         });
