@@ -95,8 +95,21 @@ fn channels_last_is_the_default_where_it_pays() {
         ("kind = \"resnet\"\nwidth = 32", MemoryFormat::Contiguous),
         ("kind = \"resnet18\"", MemoryFormat::Contiguous),
         ("kind = \"resnet34\"", MemoryFormat::Contiguous),
-        ("kind = \"vgg\"", MemoryFormat::Contiguous),
-        ("kind = \"cnn\"", MemoryFormat::Contiguous),
+        ("kind = \"vgg\"", MemoryFormat::ChannelsLast),
+        ("kind = \"cnn\"", MemoryFormat::ChannelsLast),
+        (
+            "kind = \"cnn\"\nchannels = [64, 128, 256]\nnorm = { kind = \"none\" }",
+            MemoryFormat::ChannelsLast,
+        ),
+        (
+            "kind = \"vgg\"\nnorm = { kind = \"group\", groups = 2 }",
+            MemoryFormat::Contiguous,
+        ),
+        (
+            "kind = \"cnn\"\npool = { kind = \"fractional\" }",
+            MemoryFormat::Contiguous,
+        ),
+        ("kind = \"cnn\"\ndropout2d = 0.1", MemoryFormat::Contiguous),
         (
             "kind = \"resnet\"\nnorm = { kind = \"group\", groups = 2 }",
             MemoryFormat::Contiguous,

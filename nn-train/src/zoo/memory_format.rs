@@ -36,13 +36,17 @@ const WIDEST_CHANNELS_LAST: usize = 16;
 
 impl ModelConfig {
     /// The memory format [`ModelConfig::build`] gives this model, where it was measured to pay:
-    /// channels-last for the CIFAR ResNet (`resnet`) up to width 16 (16-64 channels) with batch
-    /// norm or none and an elementwise activation (not maxout); row-major for everything else.
-    /// Measured against row-major on the same CPU (`BENCHMARKS.md`, 2026-12-05): the CIFAR
-    /// ResNets train about 1.5x and evaluate about 1.7x faster channels-last, while the CNN,
-    /// VGG and torchvision's ResNet-18/34 (64-512 channels, where the row-major GEMM path is
-    /// faster, and max pooling without a channels-last kernel) were slower; group / layer /
-    /// instance norm and maxout have no channels-last kernels.
+    /// channels-last, with batch norm or none and an elementwise activation (not maxout), for
+    /// * the CIFAR ResNet (`resnet`) up to width 16 (16-64 channels);
+    /// * the CNN (`cnn`) and VGG (`vgg`) with max pooling (not fractional) and no channel
+    ///   dropout;
+    ///
+    /// row-major for everything else. Measured against row-major on the same CPU
+    /// (`BENCHMARKS.md`, 2026-12-05, CPU time): the CIFAR ResNets train about 1.4x and evaluate
+    /// about 1.5x faster channels-last, the CNN 1.25x / 1.5x and VGG-11 1.35x / 1.4x (channels-last
+    /// max pooling, Conv → BN → ReLU fused, and from 128 channels NHWC im2col + GEMM
+    /// convolutions). Group / layer / instance norm, maxout, fractional max pooling and channel
+    /// dropout have no channels-last kernels.
     ///
     /// ```
     /// use nn_train::ModelConfig;
@@ -51,15 +55,19 @@ impl ModelConfig {
     /// let group = ModelConfig::resnet(3, 16).with_norm(NormConfig::Group { groups: 4 });
     /// assert_eq!(group.memory_format(), MemoryFormat::Contiguous);
     /// assert_eq!(ModelConfig::resnet(3, 64).memory_format(), MemoryFormat::Contiguous);
-    /// assert_eq!(ModelConfig::cnn(vec![32, 64]).memory_format(), MemoryFormat::Contiguous);
+    /// assert_eq!(ModelConfig::cnn(vec![32, 64]).memory_format(), MemoryFormat::ChannelsLast);
     /// ```
     pub fn memory_format(&self) -> MemoryFormat {
         let Ok(o) = self.options() else {
             return MemoryFormat::Contiguous;
         };
         let kernels = matches!(o.norm, NormConfig::Batch | NormConfig::None) && o.k() == 1;
+        let pooling = o.pool.fractional().is_none() && o.dropout2d == 0.0;
         match self {
             ModelConfig::Resnet { width, .. } if kernels && *width <= WIDEST_CHANNELS_LAST => {
+                MemoryFormat::ChannelsLast
+            }
+            ModelConfig::Cnn { .. } | ModelConfig::Vgg(_) if kernels && pooling => {
                 MemoryFormat::ChannelsLast
             }
             _ => MemoryFormat::Contiguous,

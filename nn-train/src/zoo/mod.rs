@@ -30,11 +30,12 @@
 //! activation k times wider; in residual blocks the second activation moves before the addition
 //! ([`block`]).
 //!
-//! **Memory format**: the CIFAR ResNets (width ≤ 16, batch norm or none, no maxout) run
-//! channels-last ([`MemoryFormat`], [`ModelConfig::memory_format`]): the input and every layer's
-//! output are stored NHWC, where nn-core's direct convolution kernels and the fused conv + BN +
-//! ReLU and add + ReLU ([`block`]) are faster; the other models stay row-major, where
-//! channels-last was measured slower. [`ModelConfig::build_with_format`] chooses either; the
+//! **Memory format**: the CIFAR ResNets (width ≤ 16), the CNN and VGG (max pooling, no channel
+//! dropout), each with batch norm or none and no maxout, run channels-last ([`MemoryFormat`],
+//! [`ModelConfig::memory_format`]): the input and every layer's output are stored NHWC, where
+//! nn-core's channels-last convolution and max-pooling kernels and the fused conv + BN + ReLU
+//! and add + ReLU ([`block`]) are faster; the other models stay row-major, where channels-last
+//! was not measured faster. [`ModelConfig::build_with_format`] chooses either; the
 //! parameters, names, checkpoints and outputs (to rounding) are the same in both.
 //!
 //! [`ModelConfig::estimate`] gives a model's parameter count, activation memory and output shape
