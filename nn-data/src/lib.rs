@@ -60,7 +60,8 @@ pub use preprocess::{
 pub use sources::Split;
 pub use sources::cifar::{
     CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, Cifar100Labels, CifarFormat,
-    load_cifar_files, load_cifar10, load_cifar100, parse_cifar,
+    load_cifar_files, load_cifar_files_limited, load_cifar10, load_cifar10_limited, load_cifar100,
+    load_cifar100_limited, parse_cifar,
 };
 pub use sources::digits::{DigitsSplit, digits, digits_split};
 pub use sources::idx::{

@@ -71,8 +71,9 @@ pub struct DataConfig {
     /// Seed of the train/validation split (default: the job's `seed`). Ensemble members set it
     /// to the base seed so that they differ in initialisation and shuffling only, not in data.
     pub split_seed: Option<u64>,
-    /// The largest decoded IDX file (MNIST-style sources) in bytes, checked from the file's
-    /// header before a gzipped file is inflated (a guard against decompression bombs).
+    /// The largest data file in bytes: a decoded IDX file (MNIST-style sources), checked from
+    /// the file's header before a gzipped file is inflated (a guard against decompression
+    /// bombs), and a CIFAR-10/100 binary file, checked from its size on disk before it is read.
     /// Default 1 GiB ([`nn_data::DEFAULT_MAX_IDX_BYTES`]).
     pub max_bytes: u64,
     /// Train without a validation split: there is no model selection, the last epoch's

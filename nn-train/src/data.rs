@@ -5,12 +5,12 @@ use std::sync::Arc;
 use nn_data::{
     Batch, BatchHook, ClassFilter, ColorPca, Concat, DataLoader, Dataset, FASHION_MNIST_DEBIAN_DIR,
     ImagePreprocessor, LoaderConfig, Sample, SampleTransform, Split, Subset, digits_split,
-    find_fashion_mnist, load_cifar10, load_cifar100, load_fashion_mnist_limited,
+    find_fashion_mnist, load_cifar10_limited, load_cifar100_limited, load_fashion_mnist_limited,
     load_mnist_limited, train_val_split,
 };
 
 use crate::config::{DataConfig, DataSource};
-use crate::error::{Result, invalid};
+use crate::error::{Result, invalid, limit_named};
 use crate::image_source::load_image_folder;
 use crate::preprocess::{Fitted, FittedPreprocessing, Preprocess};
 use crate::regularize::chain;
@@ -105,43 +105,50 @@ impl Dataset for Channels {
 pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
     config.preprocess.validate()?;
     let seed = config.split_seed.unwrap_or(seed);
-    let (train, val, test): (Arc<dyn Dataset>, Arc<dyn Dataset>, Arc<dyn Dataset>) =
-        match &config.source {
-            DataSource::Digits => {
-                let s = digits_split(seed);
-                (Arc::new(s.train), Arc::new(s.val), Arc::new(s.test))
-            }
-            DataSource::ImageFolder(spec) => {
-                let s = load_image_folder(spec, config.val_fraction, seed)?;
-                (s.train, s.val, s.test)
-            }
-            source => {
-                let max_bytes = config.max_bytes;
-                let load = |split| -> Result<nn_data::InMemoryDataset> {
-                    Ok(match source {
-                        DataSource::Cifar10(dir) => load_cifar10(dir, split)?,
-                        DataSource::Cifar100(dir) => {
-                            load_cifar100(dir, split, nn_data::Cifar100Labels::Fine)?
-                        }
-                        DataSource::Mnist(dir) => load_mnist_limited(dir, split, max_bytes)?,
-                        DataSource::FashionMnist(Some(dir)) => {
-                            load_fashion_mnist_limited(dir, split, max_bytes)?
-                        }
-                        DataSource::FashionMnist(None) => {
-                            let dir = find_fashion_mnist(&[FASHION_MNIST_DEBIAN_DIR.as_ref()])?;
-                            load_fashion_mnist_limited(&dir, split, max_bytes)?
-                        }
-                        DataSource::Digits | DataSource::ImageFolder(_) => {
-                            unreachable!("handled above")
-                        }
-                    })
-                };
-                let full = load(Split::Train)?;
-                let test = load(Split::Test)?;
-                let (train, val) = train_val_split(full, config.val_fraction, seed)?;
-                (Arc::new(train), Arc::new(val), Arc::new(test))
-            }
-        };
+    let (train, val, test): (Arc<dyn Dataset>, Arc<dyn Dataset>, Arc<dyn Dataset>) = match &config
+        .source
+    {
+        DataSource::Digits => {
+            let s = digits_split(seed);
+            (Arc::new(s.train), Arc::new(s.val), Arc::new(s.test))
+        }
+        DataSource::ImageFolder(spec) => {
+            let s = load_image_folder(spec, config.val_fraction, seed)?;
+            (s.train, s.val, s.test)
+        }
+        source => {
+            let max_bytes = config.max_bytes;
+            let load = |split| -> Result<nn_data::InMemoryDataset> {
+                let limited = limit_named("data.max_bytes");
+                Ok(match source {
+                    DataSource::Cifar10(dir) => {
+                        load_cifar10_limited(dir, split, max_bytes).map_err(limited)?
+                    }
+                    DataSource::Cifar100(dir) => {
+                        load_cifar100_limited(dir, split, nn_data::Cifar100Labels::Fine, max_bytes)
+                            .map_err(limited)?
+                    }
+                    DataSource::Mnist(dir) => {
+                        load_mnist_limited(dir, split, max_bytes).map_err(limited)?
+                    }
+                    DataSource::FashionMnist(Some(dir)) => {
+                        load_fashion_mnist_limited(dir, split, max_bytes).map_err(limited)?
+                    }
+                    DataSource::FashionMnist(None) => {
+                        let dir = find_fashion_mnist(&[FASHION_MNIST_DEBIAN_DIR.as_ref()])?;
+                        load_fashion_mnist_limited(&dir, split, max_bytes).map_err(limited)?
+                    }
+                    DataSource::Digits | DataSource::ImageFolder(_) => {
+                        unreachable!("handled above")
+                    }
+                })
+            };
+            let full = load(Split::Train)?;
+            let test = load(Split::Test)?;
+            let (train, val) = train_val_split(full, config.val_fraction, seed)?;
+            (Arc::new(train), Arc::new(val), Arc::new(test))
+        }
+    };
     let (train, val, test) = match &config.classes {
         Some(classes) => {
             let keep = |d: Arc<dyn Dataset>| -> Result<Arc<dyn Dataset>> {

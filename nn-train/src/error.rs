@@ -35,6 +35,16 @@ pub enum TrainError {
     /// A data set could not be loaded or a batch could not be built.
     #[error(transparent)]
     Data(#[from] nn_data::DataError),
+    /// A data file or image is above a configured size limit (`DataError::TooLarge` or
+    /// `DataError::ImageTooLarge`, naming the file and the limit); `setting` is the job-file
+    /// field or command-line flag that sets the limit ([`limit_named`]).
+    #[error("{source}; the limit is `{setting}`")]
+    OverLimit {
+        /// The error naming the file, its size and the limit.
+        source: nn_data::DataError,
+        /// The field or flag that raises the limit, e.g. `data.max_bytes` or `--max-pixels`.
+        setting: String,
+    },
     /// An optimizer or schedule was misconfigured.
     #[error(transparent)]
     Optim(#[from] nn_optim::OptimError),
@@ -157,6 +167,22 @@ pub enum TrainError {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Names the setting behind a size limit: turns a data error that is a limit
+/// (`DataError::TooLarge`, `DataError::ImageTooLarge`) into [`TrainError::OverLimit`] naming
+/// `setting`, and any other data error into [`TrainError::Data`]. Use as
+/// `.map_err(limit_named("data.max_bytes"))`.
+pub fn limit_named(setting: &str) -> impl Fn(nn_data::DataError) -> TrainError + '_ {
+    move |e| match e {
+        nn_data::DataError::TooLarge { .. } | nn_data::DataError::ImageTooLarge { .. } => {
+            TrainError::OverLimit {
+                source: e,
+                setting: setting.to_string(),
+            }
+        }
+        e => TrainError::Data(e),
+    }
+}
 
 /// Builds a [`TrainError::Invalid`].
 pub(crate) fn invalid(field: &str, value: impl std::fmt::Display, expected: &str) -> TrainError {

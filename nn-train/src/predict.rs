@@ -36,8 +36,17 @@ pub struct ImagePrediction {
 }
 
 /// Reads the image file `path` as a CHW image in `[0, 1]` of `shape` = `[C, H, W]`: 1 channel
-/// is luma, 3 channels RGB; other sizes are resized to H×W. Errors name the file.
+/// is luma, 3 channels RGB; other sizes are resized to H×W. Errors name the file. Images of
+/// more than [`nn_data::DEFAULT_MAX_PIXELS`] are refused ([`load_image_bounded`]).
 pub fn load_image(path: &Path, shape: [usize; 3]) -> Result<Array3<f32>> {
+    load_image_bounded(path, shape, nn_data::DEFAULT_MAX_PIXELS)
+}
+
+/// [`load_image`] of an image of at most `max_pixels` (width × height, read from the header
+/// before decoding, with the decoder's allocation limit set from it; see
+/// [`nn_data::image_decoder`]): a larger image is `DataError::ImageTooLarge` naming the file,
+/// its size and the limit, and nothing is decoded. `max_pixels` must be at least 1.
+pub fn load_image_bounded(path: &Path, shape: [usize; 3], max_pixels: u64) -> Result<Array3<f32>> {
     let [c, h, w] = shape;
     let color = match c {
         1 => ColorMode::Gray,
@@ -50,10 +59,14 @@ pub fn load_image(path: &Path, shape: [usize; 3]) -> Result<Array3<f32>> {
             ));
         }
     };
+    if max_pixels == 0 {
+        return Err(invalid("max_pixels", 0, "at least 1 pixel"));
+    }
     let bytes = std::fs::read(path).map_err(|e| nn_data::DataError::io(path, e))?;
     let config = ImageFolderConfig {
         resize: Some((h as u32, w as u32)),
         color,
+        max_pixels,
         ..ImageFolderConfig::default()
     };
     let pixels = decode_image(&bytes, path, &config)?;

@@ -6,8 +6,8 @@
 //! CHW. CIFAR-100 files (`train.bin`, `test.bin`) have 2 label bytes (coarse, then fine) before
 //! the pixels. Pixels are kept as bytes and scaled by 1/255 on access.
 
-use super::{Split, read_file};
-use crate::{DataError, InMemoryDataset};
+use super::{Split, read_file_limited};
+use crate::{DEFAULT_MAX_IDX_BYTES, DataError, InMemoryDataset};
 use ndarray::Array4;
 use std::path::{Path, PathBuf};
 
@@ -261,15 +261,28 @@ fn check(byte: u8, num_classes: usize, path: &Path, record: usize) -> Result<usi
     }
 }
 
-/// Reads CIFAR binary files (in the given order) into one in-memory data set with class names.
+/// Reads CIFAR binary files (in the given order) into one in-memory data set with class names;
+/// each file may hold at most [`DEFAULT_MAX_IDX_BYTES`] (1 GiB, see [`load_cifar_files_limited`]).
 pub fn load_cifar_files<P: AsRef<Path>>(
     paths: &[P],
     format: CifarFormat,
 ) -> Result<InMemoryDataset, DataError> {
+    load_cifar_files_limited(paths, format, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`load_cifar_files`] with a limit on each file's size in bytes (the official files are
+/// 30.7 MB per CIFAR-10 batch and 153.6 MB for CIFAR-100's `train.bin`): a larger file is
+/// refused with [`DataError::TooLarge`] naming it, from its metadata before it is read (and
+/// again while reading, in case it grows), so a huge or endless file never fills the memory.
+pub fn load_cifar_files_limited<P: AsRef<Path>>(
+    paths: &[P],
+    format: CifarFormat,
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for p in paths {
-        let bytes = read_file(p.as_ref())?;
+        let bytes = read_file_limited(p.as_ref(), max_bytes)?;
         parse_cifar(&bytes, format, p.as_ref(), &mut pixels, &mut labels)?;
     }
     let images = Array4::from_shape_vec((labels.len(), 3, 32, 32), pixels).map_err(|e| {
@@ -290,7 +303,7 @@ pub fn cifar10_files(dir: &Path, split: Split) -> Vec<PathBuf> {
 }
 
 /// CIFAR-10 from the extracted `cifar-10-batches-bin` folder: 50,000 training or 10,000 test
-/// images `[3, 32, 32]`, 10 classes.
+/// images `[3, 32, 32]`, 10 classes. Each file may hold at most [`DEFAULT_MAX_IDX_BYTES`].
 ///
 /// ```no_run
 /// use nn_data::{load_cifar10, Dataset, Split};
@@ -299,20 +312,40 @@ pub fn cifar10_files(dir: &Path, split: Split) -> Vec<PathBuf> {
 /// # Ok::<(), nn_data::DataError>(())
 /// ```
 pub fn load_cifar10(dir: &Path, split: Split) -> Result<InMemoryDataset, DataError> {
-    load_cifar_files(&cifar10_files(dir, split), CifarFormat::Cifar10)
+    load_cifar10_limited(dir, split, DEFAULT_MAX_IDX_BYTES)
 }
 
-/// CIFAR-100 from the extracted `cifar-100-binary` folder (`train.bin` or `test.bin`).
+/// [`load_cifar10`] with a limit on each file's size in bytes ([`load_cifar_files_limited`]).
+pub fn load_cifar10_limited(
+    dir: &Path,
+    split: Split,
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
+    load_cifar_files_limited(&cifar10_files(dir, split), CifarFormat::Cifar10, max_bytes)
+}
+
+/// CIFAR-100 from the extracted `cifar-100-binary` folder (`train.bin` or `test.bin`), of at
+/// most [`DEFAULT_MAX_IDX_BYTES`].
 pub fn load_cifar100(
     dir: &Path,
     split: Split,
     labels: Cifar100Labels,
 ) -> Result<InMemoryDataset, DataError> {
+    load_cifar100_limited(dir, split, labels, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`load_cifar100`] with a limit on the file's size in bytes ([`load_cifar_files_limited`]).
+pub fn load_cifar100_limited(
+    dir: &Path,
+    split: Split,
+    labels: Cifar100Labels,
+    max_bytes: u64,
+) -> Result<InMemoryDataset, DataError> {
     let file = match split {
         Split::Train => "train.bin",
         Split::Test => "test.bin",
     };
-    load_cifar_files(&[dir.join(file)], CifarFormat::Cifar100(labels))
+    load_cifar_files_limited(&[dir.join(file)], CifarFormat::Cifar100(labels), max_bytes)
 }
 
 #[cfg(test)]
@@ -347,6 +380,53 @@ mod tests {
         assert_eq!(s.image[[0, 0, 5]], 6.0 / 255.0);
         let err = load_cifar10(dir.path(), Split::Test).unwrap_err();
         assert!(err.to_string().contains("test_batch.bin"), "{err}");
+    }
+
+    #[test]
+    fn files_above_the_byte_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in cifar10_files(dir.path(), Split::Train) {
+            std::fs::write(f, cifar10_bytes(2)).unwrap();
+        }
+        let ok = load_cifar10_limited(dir.path(), Split::Train, 2 * 3073).unwrap();
+        assert_eq!(ok.len(), 10);
+        let err = load_cifar10_limited(dir.path(), Split::Train, 2 * 3073 - 1).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                DataError::TooLarge {
+                    path,
+                    bytes: 6146,
+                    max_bytes: 6145,
+                    ..
+                } if path.ends_with("data_batch_1.bin")
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("data_batch_1.bin")
+                && err.to_string().contains("limit of 6145 bytes"),
+            "{err}"
+        );
+        // A sparse file of 2 GiB is refused from its metadata: nothing is read (the default
+        // limit is 1 GiB), so this test allocates nothing.
+        let huge = dir.path().join("train.bin");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let err = load_cifar100(dir.path(), Split::Train, Cifar100Labels::Fine).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::TooLarge {
+                    bytes: 2_147_483_648,
+                    max_bytes: DEFAULT_MAX_IDX_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use nn_augment::{DynTransform, Pipeline};
 use nn_train::augment_grid::{grid_size, render_grid, save_grid_png, showcase_rows};
+use nn_train::limit_named;
 
 use super::CliResult;
 
@@ -74,7 +75,8 @@ pub fn run(args: Args) -> CliResult {
     let (h, w) = match (&args.image, &bytes, args.size) {
         (_, _, Some(s)) => (s as usize, s as usize),
         (Some(p), Some(b), None) => {
-            let decoder = nn_data::image_decoder(b, p, args.max_pixels)?;
+            let decoder = nn_data::image_decoder(b, p, args.max_pixels)
+                .map_err(limit_named("--max-pixels"))?;
             let (w, h) = image::ImageDecoder::dimensions(&decoder);
             (h as usize, w as usize)
         }

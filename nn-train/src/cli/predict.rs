@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use nn_train::predict::{ImagePrediction, predict_file};
-use nn_train::{SavedRun, Tta, TtaMode, tta_self_check};
+use nn_train::predict::{ImagePrediction, load_image_bounded, predict_image};
+use nn_train::{SavedRun, Tta, TtaMode, limit_named, tta_self_check};
 
 use super::CliResult;
 
@@ -31,10 +31,18 @@ pub struct Args {
     /// Print the predictions as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// The largest image accepted, in pixels (width × height from its header, checked before
+    /// decoding; PIL's default): a larger image is an error naming the file, and the others
+    /// are still predicted.
+    #[arg(long, default_value_t = nn_data::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> CliResult {
+    if args.max_pixels == 0 {
+        return Err("--max-pixels must be at least 1".into());
+    }
     let run = SavedRun::load(&args.run)?;
     let tta = Tta {
         mode: args.tta,
@@ -61,15 +69,23 @@ pub fn run(args: Args) -> CliResult {
     let mut predictions: Vec<ImagePrediction> = Vec::with_capacity(args.images.len());
     let mut failed = 0;
     for path in &args.images {
-        match predict_file(
-            &[model],
-            path,
-            run.data.image_shape,
-            run.data.preprocess.as_ref(),
-            &tta,
-            &run.class_names,
-            k,
-        ) {
+        let predicted = load_image_bounded(path, run.data.image_shape, args.max_pixels)
+            .map_err(|e| match e {
+                nn_train::TrainError::Data(d) => limit_named("--max-pixels")(d),
+                e => e,
+            })
+            .map(|image| ImagePrediction {
+                image: path.clone(),
+                top: predict_image(
+                    &[model],
+                    &image,
+                    run.data.preprocess.as_ref(),
+                    &tta,
+                    &run.class_names,
+                    k,
+                ),
+            });
+        match predicted {
             Ok(p) => {
                 if !args.json {
                     println!("{}", p.image.display());

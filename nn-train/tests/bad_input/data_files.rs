@@ -95,7 +95,8 @@ fn idx_files_and_gzip_bombs() {
         "limit",
         &src(&n),
         "max_bytes = 100",
-        "exceeds the limit of 100",
+        "exceeds the limit of 100 bytes (raise the limit if the file is genuine); the limit is \
+         `data.max_bytes`",
     );
     train_on(d, "limit0", &src(&n), "max_bytes = 0", "data.max_bytes");
     // Truncated data, a bad magic number, an element type other than bytes.
@@ -185,4 +186,14 @@ fn cifar_files() {
     let src = write("empty", good.clone(), Vec::new());
     train_on(d, "empty", &src, "", "test_batch.bin");
     train_on(d, "none", "{ cifar100 = \"nowhere\" }", "", "nowhere");
+    // Files above `data.max_bytes` are refused from their size before they are read.
+    let src = write("big", good.clone(), good.clone());
+    train_on(
+        d,
+        "big",
+        &src,
+        "max_bytes = 10000",
+        "data_batch_1.bin: file of 12292 bytes exceeds the limit of 10000 bytes (raise the \
+         limit if the file is genuine); the limit is `data.max_bytes`",
+    );
 }

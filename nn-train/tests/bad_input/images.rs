@@ -139,7 +139,7 @@ fn augment_grid_and_predict() {
     grid_rejects(&["--image", "big.png"], "--size");
     grid_rejects(
         &["--image", "big.png", "--max-pixels", "1000"],
-        "exceeds the limit of 1000",
+        "exceeds the limit of 1000 pixels; the limit is `--max-pixels`",
     );
     grid_rejects(&["--image", "text.png"], "text.png");
     grid_rejects(&["--image", "missing.png"], "missing.png");
@@ -161,6 +161,30 @@ fn augment_grid_and_predict() {
         "bomb.png: image of",
     );
     rejects(d, &["predict", "--run", "run", "text.png"], "text.png");
+    // `--max-pixels`: 25 Mpx is below the default limit; with 1,000 the header alone refuses
+    // it (the file holds a few bytes of pixel data, so decoding would fail otherwise).
+    rejects(
+        d,
+        &["predict", "--run", "run", "--max-pixels", "1000", "big.png"],
+        "big.png: image of 5000x5000 pixels exceeds the limit of 1000 pixels; the limit is \
+         `--max-pixels`",
+    );
+    png(&d.join("six.png"), 6, 6);
+    let (code, err) = capped(
+        d,
+        &["predict", "--run", "run", "--max-pixels", "36", "six.png"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    rejects(
+        d,
+        &["predict", "--run", "run", "--max-pixels", "35", "six.png"],
+        "six.png: image of 6x6 pixels exceeds the limit of 35 pixels",
+    );
+    rejects(
+        d,
+        &["predict", "--run", "run", "--max-pixels", "0", "six.png"],
+        "--max-pixels must be at least 1",
+    );
     rejects(
         d,
         &[
