@@ -12,7 +12,7 @@ use crate::tensor::Tensor;
 
 /// Checks kernel/stride/dilation positivity and PyTorch's padding rule (at most half the
 /// effective kernel).
-fn check_window(
+pub(super) fn check_window(
     layer: &'static str,
     kernel: (usize, usize),
     stride: (usize, usize),

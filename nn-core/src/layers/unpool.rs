@@ -42,22 +42,7 @@ impl MaxUnpool2dConfig {
     /// (PyTorch's rule for the pooling being inverted).
     pub fn init(&self) -> Result<MaxUnpool2d, LayerError> {
         let o = self.options;
-        for (field, v) in [
-            ("kernel_size", o.kernel.0.min(o.kernel.1)),
-            ("stride", o.stride.0.min(o.stride.1)),
-        ] {
-            if v == 0 {
-                return Err(LayerError::invalid("MaxUnpool2d", field, v, "at least 1"));
-            }
-        }
-        if 2 * o.padding.0 > o.kernel.0 || 2 * o.padding.1 > o.kernel.1 {
-            return Err(LayerError::invalid(
-                "MaxUnpool2d",
-                "padding",
-                format!("{:?}", o.padding),
-                format!("at most half the kernel size {:?}", o.kernel),
-            ));
-        }
+        super::pool::check_window("MaxUnpool2d", o.kernel, o.stride, o.padding, (1, 1))?;
         Ok(MaxUnpool2d { options: o })
     }
 }
