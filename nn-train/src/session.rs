@@ -348,13 +348,7 @@ impl Session {
             let n = batch.labels.len();
             let x = Tensor::from_array(batch.images.into_dyn());
             let mut ctx = Ctx::new(Mode::Train, forward_stream(self.config.seed, step, micro));
-            let logits = self.model.forward(&x, &mut ctx);
-            let loss = match batch.soft_targets {
-                Some(t) => self
-                    .loss_fn
-                    .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
-                None => self.loss_fn.forward(&logits, &batch.labels),
-            };
+            let (logits, loss) = self.batch_loss(&x, batch.soft_targets, &batch.labels, &mut ctx);
             let value = loss.item();
             if !value.is_finite() {
                 self.model.zero_grad();
@@ -377,6 +371,37 @@ impl Session {
                 lr,
             });
         }
+        self.finish_step(step, callbacks)?;
+        Ok(StepStats::merge(&parts))
+    }
+
+    /// The model's logits for `x` and the batch's loss: cross-entropy against `soft_targets`
+    /// when the batch hook made them (mixup, CutMix), else against the hard `labels`.
+    pub(crate) fn batch_loss(
+        &self,
+        x: &Tensor,
+        soft_targets: Option<ndarray::Array2<f32>>,
+        labels: &[usize],
+        ctx: &mut Ctx,
+    ) -> (Tensor, Tensor) {
+        let logits = self.model.forward(x, ctx);
+        let loss = match soft_targets {
+            Some(t) => self
+                .loss_fn
+                .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
+            None => self.loss_fn.forward(&logits, labels),
+        };
+        (logits, loss)
+    }
+
+    /// The end of a gradient step, after the data's gradients are in place (summed across the
+    /// ranks in a data-parallel session): the `[penalty]`'s gradient, the callbacks'
+    /// `after_backward`, the optimizer's update, then the next step's rates.
+    pub(crate) fn finish_step(
+        &mut self,
+        step: u64,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<()> {
         if let Some(p) = &self.penalty {
             p.loss(self.model.as_ref()).backward();
         }
@@ -387,7 +412,7 @@ impl Session {
             optimizer_step(o.as_mut(), self.model.as_ref())?;
         }
         self.next_rates();
-        Ok(StepStats::merge(&parts))
+        Ok(())
     }
 
     /// After an optimizer step: the schedule's rates for the next step, times the plateau's

@@ -9,10 +9,8 @@ use nn_data::Batch;
 
 use super::{GradReducer, StepLocal};
 use crate::accumulate::forward_stream;
-use crate::adapter::optimizer_step;
 use crate::callback::Callback;
 use crate::error::{Result, TrainError};
-use crate::optimizer::JobOptimizer;
 use crate::session::{Session, StepStats, count_correct};
 
 impl Session {
@@ -61,13 +59,7 @@ impl Session {
             if self.config.distributed.sync_batch_norm {
                 ctx = ctx.with_replicas(self.dist.replicas());
             }
-            let logits = self.model.forward(&x, &mut ctx);
-            let loss = match batch.soft_targets {
-                Some(t) => self
-                    .loss_fn
-                    .forward_soft(&logits, &Tensor::from_array(t.into_dyn())),
-                None => self.loss_fn.forward(&logits, &batch.labels),
-            };
+            let (logits, loss) = self.batch_loss(&x, batch.soft_targets, &batch.labels, &mut ctx);
             let global = self.dist.agree_step(Ok(StepLocal {
                 loss: loss.item(),
                 denominator: d,
@@ -93,16 +85,7 @@ impl Session {
             }
             parts.push((global, weight));
         }
-        if let Some(p) = &self.penalty {
-            p.loss(self.model.as_ref()).backward();
-        }
-        for cb in callbacks.iter_mut() {
-            cb.after_backward(self.model.as_ref(), step);
-        }
-        if let JobOptimizer::Gradient(o) = &mut self.optimizer {
-            optimizer_step(o.as_mut(), self.model.as_ref())?;
-        }
-        self.next_rates();
+        self.finish_step(step, callbacks)?;
         let loss: f64 = parts.iter().map(|(g, w)| g.loss as f64 * w).sum();
         Ok(StepStats {
             loss: loss as f32,
