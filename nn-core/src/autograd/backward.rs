@@ -112,11 +112,29 @@ fn count_dependencies(root: &Tensor) -> HashMap<TensorId, usize> {
 fn accumulate(into: &mut Option<Array>, grad: Array) {
     match into {
         Some(existing) => {
-            *existing += &grad;
+            add_into(existing, &grad);
             crate::buffer_pool::recycle(grad);
         }
         None => *into = Some(grad),
     }
+}
+
+/// `acc += g`: over fixed chunks in parallel when both are contiguous in the same memory order
+/// (a value used twice, as a residual block's input: one pass on every core instead of one);
+/// elementwise, so the result does not depend on the number of threads.
+fn add_into(acc: &mut Array, g: &Array) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 14;
+    if acc.shape() == g.shape() && acc.strides() == g.strides() && acc.len() >= 2 * CHUNK {
+        let gs = g.as_slice_memory_order();
+        if let (Some(a), Some(gs)) = (acc.as_slice_memory_order_mut(), gs) {
+            a.par_chunks_mut(CHUNK)
+                .zip(gs.par_chunks(CHUNK))
+                .for_each(|(a, g)| a.iter_mut().zip(g).for_each(|(a, g)| *a += g));
+            return;
+        }
+    }
+    *acc += g;
 }
 
 fn run_backward(root: &Tensor, seed: Array, on_leaf: &mut dyn FnMut(&Tensor)) {
@@ -214,6 +232,24 @@ mod tests {
         let b = &x * &Tensor::full(&[2], 3.0);
         (&a * &b).sum_all().backward();
         assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[12.0, 24.0]);
+    }
+
+    /// A large value used twice (the parallel accumulation), row-major and channels-last:
+    /// exactly the sum of the two contributions.
+    #[test]
+    fn large_value_used_twice_accumulates_exactly() {
+        use crate::rng::seeded;
+        for cl in [false, true] {
+            let shape = [2, 3, 80, 100];
+            let x = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(1));
+            let x = if cl { x.to_channels_last().detach() } else { x };
+            let x = x.with_requires_grad();
+            let a = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(2));
+            let b = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(3));
+            (&(&x * &a) + &(&x * &b)).sum_all().backward();
+            let want = a.data() + b.data();
+            assert_eq!(x.grad().unwrap(), want);
+        }
     }
 
     #[test]

@@ -13,8 +13,11 @@ impl Conv2d {
     ///   channels-last ([`Tensor::to_channels_last`]): one op. BatchNorm is an affine map per
     ///   channel, `scale = γ/√(running_var + ε)`, `shift = β − running_mean·scale`, folded into
     ///   the convolution's weights and bias; the ReLU is applied before the output is stored.
-    /// * Otherwise (training, or a graph is recorded): the convolution, then
-    ///   [`BatchNorm2d::forward_relu`] (BN and ReLU in one op) or [`Module::forward`].
+    /// * Training (one process) on a channels-last input: the convolution gathers BN's batch
+    ///   statistics while each output image is in cache (the same values BN would compute),
+    ///   then BN + ReLU normalise in one pass.
+    /// * Otherwise: the convolution, then [`BatchNorm2d::forward_relu`] (BN and ReLU in one op)
+    ///   or [`Module::forward`].
     ///
     /// ```
     /// use nn_core::layers::{BatchNormConfig, Conv2dConfig};
@@ -36,6 +39,14 @@ impl Conv2d {
             && let Some(y) = self.inference_fused(bn, x, relu)
         {
             return y;
+        }
+        if ctx.is_train() && ctx.replicas().is_none() {
+            // The batch statistics gathered by the convolution while each output image is in
+            // cache: BN then makes one pass (normalise + ReLU) instead of two.
+            let b = self.bias().map(Parameter::tensor);
+            let (y, moments) =
+                x.conv2d_with_moments(&self.weight().tensor(), b.as_ref(), self.options());
+            return bn.forward_with_moments(&y, ctx, relu, moments);
         }
         let y = self.forward(x, ctx);
         if relu {
@@ -86,6 +97,56 @@ mod tests {
     fn fused_inference_matches_the_layers() {
         for (cin, cout, stride, seed) in [(5, 20, 2, 0), (64, 64, 1, 2)] {
             check_fused_inference(cin, cout, stride, seed);
+        }
+    }
+
+    /// Training: the statistics gathered by the convolution image by image give bit-for-bit
+    /// the values, running statistics and gradients of the convolution followed by the batch
+    /// norm (images of fewer, exactly and more than 256 pixels; the direct and the Winograd
+    /// kernels; with and without ReLU and a convolution bias).
+    #[test]
+    fn fused_training_is_bit_identical_to_the_layers() {
+        for (cin, cout, stride, hw, bias, relu) in [
+            (3, 16, 1, 9, false, true),
+            (16, 32, 2, 33, true, false),
+            (8, 16, 1, 16, false, true),
+            (64, 64, 1, 6, false, true),
+        ] {
+            let mk = || {
+                let conv = Conv2dConfig::new(cin, cout, 3)
+                    .with_padding(1)
+                    .with_stride(stride)
+                    .with_bias(bias)
+                    .init(&mut seeded(7))
+                    .unwrap();
+                (conv, BatchNormConfig::new(cout).init_2d().unwrap())
+            };
+            let x = Tensor::randn(&[3, cin, hw, hw], 0.5, 1.0, &mut seeded(8)).to_channels_last();
+            let ((c1, b1), (c2, b2)) = (mk(), mk());
+            let mut outs = Vec::new();
+            for (fused, conv, bn) in [(true, &c1, &b1), (false, &c2, &b2)] {
+                let xs = x.detach().with_requires_grad();
+                let mut ctx = Ctx::train(0);
+                let y = if fused {
+                    conv.forward_bn(bn, &xs, &mut ctx, relu)
+                } else {
+                    let h = bn.forward(&conv.forward(&xs, &mut ctx), &mut ctx);
+                    if relu { h.relu() } else { h }
+                };
+                assert!(y.is_channels_last());
+                let g = Tensor::randn(y.shape(), 0.0, 1.0, &mut seeded(9));
+                (&y * &g).sum_all().backward();
+                let v = |a: ndarray::ArrayD<f32>| a.iter().copied().collect::<Vec<f32>>();
+                outs.push((
+                    y.to_vec(),
+                    v(xs.grad().unwrap()),
+                    v(conv.weight().grad().unwrap()),
+                    v(bn.weight().unwrap().grad().unwrap()),
+                    v(bn.running_mean().unwrap().value().to_owned()),
+                    v(bn.running_var().unwrap().value().to_owned()),
+                ));
+            }
+            assert!(outs[0] == outs[1], "{cin}->{cout} stride {stride} @{hw}");
         }
     }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LayerError;
 use crate::module::{Buffer, Ctx, Entry, Module, Parameter, join};
+use crate::ops::norm::Moments;
 use crate::ops::{BatchNormOptions, RunningStats};
 use crate::tensor::{Array, Tensor};
 
@@ -169,7 +170,9 @@ struct BatchNormState {
 }
 
 impl BatchNormState {
-    fn forward(&self, x: &Tensor, ctx: &Ctx, relu: bool) -> Tensor {
+    /// `pre`: the per-channel moments of `x`, already gathered (see
+    /// [`Tensor::conv2d_with_moments`]).
+    fn forward(&self, x: &Tensor, ctx: &Ctx, relu: bool, pre: Option<Vec<Moments>>) -> Tensor {
         let training = ctx.is_train();
         let mut factor = self.momentum.unwrap_or(0.0);
         if let (true, Some((_, _, count))) = (training, &self.running) {
@@ -196,11 +199,7 @@ impl BatchNormState {
             let y = x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
             return if relu { y.relu() } else { y };
         }
-        if relu {
-            x.batch_norm_relu(w.as_ref(), b.as_ref(), running, o)
-        } else {
-            x.batch_norm(w.as_ref(), b.as_ref(), running, o)
-        }
+        x.batch_norm_with_moments((w.as_ref(), b.as_ref()), running, o, relu, pre)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
@@ -271,7 +270,20 @@ macro_rules! batch_norm_layer {
             /// over memory instead of two).
             pub fn forward_relu(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
                 self.check(x);
-                self.0.forward(x, ctx, true)
+                self.0.forward(x, ctx, true, None)
+            }
+            /// `forward` (then ReLU if `relu`) of an input whose per-channel moments were
+            /// gathered by the convolution that produced it ([`Tensor::conv2d_with_moments`]).
+            #[allow(dead_code)]
+            pub(crate) fn forward_with_moments(
+                &self,
+                x: &Tensor,
+                ctx: &mut Ctx,
+                relu: bool,
+                moments: Option<Vec<Moments>>,
+            ) -> Tensor {
+                self.check(x);
+                self.0.forward(x, ctx, relu, moments)
             }
             fn check(&self, x: &Tensor) {
                 let check: fn(&[usize], usize) -> bool = $check;
@@ -288,7 +300,7 @@ macro_rules! batch_norm_layer {
         impl Module for $name {
             fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
                 self.check(x);
-                self.0.forward(x, ctx, false)
+                self.0.forward(x, ctx, false, None)
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
                 self.0.visit(prefix, f)

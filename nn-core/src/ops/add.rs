@@ -58,10 +58,10 @@ fn pooled_copy(a: &Array) -> Array {
     out
 }
 
-/// `x + y` for two arrays of the same shape and memory format (row-major or channels-last),
-/// into a pooled buffer in that format (in parallel over fixed chunks for large arrays); `None`
-/// otherwise.
-fn add_same_shape(x: &Data, y: &Data) -> Option<Array> {
+/// `x + y` (then ReLU if `relu`, in the same pass) for two arrays of the same shape and memory
+/// format (row-major or channels-last), into a pooled buffer in that format (in parallel over
+/// fixed chunks for large arrays); `None` otherwise.
+fn add_same_shape(x: &Data, y: &Data, relu: bool) -> Option<Array> {
     if x.shape() != y.shape() {
         return None;
     }
@@ -71,9 +71,15 @@ fn add_same_shape(x: &Data, y: &Data) -> Option<Array> {
     }
     let mut out = buffer_pool::take(xs.len());
     let add = |(o, (a, b)): (&mut [f32], (&[f32], &[f32]))| {
-        o.iter_mut()
-            .zip(a.iter().zip(b))
-            .for_each(|(o, (a, b))| *o = a + b);
+        if relu {
+            o.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (a, b))| *o = super::relu::relu(a + b));
+        } else {
+            o.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (a, b))| *o = a + b);
+        }
     };
     if xs.len() >= 2 * CHUNK {
         out.par_chunks_mut(CHUNK)
@@ -93,7 +99,7 @@ impl Tensor {
     pub fn add(&self, other: &Tensor) -> Tensor {
         broadcast_shapes("add", self.shape(), other.shape());
         let (x, y) = (self.data(), other.data());
-        let value = add_same_shape(x, y).unwrap_or_else(|| x + y);
+        let value = add_same_shape(x, y, false).unwrap_or_else(|| x + y);
         Tensor::from_op(value, vec![self.clone(), other.clone()], AddBackward)
     }
 }
@@ -105,22 +111,38 @@ impl Backward for AddReluBackward {
         "add_relu"
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, mut g: Array) -> Vec<Option<Array>> {
-        // ∂L/∂(x + y) = ∂L/∂z · 𝟙[z > 0], then as for `add` (same shapes and format).
+        // ∂L/∂(x + y) = ∂L/∂z · 𝟙[z > 0], then as for `add` (same shapes and format). When both
+        // inputs need the gradient, the masked copy for the first is written in the same pass.
         let z = ctx.output;
-        let same_format = layout::format_of(&g).is_some() && g.strides() == z.strides();
-        match (g.as_slice_memory_order_mut(), z.as_slice_memory_order()) {
-            (Some(gs), Some(zs)) if same_format => {
-                let mask = |(g, z): (&mut [f32], &[f32])| {
-                    g.iter_mut()
+        let both = ctx.needs_grad(0) && ctx.needs_grad(1);
+        let format = layout::format_of(&g).filter(|_| g.strides() == z.strides());
+        match (g.as_slice_memory_order_mut(), z.as_slice_memory_order(), format) {
+            (Some(gs), Some(zs), Some(format)) => {
+                let mut copy = both.then(|| buffer_pool::take(gs.len())); // fully written
+                let mask = |((g, z), c): ((&mut [f32], &[f32]), Option<&mut [f32]>)| match c {
+                    Some(c) => g.iter_mut().zip(z).zip(c).for_each(|((g, &z), c)| {
+                        *g = super::relu::relu_grad(*g, z);
+                        *c = *g;
+                    }),
+                    None => g
+                        .iter_mut()
                         .zip(z)
-                        .for_each(|(g, &z)| *g = super::relu::relu_grad(*g, z));
+                        .for_each(|(g, &z)| *g = super::relu::relu_grad(*g, z)),
                 };
                 if gs.len() >= 2 * CHUNK {
-                    gs.par_chunks_mut(CHUNK)
-                        .zip(zs.par_chunks(CHUNK))
-                        .for_each(mask);
+                    let pairs = gs.par_chunks_mut(CHUNK).zip(zs.par_chunks(CHUNK));
+                    match copy.as_deref_mut() {
+                        Some(c) => pairs
+                            .zip(c.par_chunks_mut(CHUNK))
+                            .for_each(|(p, c)| mask((p, Some(c)))),
+                        None => pairs.for_each(|p| mask((p, None))),
+                    }
                 } else {
-                    mask((gs, zs));
+                    mask(((gs, zs), copy.as_deref_mut()));
+                }
+                if let Some(c) = copy {
+                    let gx = layout::array_in(format, g.shape(), c);
+                    return vec![Some(gx), Some(g)];
                 }
             }
             _ => ndarray::Zip::from(&mut g)
@@ -149,16 +171,9 @@ impl Tensor {
     /// If the shapes cannot be broadcast together.
     pub fn add_relu(&self, other: &Tensor) -> Tensor {
         let (x, y) = (self.data(), other.data());
-        let Some(mut value) = add_same_shape(x, y) else {
+        let Some(value) = add_same_shape(x, y, true) else {
             return self.add(other).relu();
         };
-        let vs = value.as_slice_memory_order_mut().expect("pooled output");
-        let relu = |v: &mut [f32]| v.iter_mut().for_each(|v| *v = super::relu::relu(*v));
-        if vs.len() >= 2 * CHUNK {
-            vs.par_chunks_mut(CHUNK).for_each(relu);
-        } else {
-            relu(vs);
-        }
         Tensor::from_op(value, vec![self.clone(), other.clone()], AddReluBackward)
     }
 }
@@ -205,8 +220,9 @@ mod tests {
 
     #[test]
     fn add_relu_matches_the_two_ops() {
+        // Above 2·CHUNK values: the parallel chunks.
         for cl in [false, true] {
-            let shape = [2, 3, 40, 50];
+            let shape = [2, 3, 80, 100];
             let mk = |seed| {
                 let t = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(seed));
                 let t = if cl { t.to_channels_last().detach() } else { t };

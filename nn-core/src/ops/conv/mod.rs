@@ -200,6 +200,29 @@ impl Tensor {
     /// # Panics
     /// If the shapes do not fit each other and the options (the message names them).
     pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, options: Conv2dOptions) -> Tensor {
+        self.conv2d_impl(weight, bias, options, false).0
+    }
+
+    /// [`Tensor::conv2d`], and the per-channel moments of its output (over the batch and every
+    /// pixel, as a batch norm in training mode computes them) gathered while each output image
+    /// is in cache, when the channels-last direct kernels run (else `None`). The moments are
+    /// bit-identical to those the batch norm computes from the output.
+    pub(crate) fn conv2d_with_moments(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        options: Conv2dOptions,
+    ) -> (Tensor, Option<Vec<crate::ops::norm::Moments>>) {
+        self.conv2d_impl(weight, bias, options, true)
+    }
+
+    fn conv2d_impl(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        options: Conv2dOptions,
+        want_moments: bool,
+    ) -> (Tensor, Option<Vec<crate::ops::norm::Moments>>) {
         let g = Geom::new(self.shape(), weight.shape(), &options);
         if let Some(b) = bias {
             assert!(
@@ -218,12 +241,19 @@ impl Tensor {
             .map(|b| b.as_slice().expect("standard layout"));
         let channels_last = layout::is_channels_last(self.data());
         let nhwc = if channels_last { nhwc_kernel(&g) } else { None };
+        let mut moments = None;
         let y = if let Some(kernel) = nhwc {
             let xs = self
                 .data()
                 .as_slice_memory_order()
                 .expect("channels-last is contiguous");
             let y = match kernel {
+                NhwcKernel::Direct if want_moments => {
+                    let m = crate::ops::norm::ImageMoments::new(g.n, g.cout);
+                    let y = direct::forward_each_image(&g, xs, ws, bs, &|i, y_n| m.record(i, y_n));
+                    moments = m.finish();
+                    y
+                }
                 NhwcKernel::Direct => direct::forward(&g, xs, ws, None, bs, false),
                 NhwcKernel::Gemm => nhwc_gemm::forward(&g, xs, ws, None, bs, false),
             };
@@ -242,7 +272,7 @@ impl Tensor {
         if let Some(b) = bias {
             inputs.push(b.clone());
         }
-        Tensor::from_op(
+        let y = Tensor::from_op(
             y,
             inputs,
             Conv2dBackward {
@@ -250,7 +280,8 @@ impl Tensor {
                 has_bias: bias.is_some(),
                 nhwc,
             },
-        )
+        );
+        (y, moments)
     }
 
     /// Inference only (no graph): `relu?(scale[o]·conv2d(x, w)[o] + shift[o])` computed in one

@@ -3,7 +3,9 @@
 //! channels per vector ([`crate::simd`]; scalar code when C is not a multiple of 16).
 //!
 //! Rows are processed in blocks of [`ROWS`] (fixed, so the reduction order never depends on the
-//! number of threads): f32 accumulators within a block, f64 across blocks in block order.
+//! number of threads): f32 accumulators within a block, f64 across blocks in block order. For the
+//! statistics, blocks never straddle two images, so that a convolution can gather them image by
+//! image while each output image is in cache ([`ImageMoments`]) with the same result.
 
 use rayon::prelude::*;
 
@@ -12,16 +14,6 @@ use crate::simd::{Isa, LANES, Simd, dispatch};
 
 /// Rows per block.
 const ROWS: usize = 256;
-
-/// Runs `f(block index, block)` over blocks of `ROWS` rows (`c` values each), in parallel when
-/// there are several.
-fn blocks<T: Send>(x: &[f32], c: usize, f: impl Fn(&[f32]) -> T + Send + Sync) -> Vec<T> {
-    if x.len() > ROWS * c {
-        x.par_chunks(ROWS * c).map(f).collect()
-    } else {
-        x.chunks(ROWS * c).map(f).collect()
-    }
-}
 
 /// Per channel of one block: Σ x into `sum`, then Σ (x − m)² into `m2` with m = Σ x / rows in
 /// f32 (channels a multiple of 16).
@@ -51,51 +43,123 @@ fn block_moments<S: Simd>(blk: &[f32], c: usize, sum: &mut [f32], m2: &mut [f32]
 
 dispatch!(fn block_moments_v(blk: &[f32], c: usize, sum: &mut [f32], m2: &mut [f32]) = block_moments);
 
-/// Per-channel moments of the rows of `x` (two passes per block, merged in block order).
-pub(crate) fn moments(x: &[f32], c: usize) -> Vec<Moments> {
-    let isa = Isa::detect();
-    let per_block = blocks(x, c, |blk| {
-        let rows = blk.len() / c;
-        let mut sum = vec![0.0f32; c];
-        let mut m2 = vec![0.0f32; c];
-        if c.is_multiple_of(LANES) {
-            block_moments_v(isa, blk, c, &mut sum, &mut m2);
-        } else {
-            for row in blk.chunks_exact(c) {
-                for (s, v) in sum.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-            let neg_mean: Vec<f32> = sum.iter().map(|s| s * (-1.0 / rows as f32)).collect();
-            for row in blk.chunks_exact(c) {
-                for ((a, v), m) in m2.iter_mut().zip(row).zip(&neg_mean) {
-                    let d = v + m;
-                    *a = d.mul_add(d, *a);
-                }
+/// Per-channel moments of one block of rows (two passes over the block, which is in cache).
+fn block_stats(isa: Isa, blk: &[f32], c: usize) -> Vec<Moments> {
+    let rows = blk.len() / c;
+    let mut sum = vec![0.0f32; c];
+    let mut m2 = vec![0.0f32; c];
+    if c.is_multiple_of(LANES) {
+        block_moments_v(isa, blk, c, &mut sum, &mut m2);
+    } else {
+        for row in blk.chunks_exact(c) {
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += v;
             }
         }
-        (0..c)
-            .map(|ch| {
-                let n = rows as f64;
-                let exact_mean = sum[ch] as f64 / n;
-                // Σ(x − mean)² = Σ(x − m)² − n·(mean − m)² for the f32 mean m used above.
-                let m = sum[ch] * (1.0 / rows as f32);
-                let shift = exact_mean - m as f64;
-                Moments {
-                    count: n,
-                    mean: exact_mean,
-                    m2: (m2[ch] as f64 - n * shift * shift).max(0.0),
-                }
-            })
-            .collect::<Vec<Moments>>()
-    });
+        let neg_mean: Vec<f32> = sum.iter().map(|s| s * (-1.0 / rows as f32)).collect();
+        for row in blk.chunks_exact(c) {
+            for ((a, v), m) in m2.iter_mut().zip(row).zip(&neg_mean) {
+                let d = v + m;
+                *a = d.mul_add(d, *a);
+            }
+        }
+    }
+    (0..c)
+        .map(|ch| {
+            let n = rows as f64;
+            let exact_mean = sum[ch] as f64 / n;
+            // Σ(x − mean)² = Σ(x − m)² − n·(mean − m)² for the f32 mean m used above.
+            let m = sum[ch] * (1.0 / rows as f32);
+            let shift = exact_mean - m as f64;
+            Moments {
+                count: n,
+                mean: exact_mean,
+                m2: (m2[ch] as f64 - n * shift * shift).max(0.0),
+            }
+        })
+        .collect()
+}
+
+/// The per-channel moments of each block of one image's rows (`rows·c` values; blocks of
+/// [`ROWS`] rows from the image's start, the last one shorter), block after block: the pieces
+/// [`moments`] merges, so that statistics gathered image by image (as the convolution's
+/// [`ImageMoments`] does, while each output image is in cache) are bit-identical to the pass
+/// over the whole tensor.
+pub(crate) fn image_block_moments(img: &[f32], c: usize) -> Vec<Moments> {
+    let isa = Isa::detect();
+    img.chunks(ROWS * c)
+        .flat_map(|blk| block_stats(isa, blk, c))
+        .collect()
+}
+
+/// Merges per-block moments (`c` per block), in order.
+fn merge_blocks<'a>(blocks: impl Iterator<Item = &'a [Moments]>, c: usize) -> Vec<Moments> {
     let mut total = vec![Moments::default(); c];
-    for b in per_block {
-        for (t, m) in total.iter_mut().zip(b) {
-            *t = t.merge(m);
+    for b in blocks {
+        for blk in b.chunks(c) {
+            for (t, m) in total.iter_mut().zip(blk) {
+                *t = t.merge(*m);
+            }
         }
     }
     total
+}
+
+/// Per-channel moments of the rows of `x`, images of `rows_per_image` rows: blocks of at most
+/// [`ROWS`] rows that never straddle two images (two passes per block, in parallel), merged in
+/// block order.
+pub(crate) fn moments(x: &[f32], c: usize, rows_per_image: usize) -> Vec<Moments> {
+    let isa = Isa::detect();
+    let img = rows_per_image * c;
+    if img == 0 || x.is_empty() {
+        return vec![Moments::default(); c];
+    }
+    let per_image = img.div_ceil(ROWS * c);
+    let ranges: Vec<std::ops::Range<usize>> = (0..x.len() / img)
+        .flat_map(|i| {
+            (0..per_image).map(move |j| i * img + j * ROWS * c..i * img + ((j + 1) * ROWS * c).min(img))
+        })
+        .collect();
+    let stats = |r: &std::ops::Range<usize>| block_stats(isa, &x[r.clone()], c);
+    let per_block: Vec<Vec<Moments>> = if ranges.len() > 1 {
+        ranges.par_iter().map(stats).collect()
+    } else {
+        ranges.iter().map(stats).collect()
+    };
+    merge_blocks(per_block.iter().map(Vec::as_slice), c)
+}
+
+/// Per-channel moments gathered image by image (in any order, on any thread) and merged in
+/// image order: the same values as [`moments`] over the whole tensor.
+pub(crate) struct ImageMoments {
+    c: usize,
+    slots: Vec<std::sync::OnceLock<Vec<Moments>>>,
+}
+
+impl ImageMoments {
+    /// Room for `n` images of `c` channels.
+    pub fn new(n: usize, c: usize) -> Self {
+        ImageMoments {
+            c,
+            slots: (0..n).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// Records image `i` (its `rows·c` values).
+    pub fn record(&self, i: usize, img: &[f32]) {
+        let _ = self.slots[i].set(image_block_moments(img, self.c));
+    }
+
+    /// The merged moments, if every image was recorded.
+    pub fn finish(self) -> Option<Vec<Moments>> {
+        let c = self.c;
+        let blocks: Vec<Vec<Moments>> = self
+            .slots
+            .into_iter()
+            .map(std::sync::OnceLock::into_inner)
+            .collect::<Option<_>>()?;
+        Some(merge_blocks(blocks.iter().map(Vec::as_slice), c))
+    }
 }
 
 /// y = scale·x + shift per channel (then ReLU) over the rows of one block.
@@ -151,32 +215,39 @@ pub(crate) fn affine(x: &[f32], c: usize, scale: &[f32], shift: &[f32], relu: bo
     y
 }
 
-/// One block's per-channel (Σ dy, Σ dy·(x − mean)), dy = g masked by `y > 0` if `y` is given.
+/// The ReLU that followed the normalisation, as its per-channel affine map: the forward output
+/// was `relu(fma(scale, x, shift))`, so `dy` is masked where that value is not positive. The
+/// same `fma` as the forward pass gives the same mask as reading the output, without reading it.
+pub(crate) type ReluMask<'a> = Option<(&'a [f32], &'a [f32])>;
+
+/// One block's per-channel (Σ dy, Σ dy·(x − mean)), dy = g masked by the ReLU if given.
 #[inline(always)]
 fn block_grad_sums<S: Simd>(
-    (x, g, y): (&[f32], &[f32], Option<&[f32]>),
+    (x, g, relu): (&[f32], &[f32], ReluMask<'_>),
     c: usize,
     mean: &[f32],
     s1: &mut [f32],
     s2: &mut [f32],
 ) {
     let rows = x.len() / c;
-    assert!(c.is_multiple_of(LANES) && g.len() == x.len() && y.is_none_or(|y| y.len() == x.len()));
+    assert!(c.is_multiple_of(LANES) && g.len() == x.len());
     assert!(mean.len() >= c && s1.len() >= c && s2.len() >= c);
+    assert!(relu.is_none_or(|(a, b)| a.len() >= c && b.len() >= c));
     for v0 in (0..c).step_by(LANES) {
-        // SAFETY: rows·c values in x, g and y; v0 + 16 ≤ c.
+        // SAFETY: rows·c values in x and g; v0 + 16 ≤ c.
         unsafe {
             let neg_mean = S::mul(S::load(mean.as_ptr().add(v0)), S::splat(-1.0));
+            let ab = relu.map(|(a, b)| (S::load(a.as_ptr().add(v0)), S::load(b.as_ptr().add(v0))));
             let (mut a1, mut a2) = (S::zero(), S::zero());
             for r in 0..rows {
                 let at = r * c + v0;
                 let mut d = S::load(g.as_ptr().add(at));
-                if let Some(y) = y {
-                    d = S::mask_pos(d, S::load(y.as_ptr().add(at)));
+                let xv = S::load(x.as_ptr().add(at));
+                if let Some((a, b)) = ab {
+                    d = S::mask_pos(d, S::fma(a, xv, b));
                 }
                 a1 = S::add(a1, d);
-                let xc = S::add(S::load(x.as_ptr().add(at)), neg_mean);
-                a2 = S::fma(d, xc, a2);
+                a2 = S::fma(d, S::add(xv, neg_mean), a2);
             }
             S::store(s1.as_mut_ptr().add(v0), a1);
             S::store(s2.as_mut_ptr().add(v0), a2);
@@ -185,18 +256,24 @@ fn block_grad_sums<S: Simd>(
 }
 
 dispatch!(fn block_grad_sums_v(
-    b: (&[f32], &[f32], Option<&[f32]>),
+    b: (&[f32], &[f32], ReluMask<'_>),
     c: usize,
     mean: &[f32],
     s1: &mut [f32],
     s2: &mut [f32],
 ) = block_grad_sums);
 
-/// Per channel (Σ dy, Σ dy·(x − mean[ch])), with dy = g masked by `y > 0` if `y` is given.
+/// Whether the forward ReLU zeroed channel `ch` of value `x` (the scalar form of the mask).
+#[inline(always)]
+fn masked(relu: ReluMask<'_>, ch: usize, x: f32) -> bool {
+    relu.is_some_and(|(a, b)| a[ch].mul_add(x, b[ch]) <= 0.0)
+}
+
+/// Per channel (Σ dy, Σ dy·(x − mean[ch])), with dy = g masked by the ReLU if given.
 pub(crate) fn grad_sums(
     x: &[f32],
     g: &[f32],
-    y: Option<&[f32]>,
+    relu: ReluMask<'_>,
     c: usize,
     mean: &[f32],
 ) -> Vec<(f64, f64)> {
@@ -204,19 +281,15 @@ pub(crate) fn grad_sums(
     let idx: Vec<usize> = (0..x.len().div_ceil(ROWS * c)).collect();
     let block = |&b: &usize| {
         let r = b * ROWS * c..((b + 1) * ROWS * c).min(x.len());
-        let (xb, gb) = (&x[r.clone()], &g[r.clone()]);
-        let yb = y.map(|y| &y[r]);
+        let (xb, gb) = (&x[r.clone()], &g[r]);
         let (mut s1, mut s2) = (vec![0.0f32; c], vec![0.0f32; c]);
         if c.is_multiple_of(LANES) {
-            block_grad_sums_v(isa, (xb, gb, yb), c, mean, &mut s1, &mut s2);
+            block_grad_sums_v(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
             return (s1, s2);
         }
-        for (row, (xr, gr)) in xb.chunks_exact(c).zip(gb.chunks_exact(c)).enumerate() {
+        for (xr, gr) in xb.chunks_exact(c).zip(gb.chunks_exact(c)) {
             for ch in 0..c {
-                let mut d = gr[ch];
-                if yb.is_some_and(|y| y[row * c + ch] <= 0.0) {
-                    d = 0.0;
-                }
+                let d = if masked(relu, ch, xr[ch]) { 0.0 } else { gr[ch] };
                 s1[ch] += d;
                 s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
             }
@@ -243,28 +316,31 @@ pub(crate) fn grad_sums(
 fn block_input_grad<S: Simd>(
     x: &[f32],
     g: &mut [f32],
-    y: Option<&[f32]>,
+    relu: ReluMask<'_>,
     c: usize,
     (a, b, k): (&[f32], &[f32], &[f32]),
 ) {
     let rows = x.len() / c;
-    assert!(c.is_multiple_of(LANES) && g.len() == x.len() && y.is_none_or(|y| y.len() == x.len()));
+    assert!(c.is_multiple_of(LANES) && g.len() == x.len());
     assert!(a.len() >= c && b.len() >= c && k.len() >= c);
+    assert!(relu.is_none_or(|(a, b)| a.len() >= c && b.len() >= c));
     for v0 in (0..c).step_by(LANES) {
-        // SAFETY: rows·c values in x, g and y; v0 + 16 ≤ c.
+        // SAFETY: rows·c values in x and g; v0 + 16 ≤ c.
         unsafe {
             let (av, bv, kv) = (
                 S::load(a.as_ptr().add(v0)),
                 S::load(b.as_ptr().add(v0)),
                 S::load(k.as_ptr().add(v0)),
             );
+            let mask = relu.map(|(a, b)| (S::load(a.as_ptr().add(v0)), S::load(b.as_ptr().add(v0))));
             for r in 0..rows {
                 let at = r * c + v0;
                 let mut d = S::load(g.as_ptr().add(at));
-                if let Some(y) = y {
-                    d = S::mask_pos(d, S::load(y.as_ptr().add(at)));
+                let xv = S::load(x.as_ptr().add(at));
+                if let Some((ma, mb)) = mask {
+                    d = S::mask_pos(d, S::fma(ma, xv, mb));
                 }
-                let v = S::fma(av, d, S::fma(bv, S::load(x.as_ptr().add(at)), kv));
+                let v = S::fma(av, d, S::fma(bv, xv, kv));
                 S::store(g.as_mut_ptr().add(at), v);
             }
         }
@@ -274,16 +350,16 @@ fn block_input_grad<S: Simd>(
 dispatch!(fn block_input_grad_v(
     x: &[f32],
     g: &mut [f32],
-    y: Option<&[f32]>,
+    relu: ReluMask<'_>,
     c: usize,
     coef: (&[f32], &[f32], &[f32]),
 ) = block_input_grad);
 
-/// dx = a[ch]·dy + b[ch]·x + k[ch] written over `g` (dy = g masked by `y > 0` if `y` is given).
+/// dx = a[ch]·dy + b[ch]·x + k[ch] written over `g` (dy = g masked by the ReLU if given).
 pub(crate) fn input_grad_in_place(
     x: &[f32],
     g: &mut [f32],
-    y: Option<&[f32]>,
+    relu: ReluMask<'_>,
     c: usize,
     coef: &[(f32, f32, f32)],
 ) {
@@ -294,17 +370,13 @@ pub(crate) fn input_grad_in_place(
     let run = |(blk, gb): (usize, &mut [f32])| {
         let off = blk * ROWS * c;
         let xb = &x[off..off + gb.len()];
-        let yb = y.map(|y| &y[off..off + gb.len()]);
         if c.is_multiple_of(LANES) {
-            block_input_grad_v(isa, xb, gb, yb, c, (&a, &b, &k));
+            block_input_grad_v(isa, xb, gb, relu, c, (&a, &b, &k));
             return;
         }
-        for (row, (gr, xr)) in gb.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
+        for (gr, xr) in gb.chunks_exact_mut(c).zip(xb.chunks_exact(c)) {
             for ch in 0..c {
-                let mut d = gr[ch];
-                if yb.is_some_and(|y| y[row * c + ch] <= 0.0) {
-                    d = 0.0;
-                }
+                let d = if masked(relu, ch, xr[ch]) { 0.0 } else { gr[ch] };
                 gr[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
             }
         }

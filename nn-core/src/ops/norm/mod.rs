@@ -23,6 +23,7 @@ mod layer_norm;
 mod sync_batch_norm;
 
 pub use batch_norm::{BatchNormOptions, RunningStats};
+pub(crate) use channels_last::ImageMoments;
 
 use crate::ops::conv::lane_sum;
 

@@ -146,6 +146,11 @@ pub(crate) fn forward(
     forward_with(Isa::detect(), algo(g), g, x, w, scale, bias, relu)
 }
 
+/// Called as `hook(n, y_n)` right after output image `n` is computed, while it is still in cache
+/// (to gather statistics of the output without another pass over memory). Images run on any
+/// thread in any order; each is passed exactly once.
+pub(crate) type ImageHook<'a> = Option<&'a (dyn Fn(usize, &[f32]) + Sync)>;
+
 /// [`forward`] with the kernels of `isa` (which the CPU must support) and algorithm `algo`
 /// (which must apply).
 #[allow(clippy::too_many_arguments)]
@@ -159,8 +164,40 @@ pub(crate) fn forward_with(
     bias: Option<&[f32]>,
     relu: bool,
 ) -> Vec<f32> {
+    forward_hooked(isa, algo, g, x, w, (scale, bias, relu), None)
+}
+
+/// [`forward`] without a scale or ReLU, calling `hook` on every output image.
+pub(crate) fn forward_each_image(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    hook: &(dyn Fn(usize, &[f32]) + Sync),
+) -> Vec<f32> {
+    forward_hooked(
+        Isa::detect(),
+        algo(g),
+        g,
+        x,
+        w,
+        (None, bias, false),
+        Some(hook),
+    )
+}
+
+/// [`forward_with`] with `(scale, bias, relu)` and an [`ImageHook`].
+fn forward_hooked(
+    isa: Isa,
+    algo: Algo,
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    (scale, bias, relu): (Option<&[f32]>, Option<&[f32]>, bool),
+    hook: ImageHook<'_>,
+) -> Vec<f32> {
     if algo == Algo::Winograd {
-        return forward_winograd(isa, g, x, w, scale, bias, relu);
+        return forward_winograd(isa, g, x, w, (scale, bias, relu), hook);
     }
     let cb = channel_blocks(isa, g.cout);
     let wpk = pack_forward(w, (g.cout, g.cin, g.kh, g.kw), cb, scale);
@@ -203,6 +240,9 @@ pub(crate) fn forward_with(
                     (g.ph as isize, g.pw as isize),
                 );
                 forward_image(isa, &gat, xp, &wpk, epi, y_n);
+                if let Some(h) = hook {
+                    h(n0 + k, y_n);
+                }
             }
         });
     });
@@ -210,15 +250,13 @@ pub(crate) fn forward_with(
 }
 
 /// The Winograd forward (see `winograd.rs`).
-#[allow(clippy::too_many_arguments)]
 fn forward_winograd(
     isa: Isa,
     g: &Geom,
     x: &[f32],
     w: &[f32],
-    scale: Option<&[f32]>,
-    bias: Option<&[f32]>,
-    relu: bool,
+    (scale, bias, relu): (Option<&[f32]>, Option<&[f32]>, bool),
+    hook: ImageHook<'_>,
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, g.cout);
     let wg = Wino::new(g.oh, g.ow, g.cin, g.cout, cb);
@@ -234,6 +272,9 @@ fn forward_winograd(
                 let x_n = &x[(n0 + k) * xs..(n0 + k + 1) * xs];
                 pad_for(&wg, x_n, (g.h, g.w, g.cin), xp, (g.ph, g.pw));
                 wino_forward(isa, &wg, xp, &u, epi, y_n, scratch);
+                if let Some(h) = hook {
+                    h(n0 + k, y_n);
+                }
             }
         });
     });

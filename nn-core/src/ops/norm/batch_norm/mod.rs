@@ -185,6 +185,10 @@ struct BatchNormBackward {
     has_bias: bool,
     /// A ReLU follows, fused (the op's output is max(0, BN(x))).
     relu: bool,
+    /// The per-channel affine map of the forward pass, `y = relu?(fma(scale, x, shift))`: the
+    /// channels-last backward recomputes the ReLU mask from it instead of reading the output.
+    scale: Vec<f32>,
+    shift: Vec<f32>,
     /// The input is channels-last (4-d).
     channels_last: bool,
 }
@@ -245,8 +249,9 @@ impl BatchNormBackward {
             .collect()
     }
 
-    /// Backward for a channels-last input: two passes over rows of channels, the ReLU mask
-    /// applied on the fly, dx written over the upstream gradient's buffer.
+    /// Backward for a channels-last input: two passes over rows of channels (reading x and the
+    /// upstream gradient; the ReLU mask recomputed from x, the output is not read), dx written
+    /// over the upstream gradient's buffer.
     fn backward_channels_last(
         &self,
         ctx: &BackwardCtx<'_>,
@@ -266,11 +271,9 @@ impl BatchNormBackward {
             crate::buffer_pool::recycle(grad);
             cl
         };
-        let y = self.relu.then(|| {
-            ctx.output
-                .as_slice_memory_order()
-                .expect("the output is channels-last")
-        });
+        let y = self
+            .relu
+            .then_some((self.scale.as_slice(), self.shift.as_slice()));
         let gs = g.as_slice_memory_order_mut().expect("channels-last");
         let sums = channels_last::grad_sums(x, gs, y, c, &self.mean);
         let dx = if ctx.needs_grad(0) {
@@ -329,7 +332,22 @@ impl Tensor {
         running: Option<RunningStats<'_>>,
         o: BatchNormOptions,
     ) -> Tensor {
-        self.batch_norm_impl(weight, bias, running, o, true)
+        self.batch_norm_impl(weight, bias, running, o, true, None)
+    }
+
+    /// [`Tensor::batch_norm`] (then ReLU if `relu`) of a channels-last input whose per-channel
+    /// moments were already gathered (by the convolution that produced it,
+    /// [`Tensor::conv2d_with_moments`]): in training mode the statistics pass over the input is
+    /// skipped. `moments` must be those of `self` (they are ignored for other inputs or modes).
+    pub(crate) fn batch_norm_with_moments(
+        &self,
+        (weight, bias): (Option<&Tensor>, Option<&Tensor>),
+        running: Option<RunningStats<'_>>,
+        o: BatchNormOptions,
+        relu: bool,
+        moments: Option<Vec<Moments>>,
+    ) -> Tensor {
+        self.batch_norm_impl(weight, bias, running, o, relu, moments)
     }
 
     /// Batch normalisation of this `[N, C, *]` tensor, as PyTorch's `F.batch_norm(x,
@@ -355,7 +373,7 @@ impl Tensor {
         running: Option<RunningStats<'_>>,
         o: BatchNormOptions,
     ) -> Tensor {
-        self.batch_norm_impl(weight, bias, running, o, false)
+        self.batch_norm_impl(weight, bias, running, o, false, None)
     }
 
     fn batch_norm_impl(
@@ -365,6 +383,7 @@ impl Tensor {
         running: Option<RunningStats<'_>>,
         o: BatchNormOptions,
         relu: bool,
+        pre: Option<Vec<Moments>>,
     ) -> Tensor {
         let (n, c, l) = ncl("batch_norm", self.shape());
         check_channel_param("batch_norm", "weight", weight, c);
@@ -400,7 +419,13 @@ impl Tensor {
                 self.shape()
             );
             let moments = if channels_last {
-                channels_last::moments(x, c)
+                match pre {
+                    Some(m) => {
+                        assert_eq!(m.len(), c, "batch_norm: moments of {} channels", m.len());
+                        m
+                    }
+                    None => channels_last::moments(x, c, l),
+                }
             } else {
                 channel_moments(x, (n, c, l))
             };
@@ -465,6 +490,8 @@ impl Tensor {
                 has_bias: bias.is_some(),
                 relu,
                 channels_last,
+                scale,
+                shift,
             },
         )
     }

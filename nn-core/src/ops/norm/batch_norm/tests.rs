@@ -178,4 +178,14 @@ fn fused_relu_gradients() {
         &[&[3, 4, 2, 3], &[4], &[4]],
         12,
     );
+    // 16 channels: the vector kernels (the ReLU mask recomputed from the input). The seed keeps
+    // the finite differences away from the ReLU's kink.
+    assert_gradients(
+        |t| {
+            t[0].to_channels_last()
+                .batch_norm_relu(Some(&t[1]), Some(&t[2]), None, train)
+        },
+        &[&[2, 16, 2, 3], &[16], &[16]],
+        14,
+    );
 }
