@@ -116,7 +116,11 @@ impl Backward for AddReluBackward {
         let z = ctx.output;
         let both = ctx.needs_grad(0) && ctx.needs_grad(1);
         let format = layout::format_of(&g).filter(|_| g.strides() == z.strides());
-        match (g.as_slice_memory_order_mut(), z.as_slice_memory_order(), format) {
+        match (
+            g.as_slice_memory_order_mut(),
+            z.as_slice_memory_order(),
+            format,
+        ) {
             (Some(gs), Some(zs), Some(format)) => {
                 let mut copy = both.then(|| buffer_pool::take(gs.len())); // fully written
                 let mask = |((g, z), c): ((&mut [f32], &[f32]), Option<&mut [f32]>)| match c {

@@ -117,7 +117,8 @@ pub(crate) fn moments(x: &[f32], c: usize, rows_per_image: usize) -> Vec<Moments
     let per_image = img.div_ceil(ROWS * c);
     let ranges: Vec<std::ops::Range<usize>> = (0..x.len() / img)
         .flat_map(|i| {
-            (0..per_image).map(move |j| i * img + j * ROWS * c..i * img + ((j + 1) * ROWS * c).min(img))
+            (0..per_image)
+                .map(move |j| i * img + j * ROWS * c..i * img + ((j + 1) * ROWS * c).min(img))
         })
         .collect();
     let stats = |r: &std::ops::Range<usize>| block_stats(isa, &x[r.clone()], c);
@@ -289,7 +290,11 @@ pub(crate) fn grad_sums(
         }
         for (xr, gr) in xb.chunks_exact(c).zip(gb.chunks_exact(c)) {
             for ch in 0..c {
-                let d = if masked(relu, ch, xr[ch]) { 0.0 } else { gr[ch] };
+                let d = if masked(relu, ch, xr[ch]) {
+                    0.0
+                } else {
+                    gr[ch]
+                };
                 s1[ch] += d;
                 s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
             }
@@ -332,7 +337,8 @@ fn block_input_grad<S: Simd>(
                 S::load(b.as_ptr().add(v0)),
                 S::load(k.as_ptr().add(v0)),
             );
-            let mask = relu.map(|(a, b)| (S::load(a.as_ptr().add(v0)), S::load(b.as_ptr().add(v0))));
+            let mask =
+                relu.map(|(a, b)| (S::load(a.as_ptr().add(v0)), S::load(b.as_ptr().add(v0))));
             for r in 0..rows {
                 let at = r * c + v0;
                 let mut d = S::load(g.as_ptr().add(at));
@@ -376,7 +382,11 @@ pub(crate) fn input_grad_in_place(
         }
         for (gr, xr) in gb.chunks_exact_mut(c).zip(xb.chunks_exact(c)) {
             for ch in 0..c {
-                let d = if masked(relu, ch, xr[ch]) { 0.0 } else { gr[ch] };
+                let d = if masked(relu, ch, xr[ch]) {
+                    0.0
+                } else {
+                    gr[ch]
+                };
                 gr[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
             }
         }
