@@ -123,26 +123,16 @@ impl Backward for AddReluBackward {
         ) {
             (Some(gs), Some(zs), Some(format)) => {
                 let mut copy = both.then(|| buffer_pool::take(gs.len())); // fully written
-                let mask = |((g, z), c): ((&mut [f32], &[f32]), Option<&mut [f32]>)| match c {
-                    Some(c) => g.iter_mut().zip(z).zip(c).for_each(|((g, &z), c)| {
-                        *g = super::relu::relu_grad(*g, z);
-                        *c = *g;
-                    }),
-                    None => g
-                        .iter_mut()
-                        .zip(z)
-                        .for_each(|(g, &z)| *g = super::relu::relu_grad(*g, z)),
-                };
                 if gs.len() >= 2 * CHUNK {
                     let pairs = gs.par_chunks_mut(CHUNK).zip(zs.par_chunks(CHUNK));
                     match copy.as_deref_mut() {
                         Some(c) => pairs
                             .zip(c.par_chunks_mut(CHUNK))
-                            .for_each(|(p, c)| mask((p, Some(c)))),
-                        None => pairs.for_each(|p| mask((p, None))),
+                            .for_each(|((g, z), c)| mask_relu(g, z, Some(c))),
+                        None => pairs.for_each(|(g, z)| mask_relu(g, z, None)),
                     }
                 } else {
-                    mask(((gs, zs), copy.as_deref_mut()));
+                    mask_relu(gs, zs, copy.as_deref_mut());
                 }
                 if let Some(c) = copy {
                     let gx = layout::array_in(format, g.shape(), c);
@@ -154,6 +144,20 @@ impl Backward for AddReluBackward {
                 .for_each(|g, &z| *g = super::relu::relu_grad(*g, z)),
         }
         AddBackward.backward(ctx, g)
+    }
+}
+
+/// `g ← g·𝟙[z > 0]` (ReLU's gradient from its output `z`), and the result also into `copy`.
+fn mask_relu(g: &mut [f32], z: &[f32], copy: Option<&mut [f32]>) {
+    match copy {
+        Some(c) => g.iter_mut().zip(z).zip(c).for_each(|((g, &z), c)| {
+            *g = super::relu::relu_grad(*g, z);
+            *c = *g;
+        }),
+        None => g
+            .iter_mut()
+            .zip(z)
+            .for_each(|(g, &z)| *g = super::relu::relu_grad(*g, z)),
     }
 }
 
