@@ -7,9 +7,11 @@ use nn_core::layers::Activation;
 use serde::{Deserialize, Serialize};
 
 use super::options::{
-    DefaultInit, DropConnectSettings, NormConfig, Options, PoolSettings, Scaling, Stem,
+    DefaultInit, DropConnectSettings, NormConfig, Options, PoolSettings, Scaling,
     StochasticDepthSettings,
 };
+use super::torchvision_resnet::TorchResnetConfig;
+use super::vgg::VggConfig;
 use crate::error::{Result, invalid};
 
 /// Which network to build, and its options (see the [zoo](super) docs for the table of options
@@ -116,116 +118,6 @@ pub enum ModelConfig {
     Resnet34(TorchResnetConfig),
     /// torchvision's VGG-11/13/16/19, optionally narrowed.
     Vgg(VggConfig),
-}
-
-/// Options of torchvision's ResNet-18/34 (`kind = "resnet18"` / `"resnet34"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TorchResnetConfig {
-    /// Channels of the first stage (64 in torchvision; doubled at each of the next three).
-    pub width: usize,
-    /// `imagenet` (7×7/2 conv + max pool, torchvision's; default) or `cifar` (3×3/1 conv, no
-    /// pool) for small inputs.
-    pub stem: Stem,
-    /// Initialise the last BatchNorm γ of every block to 0 (torchvision's
-    /// `zero_init_residual`, Goyal et al. 2017). Default false.
-    pub zero_init_residual: bool,
-    /// Activation (maxout: see the zoo docs). Default ReLU.
-    pub activation: Activation,
-    /// Normalisation (torchvision's `norm_layer`; names stay `bn1`, `bn2`). Default batch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub norm: Option<NormConfig>,
-    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
-    /// normal, fan_out, ReLU; the classifier PyTorch's default).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init: Option<Init>,
-    /// Dropout probability before the classifier (not in torchvision). Default 0.
-    pub dropout: f32,
-    /// Channel dropout between the two convolutions of each block. Default 0.
-    pub dropout2d: f32,
-    /// Inverted (default) or vanilla dropout.
-    pub dropout_scaling: Scaling,
-    /// DropConnect on the convolutions and/or the classifier. Default none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropconnect: Option<DropConnectSettings>,
-    /// Stochastic depth on the blocks (linear decay over all 8 / 16 blocks). Default none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stochastic_depth: Option<StochasticDepthSettings>,
-}
-
-impl Default for TorchResnetConfig {
-    fn default() -> Self {
-        TorchResnetConfig {
-            width: 64,
-            stem: Stem::Imagenet,
-            zero_init_residual: false,
-            activation: Activation::Relu,
-            norm: None,
-            init: None,
-            dropout: 0.0,
-            dropout2d: 0.0,
-            dropout_scaling: Scaling::Inverted,
-            dropconnect: None,
-            stochastic_depth: None,
-        }
-    }
-}
-
-/// Options of the VGG (`kind = "vgg"`): torchvision's `VGG` with `make_layers(cfg)` — feature
-/// stages of 3×3 convolutions and 2×2 max pools, adaptive average pooling to `pool_size`², a
-/// classifier Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear. The defaults are
-/// torchvision's `vgg11`; `width`, `hidden` and `pool_size` make a small one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VggConfig {
-    /// 11, 13, 16 or 19 (torchvision's configurations A, B, D, E). Default 11.
-    pub depth: usize,
-    /// Channels of the first stage (64 in torchvision; doubled per stage up to 8×). Default 64.
-    pub width: usize,
-    /// Width of the two hidden classifier layers (4096 in torchvision). Default 4096.
-    pub hidden: usize,
-    /// Side of the adaptive average pooling before the classifier (7 in torchvision). Default 7.
-    pub pool_size: usize,
-    /// Round pooled sizes up (ceil mode), so that inputs below 32 px work (floor mode needs
-    /// 32 px for the five pools). Default false (torchvision's).
-    pub ceil_mode: bool,
-    /// Activation (maxout: the convolutions and hidden linear layers widen k×). Default ReLU.
-    pub activation: Activation,
-    /// Normalisation after each convolution (`batch` is torchvision's `vgg11_bn`). Default none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub norm: Option<NormConfig>,
-    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
-    /// normal fan_out, linear layers N(0, 0.01²), zero biases).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init: Option<Init>,
-    /// Dropout probability in the classifier. Default 0.5 (torchvision's).
-    pub dropout: f32,
-    /// Channel dropout after each pooling. Default 0.
-    pub dropout2d: f32,
-    /// Inverted (default) or vanilla dropout.
-    pub dropout_scaling: Scaling,
-    /// DropConnect on the convolutions and/or the hidden classifier layers. Default none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropconnect: Option<DropConnectSettings>,
-}
-
-impl Default for VggConfig {
-    fn default() -> Self {
-        VggConfig {
-            depth: 11,
-            width: 64,
-            hidden: 4096,
-            pool_size: 7,
-            ceil_mode: false,
-            activation: Activation::Relu,
-            norm: None,
-            init: None,
-            dropout: 0.5,
-            dropout2d: 0.0,
-            dropout_scaling: Scaling::Inverted,
-            dropconnect: None,
-        }
-    }
 }
 
 /// Mutable references to the fields every model has.

@@ -57,7 +57,7 @@ pub mod vgg;
 pub use averaged::DrawAveraged;
 pub use block::BasicBlock;
 pub use cnn::cnn;
-pub use config::{ModelConfig, TorchResnetConfig, VggConfig};
+pub use config::ModelConfig;
 pub use estimate::{LayerEstimate, ModelEstimate};
 pub use memory_format::MemoryFormat;
 pub use mlp::mlp;
@@ -66,7 +66,8 @@ pub use options::{
     StochasticDepthSettings,
 };
 pub use resnet::resnet;
-pub use torchvision_resnet::{RESNET18, RESNET34};
+pub use torchvision_resnet::{RESNET18, RESNET34, TorchResnetConfig};
+pub use vgg::VggConfig;
 
 use nn_core::Module;
 use nn_core::rng::Rng;

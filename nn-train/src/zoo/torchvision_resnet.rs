@@ -19,17 +19,74 @@
 //! BatchNorm γ = 1, β = 0, the classifier PyTorch's `Linear` default; `zero_init_residual` sets
 //! every block's `bn2.weight` to 0.
 
+use nn_core::init::Init;
+use nn_core::layers::Activation;
 use nn_core::layers::{AdaptiveAvgPool2d, Flatten, MaxPool2dConfig, Sequential};
 use nn_core::rng::Rng;
 use nn_core::{Array, Module};
+use serde::{Deserialize, Serialize};
 
 use super::block::{BasicBlock, trace_basic_block};
-use super::config::TorchResnetConfig;
 use super::estimate::{ShapeError, Tracer, name};
-use super::options::{Options, Stem};
+use super::options::{
+    DropConnectSettings, NormConfig, Options, Scaling, Stem, StochasticDepthSettings,
+};
 use super::parts::LinearRole;
 use super::resnet::survivals;
 use crate::error::Result;
+
+/// Options of torchvision's ResNet-18/34 (`kind = "resnet18"` / `"resnet34"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TorchResnetConfig {
+    /// Channels of the first stage (64 in torchvision; doubled at each of the next three).
+    pub width: usize,
+    /// `imagenet` (7×7/2 conv + max pool, torchvision's; default) or `cifar` (3×3/1 conv, no
+    /// pool) for small inputs.
+    pub stem: Stem,
+    /// Initialise the last BatchNorm γ of every block to 0 (torchvision's
+    /// `zero_init_residual`, Goyal et al. 2017). Default false.
+    pub zero_init_residual: bool,
+    /// Activation (maxout: see the zoo docs). Default ReLU.
+    pub activation: Activation,
+    /// Normalisation (torchvision's `norm_layer`; names stay `bn1`, `bn2`). Default batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub norm: Option<NormConfig>,
+    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
+    /// normal, fan_out, ReLU; the classifier PyTorch's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// Dropout probability before the classifier (not in torchvision). Default 0.
+    pub dropout: f32,
+    /// Channel dropout between the two convolutions of each block. Default 0.
+    pub dropout2d: f32,
+    /// Inverted (default) or vanilla dropout.
+    pub dropout_scaling: Scaling,
+    /// DropConnect on the convolutions and/or the classifier. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropconnect: Option<DropConnectSettings>,
+    /// Stochastic depth on the blocks (linear decay over all 8 / 16 blocks). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stochastic_depth: Option<StochasticDepthSettings>,
+}
+
+impl Default for TorchResnetConfig {
+    fn default() -> Self {
+        TorchResnetConfig {
+            width: 64,
+            stem: Stem::Imagenet,
+            zero_init_residual: false,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.0,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+            stochastic_depth: None,
+        }
+    }
+}
 
 /// Blocks per layer of ResNet-18.
 pub const RESNET18: [usize; 4] = [2, 2, 2, 2];

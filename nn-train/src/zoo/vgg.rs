@@ -17,14 +17,73 @@
 //! 1, the last pools keep a 1×1 map). Channel dropout (`dropout2d`), when on, follows each pool
 //! and shifts the feature indices after it.
 
+use nn_core::init::Init;
+use nn_core::layers::Activation;
 use nn_core::layers::{AdaptiveAvgPool2d, Flatten, MaxPool2dConfig, Sequential};
 use nn_core::rng::Rng;
+use serde::{Deserialize, Serialize};
 
-use super::config::VggConfig;
 use super::estimate::{POS, ShapeError, Tracer};
-use super::options::Options;
+use super::options::{DropConnectSettings, NormConfig, Options, Scaling};
 use super::parts::LinearRole;
 use crate::error::{Result, invalid};
+
+/// Options of the VGG (`kind = "vgg"`): torchvision's `VGG` with `make_layers(cfg)` — feature
+/// stages of 3×3 convolutions and 2×2 max pools, adaptive average pooling to `pool_size`², a
+/// classifier Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear. The defaults are
+/// torchvision's `vgg11`; `width`, `hidden` and `pool_size` make a small one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VggConfig {
+    /// 11, 13, 16 or 19 (torchvision's configurations A, B, D, E). Default 11.
+    pub depth: usize,
+    /// Channels of the first stage (64 in torchvision; doubled per stage up to 8×). Default 64.
+    pub width: usize,
+    /// Width of the two hidden classifier layers (4096 in torchvision). Default 4096.
+    pub hidden: usize,
+    /// Side of the adaptive average pooling before the classifier (7 in torchvision). Default 7.
+    pub pool_size: usize,
+    /// Round pooled sizes up (ceil mode), so that inputs below 32 px work (floor mode needs
+    /// 32 px for the five pools). Default false (torchvision's).
+    pub ceil_mode: bool,
+    /// Activation (maxout: the convolutions and hidden linear layers widen k×). Default ReLU.
+    pub activation: Activation,
+    /// Normalisation after each convolution (`batch` is torchvision's `vgg11_bn`). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub norm: Option<NormConfig>,
+    /// Initialisation of every weight (biases zero); default torchvision's (convolutions Kaiming
+    /// normal fan_out, linear layers N(0, 0.01²), zero biases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// Dropout probability in the classifier. Default 0.5 (torchvision's).
+    pub dropout: f32,
+    /// Channel dropout after each pooling. Default 0.
+    pub dropout2d: f32,
+    /// Inverted (default) or vanilla dropout.
+    pub dropout_scaling: Scaling,
+    /// DropConnect on the convolutions and/or the hidden classifier layers. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropconnect: Option<DropConnectSettings>,
+}
+
+impl Default for VggConfig {
+    fn default() -> Self {
+        VggConfig {
+            depth: 11,
+            width: 64,
+            hidden: 4096,
+            pool_size: 7,
+            ceil_mode: false,
+            activation: Activation::Relu,
+            norm: None,
+            init: None,
+            dropout: 0.5,
+            dropout2d: 0.0,
+            dropout_scaling: Scaling::Inverted,
+            dropconnect: None,
+        }
+    }
+}
 
 /// One entry of a VGG configuration: a convolution of `width × multiplier` channels or a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
