@@ -1,7 +1,7 @@
 //! Per-image backward drivers of the channels-last direct convolution: the input gradient of
 //! strided convolutions (scatter form) and the weight gradient.
 
-use super::kernels::{scatter_tap, weight_tap};
+use super::kernels::{scatter_tap, weight_rows, weight_tap};
 use crate::simd::{LANES, Simd};
 
 /// The geometry of one image of a convolution (channels-last, dilation and stride per axis).
@@ -180,6 +180,9 @@ fn weight_cb<S: Simd, const CB: usize>(
     assert!(part.len() >= c.kh * c.kw * c.cin * cs && dy.len() >= c.oh * c.ow * c.cout);
     let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
     assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && xp.len() >= hp * wp * c.cin);
+    if rows_image::<S, CB>(c, xp, wp, dy, part, cs) {
+        return;
+    }
     let cmax = weight_channels::<S>(CB);
     for grp in 0..groups {
         let co0 = grp * gw;
@@ -243,6 +246,86 @@ unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
             for (b, v) in a.iter().enumerate() {
                 let p = p0.add(ci * cs + b * LANES);
                 S::store(p, S::add(S::load(p), *v));
+            }
+        }
+    }
+}
+
+/// The weight gradient of one image by whole kernel rows ([`weight_rows`]) where the kernel
+/// rows' runs of `kw·cin` values are short enough for all their accumulators to stay in
+/// registers (few input channels: a network's stem); returns false (nothing done) otherwise.
+/// The register blocks are a fixed function of the shape.
+#[inline(always)]
+fn rows_image<S: Simd, const CB: usize>(
+    c: &Conv,
+    xp: &[f32],
+    wp: usize,
+    dy: &[f32],
+    part: &mut [f32],
+    cs: usize,
+) -> bool {
+    if S::REGS < 32 || c.dw != 1 {
+        return false;
+    }
+    let k3 = c.kh.is_multiple_of(3);
+    // SAFETY: `weight_cb` asserted the bounds of xp, dy and part for this geometry.
+    unsafe {
+        match (CB, c.kw * c.cin, k3) {
+            (1, 9, true) => rows::<S, 3, 9, 1>(c, xp, wp, dy, part, cs),
+            (1, 9, false) => rows::<S, 1, 9, 1>(c, xp, wp, dy, part, cs),
+            (1, 6, true) => rows::<S, 3, 6, 1>(c, xp, wp, dy, part, cs),
+            (1, 6, false) => rows::<S, 1, 6, 1>(c, xp, wp, dy, part, cs),
+            (1, 3, true) => rows::<S, 3, 3, 1>(c, xp, wp, dy, part, cs),
+            (1, 12, _) => rows::<S, 1, 12, 1>(c, xp, wp, dy, part, cs),
+            (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, wp, dy, part, cs),
+            (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, wp, dy, part, cs),
+            (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, wp, dy, part, cs),
+            (4, 3, _) => rows::<S, 1, 3, 4>(c, xp, wp, dy, part, cs),
+            (4, 6, _) => rows::<S, 1, 6, 4>(c, xp, wp, dy, part, cs),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`rows_image`] with `KH` kernel rows of `KWC` values per pass and `CB` channel blocks
+/// (`kh` a multiple of `KH`, `kw·cin = KWC`, undilated width).
+#[inline(always)]
+unsafe fn rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
+    c: &Conv,
+    xp: &[f32],
+    wp: usize,
+    dy: &[f32],
+    part: &mut [f32],
+    cs: usize,
+) {
+    debug_assert!(c.kh.is_multiple_of(KH) && c.kw * c.cin == KWC && c.dw == 1);
+    let gw = CB * LANES;
+    let krow = c.dh * wp * c.cin;
+    for grp in 0..c.cout.div_ceil(gw) {
+        let co0 = grp * gw;
+        for i0 in (0..c.kh).step_by(KH) {
+            unsafe {
+                let acc = weight_rows::<S, KH, KWC, CB>(
+                    xp.as_ptr().add(i0 * krow),
+                    krow,
+                    (c.sh * wp * c.cin, c.sw * c.cin),
+                    dy.as_ptr().add(co0),
+                    (c.ow * c.cout, c.cout),
+                    c.cout - co0,
+                    (c.oh, c.ow),
+                );
+                // part is [kh][kw][cin][cs]: kernel row i's run of kw·cin values starts at
+                // i·KWC.
+                for (k, ak) in acc.iter().enumerate() {
+                    for (v, a) in ak.iter().enumerate() {
+                        let p0 = part.as_mut_ptr().add(((i0 + k) * KWC + v) * cs + co0);
+                        for (b, r) in a.iter().enumerate() {
+                            let p = p0.add(b * LANES);
+                            S::store(p, S::add(S::load(p), *r));
+                        }
+                    }
+                }
             }
         }
     }

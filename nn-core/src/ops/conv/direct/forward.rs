@@ -96,14 +96,20 @@ fn gather_cb<S: Simd, const CB: usize>(
                 // padded image (checked above), and `wlen` weights of this group.
                 unsafe {
                     match (r, px) {
+                        (16, 1) => block::<S, 16, CB, 1>(g, xp, w, epi, y, at),
+                        (16, 3) => block::<S, 16, CB, 3>(g, xp, w, epi, y, at),
                         (16, 16) => block::<S, 16, CB, 16>(g, xp, w, epi, y, at),
                         (16, 32) => block::<S, 16, CB, 32>(g, xp, w, epi, y, at),
                         (16, 64) => block::<S, 16, CB, 64>(g, xp, w, epi, y, at),
                         (16, _) => block::<S, 16, CB, 0>(g, xp, w, epi, y, at),
+                        (8, 1) => block::<S, 8, CB, 1>(g, xp, w, epi, y, at),
+                        (8, 3) => block::<S, 8, CB, 3>(g, xp, w, epi, y, at),
                         (8, 16) => block::<S, 8, CB, 16>(g, xp, w, epi, y, at),
                         (8, 32) => block::<S, 8, CB, 32>(g, xp, w, epi, y, at),
                         (8, 64) => block::<S, 8, CB, 64>(g, xp, w, epi, y, at),
                         (8, _) => block::<S, 8, CB, 0>(g, xp, w, epi, y, at),
+                        (4, 1) => block::<S, 4, CB, 1>(g, xp, w, epi, y, at),
+                        (4, 3) => block::<S, 4, CB, 3>(g, xp, w, epi, y, at),
                         (4, 16) => block::<S, 4, CB, 16>(g, xp, w, epi, y, at),
                         (4, 32) => block::<S, 4, CB, 32>(g, xp, w, epi, y, at),
                         (4, 64) => block::<S, 4, CB, 64>(g, xp, w, epi, y, at),

@@ -127,3 +127,56 @@ pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
         }
     }
 }
+
+/// Weight-gradient block over whole kernel rows, for few input channels: for `KH` kernel rows
+/// and the `KWC = kw·cin` values of each (with an undilated width, a kernel row's taps and
+/// channels are one contiguous run of a channels-last row), the `CB` blocks of 16 output
+/// channels of Σ_pixels x[p, ·]·dy[p, co]. One pass over the pixels covers all `KH·KWC` values
+/// (a stem's 27 for a 3×3 kernel on RGB), so each output-gradient vector loaded feeds
+/// `KH·KWC·CB` independent fused multiply-adds instead of a few dependent ones per tap.
+///
+/// Output pixel (oy, ox) reads kernel row k's run at `x + k·krow + oy·x_row + ox·x_px` and the
+/// gradient at `dy + oy·dy_row + ox·dy_px`; `dy_n` valid output channels remain from `dy`.
+/// Returns the accumulators `[KH][KWC][CB]` (not stored).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn weight_rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
+    x: *const f32,
+    krow: usize,
+    (x_row, x_px): (usize, usize),
+    dy: *const f32,
+    (dy_row, dy_px): (usize, usize),
+    dy_n: usize,
+    (rows, cols): (usize, usize),
+) -> [[[S::V; CB]; KWC]; KH] {
+    unsafe {
+        let mut acc = [[[S::zero(); CB]; KWC]; KH];
+        let full = dy_n >= CB * LANES;
+        for oy in 0..rows {
+            let xr = x.add(oy * x_row);
+            let dr = dy.add(oy * dy_row);
+            for ox in 0..cols {
+                let xp = xr.add(ox * x_px);
+                let dp = dr.add(ox * dy_px);
+                let mut dv = [S::zero(); CB];
+                for (b, v) in dv.iter_mut().enumerate() {
+                    *v = if full {
+                        S::load(dp.add(b * LANES))
+                    } else {
+                        S::load_n(dp.add(b * LANES), dy_n.saturating_sub(b * LANES))
+                    };
+                }
+                for (k, ak) in acc.iter_mut().enumerate() {
+                    let xk = xp.add(k * krow);
+                    for (c, a) in ak.iter_mut().enumerate() {
+                        let xc = xk.add(c);
+                        for b in 0..CB {
+                            a[b] = S::bcast_fma(xc, dv[b], a[b]);
+                        }
+                    }
+                }
+            }
+        }
+        acc
+    }
+}

@@ -177,3 +177,30 @@ proptest! {
         check(&geom(n, cin, (h, w), cout, (kh, kw), o), bias);
     }
 }
+
+/// Few input channels (a network's stem): the weight gradient by whole kernel rows, for every
+/// register block it has (1, 2 or 3 channels with a 3-wide kernel, 4 channels, 1-4 channel
+/// blocks of output), odd sizes, strides, padding, tall kernels and partial channel blocks.
+#[test]
+fn stems_by_kernel_rows() {
+    let o = Conv2dOptions::default().with_padding(1);
+    for (cin, cout, hw, k, o) in [
+        (3, 16, (9, 7), (3, 3), o),
+        (1, 16, (7, 6), (3, 3), o),
+        (2, 16, (5, 6), (3, 3), o.with_stride(2)),
+        (3, 16, (6, 5), (2, 3), o),
+        (1, 32, (5, 5), (3, 3), Conv2dOptions::default()),
+        (3, 32, (6, 7), (3, 3), o.with_stride(2)),
+        (2, 32, (5, 4), (1, 3), o),
+        (1, 64, (5, 3), (3, 3), o),
+        (2, 64, (4, 5), (3, 3), o),
+        (4, 16, (5, 5), (3, 3), o),
+        (3, 17, (5, 6), (6, 3), o.with_padding(2)),
+        (1, 40, (6, 5), (3, 3), o.with_stride(2)),
+        (3, 64, (5, 5), (3, 3), o),
+    ] {
+        check(&geom(2, cin, hw, cout, k, o), cout == 17);
+    }
+    // Dilated kernels keep the tap-by-tap blocks.
+    check(&geom(1, 3, (7, 7), 16, (3, 3), o.with_dilation(2)), false);
+}
