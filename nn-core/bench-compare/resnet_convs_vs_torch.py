@@ -3,7 +3,7 @@
 bias): nn-core on channels-last activations (its direct kernels) against PyTorch, 2 threads each,
 in one run, alternating and repeated.
 
-Shapes: the 3->16 stem, 16->16 @32^2, 16->32 stride 2 with its 1x1 stride-2 projection,
+Shapes: the 3->16 stem (and the 1->16 @28^2 stem of the Fashion-MNIST recipes), 16->16 @32^2, 16->32 stride 2 with its 1x1 stride-2 projection,
 32->32 @16^2, 32->64 stride 2 with its 1x1 projection, 64->64 @8^2. For each: the forward pass
 alone (no graph) and forward + backward (input gradient except for the stem, weight gradient).
 Each side gets `gy.clone()` as the output gradient of every call.
@@ -38,6 +38,7 @@ BATCH = 128
 # name, c_in, c_out, input H=W, kernel, stride
 SHAPES = [
     ("3-16 k3 @32 (stem)", 3, 16, 32, 3, 1),
+    ("1-16 k3 @28 (stem)", 1, 16, 28, 3, 1),
     ("16-16 k3 @32", 16, 16, 32, 3, 1),
     ("16-32 k3 s2 @32", 16, 32, 32, 3, 2),
     ("16-32 k1 s2 @32", 16, 32, 32, 1, 2),
@@ -66,7 +67,7 @@ def torch_times(shape, mode, fmt, inner, n_blocks):
     x = torch.randn(BATCH, cin, hw, hw, generator=g)
     w = (torch.randn(cout, cin, k, k, generator=g) * 0.1).requires_grad_()
     mf = torch.channels_last if fmt == "cl" else torch.contiguous_format
-    x = x.contiguous(memory_format=mf).requires_grad_(cin != 3)
+    x = x.contiguous(memory_format=mf).requires_grad_(cin > 3)
     w = w.detach().contiguous(memory_format=mf).requires_grad_()
     if mode == "fwd":
         def f():
@@ -126,7 +127,7 @@ def main():
                 flops = 2 * BATCH * cin * cout * (hw // s) ** 2 * k * k
                 flops *= 3 if mode == "fwdbwd" else 1
                 inner = min(50, max(1, int(0.1 / (flops / 100e9))))
-                cmd = (f"conv {BATCH} {cin} {cout} {hw} {k} {s} cl {mode} {int(cin != 3)} "
+                cmd = (f"conv {BATCH} {cin} {cout} {hw} {k} {s} cl {mode} {int(cin > 3)} "
                        f"{inner} {args.blocks}")
                 sides = [
                     ("pt", lambda: torch_times(w[0], mode, "nchw", inner, args.blocks)),

@@ -87,9 +87,10 @@ fn main() {
                 } else {
                     // The output gradient, in the output's memory format; each call gets a copy
                     // (backward consumes it), as the Python side passes `gy.clone()`.
-                    let shape = with_no_grad(|| x.conv2d(&wt, None, o)).shape().to_vec();
-                    let ones = Tensor::ones(&shape);
-                    let gy: Array = if layout == "cl" {
+                    // (A one-channel input is row-major memory too: its output is row-major.)
+                    let y0 = with_no_grad(|| x.conv2d(&wt, None, o));
+                    let ones = Tensor::ones(y0.shape());
+                    let gy: Array = if y0.is_channels_last() {
                         ones.to_channels_last().data().to_owned()
                     } else {
                         ones.to_array()

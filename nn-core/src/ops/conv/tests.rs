@@ -198,6 +198,27 @@ fn matches_naive_on_all_paths() {
 }
 
 #[test]
+fn one_channel_inputs() {
+    // A one-channel input is row-major and channels-last memory at once (a grayscale stem); it
+    // runs row-major.
+    let d = Conv2dOptions::default();
+    check_against_naive(&[3, 1, 9, 7], &[16, 1, 3, 3], d.with_padding(1), true, 21);
+    check_against_naive(&[2, 1, 8, 9], &[17, 1, 3, 3], d.with_stride(2), false, 22);
+    check_against_naive(&[9, 1, 5, 6], &[32, 1, 3, 2], d.with_padding(1), true, 23);
+    check_against_naive(&[2, 1, 7, 7], &[8, 1, 3, 3], d.with_dilation(2), true, 24);
+    // Without an input gradient (a network's first layer).
+    let mut rng = seeded(25);
+    let x = Tensor::randn(&[4, 1, 6, 6], 0.0, 1.0, &mut rng);
+    let w = Tensor::randn(&[16, 1, 3, 3], 0.0, 1.0, &mut rng).with_requires_grad();
+    let y = x.conv2d(&w, None, d.with_padding(1));
+    let gy = Tensor::randn(y.shape(), 0.0, 1.0, &mut rng).to_array();
+    let (_, _, rdw, _) = naive(&x, &w, None, d.with_padding(1), gy.as_slice().unwrap());
+    y.backward_with(gy);
+    assert!(x.grad().is_none());
+    close(w.grad().unwrap().as_slice().unwrap(), &rdw, 1e-4, "dw");
+}
+
+#[test]
 fn gradients() {
     let d = Conv2dOptions::default();
     assert_gradients(

@@ -280,8 +280,6 @@ fn rows_image<S: Simd, const CB: usize>(
             (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, wp, dy, part, cs),
             (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, wp, dy, part, cs),
             (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, wp, dy, part, cs),
-            (4, 3, _) => rows::<S, 1, 3, 4>(c, xp, wp, dy, part, cs),
-            (4, 6, _) => rows::<S, 1, 6, 4>(c, xp, wp, dy, part, cs),
             _ => return false,
         }
     }

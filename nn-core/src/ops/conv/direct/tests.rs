@@ -179,7 +179,7 @@ proptest! {
 }
 
 /// Few input channels (a network's stem): the weight gradient by whole kernel rows, for every
-/// register block it has (1, 2 or 3 channels with a 3-wide kernel, 4 channels, 1-4 channel
+/// register block it has (1, 2 or 3 channels with a 3-wide kernel, 4 channels, 1 or 2 channel
 /// blocks of output), odd sizes, strides, padding, tall kernels and partial channel blocks.
 #[test]
 fn stems_by_kernel_rows() {
