@@ -64,11 +64,12 @@ pub(crate) fn algo(g: &Geom) -> Algo {
     }
 }
 
-/// Fewest input and output channels for which the forward rule picks Winograd. Measured on the
-/// ResNet-20 shapes (batch 128, fwd+bwd, Intel Xeon family 6 model 167, 2 threads, CPU time):
-/// Winograd was about 25 % faster at 64→64 @8², even at 32→32 @16² and about 10 % slower at
-/// 16→16 @32², where the transforms cost more than the saved multiplications.
-pub(crate) const WINOGRAD_MIN_CHANNELS: usize = 64;
+/// Fewest input and output channels for which the rule picks Winograd. Measured on the ResNet-20
+/// shapes (batch 128, fwd+bwd, Intel Xeon family 6 model 167, 2 threads), with blocks of
+/// [`winograd::TILES`] = 8 tiles: Winograd took 5.6 ms against the direct kernels' 6.9 at
+/// 32→32 @16² and 5.5 against 6.0 (blocks of 32 tiles) at 64→64 @8², and was no faster at
+/// 16→16 @32², where the transforms cost about what the saved multiplications do.
+pub(crate) const WINOGRAD_MIN_CHANNELS: usize = 32;
 
 /// Whether the direct kernels handle this convolution (ungrouped).
 pub(crate) fn applies(g: &Geom) -> bool {

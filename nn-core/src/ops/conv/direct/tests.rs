@@ -138,6 +138,16 @@ fn winograd_shapes_odd_sizes_and_padding() {
         let o = Conv2dOptions::default().with_padding(pad);
         check(&geom(2, 16, hw, 32, (3, 3), o), true);
     }
+    // Several blocks of tiles and a partial last one (5 × 6 tiles), at the 32 channels from
+    // which the rule picks Winograd.
+    let o = Conv2dOptions::default().with_padding(1);
+    let g = geom(2, 32, (9, 11), 32, (3, 3), o);
+    assert_eq!(super::algo(&g), Algo::Winograd);
+    check(&g, true);
+    assert_eq!(
+        super::algo(&geom(1, 16, (8, 8), 32, (3, 3), o)),
+        Algo::Direct
+    );
     check(
         &geom(
             1,
