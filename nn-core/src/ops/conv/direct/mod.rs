@@ -216,7 +216,13 @@ fn forward_hooked(
         v[..g.cout].copy_from_slice(b);
         v
     });
-    let (hp, wp) = padded_input(g);
+    // Unpadded (the 1×1 projections): the gather reads each image in place, without a copy.
+    let in_place = g.ph == 0 && g.pw == 0;
+    let (hp, wp) = if in_place {
+        (g.h, g.w)
+    } else {
+        padded_input(g)
+    };
     let gat = Gather {
         oh: g.oh,
         ow: g.ow,
@@ -238,17 +244,21 @@ fn forward_hooked(
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
     for_images(g, &mut y, ys, |n0, yc| {
-        with_workspace(hp * wp * g.cin, |xp| {
+        with_workspace(if in_place { 0 } else { hp * wp * g.cin }, |xp| {
             for (k, y_n) in yc.chunks_mut(ys).enumerate() {
                 let x_n = &x[(n0 + k) * xs..(n0 + k + 1) * xs];
-                pad_nhwc(
-                    x_n,
-                    (g.h, g.w, g.cin),
-                    xp,
-                    (hp, wp),
-                    (g.ph as isize, g.pw as isize),
-                );
-                forward_image(isa, &gat, xp, &wpk, epi, y_n);
+                if in_place {
+                    forward_image(isa, &gat, x_n, &wpk, epi, y_n);
+                } else {
+                    pad_nhwc(
+                        x_n,
+                        (g.h, g.w, g.cin),
+                        xp,
+                        (hp, wp),
+                        (g.ph as isize, g.pw as isize),
+                    );
+                    forward_image(isa, &gat, xp, &wpk, epi, y_n);
+                }
                 if let Some(h) = hook {
                     h(n0 + k, y_n);
                 }
@@ -407,8 +417,11 @@ pub(crate) fn backward_with(
         })
         .collect();
     let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * xs)); // every element is written
+    // Direct and unpadded: the weight gradient reads each image in place, without a copy.
+    let in_place = wino.is_none() && g.ph == 0 && g.pw == 0;
     let (hp, wp) = match &wino {
         Some(wg) => wg.padded(),
+        None if in_place => (g.h, g.w),
         None => padded_input(g),
     };
     let ig_len = match &ig {
@@ -421,7 +434,7 @@ pub(crate) fn backward_with(
     };
     let wino_scratch = wino.as_ref().map_or(0, Wino::scratch);
     let work = |((part, dxs), &(lo, hi)): super::backward::SliceJob<'_>| {
-        let xlen = if need_w {
+        let xlen = if need_w && !in_place {
             hp * wp * g.cin + wino_scratch
         } else {
             0
@@ -432,7 +445,10 @@ pub(crate) fn backward_with(
             let (xp, wscratch) = xbuf.split_at_mut(xlen.min(hp * wp * g.cin));
             for n in lo..hi {
                 let dy_n = &dy[n * ys..(n + 1) * ys];
-                if need_w {
+                if need_w && in_place {
+                    let x_n = &x[n * xs..(n + 1) * xs];
+                    weight_grad(isa, &conv, cb_w, x_n, wp, dy_n, part);
+                } else if need_w {
                     let x_n = &x[n * xs..(n + 1) * xs];
                     pad_nhwc(
                         x_n,

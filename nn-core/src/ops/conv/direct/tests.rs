@@ -170,6 +170,10 @@ fn channel_tails_bias_and_odd_sizes() {
         &geom(2, 2, (6, 5), 3, (1, 1), Conv2dOptions::default()),
         true,
     );
+    // Unpadded: read in place, the last row and column beyond the kernel's reach.
+    let s2 = Conv2dOptions::default().with_stride(2);
+    check(&geom(2, 16, (8, 9), 32, (3, 3), s2), true);
+    check(&geom(2, 32, (9, 8), 64, (1, 1), s2), false);
 }
 
 proptest! {
