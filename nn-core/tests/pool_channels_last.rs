@@ -68,8 +68,10 @@ proptest! {
 
         let (y_row, i_row) = row.max_pool2d_with_indices(o);
         let (y_cl, i_cl) = cl.max_pool2d_with_indices(o);
+        // A one-pixel image's channels-last copy is also row-major (its strides fit both), and
+        // nn reads it as row-major: the pool's output is then row-major too.
         let ys = y_cl.shape().to_vec();
-        prop_assert!(y_cl.is_channels_last() || ys[2] * ys[3] == 1);
+        prop_assert!(y_cl.is_channels_last() || ys[2] * ys[3] == 1 || shape[2] * shape[3] == 1);
         prop_assert!(same(&y_row.to_vec(), &y_cl.to_vec()), "outputs differ");
         prop_assert_eq!(i_row, i_cl);
 
@@ -98,4 +100,26 @@ fn channels_last_output_feeds_the_next_pool() {
     let b = x.to_channels_last().max_pool2d(o).max_pool2d(o);
     assert!(b.is_channels_last());
     assert_eq!(a.to_vec(), b.to_vec());
+}
+
+#[test]
+fn a_one_pixel_image_pools_like_row_major() {
+    // The case proptest once found: a 1×1 image padded to a 2×1 output. Its channels-last copy
+    // is read as row-major (the strides fit both), so the output is row-major, with the same
+    // values as the row-major pool.
+    let o = MaxPool2dOptions {
+        kernel: (2, 1),
+        stride: (1, 1),
+        padding: (1, 0),
+        dilation: (1, 1),
+        ceil_mode: false,
+    };
+    let x = Tensor::from_vec(vec![1.0, -2.0], &[1, 2, 1, 1]);
+    let (y_row, i_row) = x.max_pool2d_with_indices(o);
+    let (y_cl, i_cl) = x.to_channels_last().max_pool2d_with_indices(o);
+    assert_eq!(y_cl.shape(), &[1, 2, 2, 1]);
+    assert!(!y_cl.is_channels_last());
+    assert_eq!(y_row.to_vec(), vec![1.0, 1.0, -2.0, -2.0]);
+    assert_eq!(y_row.to_vec(), y_cl.to_vec());
+    assert_eq!(i_row, i_cl);
 }
