@@ -1,5 +1,6 @@
-"""The CPU model line every comparison script prints with its figures (shared by the scripts in
-nn-core/bench-compare and nn-train/bench-compare)."""
+"""Shared by the comparison scripts in nn-core/bench-compare and nn-train/bench-compare: the CPU
+model line every script prints with its figures (`cpu_model`), and the Rust side's driver process
+(`Driver`: one command per line on stdin, one answer `ok t1 t2 ...` per line on stdout)."""
 
 import os
 import re
@@ -31,6 +32,29 @@ def cpu_model():
     if "amx_tile" in flags.split():
         isa += " + AMX"
     return f"{name or 'unknown CPU'} (family {fam} model {mod}; {isa}; {os.cpu_count()} CPUs)"
+
+
+class Driver:
+    """A Rust driver example (`target/release/examples/NAME`) run on 2 rayon threads: `ask`
+    sends one command and returns the figures of its `ok ...` answer."""
+
+    def __init__(self, path):
+        env = dict(os.environ, RAYON_NUM_THREADS="2")
+        self.proc = subprocess.Popen(
+            [path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def ask(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        words = self.proc.stdout.readline().split()
+        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
+        return [float(w) for w in words[1:]]
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpu_info import cpu_model  # noqa: E402
+from cpu_info import Driver, cpu_model  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DRIVER = os.path.join(ROOT, "target", "release", "examples", "perf_compare")
@@ -85,26 +85,6 @@ class TorchSide:
 
     def mlp(self, inner, n_blocks):
         return blocks(inner, n_blocks, self.step)
-
-
-class RustSide:
-    def __init__(self):
-        env = dict(os.environ, RAYON_NUM_THREADS="2")
-        self.proc = subprocess.Popen(
-            [DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-
-    def ask(self, cmd):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        words = self.proc.stdout.readline().split()
-        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
-        return [float(w) for w in words[1:]]
-
-    def close(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait()
 
 
 def main():
@@ -192,7 +172,7 @@ def main():
     )
 
     t_side = TorchSide(b)
-    r_side = RustSide()
+    r_side = Driver(DRIVER)
     results = {w[0]: ([], []) for w in workloads}
     try:
         for rnd in range(args.rounds):

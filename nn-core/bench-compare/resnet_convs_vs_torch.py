@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpu_info import cpu_model  # noqa: E402
+from cpu_info import Driver, cpu_model  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DRIVER = os.path.join(ROOT, "target", "release", "examples", "conv_driver")
@@ -85,25 +85,6 @@ def torch_times(shape, mode, fmt, inner, n_blocks):
     return blocks(inner, n_blocks, fb)
 
 
-class RustSide:
-    def __init__(self):
-        env = dict(os.environ, RAYON_NUM_THREADS="2")
-        self.proc = subprocess.Popen([DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
-
-    def ask(self, cmd):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        words = self.proc.stdout.readline().split()
-        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
-        return [float(v) for v in words[1:]]
-
-    def close(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait()
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -118,7 +99,7 @@ def main():
     shapes = [s for s in SHAPES if not args.only or args.only in s[0]]
     work = [(s, m) for s in shapes for m in ("fwd", "fwdbwd")]
     res = {w: {"nn": [], "pt": [], "pt_cl": []} for w in work}
-    rust = RustSide()
+    rust = Driver(DRIVER)
     try:
         for rnd in range(args.rounds):
             for w in work:

@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "nn-core", "bench-compare"))
-from cpu_info import cpu_model  # noqa: E402
+from cpu_info import Driver, cpu_model  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DRIVER = os.path.join(ROOT, "target", "release", "examples", "step_driver")
@@ -135,26 +135,6 @@ def torch_workload(kind, name, batch, inner, n_blocks, channels_last=False):
     return blocks(inner, n_blocks, step)
 
 
-class RustSide:
-    def __init__(self):
-        env = dict(os.environ, RAYON_NUM_THREADS="2")
-        self.proc = subprocess.Popen(
-            [DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-
-    def ask(self, cmd):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        words = self.proc.stdout.readline().split()
-        assert words and words[0] == "ok", f"driver answered {words!r} to {cmd!r}"
-        return [float(w) for w in words[1:]]
-
-    def close(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait()
-
-
 WORKLOADS = [
     # kind, model, batch, inner, blocks
     ("train", "mlp", 128, 4, 5),
@@ -180,7 +160,7 @@ def main():
             check=True,
         )
     work = [w for w in WORKLOADS if not args.only or args.only in w[1]]
-    rust = RustSide()
+    rust = Driver(DRIVER)
     # Per workload: PyTorch contiguous, PyTorch channels_last (ResNets only), nn; block times.
     res = {w: ([], [], []) for w in work}
     try:
