@@ -26,8 +26,8 @@ use nn_core::rng::Rng;
 use nn_core::{Ctx, Entry, Module, Tensor};
 use nn_regularize::{StochasticDepth, StochasticDepthConfig};
 
-use super::estimate::{ShapeError, Tracer, name};
 use super::options::Options;
+use super::trace::{ShapeError, Tracer, name};
 use crate::error::Result;
 
 /// A layer that may be absent (a normalisation with `norm = none`, dropout with p = 0).

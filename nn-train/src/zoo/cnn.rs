@@ -3,9 +3,9 @@
 use nn_core::layers::{AdaptiveAvgPool2d, Flatten, MaxPool2dConfig, Sequential};
 use nn_core::rng::Rng;
 
-use super::estimate::{POS, ShapeError, Tracer};
 use super::options::{Options, PoolSettings};
 use super::parts::LinearRole;
+use super::trace::{POS, ShapeError, Tracer};
 use crate::error::Result;
 
 /// For each width c in `channels`: Conv3×3(c, padding 1, no bias) → BatchNorm2d → ReLU →

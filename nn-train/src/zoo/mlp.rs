@@ -3,9 +3,9 @@
 use nn_core::layers::{Activation, Flatten, Sequential};
 use nn_core::rng::Rng;
 
-use super::estimate::{POS, Tracer};
 use super::options::Options;
 use super::parts::LinearRole;
+use super::trace::{POS, Tracer};
 use crate::error::Result;
 
 /// Flatten → (Linear → BatchNorm1d? → activation → Dropout(p)?)* → Linear, for `inputs`

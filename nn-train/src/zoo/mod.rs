@@ -52,6 +52,7 @@ pub mod options;
 mod parts;
 mod resnet;
 pub mod torchvision_resnet;
+mod trace;
 pub mod vgg;
 
 pub use averaged::DrawAveraged;
@@ -183,7 +184,7 @@ impl ModelConfig {
             return Err(invalid("classes", 0, "at least 1 class"));
         }
         let o = self.options()?;
-        let mut t = estimate::Tracer::new(input);
+        let mut t = trace::Tracer::new(input);
         match self {
             ModelConfig::Mlp { hidden, .. } => mlp::trace_mlp(&o, &mut t, hidden, classes),
             ModelConfig::Cnn { channels, .. } => cnn::trace_cnn(&o, &mut t, channels, classes)

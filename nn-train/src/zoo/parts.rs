@@ -16,8 +16,8 @@ use nn_core::layers::{
 use nn_core::rng::Rng;
 use nn_regularize::DropoutConfig;
 
-use super::estimate::{ShapeError, Tracer};
 use super::options::{LayerInit, NormConfig, Options};
+use super::trace::{ShapeError, Tracer};
 use crate::error::Result;
 
 /// Which kind of linear layer: a hidden one or the classifier (DropConnect selects by it).

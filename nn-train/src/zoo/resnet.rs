@@ -10,9 +10,9 @@ use nn_core::rng::Rng;
 use nn_regularize::linear_decay;
 
 use super::block::{BasicBlock, trace_basic_block};
-use super::estimate::{ShapeError, Tracer};
 use super::options::Options;
 use super::parts::LinearRole;
+use super::trace::{ShapeError, Tracer};
 use crate::error::Result;
 
 /// The CIFAR ResNet-(6n+2) for `in_channels`-channel images, n = `blocks_per_stage`, first-stage

@@ -27,12 +27,12 @@ use nn_core::{Array, Module};
 use serde::{Deserialize, Serialize};
 
 use super::block::{BasicBlock, trace_basic_block};
-use super::estimate::{ShapeError, Tracer, name};
 use super::options::{
     DropConnectSettings, NormConfig, Options, Scaling, Stem, StochasticDepthSettings,
 };
 use super::parts::LinearRole;
 use super::resnet::survivals;
+use super::trace::{ShapeError, Tracer, name};
 use crate::error::Result;
 
 /// Options of torchvision's ResNet-18/34 (`kind = "resnet18"` / `"resnet34"`).

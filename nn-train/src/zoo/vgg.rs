@@ -23,9 +23,9 @@ use nn_core::layers::{AdaptiveAvgPool2d, Flatten, MaxPool2dConfig, Sequential};
 use nn_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::estimate::{POS, ShapeError, Tracer};
 use super::options::{DropConnectSettings, NormConfig, Options, Scaling};
 use super::parts::LinearRole;
+use super::trace::{POS, ShapeError, Tracer};
 use crate::error::{Result, invalid};
 
 /// Options of the VGG (`kind = "vgg"`): torchvision's `VGG` with `make_layers(cfg)` — feature
