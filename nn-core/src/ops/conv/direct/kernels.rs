@@ -109,14 +109,7 @@ pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
             for ox in 0..cols {
                 let xp = xr.add(ox * x_px);
                 let dp = dr.add(ox * dy_px);
-                let mut dv = [S::zero(); CB];
-                for (b, v) in dv.iter_mut().enumerate() {
-                    *v = if full {
-                        S::load(dp.add(b * LANES))
-                    } else {
-                        S::load_n(dp.add(b * LANES), dy_n.saturating_sub(b * LANES))
-                    };
-                }
+                let dv = load_dy::<S, CB>(dp, dy_n, full);
                 for (c, a) in acc.iter_mut().enumerate() {
                     let xc = xp.add(c);
                     for b in 0..CB {
@@ -125,6 +118,23 @@ pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
                 }
             }
         }
+    }
+}
+
+/// The `CB` output-gradient vectors of one pixel at `dp`: whole vectors when `full`, else the
+/// first `dy_n` valid channels with the rest zero.
+#[inline(always)]
+unsafe fn load_dy<S: Simd, const CB: usize>(dp: *const f32, dy_n: usize, full: bool) -> [S::V; CB] {
+    unsafe {
+        let mut dv = [S::zero(); CB];
+        for (b, v) in dv.iter_mut().enumerate() {
+            *v = if full {
+                S::load(dp.add(b * LANES))
+            } else {
+                S::load_n(dp.add(b * LANES), dy_n.saturating_sub(b * LANES))
+            };
+        }
+        dv
     }
 }
 
@@ -158,14 +168,7 @@ pub(super) unsafe fn weight_rows<S: Simd, const KH: usize, const KWC: usize, con
             for ox in 0..cols {
                 let xp = xr.add(ox * x_px);
                 let dp = dr.add(ox * dy_px);
-                let mut dv = [S::zero(); CB];
-                for (b, v) in dv.iter_mut().enumerate() {
-                    *v = if full {
-                        S::load(dp.add(b * LANES))
-                    } else {
-                        S::load_n(dp.add(b * LANES), dy_n.saturating_sub(b * LANES))
-                    };
-                }
+                let dv = load_dy::<S, CB>(dp, dy_n, full);
                 for (k, ak) in acc.iter_mut().enumerate() {
                     let xk = xp.add(k * krow);
                     for (c, a) in ak.iter_mut().enumerate() {
