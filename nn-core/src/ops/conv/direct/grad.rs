@@ -1,0 +1,300 @@
+//! The backward pass of the direct and Winograd convolutions: the input gradient of each image
+//! (a gather for stride 1, a scatter for larger strides, Winograd where the forward used it) and
+//! the weight gradient summed over fixed slices of the batch, so that the result does not depend
+//! on the number of threads.
+
+use super::backward::{Conv, scatter_image, weight_image};
+use super::forward::{Epilogue, Gather};
+use super::pack::{pack_input_grad, pad_nhwc};
+use super::winograd::{Wino, image_weight, pack_u, pad_for, weight_from_du};
+use super::{
+    Algo, MAX_SLICES, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs,
+    padded_input, wino_forward,
+};
+use crate::ops::conv::backward::ConvGrads;
+use crate::ops::conv::geometry::Geom;
+use crate::ops::conv::workspace::with_workspace;
+use crate::simd::{Isa, LANES, dispatch};
+
+dispatch!(fn wino_weight(w: &Wino, xp: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight);
+dispatch!(fn scatter(c: &Conv, cb: usize, dy: &[f32], wpk: &[f32], dxp: &mut [f32], wp: usize) = scatter_image);
+dispatch!(fn weight_grad(c: &Conv, cb: usize, xp: &[f32], wp: usize, dy: &[f32], part: &mut [f32]) = weight_image);
+
+/// How the input gradient of one image is computed.
+enum InputGrad {
+    /// Stride 1: a gather over the padded output gradient (`hp × wp`, shifted by `top, left`).
+    Gather {
+        gat: Gather,
+        hp: usize,
+        top: isize,
+        left: isize,
+    },
+    /// Strided: a scatter into a padded buffer of `hp × wp` pixels of `cs` channels.
+    Scatter { hp: usize, wp: usize, cs: usize },
+    /// Winograd on the output gradient padded by (2 − ph, 2 − pw), flipped transposed kernel.
+    Winograd { wg: Wino, u: Vec<f32> },
+}
+
+fn input_grad_plan(g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
+    if algo == Algo::Winograd {
+        let wg = Wino::new(g.h, g.w, g.cout, g.cin, cb);
+        let u = pack_u(w, (g.cout, g.cin), cb, true, None);
+        return InputGrad::Winograd { wg, u };
+    }
+    let (kh_span, kw_span) = ((g.kh - 1) * g.dh, (g.kw - 1) * g.dw);
+    if g.sh == 1 && g.sw == 1 && g.ph <= kh_span && g.pw <= kw_span {
+        InputGrad::Gather {
+            gat: Gather {
+                oh: g.h,
+                ow: g.w,
+                cout: g.cin,
+                cin: g.cout,
+                kh: g.kh,
+                kw: g.kw,
+                sh: 1,
+                sw: 1,
+                dh: g.dh,
+                dw: g.dw,
+                wp: g.w + kw_span,
+                cb,
+            },
+            hp: g.h + kh_span,
+            top: (kh_span - g.ph) as isize,
+            left: (kw_span - g.pw) as isize,
+        }
+    } else {
+        let (hp, wp) = padded_input(g);
+        // The padded buffer must also hold the input's own extent (rows the kernel never
+        // reaches still have gradient 0).
+        InputGrad::Scatter {
+            hp: hp.max(g.h + g.ph),
+            wp: wp.max(g.w + g.pw),
+            cs: g.cin.div_ceil(cb * LANES) * cb * LANES,
+        }
+    }
+}
+
+/// The gradients of [`forward`] (without scale or ReLU) for the channels-last output gradient
+/// `dy`: the input gradient channels-last, the weight gradient `[C_out, C_in, kH, kW]`, the bias
+/// gradient `[C_out]`, each if requested.
+pub(crate) fn backward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    need: (bool, bool, bool),
+) -> ConvGrads {
+    backward_with(Isa::detect(), algo(g), g, x, w, dy, need)
+}
+
+/// [`backward`] with the kernels of `isa` (which the CPU must support) and algorithm `algo`
+/// (which must apply).
+pub(crate) fn backward_with(
+    isa: Isa,
+    algo: Algo,
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    (need_x, need_w, need_b): (bool, bool, bool),
+) -> ConvGrads {
+    let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
+    let db = need_b.then(|| bias_grad(dy, g.cout));
+    let cb_w = channel_blocks(isa, algo, g.cout);
+    let cb_x = channel_blocks(isa, algo, g.cin);
+    let ig = input_grad_plan(g, cb_x, algo, w);
+    let wpk_x = need_x.then(|| match &ig {
+        InputGrad::Winograd { .. } => Vec::new(),
+        InputGrad::Gather { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, true),
+        InputGrad::Scatter { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, false),
+    });
+    let conv = conv_of(g);
+    let wino = (algo == Algo::Winograd).then(|| Wino::new(g.oh, g.ow, g.cin, g.cout, cb_w));
+    let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
+    let part_len = if wino.is_some() {
+        16 * g.cin * g.cout
+    } else {
+        g.kh * g.kw * g.cin * cs_w
+    };
+    let slices = g.n.clamp(1, MAX_SLICES);
+    let bounds: Vec<(usize, usize)> = (0..slices)
+        .map(|s| (s * g.n / slices, (s + 1) * g.n / slices))
+        .collect();
+    let mut partials: Vec<Vec<f32>> = (0..slices)
+        .map(|_| {
+            if need_w {
+                crate::buffer_pool::take_zeroed(part_len)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * xs)); // every element is written
+    // Direct and unpadded: the weight gradient reads each image in place, without a copy.
+    let in_place = wino.is_none() && g.ph == 0 && g.pw == 0;
+    let (hp, wp) = match &wino {
+        Some(wg) => wg.padded(),
+        None if in_place => (g.h, g.w),
+        None => padded_input(g),
+    };
+    let ig_len = match &ig {
+        InputGrad::Gather { gat, hp, .. } => hp * gat.wp * g.cout,
+        InputGrad::Scatter { hp, wp, cs } => hp * wp * cs,
+        InputGrad::Winograd { wg, .. } => {
+            let (h, w) = wg.padded();
+            h * w * g.cout + wg.scratch()
+        }
+    };
+    let wino_scratch = wino.as_ref().map_or(0, Wino::scratch);
+    let work = |((part, dxs), &(lo, hi)): crate::ops::conv::backward::SliceJob<'_>| {
+        let xlen = if need_w && !in_place {
+            hp * wp * g.cin + wino_scratch
+        } else {
+            0
+        };
+        let glen = if need_x { ig_len } else { 0 };
+        with_workspace(xlen + glen, |ws| {
+            let (xbuf, gp) = ws.split_at_mut(xlen);
+            let (xp, wscratch) = xbuf.split_at_mut(xlen.min(hp * wp * g.cin));
+            for n in lo..hi {
+                let dy_n = &dy[n * ys..(n + 1) * ys];
+                if need_w && in_place {
+                    let x_n = &x[n * xs..(n + 1) * xs];
+                    weight_grad(isa, &conv, cb_w, x_n, wp, dy_n, part);
+                } else if need_w {
+                    let x_n = &x[n * xs..(n + 1) * xs];
+                    pad_nhwc(
+                        x_n,
+                        (g.h, g.w, g.cin),
+                        xp,
+                        (hp, wp),
+                        (g.ph as isize, g.pw as isize),
+                    );
+                    match &wino {
+                        Some(wg) => wino_weight(isa, wg, xp, dy_n, part, wscratch),
+                        None => weight_grad(isa, &conv, cb_w, xp, wp, dy_n, part),
+                    }
+                }
+                if let Some(wpk) = &wpk_x {
+                    let dx_n = &mut dxs[(n - lo) * xs..(n - lo + 1) * xs];
+                    input_grad_image(isa, g, &conv, &ig, cb_x, wpk, dy_n, gp, dx_n);
+                }
+            }
+        });
+    };
+    let parallel = macs(g) >= PARALLEL_MACS && slices > 1 && rayon::current_num_threads() > 1;
+    crate::ops::conv::backward::for_each_slice(
+        parallel,
+        &mut partials,
+        dx.as_deref_mut(),
+        xs,
+        &bounds,
+        work,
+    );
+    let dw = need_w.then(|| match &wino {
+        Some(_) => {
+            sum_partials(&mut partials);
+            weight_from_du(&partials[0], (g.cout, g.cin))
+        }
+        None => reduce_weight_grad(g, &mut partials, cs_w),
+    });
+    partials
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .for_each(crate::buffer_pool::recycle_vec);
+    ConvGrads { dx, dw, db }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn input_grad_image(
+    isa: Isa,
+    g: &Geom,
+    conv: &Conv,
+    ig: &InputGrad,
+    cb: usize,
+    wpk: &[f32],
+    dy_n: &[f32],
+    buf: &mut [f32],
+    dx_n: &mut [f32],
+) {
+    match *ig {
+        InputGrad::Gather { gat, hp, top, left } => {
+            pad_nhwc(dy_n, (g.oh, g.ow, g.cout), buf, (hp, gat.wp), (top, left));
+            let epi = Epilogue {
+                bias: None,
+                relu: false,
+            };
+            forward_image(isa, &gat, buf, wpk, epi, dx_n);
+        }
+        InputGrad::Winograd { ref wg, ref u } => {
+            let (h, w) = wg.padded();
+            let (pbuf, scratch) = buf.split_at_mut(h * w * g.cout);
+            pad_for(wg, dy_n, (g.oh, g.ow, g.cout), pbuf, (2 - g.ph, 2 - g.pw));
+            let epi = Epilogue {
+                bias: None,
+                relu: false,
+            };
+            wino_forward(isa, wg, pbuf, u, epi, dx_n, scratch);
+        }
+        InputGrad::Scatter { hp, wp, cs } => {
+            let buf = &mut buf[..hp * wp * cs];
+            buf.fill(0.0);
+            scatter(isa, conv, cb, dy_n, wpk, buf, wp);
+            for iy in 0..g.h {
+                for ix in 0..g.w {
+                    let src = ((iy + g.ph) * wp + ix + g.pw) * cs;
+                    let dst = (iy * g.w + ix) * g.cin;
+                    dx_n[dst..dst + g.cin].copy_from_slice(&buf[src..src + g.cin]);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the partials into the first, in slice order.
+fn sum_partials(partials: &mut [Vec<f32>]) {
+    let (first, rest) = partials.split_at_mut(1);
+    for p in rest.iter() {
+        for (a, b) in first[0].iter_mut().zip(p) {
+            *a += b;
+        }
+    }
+}
+
+/// Σ_slices partial (in slice order), `[kh][kw][cin][cs]` → `[cout][cin][kh][kw]`.
+fn reduce_weight_grad(g: &Geom, partials: &mut [Vec<f32>], cs: usize) -> Vec<f32> {
+    sum_partials(partials);
+    let sum = &partials[0];
+    let mut dw = vec![0.0f32; g.cout * g.cin * g.kh * g.kw];
+    for o in 0..g.cout {
+        for c in 0..g.cin {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    dw[((o * g.cin + c) * g.kh + i) * g.kw + j] =
+                        sum[((i * g.kw + j) * g.cin + c) * cs + o];
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// Σ over pixels of the channels-last `dy` per channel: f32 sums per block of pixels, merged in
+/// f64 in a fixed order.
+pub(in crate::ops::conv) fn bias_grad(dy: &[f32], c: usize) -> Vec<f32> {
+    const BLOCK: usize = 256;
+    let mut total = vec![0.0f64; c];
+    let mut acc = vec![0.0f32; c];
+    for block in dy.chunks(BLOCK * c) {
+        acc.fill(0.0);
+        for px in block.chunks_exact(c) {
+            for (a, v) in acc.iter_mut().zip(px) {
+                *a += v;
+            }
+        }
+        for (t, a) in total.iter_mut().zip(&acc) {
+            *t += *a as f64;
+        }
+    }
+    total.into_iter().map(|v| v as f32).collect()
+}

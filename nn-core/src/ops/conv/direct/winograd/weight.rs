@@ -1,0 +1,185 @@
+//! The Winograd weight gradient: per block of tiles, dM = A dY Aᵀ of the output gradient, and
+//! dU_e += V_eᵀ dM_e for the 16 positions e (products in the direct kernel's weight-gradient
+//! register blocks); [`weight_from_du`] maps the summed dU to dW = Gᵀ dU G.
+
+// The transforms read one column of several rows: index loops are clearer.
+#![allow(clippy::needless_range_loop)]
+
+use super::super::kernels::weight_tap;
+use super::{TILES, Wino, input_tiles};
+use crate::simd::{LANES, Simd};
+
+/// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
+/// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
+#[inline(always)]
+fn grad_tiles<S: Simd>(
+    w: &Wino,
+    dy: &[f32],
+    (t0, nt): (usize, usize),
+    (co0, gw): (usize, usize),
+    dm: &mut [f32],
+) {
+    assert!(dm.len() >= 16 * TILES * gw && dy.len() >= w.oh * w.ow * w.cout);
+    assert!(co0 + gw <= w.cout);
+    for k in 0..nt {
+        let t = t0 + k;
+        let (ty, tx) = (t / w.tw, t % w.tw);
+        for b in (0..gw).step_by(LANES) {
+            // SAFETY: loads only from output pixels that exist; dm holds the block.
+            unsafe {
+                let ld = |i: usize, j: usize| {
+                    let (oy, ox) = (2 * ty + i, 2 * tx + j);
+                    if oy < w.oh && ox < w.ow {
+                        S::load(dy.as_ptr().add((oy * w.ow + ox) * w.cout + co0 + b))
+                    } else {
+                        S::zero()
+                    }
+                };
+                let m1 = S::splat(-1.0);
+                // A·(y0, y1) = (y0, y0 + y1, y0 − y1, −y1), along rows then columns.
+                let col =
+                    |y0: S::V, y1: S::V| [y0, S::add(y0, y1), S::fma(y1, m1, y0), S::mul(y1, m1)];
+                let r0 = col(ld(0, 0), ld(0, 1));
+                let r1 = col(ld(1, 0), ld(1, 1));
+                let out = dm.as_mut_ptr().add(k * gw + b);
+                for j in 0..4 {
+                    let c = col(r0[j], r1[j]);
+                    for (i, val) in c.into_iter().enumerate() {
+                        S::store(out.add((i * 4 + j) * TILES * gw), val);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`).
+#[inline(always)]
+pub(crate) fn image_weight<S: Simd>(
+    w: &Wino,
+    xp: &[f32],
+    dy: &[f32],
+    part: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let gw = w.cb * LANES;
+    assert!(part.len() >= 16 * w.cin * w.cout);
+    let (v, dm) = scratch.split_at_mut(16 * TILES * w.cin);
+    let tiles = w.th * w.tw;
+    for t0 in (0..tiles).step_by(TILES) {
+        let nt = TILES.min(tiles - t0);
+        input_tiles::<S>(w, xp, (t0, nt), v);
+        for grp in 0..w.cout / gw {
+            grad_tiles::<S>(w, dy, (t0, nt), (grp * gw, gw), dm);
+            match w.cb {
+                1 => weight_products::<S, 1>(w, v, dm, nt, grp, part),
+                2 => weight_products::<S, 2>(w, v, dm, nt, grp, part),
+                _ => weight_products::<S, 4>(w, v, dm, nt, grp, part),
+            }
+        }
+    }
+}
+
+/// Input channels per register block of the weight products.
+const fn weight_channels<S: Simd>(cb: usize) -> usize {
+    if S::REGS >= 32 {
+        match cb {
+            1 => 16,
+            2 => 8,
+            _ => 4,
+        }
+    } else if cb == 1 {
+        4
+    } else {
+        2
+    }
+}
+
+#[inline(always)]
+fn weight_products<S: Simd, const CB: usize>(
+    w: &Wino,
+    v: &[f32],
+    dm: &[f32],
+    nt: usize,
+    grp: usize,
+    part: &mut [f32],
+) {
+    let (c, gw) = (w.cin, CB * LANES);
+    let n = weight_channels::<S>(CB);
+    assert!(c % n == 0);
+    for e in 0..16 {
+        for ci in (0..c).step_by(n) {
+            // SAFETY: nt tiles of V_e (c values each, from channel ci) and of dM_e (gw values);
+            // part holds [16][cin][cout] with cout ≥ (grp + 1)·gw.
+            unsafe {
+                let x = v.as_ptr().add(e * TILES * c + ci);
+                let d = dm.as_ptr().add(e * TILES * gw);
+                let at = (e * c + ci) * w.cout + grp * gw;
+                match n {
+                    16 => wtap::<S, 16, CB>(x, c, d, nt, part, at, w.cout),
+                    8 => wtap::<S, 8, CB>(x, c, d, nt, part, at, w.cout),
+                    4 => wtap::<S, 4, CB>(x, c, d, nt, part, at, w.cout),
+                    2 => wtap::<S, 2, CB>(x, c, d, nt, part, at, w.cout),
+                    _ => wtap::<S, 1, CB>(x, c, d, nt, part, at, w.cout),
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
+    x: *const f32,
+    c: usize,
+    d: *const f32,
+    nt: usize,
+    part: &mut [f32],
+    at: usize,
+    cout: usize,
+) {
+    unsafe {
+        let mut acc = [[S::zero(); CB]; CI];
+        weight_tap::<S, CI, CB>(x, (0, c), d, (0, CB * LANES), CB * LANES, (1, nt), &mut acc);
+        let p0 = part.as_mut_ptr().add(at);
+        for (ci, a) in acc.iter().enumerate() {
+            for (b, v) in a.iter().enumerate() {
+                let p = p0.add(ci * cout + b * LANES);
+                S::store(p, S::add(S::load(p), *v));
+            }
+        }
+    }
+}
+
+/// dW = Gᵀ dU G for every (out, in) channel pair: `du` is `[e][cin][cout]`, the result
+/// `[cout][cin][3][3]`.
+pub(crate) fn weight_from_du(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
+    // Gᵀ v for a 4-vector v.
+    let gt = |v: [f32; 4]| {
+        [
+            v[0] + 0.5 * (v[1] + v[2]),
+            0.5 * (v[1] - v[2]),
+            0.5 * (v[1] + v[2]) + v[3],
+        ]
+    };
+    let mut dw = vec![0.0f32; cout * cin * 9];
+    for o in 0..cout {
+        for i in 0..cin {
+            let u = |e: usize| du[(e * cin + i) * cout + o];
+            // Gᵀ dU: 3×4, column by column; then (Gᵀ dU) G: 3×3, row by row.
+            let mut t = [[0.0f32; 4]; 3];
+            for c in 0..4 {
+                let col = gt([u(c), u(4 + c), u(8 + c), u(12 + c)]);
+                for r in 0..3 {
+                    t[r][c] = col[r];
+                }
+            }
+            for r in 0..3 {
+                let row = gt(t[r]);
+                dw[((o * cin + i) * 3 + r) * 3..((o * cin + i) * 3 + r) * 3 + 3]
+                    .copy_from_slice(&row);
+            }
+        }
+    }
+    dw
+}
