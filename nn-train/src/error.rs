@@ -32,9 +32,11 @@ pub enum TrainError {
         /// What is allowed.
         expected: String,
     },
-    /// A data set could not be loaded or a batch could not be built.
+    /// A data set could not be loaded or a batch could not be built. (`From<DataError>` turns
+    /// an image above the pixel limit into [`TrainError::OverLimit`] naming
+    /// [`IMAGE_FOLDER_MAX_PIXELS`], the job field that sets it.)
     #[error(transparent)]
-    Data(#[from] nn_data::DataError),
+    Data(nn_data::DataError),
     /// A data file or image is above a configured size limit (`DataError::TooLarge` or
     /// `DataError::ImageTooLarge`, naming the file and the limit); `setting` is the job-file
     /// field or command-line flag that sets the limit ([`limit_named`]).
@@ -181,6 +183,23 @@ pub fn limit_named(setting: &str) -> impl Fn(nn_data::DataError) -> TrainError +
             }
         }
         e => TrainError::Data(e),
+    }
+}
+
+/// The job-file field that limits the pixels of an image-folder data set's images.
+pub const IMAGE_FOLDER_MAX_PIXELS: &str = "data.source.image_folder.max_pixels";
+
+/// A data error met while reading a job's data: an image above the pixel limit (only an
+/// image-folder source has one) becomes [`TrainError::OverLimit`] naming
+/// [`IMAGE_FOLDER_MAX_PIXELS`]; every other error is [`TrainError::Data`]. Code with a limit of
+/// its own (a command-line flag, a function argument) maps its errors with [`limit_named`] or
+/// `TrainError::Data` before `?`.
+impl From<nn_data::DataError> for TrainError {
+    fn from(e: nn_data::DataError) -> Self {
+        match e {
+            nn_data::DataError::ImageTooLarge { .. } => limit_named(IMAGE_FOLDER_MAX_PIXELS)(e),
+            e => TrainError::Data(e),
+        }
     }
 }
 

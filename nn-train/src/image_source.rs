@@ -23,7 +23,7 @@ use nn_data::{ColorMode, Dataset, ImageFolder, ImageFolderConfig};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::{Result, TrainError, invalid};
+use crate::error::{IMAGE_FOLDER_MAX_PIXELS, Result, TrainError, invalid};
 
 /// The channels images are converted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -97,11 +97,7 @@ impl ImageFolderSource {
             }
         }
         if self.max_pixels == 0 {
-            return Err(invalid(
-                "data.source.image_folder.max_pixels",
-                0,
-                "at least 1 pixel",
-            ));
+            return Err(invalid(IMAGE_FOLDER_MAX_PIXELS, 0, "at least 1 pixel"));
         }
         if !(0.0..1.0).contains(&self.test_fraction) || self.test_fraction + val_fraction >= 1.0 {
             return Err(invalid(

@@ -117,7 +117,7 @@ pub use ensemble::{
     Ensemble, EnsembleReport, EnsembleSettings, MemberStore, RunDirMembers, train_ensemble,
     train_ensemble_in,
 };
-pub use error::{Result, TrainError, limit_named};
+pub use error::{IMAGE_FOLDER_MAX_PIXELS, Result, TrainError, limit_named};
 pub use lr_finder::{LrFinderConfig, LrFinderPoint, LrFinderResult};
 pub use lr_scaling::LrScaling;
 pub use metrics::ClassMetrics;

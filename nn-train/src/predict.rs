@@ -11,7 +11,7 @@ use nn_core::Module;
 use nn_data::{ColorMode, ImageFolderConfig, ImagePreprocessor, decode_image};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, invalid};
+use crate::error::{Result, TrainError, invalid};
 use crate::trainer::predict_proba;
 use crate::tta_eval::Tta;
 
@@ -69,7 +69,7 @@ pub fn load_image_bounded(path: &Path, shape: [usize; 3], max_pixels: u64) -> Re
         max_pixels,
         ..ImageFolderConfig::default()
     };
-    let pixels = decode_image(&bytes, path, &config)?;
+    let pixels = decode_image(&bytes, path, &config).map_err(TrainError::Data)?;
     Ok(pixels.mapv(|v| f32::from(v) / 255.0))
 }
 

@@ -121,7 +121,8 @@ pub fn run(args: Args) -> CliResult {
     }
     let img = match (&args.image, &bytes) {
         (Some(p), Some(b)) => {
-            let mut decoded = nn_data::decode_bounded(b, p, args.max_pixels)?;
+            let mut decoded = nn_data::decode_bounded(b, p, args.max_pixels)
+                .map_err(limit_named("--max-pixels"))?;
             if let Some(s) = args.size {
                 decoded = decoded.resize_to_fill(s, s, image::imageops::FilterType::Triangle);
             }

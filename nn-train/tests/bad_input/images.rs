@@ -80,7 +80,7 @@ fn image_folders() {
         d,
         "png",
         &q(&n),
-        "bomb.png: image of 100000x100000 pixels exceeds",
+        "bomb.png: image of 100000x100000 pixels exceeds the limit of 89478485 pixels; the limit is `data.source.image_folder.max_pixels`",
     );
     let n = folder(d, "jpg", &[("b/bomb.jpg", jpeg_bomb(60_000, 60_000))]);
     train_folder(d, "jpg", &q(&n), "bomb.jpg: image of 60000x60000");
@@ -90,7 +90,7 @@ fn image_folders() {
         d,
         "limit",
         &table(&n, "max_pixels = 10"),
-        "0.png: image of 6x6",
+        "0.png: image of 6x6 pixels exceeds the limit of 10 pixels; the limit is `data.source.image_folder.max_pixels`",
     );
     train_folder(d, "limit0", &table(&n, "max_pixels = 0"), "max_pixels");
     train_folder(d, "size0", &table(&n, "size = [0, 4]"), "image_folder.size");
