@@ -16,6 +16,11 @@ use crate::error::{Result, invalid};
 
 /// Which network to build, and its options (see the [zoo](super) docs for the table of options
 /// per model).
+///
+/// The options every model shares (activation, norm, init, dropout, …) are declared in each
+/// variant rather than in one `#[serde(flatten)]`ed struct on purpose: serde does not support
+/// `flatten` together with `deny_unknown_fields`, and a misspelt option must stay an error that
+/// names the field. Code reaches the shared fields through one accessor (`common_mut`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ModelConfig {
