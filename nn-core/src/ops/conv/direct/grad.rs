@@ -240,11 +240,16 @@ fn input_grad_image(
             let buf = &mut buf[..hp * wp * cs];
             buf.fill(0.0);
             scatter(isa, conv, cb, dy_n, wpk, buf, wp);
-            for iy in 0..g.h {
-                for ix in 0..g.w {
-                    let src = ((iy + g.ph) * wp + ix + g.pw) * cs;
-                    let dst = (iy * g.w + ix) * g.cin;
-                    dx_n[dst..dst + g.cin].copy_from_slice(&buf[src..src + g.cin]);
+            let row = g.w * g.cin;
+            for (iy, dx_row) in dx_n.chunks_exact_mut(row).enumerate() {
+                let src = ((iy + g.ph) * wp + g.pw) * cs;
+                if cs == g.cin {
+                    // No channel padding: the image's row is one contiguous run of the buffer.
+                    dx_row.copy_from_slice(&buf[src..src + row]);
+                } else {
+                    for (px, dst) in dx_row.chunks_exact_mut(g.cin).enumerate() {
+                        dst.copy_from_slice(&buf[src + px * cs..src + px * cs + g.cin]);
+                    }
                 }
             }
         }
