@@ -10,8 +10,12 @@
 //! `#[target_feature]` (see `dispatch!`): the vector operations are `#[inline(always)]`, so
 //! they are inlined there and compiled with the features enabled.
 //!
-//! Results are bitwise the same whatever the ISA for the operations used here (lane-wise IEEE
-//! add, mul and fused multiply-add); the scalar fallback uses `f32::mul_add`, which is fused too.
+//! The vector operations are lane-wise IEEE add, mul and fused multiply-add on every ISA (the
+//! scalar fallback uses `f32::mul_add`, which is fused too), so a kernel that adds in the same
+//! order on every ISA gives the same bits. Not every kernel does: register blocks are sized by
+//! `Simd::REGS`, and where a block's width sets the order of additions (the strided input
+//! gradient's scatter, the order of contributions to one input pixel) the last bits can differ
+//! between ISAs. The same ISA gives the same bits whatever the number of threads.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -44,7 +48,7 @@ pub(crate) trait Simd: Copy + Send + Sync + 'static {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// max(a, 0) lane-wise with PyTorch's ReLU semantics (NaN stays NaN).
     unsafe fn relu(a: Self::V) -> Self::V;
-    /// `g` where `y > 0`, else 0.
+    /// 0 where `y <= 0`, else `g` (a NaN `y` passes `g`, as PyTorch's `threshold_backward`).
     unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V;
 
     /// `*p` broadcast, times `b`, plus `c`.
@@ -113,7 +117,7 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V {
-        std::array::from_fn(|i| if y[i] > 0.0 { g[i] } else { 0.0 })
+        std::array::from_fn(|i| if y[i] <= 0.0 { 0.0 } else { g[i] })
     }
 }
 
@@ -165,8 +169,9 @@ impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn mask_pos(g: __m512, y: __m512) -> __m512 {
         unsafe {
-            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, _mm512_setzero_ps());
-            _mm512_maskz_mov_ps(gt, g)
+            // Not (y <= 0): true for y > 0 and for NaN (unordered).
+            let keep = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(y, _mm512_setzero_ps());
+            _mm512_maskz_mov_ps(keep, g)
         }
     }
     #[inline(always)]
@@ -240,8 +245,8 @@ impl Simd for Avx2 {
         unsafe {
             let z = _mm256_setzero_ps();
             (
-                _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(y.0, z), g.0),
-                _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(y.1, z), g.1),
+                _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(y.0, z), g.0),
+                _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(y.1, z), g.1),
             )
         }
     }
@@ -275,7 +280,7 @@ impl Isa {
             let best = Isa::best_supported();
             match (cap.as_str(), best) {
                 ("scalar", _) => Isa::Scalar,
-                ("avx2", Isa::Avx512) => Isa::Avx2,
+                ("avx2", Isa::Avx512) => Isa::Avx2, // AVX-512 support includes AVX2 + FMA
                 _ => best,
             }
         })
@@ -284,11 +289,12 @@ impl Isa {
     fn best_supported() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
+            // The AVX-512 kernels are compiled with AVX2 and FMA enabled too (`dispatch!`):
+            // every AVX-512 CPU has them, but a virtual machine may hide some.
+            for isa in [Isa::Avx512, Isa::Avx2] {
+                if isa.is_supported() {
+                    return isa;
+                }
             }
         }
         Isa::Scalar
@@ -301,7 +307,11 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            Isa::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -346,3 +356,71 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `relu(y)` and `mask_pos(g, y)` of one vector.
+    #[inline(always)]
+    fn relu_and_mask<S: Simd>(y: &[f32; LANES], g: &[f32; LANES], out: &mut [[f32; LANES]; 2]) {
+        // SAFETY: every pointer covers 16 floats.
+        unsafe {
+            let (yv, gv) = (S::load(y.as_ptr()), S::load(g.as_ptr()));
+            S::store(out[0].as_mut_ptr(), S::relu(yv));
+            S::store(out[1].as_mut_ptr(), S::mask_pos(gv, yv));
+        }
+    }
+    dispatch!(fn run(y: &[f32; LANES], g: &[f32; LANES], out: &mut [[f32; LANES]; 2]) = relu_and_mask);
+
+    /// ReLU and its gradient mask follow `ops::relu` on every instruction set of this CPU:
+    /// 0 where y ≤ 0 (also −0), NaN kept by ReLU and passing the gradient (PyTorch's `relu` and
+    /// `threshold_backward`).
+    #[test]
+    fn relu_and_its_mask_agree_with_the_scalar_rule_on_every_isa() {
+        let mut y = [0.0f32; LANES];
+        let special = [
+            f32::NAN,
+            -0.0,
+            0.0,
+            -1.5,
+            2.5,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-38,
+        ];
+        for (i, v) in y.iter_mut().enumerate() {
+            *v = special[i % special.len()] * if i >= 8 { -1.0 } else { 1.0 };
+        }
+        let g: [f32; LANES] = std::array::from_fn(|i| i as f32 + 1.0);
+        for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+            if !isa.is_supported() {
+                continue;
+            }
+            let mut out = [[0.0f32; LANES]; 2];
+            run(isa, &y, &g, &mut out);
+            for i in 0..LANES {
+                let (r, m) = (
+                    crate::ops::relu::relu(y[i]),
+                    crate::ops::relu::relu_grad(g[i], y[i]),
+                );
+                assert_eq!(out[0][i].to_bits(), r.to_bits(), "{isa:?} relu({})", y[i]);
+                assert_eq!(
+                    out[1][i].to_bits(),
+                    m.to_bits(),
+                    "{isa:?} mask at y = {}",
+                    y[i]
+                );
+            }
+        }
+    }
+
+    /// AVX-512 is only reported where its kernels (compiled with AVX2 and FMA too) can run.
+    #[test]
+    fn avx512_support_includes_avx2_and_fma() {
+        if Isa::Avx512.is_supported() {
+            assert!(Isa::Avx2.is_supported());
+        }
+        assert!(Isa::detect().is_supported());
+    }
+}

@@ -41,6 +41,10 @@ pub(crate) fn is_channels_last<S: ndarray::Data<Elem = f32>>(
 /// A channels-last array of logical shape `[n, c, h, w]` over the NHWC buffer `v`.
 pub(crate) fn channels_last_array(shape: [usize; 4], v: Vec<f32>) -> Array {
     let [n, c, h, w] = shape;
+    if n * c * h * w == 0 && v.is_empty() {
+        // No element, no layout (ndarray refuses custom strides on an empty array).
+        return Array::zeros(IxDyn(&shape));
+    }
     Array::from_shape_vec(IxDyn(&shape).strides(IxDyn(&[h * w * c, 1, w * c, c])), v)
         .unwrap_or_else(|_| {
             panic!(

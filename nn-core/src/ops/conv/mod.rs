@@ -19,7 +19,7 @@
 //! by the weight through the GEMM seam [`crate::linalg`], and batch chunks run in parallel on
 //! rayon. 1×1 stride-1 convolutions multiply the input directly; depthwise convolutions use a
 //! direct kernel; 3×3 stride-1 convolutions with at least 16 input and output channels use
-//! Winograd's F(2×2, 3×3) (2.25x fewer multiplications in the products; see `winograd.rs`).
+//! Winograd's F(2×2, 3×3) (2.25x fewer multiplications in the products; see `direct/winograd/`).
 //! The weight gradient is reduced over fixed batch slices in a fixed order, so
 //! results do not depend on the number of threads.
 //!
@@ -67,9 +67,12 @@ enum NhwcKernel {
 
 /// Which kernels a channels-last convolution runs (a fixed rule of the shape): im2col + GEMM
 /// from [`nhwc_gemm::GEMM_MIN_CHANNELS`] input and output channels, the direct / Winograd
-/// kernels below; `None` (grouped: the row-major kernels on a converted copy) otherwise.
+/// kernels below; `None` (grouped, or nothing to compute: the row-major kernels on a converted
+/// copy) otherwise.
 fn nhwc_kernel(g: &Geom) -> Option<NhwcKernel> {
-    if nhwc_gemm::applies(g) {
+    if g.n == 0 || g.cin == 0 || g.cout == 0 || g.p() == 0 {
+        None
+    } else if nhwc_gemm::applies(g) {
         Some(NhwcKernel::Gemm)
     } else if direct::applies(g) {
         Some(NhwcKernel::Direct)

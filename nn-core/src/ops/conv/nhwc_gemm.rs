@@ -203,7 +203,7 @@ pub(crate) fn forward(
                     px.iter_mut().zip(b).for_each(|(v, b)| *v += b);
                 }
                 if relu {
-                    px.iter_mut().for_each(|v| *v = v.max(0.0));
+                    px.iter_mut().for_each(|v| *v = crate::ops::relu::relu(*v));
                 }
             }
         });
@@ -346,6 +346,23 @@ mod tests {
         assert!(!applies(&Geom::new(&[1, 128, 16, 16], &w3, &p1)));
         assert!(applies(&Geom::new(&[1, 128, 8, 8], &w3, &p1)));
         assert!(!applies(&Geom::new(&[1, 64, 8, 8], &[128, 64, 3, 3], &p1)));
+    }
+
+    /// The fused ReLU keeps NaN (PyTorch's `relu`; `f32::max` would turn it into 0).
+    #[test]
+    fn the_fused_relu_keeps_nan() {
+        let g = Geom::new(
+            &[1, 128, 2, 2],
+            &[128, 128, 1, 1],
+            &Conv2dOptions::default(),
+        );
+        assert!(applies(&g));
+        let mut x = values(g.n * g.h * g.w * g.cin, 1);
+        x[0] = f32::NAN; // pixel 0, channel 0: every output channel of pixel 0 is NaN
+        let w = values(g.cout * g.cin, 2);
+        let y = forward(&g, &x, &w, None, None, true);
+        assert!(y[..g.cout].iter().all(|v| v.is_nan()), "{:?}", &y[..4]);
+        assert!(y[g.cout..].iter().all(|v| *v >= 0.0));
     }
 
     #[test]

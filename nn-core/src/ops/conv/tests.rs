@@ -218,6 +218,28 @@ fn one_channel_inputs() {
     close(w.grad().unwrap().as_slice().unwrap(), &rdw, 1e-4, "dw");
 }
 
+/// Nothing to compute (no output channels, or an empty batch) channels-last: the shapes of the
+/// row-major result and zero gradients, no panic.
+#[test]
+fn empty_channels_last_convolutions() {
+    let d = Conv2dOptions::default();
+    let mut rng = seeded(26);
+    for (xs, ws) in [
+        ([1, 3, 4, 4], [0, 3, 3, 3]),
+        ([0, 16, 4, 4], [16, 16, 3, 3]),
+    ] {
+        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng)
+            .to_channels_last()
+            .with_requires_grad();
+        let w = Tensor::randn(&ws, 0.0, 1.0, &mut rng).with_requires_grad();
+        let y = x.conv2d(&w, None, d);
+        assert_eq!(y.shape(), &[xs[0], ws[0], 2, 2]);
+        y.sum(&[0, 1, 2, 3], false).backward();
+        assert!(x.grad().unwrap().iter().all(|v| *v == 0.0));
+        assert!(w.grad().unwrap().iter().all(|v| *v == 0.0));
+    }
+}
+
 #[test]
 fn gradients() {
     let d = Conv2dOptions::default();

@@ -1,5 +1,7 @@
 //! The channels-last direct convolution against a naive reference, on every instruction set the
-//! CPU has (the results must also agree bit for bit between instruction sets).
+//! CPU has. The values are small integers, so every sum is exact and each instruction set must
+//! give the reference exactly (with general values the order of additions, which can differ
+//! between instruction sets, changes the last bits; see `crate::simd`).
 
 use proptest::prelude::*;
 
