@@ -52,7 +52,7 @@ const MAX_SLICES: usize = 8;
 pub(crate) enum Algo {
     /// Register-blocked direct convolution (any kernel, stride, padding, dilation).
     Direct,
-    /// Winograd F(2×2, 3×3) (3×3, stride 1, channels a multiple of 16; see `winograd.rs`).
+    /// Winograd F(2×2, 3×3) (3×3, stride 1, channels a multiple of 16; see `winograd/`).
     Winograd,
 }
 
@@ -272,7 +272,7 @@ fn forward_hooked(
     y
 }
 
-/// The Winograd forward (see `winograd.rs`).
+/// The Winograd forward (see `winograd/`).
 fn forward_winograd(
     isa: Isa,
     g: &Geom,
