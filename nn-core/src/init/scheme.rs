@@ -63,7 +63,7 @@ fn minus_two() -> f32 {
 /// assert!((std - 0.0625).abs() < 0.002);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Init {
     /// All zeros.
     Zeros,

@@ -241,7 +241,7 @@ fn twenty() -> f32 {
 /// assert_eq!(y.to_vec(), vec![-0.01, 2.0]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Activation {
     /// [`ReLU`].
     Relu,

@@ -155,7 +155,7 @@ impl<F: Fn(f64, u64) -> f64 + Send + Sync> LrSchedule for FnSchedule<F> {
 /// Defaults of omitted fields are PyTorch's; each variant's struct names the PyTorch scheduler
 /// whose sequence it reproduces (checked against fixtures).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
     /// αₜ = α₀.
     Constant,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// On the first step the buffer is initialised to the gradient itself (b ← g), as PyTorch does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Momentum {
     /// Plain gradient direction.
     None,

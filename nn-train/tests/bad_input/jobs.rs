@@ -38,6 +38,16 @@ fn job_file_values() {
         ("[optimizer]\nkind = \"adamm\"", "adamm"),
         ("[model]\nkind = \"transformer\"", "transformer"),
         ("[mixup]\nalpha = -1.0", "alpha"),
+        // Misspelt options of a tagged choice are errors naming the field, not ignored.
+        (
+            "[model]\nkind = \"mlp\"\nactivation = { kind = \"leaky_relu\", negative_slop = 0.2 }",
+            "negative_slop",
+        ),
+        (
+            "[model]\nkind = \"mlp\"\ninit = { kind = \"xavier_uniform\", gian = 1.67 }",
+            "gian",
+        ),
+        ("schedule = { kind = \"cosine\", t_maxx = 10 }", "t_maxx"),
         (
             "[transfer]\ninit_from = \"no-such-model.safetensors\"",
             "no-such-model.safetensors",
