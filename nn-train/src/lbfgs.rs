@@ -21,7 +21,7 @@
 //! the same function. Hence the job is rejected, naming the field, when it
 //! - uses mini-batches (`batch_size` below the training set's size: each batch is another
 //!   function), or `grad_accumulation` > 1;
-//! - draws noise: `augment`, `cutout`, `mixup`, the model's random layers (`model.dropout`,
+//! - draws noise: `augment`, `cutout`, `mixup`, `pca_lighting`, the model's random layers (`model.dropout`,
 //!   `dropout2d`, `dropconnect`, `stochastic_depth`, fractional `pool`);
 //! - needs per-group rates or a changing parameter set: `transfer.backbone_lr_mult` ≠ 1,
 //!   `transfer.unfreeze_after_epochs`; or batch-size scaling (`lr_scaling`).
@@ -80,6 +80,9 @@ pub fn validate(config: &TrainConfig) -> Result<()> {
     }
     if config.mixup.is_some() {
         return Err(noise("mixup", "random mixing"));
+    }
+    if config.pca_lighting.is_some() {
+        return Err(noise("pca_lighting", "random colour shifts"));
     }
     if let Some((field, what)) = config.model.stochastic_options().into_iter().next() {
         return Err(noise(field, &what));

@@ -52,6 +52,7 @@ fn noise_is_rejected_naming_the_field() {
     for (extra, field, why) in [
         ("[mixup]\nmixup_alpha = 0.2\n", "mixup", "noise"),
         ("[cutout]\nsize = 2\n", "cutout", "noise"),
+        ("[pca_lighting]\nalpha_std = 0.1\n", "pca_lighting", "noise"),
         (
             "[augment]\ntransforms = [{ type = \"horizontal_flip\" }]\n",
             "augment",

@@ -89,6 +89,7 @@ pub fn with_method(job: &TrainConfig, method: Method, lr: f64) -> Result<TrainCo
             c.augment = None;
             c.cutout = None;
             c.mixup = None;
+            c.pca_lighting = None;
             c.lr_scaling = None;
             c.schedule = None;
             // Dropout, channel dropout, DropConnect and stochastic depth off (fractional

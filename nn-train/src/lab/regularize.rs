@@ -4,7 +4,7 @@
 //!
 //! **The baseline** ([`strip`]) is the job with every regulariser switched off: no weight decay,
 //! no `[penalty]`, no dropout / channel dropout / DropConnect / stochastic depth, max pooling,
-//! no `[cutout]`, `[mixup]` or `[augment]`, no label smoothing and no early stopping (every run
+//! no `[cutout]`, `[mixup]`, `[augment]` or `[pca_lighting]`, no label smoothing and no early stopping (every run
 //! trains all its epochs; the best validation snapshot is still the one tested).
 //!
 //! **Each variant** ([`variant`]) is the baseline plus one regulariser, with the job's own
@@ -182,7 +182,14 @@ fn table<'a>(t: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
 /// The baseline: `job` with every regulariser off (see the module docs).
 pub fn strip(job: &TrainConfig) -> Result<TrainConfig> {
     let mut t = to_value(job)?;
-    for key in ["penalty", "cutout", "mixup", "augment", "early_stopping"] {
+    for key in [
+        "penalty",
+        "cutout",
+        "mixup",
+        "augment",
+        "pca_lighting",
+        "early_stopping",
+    ] {
         t.remove(key);
     }
     t.insert("label_smoothing".into(), Value::Float(0.0));

@@ -104,6 +104,13 @@ fn every_method_trains_the_job() {
     assert_eq!(default_lr(&job, Method::Adam), 1e-3);
     let lb = with_method(&job, Method::Lbfgs, 1.0).unwrap();
     assert_eq!(lb.batch_size, FULL_BATCH);
+    // A job with random colour noise: L-BFGS runs it without (one fixed function per step).
+    let noisy = TrainConfig {
+        pca_lighting: Some(Default::default()),
+        ..tiny_job()
+    };
+    let lb_noisy = with_method(&noisy, Method::Lbfgs, 1.0).unwrap();
+    assert!(lb_noisy.pca_lighting.is_none());
     assert!(matches!(lb.model, ModelConfig::Mlp { dropout, .. } if dropout == 0.0));
     for m in [Method::Sgd, Method::Adam, Method::Lbfgs] {
         let c = run_job_curve(&job, m, default_lr(&job, m)).unwrap();

@@ -34,6 +34,8 @@ size = 3
 mixup_alpha = 0.3
 [early_stopping]
 patience = 2
+[pca_lighting]
+alpha_std = 0.1
 "#;
 
 #[test]
@@ -42,6 +44,10 @@ fn the_baseline_has_no_regulariser_and_each_variant_adds_one() {
     let base = strip(&original).unwrap();
     assert!(base.penalty.is_none() && base.cutout.is_none() && base.mixup.is_none());
     assert!(base.early_stopping.is_none() && base.augment.is_none());
+    assert!(
+        base.pca_lighting.is_none(),
+        "PCA lighting is random colour noise"
+    );
     assert_eq!(base.label_smoothing, 0.0);
     let text = base.to_toml();
     assert!(text.contains("weight_decay = 0.0"), "{text}");
