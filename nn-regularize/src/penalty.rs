@@ -127,15 +127,15 @@ impl PenaltyConfig {
                 "a finite value >= 0",
             )?;
         }
-        if let ParamSelection::Prefixes(ps) = &self.selection {
-            if ps.is_empty() {
-                return Err(invalid(
-                    "PenaltyConfig",
-                    "selection",
-                    "Prefixes([])",
-                    "at least one name prefix",
-                ));
-            }
+        if let ParamSelection::Prefixes(ps) = &self.selection
+            && ps.is_empty()
+        {
+            return Err(invalid(
+                "PenaltyConfig",
+                "selection",
+                "Prefixes([])",
+                "at least one name prefix",
+            ));
         }
         Ok(Penalty { config: self })
     }

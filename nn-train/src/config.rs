@@ -283,20 +283,21 @@ impl TrainConfig {
                 "a fraction in [0, 1)",
             ));
         }
-        if let Some(t) = self.data.threads {
-            if !(1..=MAX_THREADS).contains(&t) {
-                return Err(invalid(
-                    "data.threads",
-                    t,
-                    &format!("1 to {MAX_THREADS} data-loading threads"),
-                ));
-            }
+        if let Some(t) = self.data.threads
+            && !(1..=MAX_THREADS).contains(&t)
+        {
+            return Err(invalid(
+                "data.threads",
+                t,
+                &format!("1 to {MAX_THREADS} data-loading threads"),
+            ));
         }
         self.data.preprocess.validate()?;
-        if let Some(c) = self.data.channels {
-            if c != 1 && c != 3 {
-                return Err(invalid("data.channels", c, "1 (grayscale) or 3 (RGB)"));
-            }
+        if let Some(c) = self.data.channels
+            && c != 1
+            && c != 3
+        {
+            return Err(invalid("data.channels", c, "1 (grayscale) or 3 (RGB)"));
         }
         if let Some(p) = &self.pca_lighting {
             p.validate()?;
@@ -399,10 +400,10 @@ impl TrainConfig {
         if let Some(m) = &self.mixup {
             m.build(1)?;
         }
-        if let Some(es) = self.early_stopping {
-            if es.patience == 0 {
-                return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
-            }
+        if let Some(es) = self.early_stopping
+            && es.patience == 0
+        {
+            return Err(invalid("early_stopping.patience", 0, "at least 1 epoch"));
         }
         if let Some(classes) = &self.data.classes {
             let mut sorted = classes.clone();

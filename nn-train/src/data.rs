@@ -214,17 +214,17 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData> {
     // The splits must agree on the image shape before anything trains (a test split of
     // another size would otherwise fail after the whole training).
     for (split, data) in [("validation", &val), ("test", &test)] {
-        if let Some(other) = (!data.is_empty()).then(|| data.get(0)).transpose()? {
-            if other.image.dim() != (c, h, w) {
-                return Err(invalid(
-                    "data.source",
-                    format!(
-                        "{source}: {split} images of shape {:?}",
-                        other.image.shape()
-                    ),
-                    &format!("the training images' shape [{c}, {h}, {w}] in every split"),
-                ));
-            }
+        if let Some(other) = (!data.is_empty()).then(|| data.get(0)).transpose()?
+            && other.image.dim() != (c, h, w)
+        {
+            return Err(invalid(
+                "data.source",
+                format!(
+                    "{source}: {split} images of shape {:?}",
+                    other.image.shape()
+                ),
+                &format!("the training images' shape [{c}, {h}, {w}] in every split"),
+            ));
         }
     }
     let image_shape = [c, h, w];

@@ -87,14 +87,14 @@ impl ImageFolderSource {
 
     /// Checks the values (`val_fraction` is the job's `data.val_fraction`).
     pub fn validate(&self, val_fraction: f64) -> Result<()> {
-        if let Some([h, w]) = self.size {
-            if h == 0 || w == 0 {
-                return Err(invalid(
-                    "data.source.image_folder.size",
-                    format!("[{h}, {w}]"),
-                    "[height, width] of at least 1 pixel",
-                ));
-            }
+        if let Some([h, w]) = self.size
+            && (h == 0 || w == 0)
+        {
+            return Err(invalid(
+                "data.source.image_folder.size",
+                format!("[{h}, {w}]"),
+                "[height, width] of at least 1 pixel",
+            ));
         }
         if self.max_pixels == 0 {
             return Err(invalid(IMAGE_FOLDER_MAX_PIXELS, 0, "at least 1 pixel"));

@@ -271,7 +271,7 @@ impl Callback for Monitor {
 
     fn after_backward(&mut self, model: &dyn Module, step: u64) {
         let k = self.config.ratio_every;
-        if k == 0 || step % k != 0 {
+        if k == 0 || !step.is_multiple_of(k) {
             return;
         }
         let params = model

@@ -119,14 +119,14 @@ impl PenaltySettings {
             }
             _ => {}
         }
-        if let PenaltyParams::Prefixes(p) = &self.params {
-            if p.is_empty() {
-                return Err(invalid(
-                    "penalty.params.prefixes",
-                    "[]",
-                    "at least one parameter-name prefix",
-                ));
-            }
+        if let PenaltyParams::Prefixes(p) = &self.params
+            && p.is_empty()
+        {
+            return Err(invalid(
+                "penalty.params.prefixes",
+                "[]",
+                "at least one parameter-name prefix",
+            ));
         }
         Ok(())
     }

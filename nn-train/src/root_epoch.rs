@@ -79,16 +79,16 @@ pub(crate) fn end_epoch(
             report.kept = KeptWeights::Raw;
         }
     }
-    if let (Some((ema, _)), Some((_, acc))) = (ema, ema_val) {
-        if report.ema_best_val_acc.is_none_or(|best| acc > best) {
-            report.ema_best_val_acc = Some(acc);
-            report.ema_best_epoch = Some(epoch + 1);
-            *best_ema = Some(ema.state_dict());
-            if acc > report.best_val_acc {
-                report.best_val_acc = acc;
-                report.best_epoch = epoch + 1;
-                report.kept = KeptWeights::Ema;
-            }
+    if let (Some((ema, _)), Some((_, acc))) = (ema, ema_val)
+        && report.ema_best_val_acc.is_none_or(|best| acc > best)
+    {
+        report.ema_best_val_acc = Some(acc);
+        report.ema_best_epoch = Some(epoch + 1);
+        *best_ema = Some(ema.state_dict());
+        if acc > report.best_val_acc {
+            report.best_val_acc = acc;
+            report.best_epoch = epoch + 1;
+            report.kept = KeptWeights::Ema;
         }
     }
     report.history.push(record);
@@ -97,11 +97,12 @@ pub(crate) fn end_epoch(
         report.stopped_by_callback = true;
         return Ok(Control::Stop);
     }
-    if let Some(es) = config.early_stopping {
-        if epoch + 1 - report.best_epoch >= es.patience && epoch + 1 < config.epochs {
-            report.stopped_early = true;
-            return Ok(Control::Stop);
-        }
+    if let Some(es) = config.early_stopping
+        && epoch + 1 - report.best_epoch >= es.patience
+        && epoch + 1 < config.epochs
+    {
+        report.stopped_early = true;
+        return Ok(Control::Stop);
     }
     Ok(Control::Continue)
 }
@@ -161,11 +162,11 @@ pub(crate) fn test_best(
     }
     let mut test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
     report.raw_test_acc = test.accuracy;
-    if report.kept == KeptWeights::Ema {
-        if let Some(state) = best_ema {
-            restore(state, s.model.as_ref())?;
-            test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
-        }
+    if report.kept == KeptWeights::Ema
+        && let Some(state) = best_ema
+    {
+        restore(state, s.model.as_ref())?;
+        test = evaluate_predictions(s.model.as_ref(), &s.test_loader)?;
     }
     (report.test_loss, report.test_acc) = (test.loss, test.accuracy);
     report.test_metrics = Some(test.metrics(s.data.class_names.clone()));

@@ -6,7 +6,7 @@
 //! * **Checked first.** [`RunDir::open`] runs before any data is loaded: `DIR` must be a
 //!   directory (or not exist yet) that we can write, and — unless the mode is
 //!   [`OpenMode::Overwrite`] or [`OpenMode::Resume`] — empty.
-//! * **One writer.** `open` takes an exclusive lock (`DIR/.nn-train.lock`, `flock`); a second
+//! * **One writer.** `open` takes an exclusive lock (`DIR/.nn-train.lock`, `File::try_lock`); a second
 //!   process gets [`RunDirError::Locked`]. The operating system releases the lock when the
 //!   process ends, however it ends (even `kill -9`).
 //! * **Old or new, never a mix.** [`RunDir::clear`] removes the old manifest *first*, then every

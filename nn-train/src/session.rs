@@ -320,11 +320,11 @@ impl Session {
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<StepStats> {
         assert!(!batches.is_empty(), "train_step_group: no batch");
-        if let (Some(report), false) = (&self.transfer, self.unfrozen) {
-            if report.unfreeze_after_epochs.is_some_and(|k| epoch >= k) {
-                unfreeze(self.model.as_ref(), report);
-                self.unfrozen = true;
-            }
+        if let (Some(report), false) = (&self.transfer, self.unfrozen)
+            && report.unfreeze_after_epochs.is_some_and(|k| epoch >= k)
+        {
+            unfreeze(self.model.as_ref(), report);
+            self.unfrozen = true;
         }
         if let JobOptimizer::Lbfgs(_) = self.optimizer {
             let [batch] = <[Batch; 1]>::try_from(batches).map_err(|b| {

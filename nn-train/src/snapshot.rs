@@ -76,7 +76,7 @@ impl SnapshotSchedule {
     /// Whether the weights at the end of `epoch` (1-based) are kept.
     pub fn takes(&self, epoch: usize) -> bool {
         match self {
-            SnapshotSchedule::Every(k) => *k > 0 && epoch % k == 0,
+            SnapshotSchedule::Every(k) => *k > 0 && epoch.is_multiple_of(*k),
             SnapshotSchedule::Epochs(e) => e.contains(&epoch),
             SnapshotSchedule::CycleEnds { t_0, t_mult } => {
                 let (mut end, mut len) = (*t_0, *t_0);

@@ -35,8 +35,8 @@ impl DropConnectConfig {
             || kernel.0 == 0
             || kernel.1 == 0
             || g == 0
-            || in_channels % g != 0
-            || out_channels % g != 0
+            || !in_channels.is_multiple_of(g)
+            || !out_channels.is_multiple_of(g)
         {
             return Err(invalid(
                 "DropConnectConv2d",
@@ -80,15 +80,15 @@ impl DropConnectConfig {
                 "a 4-d kernel [out, in/groups, kh, kw]",
             ));
         }
-        if let Some(b) = &bias {
-            if b.shape() != [ws[0]] {
-                return Err(invalid(
-                    "DropConnectConv2d",
-                    "bias",
-                    format!("shape {:?}", b.shape()),
-                    "a 1-d bias [out] matching the kernel",
-                ));
-            }
+        if let Some(b) = &bias
+            && b.shape() != [ws[0]]
+        {
+            return Err(invalid(
+                "DropConnectConv2d",
+                "bias",
+                format!("shape {:?}", b.shape()),
+                "a 1-d bias [out] matching the kernel",
+            ));
         }
         Ok(DropConnectConv2d {
             config: self,

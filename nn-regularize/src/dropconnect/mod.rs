@@ -181,15 +181,15 @@ impl DropConnectConfig {
                 "a 2-d weight [out, in]",
             ));
         }
-        if let Some(b) = &bias {
-            if b.shape() != [ws[0]] {
-                return Err(invalid(
-                    "DropConnectLinear",
-                    "bias",
-                    format!("shape {:?}", b.shape()),
-                    "a 1-d bias [out] matching the weight",
-                ));
-            }
+        if let Some(b) = &bias
+            && b.shape() != [ws[0]]
+        {
+            return Err(invalid(
+                "DropConnectLinear",
+                "bias",
+                format!("shape {:?}", b.shape()),
+                "a 1-d bias [out] matching the weight",
+            ));
         }
         Ok(DropConnectLinear {
             config: self,

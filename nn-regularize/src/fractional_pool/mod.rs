@@ -129,15 +129,15 @@ impl FractionalMaxPool2dConfig {
                 }
             }
         }
-        if let FmpRegions::Kernel(kh, kw) = self.regions {
-            if kh == 0 || kw == 0 {
-                return Err(invalid(
-                    C,
-                    "regions.kernel",
-                    format!("({kh}, {kw})"),
-                    "sizes >= 1",
-                ));
-            }
+        if let FmpRegions::Kernel(kh, kw) = self.regions
+            && (kh == 0 || kw == 0)
+        {
+            return Err(invalid(
+                C,
+                "regions.kernel",
+                format!("({kh}, {kw})"),
+                "sizes >= 1",
+            ));
         }
         Ok(FractionalMaxPool2d { config: self })
     }

@@ -250,7 +250,7 @@ impl Mixup {
             MixMode::Batch => vec![self.draw_one(hw, rng); n],
             MixMode::Elem => (0..n).map(|_| self.draw_one(hw, rng)).collect(),
             MixMode::Pair => {
-                if n % 2 != 0 {
+                if !n.is_multiple_of(2) {
                     return Err(RegularizeError::BatchMismatch {
                         op: "Mixup",
                         detail: format!("pair mode needs an even batch size, got {n}"),

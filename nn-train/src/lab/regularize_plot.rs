@@ -54,15 +54,15 @@ fn curves(r: &RegularizeReport) -> Vec<Panel> {
             ));
             p.series
                 .push(Series::new("val", pts(&|e| e.val_acc), Style::Line, 1));
-            if run.regularizer != Regularizer::None {
-                if let Some(base) = r.baseline_of(&run.model) {
-                    let b = base
-                        .epochs
-                        .iter()
-                        .map(|e| (e.epoch as f64, f64::from(e.val_acc)))
-                        .collect();
-                    p.series.push(Series::new("val, none", b, Style::Dashed, 7));
-                }
+            if run.regularizer != Regularizer::None
+                && let Some(base) = r.baseline_of(&run.model)
+            {
+                let b = base
+                    .epochs
+                    .iter()
+                    .map(|e| (e.epoch as f64, f64::from(e.val_acc)))
+                    .collect();
+                p.series.push(Series::new("val, none", b, Style::Dashed, 7));
             }
             p
         })

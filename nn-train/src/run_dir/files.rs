@@ -49,30 +49,15 @@ pub(super) fn parent(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Takes an exclusive advisory lock (`flock(LOCK_EX | LOCK_NB)`) on `file`: `Ok(false)` if
-/// another open file description holds it. The lock ends when the file is closed or the
-/// process ends. (`std::fs::File::try_lock` needs Rust 1.89, above the workspace's 1.85.)
-#[cfg(unix)]
+/// Takes an exclusive advisory lock on `file` ([`File::try_lock`]: `flock(LOCK_EX | LOCK_NB)`
+/// on Unix, `LockFileEx` on Windows): `Ok(false)` if another open file description holds it.
+/// The lock ends when the file is closed or the process ends.
 pub(super) fn try_lock(file: &File) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock takes a valid open descriptor (borrowed from `file`, alive for the call)
-    // and integer flags; it touches no memory of ours.
-    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if r == 0 {
-        return Ok(true);
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
-
-/// No advisory locks off Unix: a second writer is not detected.
-#[cfg(not(unix))]
-pub(super) fn try_lock(_file: &File) -> std::io::Result<bool> {
-    Ok(true)
 }
 
 /// Flushes a directory's entries (the rename) to disk.

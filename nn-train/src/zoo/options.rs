@@ -361,10 +361,10 @@ impl Options {
     /// feature maps (instance norm, 2-d dropout, conv DropConnect), `widths` are the channel or
     /// feature counts a group norm must divide.
     pub(crate) fn validate(&self, conv: bool, widths: &[usize]) -> Result<()> {
-        if let Activation::Maxout { pieces } = self.activation {
-            if pieces == 0 {
-                return Err(invalid("model.activation.pieces", 0, "at least 1 piece"));
-            }
+        if let Activation::Maxout { pieces } = self.activation
+            && pieces == 0
+        {
+            return Err(invalid("model.activation.pieces", 0, "at least 1 piece"));
         }
         self.activation
             .layer()
@@ -382,7 +382,7 @@ impl Options {
                 if groups == 0 {
                     return Err(invalid("model.norm.groups", 0, "at least 1 group"));
                 }
-                if let Some(w) = widths.iter().find(|&&w| (w * k) % groups != 0) {
+                if let Some(w) = widths.iter().find(|&&w| !(w * k).is_multiple_of(groups)) {
                     return Err(invalid(
                         "model.norm.groups",
                         groups,
@@ -429,14 +429,14 @@ impl Options {
                 ));
             }
         }
-        if let Some(sd) = &self.stochastic_depth {
-            if !(0.0..=1.0).contains(&sd.last_survival) {
-                return Err(invalid(
-                    "model.stochastic_depth.last_survival",
-                    sd.last_survival,
-                    "a probability in [0, 1]",
-                ));
-            }
+        if let Some(sd) = &self.stochastic_depth
+            && !(0.0..=1.0).contains(&sd.last_survival)
+        {
+            return Err(invalid(
+                "model.stochastic_depth.last_survival",
+                sd.last_survival,
+                "a probability in [0, 1]",
+            ));
         }
         if let PoolSettings::Fractional {
             ratio, test_draws, ..
