@@ -14,13 +14,16 @@
 //! zero-padding** the raw image by `pad` pixels on every side (default `max(1, min(H, W)/8)`:
 //! 1 px for digits, 4 px for CIFAR — CIFAR's `RandomCrop(32, padding=4)` training recipe):
 //! the five crops of size H×W are the image shifted by ±pad in both directions plus the
-//! unshifted centre. Views keep the input size, so any model of the zoo accepts them.
+//! unshifted centre. `multi-scale` is the ResNet paper's multi-scale ten-crop testing instead:
+//! ten crops of the input size from the image resized to three shorter sides (S, 8S/7, 9S/7).
+//! Views keep the input size, so any model of the zoo accepts them.
 
 use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{Array2, Array3, Array4, Axis, s};
-use nn_augment::functional::{five_crop, pad, ten_crop};
+use nn_augment::Interpolation;
+use nn_augment::functional::{five_crop, pad, resize_short_side, ten_crop};
 use nn_augment::tta::{TtaViews, stack_views};
 use nn_augment::{Fill, PaddingMode};
 use nn_core::Module;
@@ -43,6 +46,17 @@ pub enum TtaMode {
     FiveCrop,
     /// [`TtaMode::FiveCrop`] of the image and of its mirror (10 views).
     TenCrop,
+    /// The multi-scale ten-crop testing of the ResNet paper (He et al. 2016, after Simonyan &
+    /// Zisserman 2015), scaled to small images: the shorter side S resized (bilinear,
+    /// antialiased) to each of [`multi_scale_sides`]`(S)` = S, round(8S/7), round(9S/7) (ResNet's
+    /// 224, 256 and 288 for S = 224), then ten crops of the input size at each scale (30 views).
+    MultiScale,
+}
+
+/// The shorter sides of [`TtaMode::MultiScale`] for an image whose shorter side is `s`: `s`,
+/// `round(8s/7)`, `round(9s/7)`.
+pub fn multi_scale_sides(s: usize) -> [usize; 3] {
+    [s, (8 * s + 3) / 7, (9 * s + 3) / 7]
 }
 
 impl TtaMode {
@@ -53,6 +67,7 @@ impl TtaMode {
             TtaMode::Flip => 2,
             TtaMode::FiveCrop => 5,
             TtaMode::TenCrop => 10,
+            TtaMode::MultiScale => 30,
         }
     }
 }
@@ -64,6 +79,7 @@ impl fmt::Display for TtaMode {
             TtaMode::Flip => "flip",
             TtaMode::FiveCrop => "five-crop",
             TtaMode::TenCrop => "ten-crop",
+            TtaMode::MultiScale => "multi-scale",
         })
     }
 }
@@ -77,10 +93,11 @@ impl FromStr for TtaMode {
             "flip" => Ok(TtaMode::Flip),
             "five-crop" => Ok(TtaMode::FiveCrop),
             "ten-crop" => Ok(TtaMode::TenCrop),
+            "multi-scale" => Ok(TtaMode::MultiScale),
             other => Err(invalid(
                 "tta",
                 other,
-                "one of none, flip, five-crop, ten-crop",
+                "one of none, flip, five-crop, ten-crop, multi-scale",
             )),
         }
     }
@@ -94,7 +111,8 @@ pub const MAX_TTA_PAD: usize = 1024;
 pub struct Tta {
     /// The views.
     pub mode: TtaMode,
-    /// Padding (pixels per side) before cropping; `None`: `max(1, min(H, W) / 8)`.
+    /// Padding (pixels per side) before five or ten crops; `None`: `max(1, min(H, W) / 8)`.
+    /// (Multi-scale crops upscaled images and pads nothing.)
     pub pad: Option<usize>,
 }
 
@@ -145,6 +163,14 @@ impl Tta {
             .views(&padded()),
             TtaMode::FiveCrop => stack_views(&five_crop(&padded(), h, w)),
             TtaMode::TenCrop => stack_views(&ten_crop(&padded(), h, w, false)),
+            TtaMode::MultiScale => {
+                let mut views = Vec::with_capacity(30);
+                for side in multi_scale_sides(h.min(w)) {
+                    let scaled = resize_short_side(img, side, Interpolation::Bilinear, true);
+                    views.extend(ten_crop(&scaled, h, w, false));
+                }
+                stack_views(&views)
+            }
         }
     }
 }
@@ -357,6 +383,7 @@ mod tests {
             TtaMode::Flip,
             TtaMode::FiveCrop,
             TtaMode::TenCrop,
+            TtaMode::MultiScale,
         ] {
             assert_eq!(m.to_string().parse::<TtaMode>().unwrap(), m);
         }
@@ -385,6 +412,34 @@ mod tests {
         assert_eq!(Tta::new(TtaMode::TenCrop).views(&rect).dim(), (10, 2, 3, 5));
         assert_eq!(Tta::new(TtaMode::None).pad_for(32, 32), 4);
         assert_eq!(Tta::new(TtaMode::None).pad_for(8, 8), 1);
+    }
+
+    #[test]
+    fn multi_scale_is_ten_crops_of_three_upscaled_images() {
+        assert_eq!(multi_scale_sides(224), [224, 256, 288]);
+        assert_eq!(multi_scale_sides(28), [28, 32, 36]);
+        assert_eq!(multi_scale_sides(8), [8, 9, 10]);
+        let img = Array3::from_shape_fn((2, 8, 8), |(c, y, x)| (c * 64 + y * 8 + x) as f32);
+        let v = Tta::new(TtaMode::MultiScale).views(&img);
+        assert_eq!(v.dim(), (30, 2, 8, 8));
+        // Scale 1 is the image itself: its ten crops are 5 copies and 5 mirrors.
+        for k in 0..5 {
+            assert_eq!(v.index_axis(Axis(0), k), img);
+            assert_eq!(
+                v.index_axis(Axis(0), 5 + k),
+                nn_augment::functional::hflip(&img)
+            );
+        }
+        // Scale 2: the ten crops of the image resized to 9×9 (top-left crop first, centre 5th).
+        let scaled = resize_short_side(&img, 9, Interpolation::Bilinear, true);
+        assert_eq!(v.index_axis(Axis(0), 10), scaled.slice(s![.., ..8, ..8]));
+        assert_eq!(v.index_axis(Axis(0), 13), scaled.slice(s![.., 1.., 1..]));
+        // Rectangular images keep their size; the shorter side sets the scales.
+        let rect = Array3::<f32>::ones((1, 6, 10));
+        assert_eq!(
+            Tta::new(TtaMode::MultiScale).views(&rect).dim(),
+            (30, 1, 6, 10)
+        );
     }
 
     proptest::proptest! {

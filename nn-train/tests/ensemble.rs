@@ -281,6 +281,8 @@ fn command_line_eval_and_ensemble() {
     assert!(flip.contains("tta flip, 2 views"), "{flip}");
     let crops = run(&["eval", "--run", run_str, "--tta", "ten-crop"]);
     assert!(crops.contains("10 views"), "{crops}");
+    let scales = run(&["eval", "--run", run_str, "--tta", "multi-scale"]);
+    assert!(scales.contains("tta multi-scale, 30 views"), "{scales}");
 
     let bad = Command::new(env!("CARGO_BIN_EXE_nn-train"))
         .args(["eval", "--run", run_str, "--tta", "six-crop"])

@@ -30,7 +30,8 @@ pub struct Args {
     /// Members trained at the same time (threads). Results do not depend on it.
     #[arg(long, default_value_t = 1)]
     parallel: usize,
-    /// Test-time augmentation of every prediction: none, flip, five-crop or ten-crop.
+    /// Test-time augmentation of every prediction: none, flip, five-crop, ten-crop or
+    /// multi-scale.
     #[arg(long, default_value = "none")]
     tta: TtaMode,
     /// Padding in pixels before the TTA crops (default: max(1, side/8)).

@@ -29,10 +29,10 @@ pub struct Args {
     #[arg(long, required = true)]
     run: Vec<PathBuf>,
     /// Test-time augmentation: none, flip, five-crop or ten-crop (crops of the zero-padded
-    /// image). Measured on the validation split first, with a warning if it lowers accuracy.
+    /// image), multi-scale (ten crops at three upscaled sizes). Measured on the validation split first, with a warning if it lowers accuracy.
     #[arg(long, default_value = "none")]
     tta: TtaMode,
-    /// Padding in pixels before the crops (default: max(1, side/8)).
+    /// Padding in pixels before five or ten crops (default: max(1, side/8)).
     #[arg(long)]
     tta_pad: Option<usize>,
     /// Evaluate on the validation split instead of the test split.
@@ -146,18 +146,18 @@ pub fn run(args: Args) -> CliResult {
     for dir in &args.run {
         let run = SavedRun::load(dir)?;
         let key = data_key(&run.config);
-        if let Some((dir0, key0, _)) = &first {
-            if *key0 != key {
-                return Err(format!(
-                    "{} and {} were trained on different data or splits ([data] differs, or the \
+        if let Some((dir0, key0, _)) = &first
+            && *key0 != key
+        {
+            return Err(format!(
+                "{} and {} were trained on different data or splits ([data] differs, or the \
                      split seed: {:?} vs {:?}); an ensemble needs the same test images",
-                    dir0.display(),
-                    dir.display(),
-                    key0.split_seed,
-                    key.split_seed
-                )
-                .into());
-            }
+                dir0.display(),
+                dir.display(),
+                key0.split_seed,
+                key.split_seed
+            )
+            .into());
         }
         let data = &run.data;
         let dataset = if args.val { &data.val } else { &data.test };

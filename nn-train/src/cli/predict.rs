@@ -21,7 +21,7 @@ pub struct Args {
     /// How many classes to show per image.
     #[arg(long, default_value_t = 5)]
     top_k: usize,
-    /// Test-time augmentation: none, flip, five-crop or ten-crop, as in `eval` (checked on the
+    /// Test-time augmentation: none, flip, five-crop, ten-crop or multi-scale, as in `eval` (checked on the
     /// validation split first, with a warning if it lowers accuracy).
     #[arg(long, default_value = "none")]
     tta: TtaMode,
