@@ -7,7 +7,7 @@
 //! nn-train summary [--config job.toml] [--input C,H,W --classes N] [--batch B]  # layers, memory
 //! nn-train finetune --from RUN_DIR [--config job.toml] [--freeze PREFIX]... [--freeze-backbone]
 //! nn-train augment-grid --out grid.png [--pipeline p.json] [--image img.png]
-//! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop] [--fold-bn] [--out DIR]
+//! nn-train eval --run DIR [--tta none|flip|five-crop|ten-crop|multi-scale] [--fold-bn] [--out DIR]
 //! nn-train export --run DIR [--out FILE]   # the inference model, BatchNorm folded
 //! nn-train predict --run DIR IMAGE... [--top-k 5] [--tta MODE] [--json]
 //! nn-train digits-folder [--out target/digits-folder]   # the digits as PNG files per class
@@ -17,6 +17,7 @@
 //! nn-train schedule [--config job.toml] [--plot lr.png]          # lr(t) before training
 //! nn-train lab init [--width 4096 --depth 6] [--config job.toml] # activation statistics
 //! nn-train lab optimizers [--config job.toml]                     # paths on 2-D functions, job curves
+//! nn-train lab regularize [--config job.toml]                     # each regulariser's gap, MC vs scaling
 //! nn-train lab search [--config job.toml] [--repeats 5]           # random vs grid search
 //! nn-train doctor [--config job.toml]                            # the babysitting steps, with verdicts
 //! nn-train tune --space space.toml --out DIR [--config job.toml] [--trials N] [--parallel P]
