@@ -277,6 +277,13 @@ fn command_line_eval_and_ensemble() {
         (acc as f64 - report["test_acc"].as_f64().unwrap()).abs() < 1e-4,
         "{plain}"
     );
+    // --val: the validation split, where the kept snapshot scored the run's best_val_acc.
+    let val = run(&["eval", "--run", run_str, "--val"]);
+    let val_acc = figure_after(&val, "val accuracy ");
+    assert!(
+        (val_acc as f64 - report["best_val_acc"].as_f64().unwrap()).abs() < 1e-4,
+        "{val}"
+    );
     let flip = run(&["eval", "--run", run_str, "--tta", "flip"]);
     assert!(flip.contains("tta flip, 2 views"), "{flip}");
     let crops = run(&["eval", "--run", run_str, "--tta", "ten-crop"]);

@@ -117,6 +117,24 @@ fn a_flat_folder_is_split_by_class_with_the_seed() {
     };
     assert_eq!(images(&data), images(&again));
     assert_ne!(images(&data), images(&other));
+    // data.channels = 1: the same images as luma, 0.2989·R + 0.587·G + 0.114·B (torchvision's
+    // Grayscale).
+    let gray = prepare(
+        &DataConfig {
+            channels: Some(1),
+            ..config.clone()
+        },
+        3,
+    )
+    .unwrap();
+    assert_eq!(gray.input_shape, [1, 4, 5]);
+    for (rgb, luma) in images(&data).iter().zip(images(&gray)) {
+        assert_eq!(luma.dim(), (1, 4, 5));
+        for ((y, x), v) in luma.index_axis(ndarray::Axis(0), 0).indexed_iter() {
+            let want = 0.2989 * rgb[[0, y, x]] + 0.587 * rgb[[1, y, x]] + 0.114 * rgb[[2, y, x]];
+            assert!((v - want).abs() < 1e-5, "{v} vs {want}");
+        }
+    }
     // A short job trains on it and learns the colours.
     let job = TrainConfig {
         epochs: 15,

@@ -103,6 +103,21 @@ fn a_job_that_cannot_overfit_stops_at_step_2() {
     assert!(r.steps[1].words.contains("too low"), "{}", r.steps[1].words);
     assert!(!r.passed());
     assert!(r.search.is_none() && r.lr_finder.is_none());
+    // keep_going: the later steps run after the failure (and the verdict stays a failure).
+    let all = DoctorConfig {
+        keep_going: true,
+        ..quick()
+    }
+    .run(&job, &mut |_| {}, &mut |_| {})
+    .unwrap();
+    assert_eq!(all.steps[1].status, Status::Fail);
+    assert!(
+        all.steps[2..].iter().all(|s| s.status != Status::Skipped),
+        "{:?}",
+        all.steps
+    );
+    assert!(all.lr_finder.is_some() && all.search.is_some());
+    assert!(!all.passed());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use nn_train::TrainConfig;
 use nn_train::lab::optimizers::{Method, OptPath, PathEnd, run_surface, surfaces};
 use nn_train::lab::optimizers_job::{
-    FULL_BATCH, default_lr, job_method, run_job_curve, with_method,
+    FULL_BATCH, default_lr, job_method, pick_lr, run_job_curve, with_method,
 };
 use nn_train::zoo::ModelConfig;
 
@@ -111,6 +111,20 @@ fn every_method_trains_the_job() {
     };
     let lb_noisy = with_method(&noisy, Method::Lbfgs, 1.0).unwrap();
     assert!(lb_noisy.pca_lighting.is_none());
+    // --lr-find: the range test's suggestion for the method (a given rate wins; none for
+    // L-BFGS, whose line search sets the step).
+    let probe = with_method(&job, Method::Adam, default_lr(&job, Method::Adam)).unwrap();
+    let suggested = nn_train::LrFinderConfig::default()
+        .run(&probe)
+        .unwrap()
+        .suggested;
+    assert!(suggested.is_some());
+    assert_eq!(pick_lr(&job, Method::Adam, None, true).ok(), suggested);
+    assert_eq!(pick_lr(&job, Method::Adam, Some(0.5), true).unwrap(), 0.5);
+    assert_eq!(
+        pick_lr(&job, Method::Lbfgs, None, true).unwrap(),
+        default_lr(&job, Method::Lbfgs)
+    );
     assert!(matches!(lb.model, ModelConfig::Mlp { dropout, .. } if dropout == 0.0));
     for m in [Method::Sgd, Method::Adam, Method::Lbfgs] {
         let c = run_job_curve(&job, m, default_lr(&job, m)).unwrap();
