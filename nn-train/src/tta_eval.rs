@@ -48,8 +48,9 @@ pub enum TtaMode {
     TenCrop,
     /// The multi-scale ten-crop testing of the ResNet paper (He et al. 2016, after Simonyan &
     /// Zisserman 2015), scaled to small images: the shorter side S resized (bilinear,
-    /// antialiased) to each of [`multi_scale_sides`]`(S)` = S, round(8S/7), round(9S/7) (ResNet's
-    /// 224, 256 and 288 for S = 224), then ten crops of the input size at each scale (30 views).
+    /// antialiased) to each of [`multi_scale_sides`]`(S)` = S, round(8S/7), round(9S/7) (224, 256
+    /// and 288 for S = 224; the paper's own set is {224, 256, 384, 480, 640}, too large a zoom for
+    /// 8-32 px images), then ten crops of the input size at each scale (30 views).
     MultiScale,
 }
 
