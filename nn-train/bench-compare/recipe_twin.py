@@ -110,7 +110,7 @@ def build_model(m, input_shape, classes):
     kind = m.get("kind", "mlp")
     known = {
         "resnet": {"kind", "blocks_per_stage", "width"},
-        "cnn": {"kind", "channels", "dropout"},
+        "cnn": {"kind", "channels", "convs_per_stage", "dropout"},
         "mlp": {"kind", "hidden", "batch_norm", "dropout", "activation"},
     }
     if kind not in known:
@@ -124,13 +124,14 @@ def build_model(m, input_shape, classes):
     if kind == "cnn":
         layers, c_in = [], c
         for ch in m.get("channels", [32, 64]):
-            layers += [
-                nn.Conv2d(c_in, ch, 3, padding=1, bias=False),
-                nn.BatchNorm2d(ch),
-                nn.ReLU(),
-                nn.MaxPool2d(2, ceil_mode=True),
-            ]
-            c_in = ch
+            for _ in range(m.get("convs_per_stage", 1)):
+                layers += [
+                    nn.Conv2d(c_in, ch, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(ch),
+                    nn.ReLU(),
+                ]
+                c_in = ch
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         if m.get("dropout", 0.0) > 0:
             layers.append(nn.Dropout(m["dropout"]))

@@ -50,6 +50,23 @@ fn default_models_match_their_estimates() {
 }
 
 #[test]
+fn a_cnn_with_two_convolutions_per_stage_matches_its_estimate() {
+    let config: ModelConfig =
+        toml::from_str("kind = \"cnn\"\nchannels = [4, 8]\nconvs_per_stage = 2").unwrap();
+    check(&config, [1, 8, 8], 10, 3);
+    // Conv(1→4), Conv(4→4), Conv(4→8), Conv(8→8), no biases; BN γ, β per conv; Linear(8→10).
+    let convs = 9 * (4 + 4 * 4 + 4 * 8 + 8 * 8);
+    let bn = 2 * (4 + 4 + 8 + 8);
+    assert_eq!(
+        config.estimate([1, 8, 8], 10).unwrap().parameters,
+        convs + bn + 8 * 10 + 10
+    );
+    let zero: ModelConfig = toml::from_str("kind = \"cnn\"\nconvs_per_stage = 0").unwrap();
+    let err = zero.estimate([1, 8, 8], 10).unwrap_err().to_string();
+    assert!(err.contains("model.convs_per_stage"), "{err}");
+}
+
+#[test]
 fn too_many_cnn_stages_are_rejected_before_building() {
     let config = ModelConfig::cnn(vec![4; 6]);
     // 28 → 14 → 7 → 4 → 2 → 1: five stages.

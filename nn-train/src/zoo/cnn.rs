@@ -24,17 +24,18 @@ pub fn cnn(
     if let crate::ModelConfig::Cnn { dropout: d, .. } = &mut config {
         *d = dropout;
     }
-    cnn_with(&config.options()?, in_channels, channels, classes, rng)
+    cnn_with(&config.options()?, in_channels, channels, 1, classes, rng)
 }
 
-/// [`cnn`] with the job's options: for each width c, Conv3×3(c·k) → norm? → activation → pool
-/// (2×2 max or fractional) → Dropout2d?; then global average pooling → Flatten → Dropout? →
-/// Linear. (k: maxout pieces, else 1.) Fractional pooling with K > 1 test draws is wrapped by
+/// [`cnn`] with the job's options: for each width c, `convs` × (Conv3×3(c·k) → norm? →
+/// activation) → pool (2×2 max or fractional) → Dropout2d?; then global average pooling →
+/// Flatten → Dropout? → Linear. (k: maxout pieces, else 1.) Fractional pooling with K > 1 test draws is wrapped by
 /// the caller ([`super::DrawAveraged`]).
 pub(crate) fn cnn_with(
     o: &Options,
     in_channels: usize,
     channels: &[usize],
+    convs: usize,
     classes: usize,
     rng: &mut Rng,
 ) -> Result<Sequential> {
@@ -42,11 +43,14 @@ pub(crate) fn cnn_with(
     let mut net = Sequential::new();
     let mut c_in = in_channels;
     for &c in channels {
-        net.push_boxed(o.conv(c_in, c * k, 3, 1, 1, o.norm.needs_bias(), rng)?);
-        if let Some(norm) = o.norm(c * k, true)? {
-            net.push_boxed(norm);
+        for _ in 0..convs {
+            net.push_boxed(o.conv(c_in, c * k, 3, 1, 1, o.norm.needs_bias(), rng)?);
+            if let Some(norm) = o.norm(c * k, true)? {
+                net.push_boxed(norm);
+            }
+            net.push_boxed(o.act()?);
+            c_in = c;
         }
-        net.push_boxed(o.act()?);
         match o.pool.fractional() {
             Some(fmp) => net.push(fmp.init()?),
             None => net.push(MaxPool2dConfig::new(2).with_ceil_mode(true).init()?),
@@ -54,7 +58,6 @@ pub(crate) fn cnn_with(
         if let Some(d) = o.dropout2d_layer()? {
             net.push_boxed(d);
         }
-        c_in = c;
     }
     net.push(AdaptiveAvgPool2d::global());
     net.push(Flatten::default());
@@ -70,6 +73,7 @@ pub(crate) fn trace_cnn(
     o: &Options,
     t: &mut Tracer,
     channels: &[usize],
+    convs: usize,
     classes: usize,
 ) -> Result<(), ShapeError> {
     let k = o.k();
@@ -91,9 +95,11 @@ pub(crate) fn trace_cnn(
                 stage + 1
             )));
         }
-        o.trace_conv(t, POS, c * k, 3, 1, 1, o.norm.needs_bias())?;
-        o.trace_norm(t, POS, true)?;
-        o.trace_act(t, POS);
+        for _ in 0..convs {
+            o.trace_conv(t, POS, c * k, 3, 1, 1, o.norm.needs_bias())?;
+            o.trace_norm(t, POS, true)?;
+            o.trace_act(t, POS);
+        }
         match o.pool {
             PoolSettings::Max => t.max_pool(POS, 2, 2, 0, true)?,
             PoolSettings::Fractional { ratio, .. } => t.fractional_pool(POS, ratio)?,

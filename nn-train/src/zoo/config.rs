@@ -59,6 +59,11 @@ pub enum ModelConfig {
         /// Channels of each conv stage (each stage pools). Default [32, 64].
         #[serde(default = "default_channels")]
         channels: Vec<usize>,
+        /// Convolutions per stage, all of the stage's width, before its pooling (1: the
+        /// classic small CNN; 2: VGG's pairs of 3×3 convolutions, Simonyan & Zisserman 2015).
+        /// Default 1.
+        #[serde(default = "one")]
+        convs_per_stage: usize,
         /// Activation after each normalisation. Default ReLU.
         #[serde(default = "relu")]
         activation: Activation,
@@ -139,6 +144,9 @@ fn default_hidden() -> Vec<usize> {
 fn relu() -> Activation {
     Activation::Relu
 }
+fn one() -> usize {
+    1
+}
 fn default_channels() -> Vec<usize> {
     vec![32, 64]
 }
@@ -174,6 +182,7 @@ impl ModelConfig {
     pub fn cnn(channels: Vec<usize>) -> ModelConfig {
         ModelConfig::Cnn {
             channels,
+            convs_per_stage: 1,
             activation: Activation::Relu,
             norm: None,
             init: None,

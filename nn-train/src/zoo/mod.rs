@@ -4,7 +4,7 @@
 //! | kind | network | parameter names |
 //! |---|---|---|
 //! | `mlp` | [`mlp`]: Flatten → (Linear → norm? → activation → Dropout?)* → Linear | `1.weight`, … |
-//! | `cnn` | [`cnn`]: (Conv3×3 → norm → activation → pool → Dropout2d?)* → global average pool → Linear | `0.weight`, … |
+//! | `cnn` | [`cnn`]: (`convs_per_stage` × (Conv3×3 → norm → activation) → pool → Dropout2d?)* → global average pool → Linear | `0.weight`, … |
 //! | `resnet` | [`resnet`]: the CIFAR ResNet-(6n+2) of He et al. 2016 (n = 1: ResNet-8, n = 3: ResNet-20) | `conv1`, `layer1.0.conv1`, `fc` |
 //! | `resnet18`, `resnet34` | torchvision's ResNet-18/34 ([`torchvision_resnet`]); `stem = "cifar"` for small inputs | torchvision's |
 //! | `vgg` | torchvision's VGG-11/13/16/19 ([`vgg`]); `width`, `hidden`, `pool_size` make it small | torchvision's |
@@ -94,12 +94,23 @@ impl ModelConfig {
                     ));
                 }
             }
-            ModelConfig::Cnn { channels, .. } => {
+            ModelConfig::Cnn {
+                channels,
+                convs_per_stage,
+                ..
+            } => {
                 if channels.is_empty() || channels.contains(&0) {
                     return Err(invalid(
                         "model.channels",
                         format!("{channels:?}"),
                         "at least one positive width",
+                    ));
+                }
+                if *convs_per_stage == 0 {
+                    return Err(invalid(
+                        "model.convs_per_stage",
+                        "0",
+                        "at least 1 convolution per stage",
                     ));
                 }
                 o.validate(true, channels)?;
@@ -187,7 +198,11 @@ impl ModelConfig {
         let mut t = trace::Tracer::new(input);
         match self {
             ModelConfig::Mlp { hidden, .. } => mlp::trace_mlp(&o, &mut t, hidden, classes),
-            ModelConfig::Cnn { channels, .. } => cnn::trace_cnn(&o, &mut t, channels, classes)
+            ModelConfig::Cnn {
+                channels,
+                convs_per_stage,
+                ..
+            } => cnn::trace_cnn(&o, &mut t, channels, *convs_per_stage, classes)
                 .map_err(|e| e.at("model.channels", format!("{channels:?}")))?,
             ModelConfig::Resnet {
                 blocks_per_stage,
@@ -278,8 +293,19 @@ impl ModelConfig {
                 classes,
                 rng,
             )?),
-            ModelConfig::Cnn { channels, .. } => {
-                let net = Box::new(cnn::cnn_with(&o, c, channels, classes, rng)?);
+            ModelConfig::Cnn {
+                channels,
+                convs_per_stage,
+                ..
+            } => {
+                let net = Box::new(cnn::cnn_with(
+                    &o,
+                    c,
+                    channels,
+                    *convs_per_stage,
+                    classes,
+                    rng,
+                )?);
                 match o.pool.test_draws() {
                     1 => net,
                     k => Box::new(DrawAveraged::new(net, k)),
