@@ -4,7 +4,8 @@
 //! * [`hflip_views`]: the image and its mirror (2 views).
 //! * [`five_crop_views`] / [`ten_crop_views`]: 4 corners + centre (+ the same on the flipped
 //!   image) — the 10-crop testing of Krizhevsky et al. 2012.
-//! * [`multi_scale_ten_crop_views`]: resize the shorter side to each scale, then ten-crop — the
+//! * [`multi_scale_ten_crop_views`] (square crops) / [`multi_scale_ten_crop_rect_views`]: resize
+//!   the shorter side to each scale, then ten-crop — the
 //!   ResNet test recipe (He et al. 2016: scales {224, 256, 384, 480, 640}).
 //!
 //! Averaging: feed the views through the model, apply softmax per view, then
@@ -86,14 +87,30 @@ pub fn multi_scale_ten_crop_views<S: Data<Elem = f32>>(
     scales: &[usize],
     crop: usize,
 ) -> Array4<f32> {
+    multi_scale_ten_crop_rect_views(img, scales, (crop, crop))
+}
+
+/// [`multi_scale_ten_crop_views`] with a `crop_h × crop_w` crop (e.g. the input size of a model
+/// trained on non-square images): for each scale `s`, resize the shorter side to `s`, then
+/// ten-crop; `[10·|scales|, C, crop_h, crop_w]`, grouped by scale.
+///
+/// # Panics
+/// If a resized image is smaller than the crop.
+pub fn multi_scale_ten_crop_rect_views<S: Data<Elem = f32>>(
+    img: &ArrayBase<S, Ix3>,
+    scales: &[usize],
+    (crop_h, crop_w): (usize, usize),
+) -> Array4<f32> {
     let mut views = Vec::with_capacity(10 * scales.len());
     for &s in scales {
-        assert!(
-            s >= crop,
-            "multi_scale_ten_crop: scale {s} is smaller than the crop {crop}"
-        );
         let r = resize_short_side(img, s, Interpolation::Bilinear, true);
-        views.extend(ten_crop(&r, crop, crop, false));
+        let (_, h, w) = r.dim();
+        assert!(
+            h >= crop_h && w >= crop_w,
+            "multi_scale_ten_crop: scale {s} gives a {h}×{w} image, smaller than the crop \
+             {crop_h}×{crop_w}"
+        );
+        views.extend(ten_crop(&r, crop_h, crop_w, false));
     }
     stack_views(&views)
 }
@@ -290,5 +307,34 @@ mod tests {
         assert_eq!(v.index_axis(ndarray::Axis(0), 0), img);
         assert_eq!(ten_crop_views(&img, 4, false).dim(), (10, 3, 4, 4));
         assert_eq!(five_crop_views(&img, 4).dim(), (5, 3, 4, 4));
+    }
+
+    #[test]
+    fn multi_scale_views_crop_each_resized_image() {
+        // A non-square 6×9 image, crops of its own size: scale 6 is the image itself (its first
+        // view) and its mirror (its sixth); scale 8 gives the ten crops of the 8×12 resize.
+        let img = test_image(6, 9);
+        let v = multi_scale_ten_crop_rect_views(&img, &[6, 8], (6, 9));
+        assert_eq!(v.dim(), (20, 3, 6, 9));
+        assert_eq!(v.index_axis(ndarray::Axis(0), 0), img);
+        assert_eq!(v.index_axis(ndarray::Axis(0), 5), hflip(&img));
+        let big = resize_short_side(&img, 8, Interpolation::Bilinear, true);
+        assert_eq!(big.dim(), (3, 8, 12));
+        let crops = ten_crop(&big, 6, 9, false);
+        for (k, c) in crops.iter().enumerate() {
+            assert_eq!(&v.index_axis(ndarray::Axis(0), 10 + k), c);
+        }
+        // The square form is the rectangular one with equal sides.
+        let sq = test_image(8, 8);
+        assert_eq!(
+            multi_scale_ten_crop_views(&sq, &[8, 10], 6),
+            multi_scale_ten_crop_rect_views(&sq, &[8, 10], (6, 6))
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "smaller than the crop")]
+    fn a_scale_below_the_crop_panics_naming_the_shapes() {
+        multi_scale_ten_crop_views(&test_image(8, 8), &[4], 6);
     }
 }

@@ -22,9 +22,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{Array2, Array3, Array4, Axis, s};
-use nn_augment::Interpolation;
-use nn_augment::functional::{five_crop, pad, resize_short_side, ten_crop};
-use nn_augment::tta::{TtaViews, stack_views};
+use nn_augment::functional::{five_crop, pad, ten_crop};
+use nn_augment::tta::{TtaViews, multi_scale_ten_crop_rect_views, stack_views};
 use nn_augment::{Fill, PaddingMode};
 use nn_core::Module;
 use nn_data::{Dataset, ImagePreprocessor};
@@ -165,12 +164,7 @@ impl Tta {
             TtaMode::FiveCrop => stack_views(&five_crop(&padded(), h, w)),
             TtaMode::TenCrop => stack_views(&ten_crop(&padded(), h, w, false)),
             TtaMode::MultiScale => {
-                let mut views = Vec::with_capacity(30);
-                for side in multi_scale_sides(h.min(w)) {
-                    let scaled = resize_short_side(img, side, Interpolation::Bilinear, true);
-                    views.extend(ten_crop(&scaled, h, w, false));
-                }
-                stack_views(&views)
+                multi_scale_ten_crop_rect_views(img, &multi_scale_sides(h.min(w)), (h, w))
             }
         }
     }
@@ -376,6 +370,8 @@ pub fn tta_self_check(
 mod tests {
     use super::*;
     use ndarray::array;
+    use nn_augment::Interpolation;
+    use nn_augment::functional::resize_short_side;
 
     #[test]
     fn modes_parse_and_print() {
