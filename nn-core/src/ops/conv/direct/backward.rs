@@ -4,9 +4,15 @@
 use super::kernels::{scatter_tap, weight_rows, weight_tap};
 use crate::simd::{LANES, Simd};
 
-/// The geometry of one image of a convolution (channels-last, dilation and stride per axis).
+/// The geometry of one image of a convolution (channels-last, dilation and stride per axis):
+/// an `h × w` input with padding (ph, pw) (the weight gradient reads it unpadded; the scatter's
+/// buffer is padded).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Conv {
+    pub h: usize,
+    pub w: usize,
+    pub ph: usize,
+    pub pw: usize,
     pub cin: usize,
     pub cout: usize,
     pub oh: usize,
@@ -148,39 +154,40 @@ const fn weight_channels<S: Simd>(cb: usize) -> usize {
 }
 
 /// Adds one image's weight gradient to `part` (`[kh][kw][cin][cs]`, `cs = groups·cb·16`
-/// output channels): Σ over output pixels of xp[tap of p][ci] · dy[p][co]. `xp` is the padded
-/// input (`[hp][wp][cin]`, as for the forward pass), `dy` the output gradient `[oh][ow][cout]`.
+/// output channels): Σ over output pixels of x[tap of p][ci] · dy[p][co]. `x` is the unpadded
+/// input (`[h][w][cin]`; each tap sums only over the output pixels whose tap falls inside it,
+/// which leaves out exactly the zero terms a padded copy adds), `dy` the output gradient
+/// `[oh][ow][cout]`.
 #[inline(always)]
-pub(crate) fn weight_image<S: Simd>(
-    c: &Conv,
-    cb: usize,
-    xp: &[f32],
-    wp: usize,
-    dy: &[f32],
-    part: &mut [f32],
-) {
+pub(crate) fn weight_image<S: Simd>(c: &Conv, cb: usize, x: &[f32], dy: &[f32], part: &mut [f32]) {
     match cb {
-        1 => weight_cb::<S, 1>(c, xp, wp, dy, part),
-        2 => weight_cb::<S, 2>(c, xp, wp, dy, part),
-        _ => weight_cb::<S, 4>(c, xp, wp, dy, part),
+        1 => weight_cb::<S, 1>(c, x, dy, part),
+        2 => weight_cb::<S, 2>(c, x, dy, part),
+        _ => weight_cb::<S, 4>(c, x, dy, part),
     }
 }
 
+/// The output positions o in `0..n` whose input position o·s + k − p (k: the tap's offset)
+/// lies in `0..len`: a range `lo..hi`, empty when no tap falls inside.
+fn tap_range(n: usize, s: usize, k: usize, p: usize, len: usize) -> (usize, usize) {
+    // o·s + k ≥ p  and  o·s + k − p ≤ len − 1.
+    let lo = p.saturating_sub(k).div_ceil(s);
+    let hi = if len + p > k {
+        ((len - 1 + p - k) / s + 1).min(n)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
 #[inline(always)]
-fn weight_cb<S: Simd, const CB: usize>(
-    c: &Conv,
-    xp: &[f32],
-    wp: usize,
-    dy: &[f32],
-    part: &mut [f32],
-) {
+fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &mut [f32]) {
     let gw = CB * LANES;
     let groups = c.cout.div_ceil(gw);
     let cs = groups * gw;
     assert!(part.len() >= c.kh * c.kw * c.cin * cs && dy.len() >= c.oh * c.ow * c.cout);
-    let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
-    assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && xp.len() >= hp * wp * c.cin);
-    if rows_image::<S, CB>(c, xp, wp, dy, part, cs) {
+    assert!(x.len() >= c.h * c.w * c.cin);
+    if c.ph == 0 && c.pw == 0 && rows_image::<S, CB>(c, x, dy, part, cs) {
         return;
     }
     let cmax = weight_channels::<S>(CB);
@@ -188,7 +195,15 @@ fn weight_cb<S: Simd, const CB: usize>(
         let co0 = grp * gw;
         let dy_n = c.cout - co0;
         for i in 0..c.kh {
+            let (oy0, oy1) = tap_range(c.oh, c.sh, i * c.dh, c.ph, c.h);
             for j in 0..c.kw {
+                let (ox0, ox1) = tap_range(c.ow, c.sw, j * c.dw, c.pw, c.w);
+                if oy0 == oy1 || ox0 == ox1 {
+                    continue;
+                }
+                // The input pixel of output pixel (oy0, ox0) through tap (i, j).
+                let (iy, ix) = (oy0 * c.sh + i * c.dh - c.ph, ox0 * c.sw + j * c.dw - c.pw);
+                let rect = (oy1 - oy0, ox1 - ox0);
                 let mut ci = 0;
                 while ci < c.cin {
                     let left = c.cin - ci;
@@ -198,17 +213,18 @@ fn weight_cb<S: Simd, const CB: usize>(
                         1 << (usize::BITS - 1 - left.leading_zeros())
                     };
                     let at = ((i * c.kw + j) * c.cin + ci) * cs + co0;
-                    // SAFETY: every output pixel's tap lies in the padded image and its
-                    // gradient in dy (asserted above); `n` channels from ci exist.
+                    // SAFETY: output pixels oy0..oy1 × ox0..ox1 have their tap inside the image
+                    // (tap_range) and their gradient in dy (asserted above); `n` channels from
+                    // ci exist.
                     unsafe {
-                        let x = xp.as_ptr().add((i * c.dh * wp + j * c.dw) * c.cin + ci);
-                        let d = dy.as_ptr().add(co0);
+                        let x = x.as_ptr().add((iy * c.w + ix) * c.cin + ci);
+                        let d = dy.as_ptr().add((oy0 * c.ow + ox0) * c.cout + co0);
                         match n {
-                            16 => tap::<S, 16, CB>(c, x, wp, d, dy_n, part, at, cs),
-                            8 => tap::<S, 8, CB>(c, x, wp, d, dy_n, part, at, cs),
-                            4 => tap::<S, 4, CB>(c, x, wp, d, dy_n, part, at, cs),
-                            2 => tap::<S, 2, CB>(c, x, wp, d, dy_n, part, at, cs),
-                            _ => tap::<S, 1, CB>(c, x, wp, d, dy_n, part, at, cs),
+                            16 => tap::<S, 16, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            8 => tap::<S, 8, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            4 => tap::<S, 4, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            2 => tap::<S, 2, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            _ => tap::<S, 1, CB>(c, x, d, dy_n, rect, part, at, cs),
                         }
                     }
                     ci += n;
@@ -223,9 +239,9 @@ fn weight_cb<S: Simd, const CB: usize>(
 unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
     c: &Conv,
     x: *const f32,
-    wp: usize,
     dy: *const f32,
     dy_n: usize,
+    rect: (usize, usize),
     part: &mut [f32],
     at: usize,
     cs: usize,
@@ -234,11 +250,11 @@ unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
         let mut acc = [[S::zero(); CB]; CI];
         weight_tap::<S, CI, CB>(
             x,
-            (c.sh * wp * c.cin, c.sw * c.cin),
+            (c.sh * c.w * c.cin, c.sw * c.cin),
             dy,
             (c.ow * c.cout, c.cout),
             dy_n,
-            (c.oh, c.ow),
+            rect,
             &mut acc,
         );
         let p0 = part.as_mut_ptr().add(at);
@@ -254,12 +270,12 @@ unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
 /// The weight gradient of one image by whole kernel rows ([`weight_rows`]) where the kernel
 /// rows' runs of `kw·cin` values are short enough for all their accumulators to stay in
 /// registers (few input channels: a network's stem); returns false (nothing done) otherwise.
-/// The register blocks are a fixed function of the shape.
+/// The register blocks are a fixed function of the shape. Every output pixel's taps must lie in
+/// `x` (no padding: the caller pads stems, see `grad::pads_x`).
 #[inline(always)]
 fn rows_image<S: Simd, const CB: usize>(
     c: &Conv,
     xp: &[f32],
-    wp: usize,
     dy: &[f32],
     part: &mut [f32],
     cs: usize,
@@ -267,19 +283,23 @@ fn rows_image<S: Simd, const CB: usize>(
     if S::REGS < 32 || c.dw != 1 {
         return false;
     }
+    let wp = c.w;
+    assert!(c.ph == 0 && c.pw == 0 && wp > (c.ow - 1) * c.sw + c.kw - 1);
+    assert!(c.h > (c.oh - 1) * c.sh + (c.kh - 1) * c.dh);
     let k3 = c.kh.is_multiple_of(3);
-    // SAFETY: `weight_cb` asserted the bounds of xp, dy and part for this geometry.
+    // SAFETY: `weight_cb` asserted the bounds of xp, dy and part, and every tap of every output
+    // pixel lies in the image (asserted above).
     unsafe {
         match (CB, c.kw * c.cin, k3) {
-            (1, 9, true) => rows::<S, 3, 9, 1>(c, xp, wp, dy, part, cs),
-            (1, 9, false) => rows::<S, 1, 9, 1>(c, xp, wp, dy, part, cs),
-            (1, 6, true) => rows::<S, 3, 6, 1>(c, xp, wp, dy, part, cs),
-            (1, 6, false) => rows::<S, 1, 6, 1>(c, xp, wp, dy, part, cs),
-            (1, 3, true) => rows::<S, 3, 3, 1>(c, xp, wp, dy, part, cs),
-            (1, 12, _) => rows::<S, 1, 12, 1>(c, xp, wp, dy, part, cs),
-            (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, wp, dy, part, cs),
-            (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, wp, dy, part, cs),
-            (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, wp, dy, part, cs),
+            (1, 9, true) => rows::<S, 3, 9, 1>(c, xp, dy, part, cs),
+            (1, 9, false) => rows::<S, 1, 9, 1>(c, xp, dy, part, cs),
+            (1, 6, true) => rows::<S, 3, 6, 1>(c, xp, dy, part, cs),
+            (1, 6, false) => rows::<S, 1, 6, 1>(c, xp, dy, part, cs),
+            (1, 3, true) => rows::<S, 3, 3, 1>(c, xp, dy, part, cs),
+            (1, 12, _) => rows::<S, 1, 12, 1>(c, xp, dy, part, cs),
+            (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, dy, part, cs),
+            (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, dy, part, cs),
+            (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, dy, part, cs),
             _ => return false,
         }
     }
@@ -292,12 +312,12 @@ fn rows_image<S: Simd, const CB: usize>(
 unsafe fn rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
     c: &Conv,
     xp: &[f32],
-    wp: usize,
     dy: &[f32],
     part: &mut [f32],
     cs: usize,
 ) {
     debug_assert!(c.kh.is_multiple_of(KH) && c.kw * c.cin == KWC && c.dw == 1);
+    let wp = c.w;
     let gw = CB * LANES;
     let krow = c.dh * wp * c.cin;
     for grp in 0..c.cout.div_ceil(gw) {

@@ -6,19 +6,19 @@
 use super::backward::{Conv, scatter_image, weight_image};
 use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
-use super::winograd::{Wino, image_weight, pack_u, pad_for, weight_from_du};
+use super::winograd::{Wino, image_weight, pack_u, weight_from_du};
 use super::{
     Algo, MAX_SLICES, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs,
-    padded_input, wino_forward,
+    padded_input, wino_forward, wino_of,
 };
 use crate::ops::conv::backward::ConvGrads;
 use crate::ops::conv::geometry::Geom;
 use crate::ops::conv::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
 
-dispatch!(fn wino_weight(w: &Wino, xp: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight);
+dispatch!(fn wino_weight(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight);
 dispatch!(fn scatter(c: &Conv, cb: usize, dy: &[f32], wpk: &[f32], dxp: &mut [f32], wp: usize) = scatter_image);
-dispatch!(fn weight_grad(c: &Conv, cb: usize, xp: &[f32], wp: usize, dy: &[f32], part: &mut [f32]) = weight_image);
+dispatch!(fn weight_grad(c: &Conv, cb: usize, x: &[f32], dy: &[f32], part: &mut [f32]) = weight_image);
 
 /// How the input gradient of one image is computed.
 enum InputGrad {
@@ -31,13 +31,20 @@ enum InputGrad {
     },
     /// Strided: a scatter into a padded buffer of `hp × wp` pixels of `cs` channels.
     Scatter { hp: usize, wp: usize, cs: usize },
-    /// Winograd on the output gradient padded by (2 − ph, 2 − pw), flipped transposed kernel.
+    /// Winograd on the output gradient read in place as if padded by (2 − ph, 2 − pw), flipped
+    /// transposed kernel.
     Winograd { wg: Wino, u: Vec<f32> },
 }
 
 fn input_grad_plan(g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
     if algo == Algo::Winograd {
-        let wg = Wino::new(g.h, g.w, g.cout, g.cin, cb);
+        let wg = Wino::new(
+            (g.h, g.w),
+            (g.cout, g.cin),
+            cb,
+            (g.oh, g.ow),
+            (2 - g.ph, 2 - g.pw),
+        );
         let u = pack_u(w, (g.cout, g.cin), cb, true, None);
         return InputGrad::Winograd { wg, u };
     }
@@ -109,7 +116,7 @@ pub(crate) fn backward_with(
         InputGrad::Scatter { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, false),
     });
     let conv = conv_of(g);
-    let wino = (algo == Algo::Winograd).then(|| Wino::new(g.oh, g.ow, g.cin, g.cout, cb_w));
+    let wino = (algo == Algo::Winograd).then(|| wino_of(g, cb_w));
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
     let part_len = if wino.is_some() {
         16 * g.cin * g.cout
@@ -130,50 +137,51 @@ pub(crate) fn backward_with(
         })
         .collect();
     let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * xs)); // every element is written
-    // Direct and unpadded: the weight gradient reads each image in place, without a copy.
-    let in_place = wino.is_none() && g.ph == 0 && g.pw == 0;
-    let (hp, wp) = match &wino {
-        Some(wg) => wg.padded(),
-        None if in_place => (g.h, g.w),
-        None => padded_input(g),
+    // The weight gradient reads each image in place (Winograd's tiles and the direct taps skip
+    // what lies outside it), except for the stems, which are copied into a padded buffer.
+    let pad_x = wino.is_none() && pads_x(g);
+    let (hp, wp) = padded_input(g);
+    // The padded buffer as the geometry of an unpadded convolution.
+    let conv_p = Conv {
+        h: hp,
+        w: wp,
+        ph: 0,
+        pw: 0,
+        ..conv
     };
     let ig_len = match &ig {
         InputGrad::Gather { gat, hp, .. } => hp * gat.wp * g.cout,
         InputGrad::Scatter { hp, wp, cs } => hp * wp * cs,
-        InputGrad::Winograd { wg, .. } => {
-            let (h, w) = wg.padded();
-            h * w * g.cout + wg.scratch()
-        }
+        InputGrad::Winograd { wg, .. } => wg.scratch(),
     };
-    let wino_scratch = wino.as_ref().map_or(0, Wino::scratch);
     let work = |((part, dxs), &(lo, hi)): crate::ops::conv::backward::SliceJob<'_>| {
-        let xlen = if need_w && !in_place {
-            hp * wp * g.cin + wino_scratch
-        } else {
-            0
+        let xlen = match &wino {
+            _ if !need_w => 0,
+            Some(wg) => wg.scratch(),
+            None if pad_x => hp * wp * g.cin,
+            None => 0,
         };
         let glen = if need_x { ig_len } else { 0 };
         with_workspace(xlen + glen, |ws| {
             let (xbuf, gp) = ws.split_at_mut(xlen);
-            let (xp, wscratch) = xbuf.split_at_mut(xlen.min(hp * wp * g.cin));
             for n in lo..hi {
                 let dy_n = &dy[n * ys..(n + 1) * ys];
-                if need_w && in_place {
-                    let x_n = &x[n * xs..(n + 1) * xs];
-                    weight_grad(isa, &conv, cb_w, x_n, wp, dy_n, part);
-                } else if need_w {
-                    let x_n = &x[n * xs..(n + 1) * xs];
-                    pad_nhwc(
-                        x_n,
-                        (g.h, g.w, g.cin),
-                        xp,
-                        (hp, wp),
-                        (g.ph as isize, g.pw as isize),
-                    );
-                    match &wino {
-                        Some(wg) => wino_weight(isa, wg, xp, dy_n, part, wscratch),
-                        None => weight_grad(isa, &conv, cb_w, xp, wp, dy_n, part),
+                // x is only read (and only needs to exist) for the weight gradient.
+                let x_n = || &x[n * xs..(n + 1) * xs];
+                match &wino {
+                    _ if !need_w => {}
+                    Some(wg) => wino_weight(isa, wg, x_n(), dy_n, part, xbuf),
+                    None if pad_x => {
+                        pad_nhwc(
+                            x_n(),
+                            (g.h, g.w, g.cin),
+                            xbuf,
+                            (hp, wp),
+                            (g.ph as isize, g.pw as isize),
+                        );
+                        weight_grad(isa, &conv_p, cb_w, xbuf, dy_n, part);
                     }
+                    None => weight_grad(isa, &conv, cb_w, x_n(), dy_n, part),
                 }
                 if let Some(wpk) = &wpk_x {
                     let dx_n = &mut dxs[(n - lo) * xs..(n - lo + 1) * xs];
@@ -227,14 +235,11 @@ fn input_grad_image(
             forward_image(isa, &gat, buf, wpk, epi, dx_n);
         }
         InputGrad::Winograd { ref wg, ref u } => {
-            let (h, w) = wg.padded();
-            let (pbuf, scratch) = buf.split_at_mut(h * w * g.cout);
-            pad_for(wg, dy_n, (g.oh, g.ow, g.cout), pbuf, (2 - g.ph, 2 - g.pw));
             let epi = Epilogue {
                 bias: None,
                 relu: false,
             };
-            wino_forward(isa, wg, pbuf, u, epi, dx_n, scratch);
+            wino_forward(isa, wg, dy_n, u, epi, dx_n, buf);
         }
         InputGrad::Scatter { hp, wp, cs } => {
             let buf = &mut buf[..hp * wp * cs];
@@ -254,6 +259,46 @@ fn input_grad_image(
             }
         }
     }
+}
+
+/// Whether the direct weight gradient copies x into a zero-padded buffer instead of reading it in
+/// place: for padded convolutions whose kernel rows are short runs (`kw·cin ≤ 12` values,
+/// undilated: the stems), where the whole-kernel-row blocks (`backward::rows_image`) may apply;
+/// they need every tap of every output pixel inside the buffer. A rule of the shape alone, the
+/// same on every instruction set (`rows_image` itself runs only with 32 registers); the copy is
+/// small for so few channels.
+fn pads_x(g: &Geom) -> bool {
+    (g.ph > 0 || g.pw > 0) && g.cin * g.kw <= 12 && g.dw == 1
+}
+
+/// The Winograd input gradient through a zero-padded copy of dy read at offset (0, 0), the route
+/// the kernels took before they read dy in place: the reference of the bitwise test.
+#[cfg(test)]
+pub(super) fn winograd_input_grad_padded(isa: Isa, g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let cb = channel_blocks(isa, Algo::Winograd, g.cin);
+    let InputGrad::Winograd { wg, u } = input_grad_plan(g, cb, Algo::Winograd, w) else {
+        unreachable!("the Winograd plan")
+    };
+    let frame = wg.padded();
+    let wg = Wino {
+        src: frame,
+        off: (0, 0),
+        ..wg
+    };
+    let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
+    let mut dx = vec![0.0f32; g.n * xs];
+    let mut dyp = vec![0.0f32; frame.0 * frame.1 * g.cout];
+    let mut scratch = vec![0.0f32; wg.scratch()];
+    for (n, dx_n) in dx.chunks_mut(xs).enumerate() {
+        let at = ((2 - g.ph) as isize, (2 - g.pw) as isize);
+        pad_nhwc(&dy[n * ys..], (g.oh, g.ow, g.cout), &mut dyp, frame, at);
+        let epi = Epilogue {
+            bias: None,
+            relu: false,
+        };
+        wino_forward(isa, &wg, &dyp, &u, epi, dx_n, &mut scratch);
+    }
+    dx
 }
 
 /// Adds the partials into the first, in slice order.

@@ -10,9 +10,10 @@
 //! * **Input gradient**: for stride 1, the same kernel on the padded output gradient with the
 //!   flipped, transposed weight; for larger strides, a scatter form (per output pixel and tap,
 //!   Σ_co dy·w added into a padded input-gradient buffer).
-//! * **Weight gradient**: per tap and block of input channels, Σ over the image's pixels of
-//!   x·dy in registers, added into a per-slice partial; slices of the batch are fixed by the
-//!   shape and summed in order, so the result does not depend on the number of threads.
+//! * **Weight gradient**: per tap and block of input channels, Σ of x·dy in registers over the
+//!   output pixels whose tap falls inside the image (x is read in place, no padded copy, except
+//!   for stems), added into a per-slice partial; slices of the batch are fixed by the shape and
+//!   summed in order, so the result does not depend on the number of threads.
 //!
 //! Images are independent in the forward pass and the input gradient, so the batch is split
 //! between threads freely; small problems run on the calling thread.
@@ -36,7 +37,7 @@ pub(crate) use self::grad::backward;
 use self::grad::backward_with;
 pub(super) use self::grad::bias_grad;
 use self::pack::{pack_forward, pad_nhwc};
-use self::winograd::{Wino, image_forward, pack_u, pad_for};
+use self::winograd::{Wino, image_forward, pack_u};
 use super::geometry::Geom;
 use super::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
@@ -113,6 +114,10 @@ fn padded_input(g: &Geom) -> (usize, usize) {
 
 fn conv_of(g: &Geom) -> Conv {
     Conv {
+        h: g.h,
+        w: g.w,
+        ph: g.ph,
+        pw: g.pw,
         cin: g.cin,
         cout: g.cout,
         oh: g.oh,
@@ -272,7 +277,8 @@ fn forward_hooked(
     y
 }
 
-/// The Winograd forward (see `winograd/`).
+/// The Winograd forward (see `winograd/`): the tiles read each image in place, without a
+/// padded copy.
 fn forward_winograd(
     isa: Isa,
     g: &Geom,
@@ -282,19 +288,16 @@ fn forward_winograd(
     hook: ImageHook<'_>,
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
-    let wg = Wino::new(g.oh, g.ow, g.cin, g.cout, cb);
+    let wg = wino_of(g, cb);
     let u = pack_u(w, (g.cout, g.cin), cb, false, scale);
     let epi = Epilogue { bias, relu };
-    let (hp, wp) = wg.padded();
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
     for_images(g, &mut y, ys, |n0, yc| {
-        with_workspace(hp * wp * g.cin + wg.scratch(), |ws| {
-            let (xp, scratch) = ws.split_at_mut(hp * wp * g.cin);
+        with_workspace(wg.scratch(), |scratch| {
             for (k, y_n) in yc.chunks_mut(ys).enumerate() {
                 let x_n = &x[(n0 + k) * xs..(n0 + k + 1) * xs];
-                pad_for(&wg, x_n, (g.h, g.w, g.cin), xp, (g.ph, g.pw));
-                wino_forward(isa, &wg, xp, &u, epi, y_n, scratch);
+                wino_forward(isa, &wg, x_n, &u, epi, y_n, scratch);
                 if let Some(h) = hook {
                     h(n0 + k, y_n);
                 }
@@ -304,6 +307,11 @@ fn forward_winograd(
     y
 }
 
-dispatch!(fn wino_forward(w: &Wino, xp: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward);
+/// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
+fn wino_of(g: &Geom, cb: usize) -> Wino {
+    Wino::new((g.oh, g.ow), (g.cin, g.cout), cb, (g.h, g.w), (g.ph, g.pw))
+}
+
+dispatch!(fn wino_forward(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward);
 
 dispatch!(fn forward_image(g: &Gather, xp: &[f32], wpk: &[f32], epi: Epilogue<'_>, y: &mut [f32]) = gather_image);

@@ -1,11 +1,14 @@
 //! The channels-last direct convolution against a naive reference, on every instruction set the
 //! CPU has. The values are small integers, so every sum is exact and each instruction set must
 //! give the reference exactly (with general values the order of additions, which can differ
-//! between instruction sets, changes the last bits; see `crate::simd`).
+//! between instruction sets, changes the last bits; see `crate::simd`). Integers cannot show a
+//! change of bits, so the kernels that read the unpadded image are also compared bit for bit,
+//! on general values, with the same kernels on zero-padded copies.
 
 use proptest::prelude::*;
 
-use super::{Algo, backward_with, forward_with, winograd};
+use super::pack::pad_nhwc;
+use super::{Algo, backward_with, forward_with, grad, winograd};
 use crate::ops::conv::geometry::{Conv2dOptions, Geom};
 use crate::simd::Isa;
 
@@ -223,4 +226,91 @@ fn stems_by_kernel_rows() {
     }
     // Dilated kernels keep the tap-by-tap blocks.
     check(&geom(1, 3, (7, 7), 16, (3, 3), o.with_dilation(2)), false);
+}
+
+/// Standard normal values: unlike small integers, a change in the order or rounding of any sum
+/// shows in the bits.
+fn randn(len: usize, seed: u64) -> Vec<f32> {
+    crate::Tensor::randn(&[len], 0.0, 1.0, &mut crate::rng::seeded(seed)).to_vec()
+}
+
+/// Panics at the first element whose bits differ.
+fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        panic!("{what}: element {i} is {} against {}", got[i], want[i]);
+    }
+}
+
+/// The kernels that read the unpadded image (the Winograd tiles of the forward pass and of both
+/// gradients, the direct weight gradient's clamped taps) give the same bits as the same kernels
+/// on a zero-padded copy with padding 0 (for the Winograd input gradient: on a padded copy of
+/// dy), which is the arithmetic of the copies they replace. General values, every instruction
+/// set, both algorithms where Winograd applies: the ResNet-20 shapes at 28² (including stride 2
+/// and the 1-channel stem, which keeps its copy), Winograd at paddings 0 and 2, and odd maps.
+#[test]
+fn unpadded_reads_match_padded_copies_bitwise() {
+    let o = |pad: usize, stride: usize| {
+        Conv2dOptions::default()
+            .with_padding(pad)
+            .with_stride(stride)
+    };
+    for (n, cin, cout, hw, o) in [
+        (1, 1, 16, 28, o(1, 1)),
+        (1, 16, 16, 28, o(1, 1)),
+        (2, 32, 32, 14, o(1, 1)),
+        (2, 64, 64, 7, o(1, 1)),
+        (1, 16, 32, 28, o(1, 2)),
+        (2, 32, 64, 14, o(1, 2)),
+        (2, 32, 32, 14, o(0, 1)),
+        (2, 64, 64, 7, o(2, 1)),
+        (2, 16, 32, 9, o(2, 1)),
+        (2, 32, 16, 11, o(1, 1)),
+    ] {
+        let g = geom(n, cin, (hw, hw), cout, (3, 3), o);
+        let p = g.ph;
+        let gp = geom(
+            n,
+            cin,
+            (hw + 2 * p, hw + 2 * p),
+            cout,
+            (3, 3),
+            o.with_padding(0),
+        );
+        assert_eq!((gp.oh, gp.ow), (g.oh, g.ow));
+        let x = randn(n * hw * hw * cin, 1);
+        let w = randn(cout * cin * 9, 2);
+        let b = randn(cout, 3);
+        let dy = randn(n * g.p() * cout, 4);
+        let (xs, xps) = (g.hw() * cin, gp.hw() * cin);
+        let mut xp = vec![0.0f32; n * xps];
+        for (x_n, xp_n) in x.chunks(xs).zip(xp.chunks_mut(xps)) {
+            let top = p as isize;
+            pad_nhwc(x_n, (hw, hw, cin), xp_n, (gp.h, gp.w), (top, top));
+        }
+        let mut algos = vec![Algo::Direct];
+        if winograd::applies(&g) {
+            algos.push(Algo::Winograd);
+        }
+        for isa in isas() {
+            for &algo in &algos {
+                let what = format!("{isa:?} {algo:?} {g:?}");
+                let y = forward_with(isa, algo, &g, &x, &w, None, Some(&b), false);
+                let yp = forward_with(isa, algo, &gp, &xp, &w, None, Some(&b), false);
+                assert_same_bits(&y, &yp, &format!("forward {what}"));
+                let need = (false, true, false);
+                let dw = backward_with(isa, algo, &g, &x, &w, &dy, need).dw.unwrap();
+                let dwp = backward_with(isa, algo, &gp, &xp, &w, &dy, need)
+                    .dw
+                    .unwrap();
+                assert_same_bits(&dw, &dwp, &format!("weight gradient {what}"));
+                if algo == Algo::Winograd {
+                    let need = (true, false, false);
+                    let dx = backward_with(isa, algo, &g, &x, &w, &dy, need).dx.unwrap();
+                    let dxp = grad::winograd_input_grad_padded(isa, &g, &w, &dy);
+                    assert_same_bits(&dx, &dxp, &format!("input gradient {what}"));
+                }
+            }
+        }
+    }
 }

@@ -12,9 +12,10 @@
 //! `V[e][tile][c_in]` (16 vectors per tile and 16 channels), each of the 16 positions e is a
 //! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
 //! pixels, a 1×1 "convolution"), and the output transform writes the 2×2 tiles, all while the
-//! block is in cache. The input gradient is the same computation on the padded output gradient
-//! with the flipped, transposed kernel; the weight gradient accumulates dU_e = Σ_tiles V_eᵀ dM_e
-//! (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
+//! block is in cache. The tiles read the unpadded image and load zeros outside it (no padded
+//! copy). The input gradient is the same computation on the output gradient (zero-padded by
+//! 2 − padding, again without a copy) with the flipped, transposed kernel; the weight gradient
+//! accumulates dU_e = Σ_tiles V_eᵀ dM_e (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
 
 // The transforms read one column of several rows (r[0][j], r[1][j], ...): index loops are clearer.
 #![allow(clippy::needless_range_loop)]
@@ -23,7 +24,6 @@ mod weight;
 
 use super::forward::{Epilogue, block_pixels};
 use super::kernels::gather;
-use super::pack::pad_nhwc;
 use crate::ops::conv::geometry::Geom;
 use crate::simd::{LANES, Simd};
 
@@ -45,8 +45,11 @@ pub(crate) fn applies(g: &Geom) -> bool {
         && g.cout.is_multiple_of(LANES)
 }
 
-/// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles, from a padded input of
-/// `(2·th + 2) × wp` pixels, `cin` → `cout` channels, `cb` vectors per register block.
+/// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles, read from a zero-padded
+/// frame of `(2·th + 2) × (2·tw + 2)` pixels, `cin` → `cout` channels, `cb` vectors per register
+/// block. The input is never copied into that frame: the tiles read the unpadded image of
+/// `src = (h, w)` pixels, which sits at `off = (top, left)` in the frame, and load zeros outside
+/// it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino {
     pub oh: usize,
@@ -56,10 +59,18 @@ pub(crate) struct Wino {
     pub cin: usize,
     pub cout: usize,
     pub cb: usize,
+    pub src: (usize, usize),
+    pub off: (usize, usize),
 }
 
 impl Wino {
-    pub(crate) fn new(oh: usize, ow: usize, cin: usize, cout: usize, cb: usize) -> Wino {
+    pub(crate) fn new(
+        (oh, ow): (usize, usize),
+        (cin, cout): (usize, usize),
+        cb: usize,
+        src: (usize, usize),
+        off: (usize, usize),
+    ) -> Wino {
         Wino {
             oh,
             ow,
@@ -68,15 +79,30 @@ impl Wino {
             cin,
             cout,
             cb,
+            src,
+            off,
         }
     }
-    /// The padded input: rows, columns.
+    /// The zero-padded frame the tiles cover: rows, columns.
+    #[cfg(test)]
     pub(crate) fn padded(&self) -> (usize, usize) {
         (2 * self.th + 2, 2 * self.tw + 2)
     }
-    /// Scratch floats per thread: V and M of one block.
+    /// Scratch floats per thread: V and M of one block, and a row of `cin` zeros (what the
+    /// border tiles load outside the image).
     pub(crate) fn scratch(&self) -> usize {
-        16 * TILES * (self.cin + self.cb * LANES)
+        16 * TILES * (self.cin + self.cb * LANES) + self.cin
+    }
+    /// Splits [`Wino::scratch`] into V, M (or dM) and the zero row, which it fills.
+    pub(crate) fn split_scratch<'a>(
+        &self,
+        scratch: &'a mut [f32],
+    ) -> (&'a mut [f32], &'a mut [f32], &'a [f32]) {
+        let (v, rest) = scratch.split_at_mut(16 * TILES * self.cin);
+        let (m, zeros) = rest.split_at_mut(16 * TILES * self.cb * LANES);
+        let zeros = &mut zeros[..self.cin];
+        zeros.fill(0.0);
+        (v, m, zeros)
     }
 }
 
@@ -146,46 +172,95 @@ pub(crate) fn pack_u(
     u
 }
 
-/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each 4×4 tile of the
-/// padded image `xp` (`[..][wp][cin]`).
+/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each 4×4 tile d of the
+/// zero-padded frame, read from the unpadded image `x` (`[src.0][src.1][cin]`, at `off` in the
+/// frame). Tiles inside the image load with fixed strides from one base pointer; border tiles
+/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their 16 pixel
+/// addresses once, pointing pixels outside the image at `zeros` (`cin` zeros). Either way the
+/// transform sees the values a zero-padded copy would hold (+0.0 outside), so the results are
+/// the same bits, and no address outside the image is ever formed.
 #[inline(always)]
-fn input_tiles<S: Simd>(w: &Wino, xp: &[f32], (t0, nt): (usize, usize), v: &mut [f32]) {
-    let (c, wp) = (w.cin, w.padded().1);
-    assert!(v.len() >= 16 * TILES * c && nt <= TILES);
-    let (hp, _) = w.padded();
-    assert!(xp.len() >= hp * wp * c && (t0 + nt) <= w.th * w.tw);
+fn input_tiles<S: Simd>(
+    w: &Wino,
+    x: &[f32],
+    zeros: &[f32],
+    (t0, nt): (usize, usize),
+    v: &mut [f32],
+) {
+    let c = w.cin;
+    let (h, wd) = w.src;
+    let (top, left) = w.off;
+    assert!(v.len() >= 16 * TILES * c && nt <= TILES && c.is_multiple_of(LANES));
+    assert!(x.len() >= h * wd * c && zeros.len() >= c && (t0 + nt) <= w.th * w.tw);
+    // Whether frame rows (columns) f .. f + 4 all lie in the image, which starts at frame row
+    // (column) `off` and is `len` long.
+    let inside = |f: usize, off: usize, len: usize| f >= off && f + 4 <= off + len;
     for k in 0..nt {
         let t = t0 + k;
-        let (ty, tx) = (t / w.tw, t % w.tw);
-        let base = (2 * ty * wp + 2 * tx) * c;
-        for c0 in (0..c).step_by(LANES) {
-            // SAFETY: the tile's 4×4 pixels lie in the padded image (asserted), c0 + 16 ≤ c.
-            unsafe {
-                let p = xp.as_ptr().add(base + c0);
-                let ld = |i: usize, j: usize| S::load(p.add((i * wp + j) * c));
-                // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
-                let mut r = [[S::zero(); 4]; 4];
-                for (i, ri) in r.iter_mut().enumerate() {
-                    let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
-                    let m1 = S::splat(-1.0);
-                    *ri = [
-                        S::fma(d2, m1, d0),
-                        S::add(d1, d2),
-                        S::fma(d1, m1, d2),
-                        S::fma(d3, m1, d1),
-                    ];
-                }
-                let m1 = S::splat(-1.0);
-                let out = v.as_mut_ptr().add(k * c + c0);
-                let st = |e: usize, val: S::V| S::store(out.add(e * TILES * c), val);
-                for j in 0..4 {
-                    let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
-                    st(j, S::fma(a2, m1, a0));
-                    st(4 + j, S::add(a1, a2));
-                    st(8 + j, S::fma(a1, m1, a2));
-                    st(12 + j, S::fma(a3, m1, a1));
+        let (fy, fx) = (2 * (t / w.tw), 2 * (t % w.tw));
+        // SAFETY (both arms): v holds TILES tiles of 16 positions × c values; c0 + 16 ≤ c.
+        let out = unsafe { v.as_mut_ptr().add(k * c) };
+        if inside(fy, top, h) && inside(fx, left, wd) {
+            let base = ((fy - top) * wd + fx - left) * c;
+            for c0 in (0..c).step_by(LANES) {
+                // SAFETY: the tile's 4×4 pixels lie in the image (checked above).
+                unsafe {
+                    let p = x.as_ptr().add(base + c0);
+                    let ld = |i: usize, j: usize| S::load(p.add((i * wd + j) * c));
+                    transform_tile::<S>(ld, out.add(c0), TILES * c);
                 }
             }
+        } else {
+            // Image row / column of frame row fy + i / column fx + j, if it is in the image.
+            let at =
+                |f: usize, off: usize, len: usize| (f >= off && f - off < len).then(|| f - off);
+            let rows: [Option<usize>; 4] = std::array::from_fn(|i| at(fy + i, top, h));
+            let cols: [Option<usize>; 4] = std::array::from_fn(|j| at(fx + j, left, wd));
+            let px: [[*const f32; 4]; 4] = std::array::from_fn(|i| {
+                std::array::from_fn(|j| match (rows[i], cols[j]) {
+                    // SAFETY: (y, x) is a pixel of the image (x.len() ≥ h·wd·c, asserted).
+                    (Some(y), Some(xi)) => unsafe { x.as_ptr().add((y * wd + xi) * c) },
+                    _ => zeros.as_ptr(),
+                })
+            });
+            for c0 in (0..c).step_by(LANES) {
+                // SAFETY: each pointer is an image pixel or the zero row, both c values long.
+                unsafe {
+                    let ld = |i: usize, j: usize| S::load(px[i][j].add(c0));
+                    transform_tile::<S>(ld, out.add(c0), TILES * c);
+                }
+            }
+        }
+    }
+}
+
+/// Bᵀ d B of one 4×4 tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to
+/// `out + e·stride`.
+///
+/// # Safety
+/// `out + e·stride .. + 16` must be writable for e < 16.
+#[inline(always)]
+unsafe fn transform_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+    unsafe {
+        let m1 = S::splat(-1.0);
+        // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
+        let mut r = [[S::zero(); 4]; 4];
+        for (i, ri) in r.iter_mut().enumerate() {
+            let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
+            *ri = [
+                S::fma(d2, m1, d0),
+                S::add(d1, d2),
+                S::fma(d1, m1, d2),
+                S::fma(d3, m1, d1),
+            ];
+        }
+        let st = |e: usize, val: S::V| S::store(out.add(e * stride), val);
+        for j in 0..4 {
+            let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
+            st(j, S::fma(a2, m1, a0));
+            st(4 + j, S::add(a1, a2));
+            st(8 + j, S::fma(a1, m1, a2));
+            st(12 + j, S::fma(a3, m1, a1));
         }
     }
 }
@@ -333,23 +408,24 @@ fn output_tiles<S: Simd>(
     }
 }
 
-/// One image: `y` (`[oh][ow][cout]`) from the padded input `xp` and the packed U.
+/// One image: `y` (`[oh][ow][cout]`) from the unpadded input `x` (`[src.0][src.1][cin]`) and
+/// the packed U.
 #[inline(always)]
 pub(crate) fn image_forward<S: Simd>(
     w: &Wino,
-    xp: &[f32],
+    x: &[f32],
     u: &[f32],
     epi: Epilogue<'_>,
     y: &mut [f32],
     scratch: &mut [f32],
 ) {
     let gw = w.cb * LANES;
-    let (v, m) = scratch.split_at_mut(16 * TILES * w.cin);
+    let (v, m, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
     let ulen = 16 * w.cin * gw;
     for t0 in (0..tiles).step_by(TILES) {
         let nt = TILES.min(tiles - t0);
-        input_tiles::<S>(w, xp, (t0, nt), v);
+        input_tiles::<S>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];
             match w.cb {
@@ -360,23 +436,4 @@ pub(crate) fn image_forward<S: Simd>(
             output_tiles::<S>(w, m, (t0, nt), (grp * gw, gw), epi, y);
         }
     }
-}
-
-/// Copies the channels-last image `src` (`[h][w][c]`) into the Winograd padded buffer with the
-/// image at (top, left).
-pub(crate) fn pad_for(
-    w: &Wino,
-    src: &[f32],
-    (h, wd, c): (usize, usize, usize),
-    dst: &mut [f32],
-    (top, left): (usize, usize),
-) {
-    let (hp, wp) = w.padded();
-    pad_nhwc(
-        src,
-        (h, wd, c),
-        dst,
-        (hp, wp),
-        (top as isize, left as isize),
-    );
 }

@@ -53,22 +53,23 @@ fn grad_tiles<S: Simd>(
     }
 }
 
-/// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`).
+/// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`): V from the unpadded
+/// input `x` (`[src.0][src.1][cin]`), dM from the output gradient `dy`.
 #[inline(always)]
 pub(crate) fn image_weight<S: Simd>(
     w: &Wino,
-    xp: &[f32],
+    x: &[f32],
     dy: &[f32],
     part: &mut [f32],
     scratch: &mut [f32],
 ) {
     let gw = w.cb * LANES;
     assert!(part.len() >= 16 * w.cin * w.cout);
-    let (v, dm) = scratch.split_at_mut(16 * TILES * w.cin);
+    let (v, dm, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
     for t0 in (0..tiles).step_by(TILES) {
         let nt = TILES.min(tiles - t0);
-        input_tiles::<S>(w, xp, (t0, nt), v);
+        input_tiles::<S>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             grad_tiles::<S>(w, dy, (t0, nt), (grp * gw, gw), dm);
             match w.cb {
