@@ -133,6 +133,25 @@ fn resnet_shapes() {
         };
         check(&geom(2, cin, (hw, hw), cout, (k, k), o), false);
     }
+    // The recipe's maps (Fashion-MNIST, 28² → 14² → 7²): rows longer than a register block, the
+    // 7×7- and 4×4-tile Winograd grids, odd maps under stride 2.
+    for (cin, cout, hw, stride, k) in [
+        (1, 16, 28, 1, 3),
+        (16, 16, 28, 1, 3),
+        (16, 32, 28, 2, 3),
+        (16, 32, 28, 2, 1),
+        (32, 32, 14, 1, 3),
+        (32, 64, 14, 2, 3),
+        (32, 64, 14, 2, 1),
+        (64, 64, 7, 1, 3),
+    ] {
+        let o = if k == 1 {
+            Conv2dOptions::default().with_stride(stride)
+        } else {
+            o3.with_stride(stride)
+        };
+        check(&geom(1, cin, (hw, hw), cout, (k, k), o), false);
+    }
 }
 
 #[test]
