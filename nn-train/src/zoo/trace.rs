@@ -160,6 +160,28 @@ impl Tracer {
         self.shape = output;
     }
 
+    /// The output size of a k×k window (convolution or pooling) over the current map, or the
+    /// error naming `what` and the map it receives.
+    fn window(
+        &self,
+        what: &str,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        ceil: bool,
+    ) -> Result<(usize, usize), ShapeError> {
+        let (h, w) = self.spatial();
+        match (
+            window_out(h, k, stride, pad, ceil),
+            window_out(w, k, stride, pad, ceil),
+        ) {
+            (Some(oh), Some(ow)) => Ok((oh, ow)),
+            _ => Err(ShapeError::new(format!(
+                "a shape where the {what} fits; it receives a {h}×{w} map"
+            ))),
+        }
+    }
+
     /// A k×k convolution to `c_out` channels (`[C, H, W]` input).
     pub(crate) fn conv(
         &mut self,
@@ -170,17 +192,9 @@ impl Tracer {
         pad: usize,
         bias: bool,
     ) -> Result<(), ShapeError> {
-        let (c, (h, w)) = (self.channels(), self.spatial());
-        let (Some(oh), Some(ow)) = (
-            window_out(h, k, stride, pad, false),
-            window_out(w, k, stride, pad, false),
-        ) else {
-            return Err(ShapeError::new(format!(
-                "a shape where the {k}×{k} convolution `{}` (padding {pad}) fits; it receives \
-                 a {h}×{w} map",
-                self.peek(name)
-            )));
-        };
+        let c = self.channels();
+        let what = format!("{k}×{k} convolution `{}` (padding {pad})", self.peek(name));
+        let (oh, ow) = self.window(&what, k, stride, pad, false)?;
         let params = c_out * c * k * k + if bias { c_out } else { 0 };
         self.push(
             name,
@@ -264,16 +278,9 @@ impl Tracer {
         pad: usize,
         ceil: bool,
     ) -> Result<(), ShapeError> {
-        let (c, (h, w)) = (self.channels(), self.spatial());
-        let (Some(oh), Some(ow)) = (
-            window_out(h, k, stride, pad, ceil),
-            window_out(w, k, stride, pad, ceil),
-        ) else {
-            return Err(ShapeError::new(format!(
-                "a shape where the {k}×{k} max pooling `{}` fits; it receives a {h}×{w} map",
-                self.peek(name)
-            )));
-        };
+        let c = self.channels();
+        let what = format!("{k}×{k} max pooling `{}`", self.peek(name));
+        let (oh, ow) = self.window(&what, k, stride, pad, ceil)?;
         self.push(
             name,
             format!("MaxPool2d(k={k}, s={stride}, p={pad}, ceil={ceil})"),
