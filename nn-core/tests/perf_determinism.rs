@@ -98,7 +98,7 @@ fn a_training_step_reuses_its_buffers() {
 }
 
 /// A small channels-last residual network (direct convolutions with stride 1 and 2, a 1×1
-/// projection, fused conv → BN → ReLU, fused add + ReLU, then 128-channel convolutions on the
+/// projection, fused conv → BN → ReLU, fused BN + add + ReLU, then 128-channel convolutions on the
 /// NHWC im2col + GEMM path — 3×3 stride 2 and a plain 1×1 — max pooling and global pooling):
 /// 3 training steps, the bits of every parameter.
 fn train_channels_last() -> Vec<u32> {
@@ -138,9 +138,8 @@ fn train_channels_last() -> Vec<u32> {
         let ctx = &mut Ctx::train(step);
         let h = stem.forward_bn(&bns[0], &x.to_channels_last(), ctx, true);
         let a = c1.forward_bn(&bns[1], &h, ctx, true);
-        let a = c2.forward_bn(&bns[2], &a, ctx, false);
         let s = proj.forward_bn(&bns[3], &h, ctx, false);
-        let y = a.add_relu(&s);
+        let y = c2.forward_bn_add_relu(&bns[2], &a, &s, ctx);
         let y = wide.forward_bn(&bns[4], &y, ctx, true);
         let y = wide3.forward_bn(&bns[5], &y, ctx, true);
         let y = wide1.forward_bn(&bns[6], &y, ctx, true);

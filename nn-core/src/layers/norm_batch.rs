@@ -173,6 +173,40 @@ impl BatchNormState {
     /// `pre`: the per-channel moments of `x`, already gathered (see
     /// [`Tensor::conv2d_with_moments`]).
     fn forward(&self, x: &Tensor, ctx: &Ctx, relu: bool, pre: Option<Vec<Moments>>) -> Tensor {
+        let (running, o) = self.pass(ctx);
+        let w = self.weight.as_ref().map(Parameter::tensor);
+        let b = self.bias.as_ref().map(Parameter::tensor);
+        if let (true, Some(group)) = (ctx.is_train(), ctx.replicas()) {
+            let y = x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
+            return if relu { y.relu() } else { y };
+        }
+        x.batch_norm_with_moments((w.as_ref(), b.as_ref()), running, o, relu, pre)
+    }
+
+    /// `relu(forward(x) + s)`: one op ([`Tensor::batch_norm_add_relu`]) for channels-last `x`
+    /// and `s` of the same shape in one process, else the two ops.
+    fn forward_add_relu(
+        &self,
+        x: &Tensor,
+        ctx: &Ctx,
+        pre: Option<Vec<Moments>>,
+        s: &Tensor,
+    ) -> Tensor {
+        let fusable = !(ctx.is_train() && ctx.replicas().is_some())
+            && x.is_channels_last()
+            && s.is_channels_last()
+            && x.shape() == s.shape();
+        if !fusable {
+            return self.forward(x, ctx, false, pre).add_relu(s);
+        }
+        let (running, o) = self.pass(ctx);
+        let w = self.weight.as_ref().map(Parameter::tensor);
+        let b = self.bias.as_ref().map(Parameter::tensor);
+        x.batch_norm_add_relu((w.as_ref(), b.as_ref()), running, o, pre, s)
+    }
+
+    /// The running statistics and options of one pass (in training, counting the batch).
+    fn pass(&self, ctx: &Ctx) -> (Option<RunningStats<'_>>, BatchNormOptions) {
         let training = ctx.is_train();
         let mut factor = self.momentum.unwrap_or(0.0);
         if let (true, Some((_, _, count))) = (training, &self.running) {
@@ -188,18 +222,12 @@ impl BatchNormState {
             .running
             .as_ref()
             .map(|(m, v, _)| RunningStats { mean: m, var: v });
-        let w = self.weight.as_ref().map(Parameter::tensor);
-        let b = self.bias.as_ref().map(Parameter::tensor);
         let o = BatchNormOptions {
             training: training || running.is_none(),
             momentum: factor,
             eps: self.eps,
         };
-        if let (true, Some(group)) = (training, ctx.replicas()) {
-            let y = x.sync_batch_norm(w.as_ref(), b.as_ref(), running, o, group);
-            return if relu { y.relu() } else { y };
-        }
-        x.batch_norm_with_moments((w.as_ref(), b.as_ref()), running, o, relu, pre)
+        (running, o)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(Entry<'_>)) {
@@ -284,6 +312,20 @@ macro_rules! batch_norm_layer {
             ) -> Tensor {
                 self.check(x);
                 self.0.forward(x, ctx, relu, moments)
+            }
+            /// `relu(forward(x) + s)` (BN, the residual addition and ReLU in one op where
+            /// the input allows, [`Tensor::batch_norm_add_relu`]), `moments` as for
+            /// `forward_with_moments`.
+            #[allow(dead_code)]
+            pub(crate) fn forward_add_relu(
+                &self,
+                x: &Tensor,
+                ctx: &mut Ctx,
+                moments: Option<Vec<Moments>>,
+                s: &Tensor,
+            ) -> Tensor {
+                self.check(x);
+                self.0.forward_add_relu(x, ctx, moments, s)
             }
             fn check(&self, x: &Tensor) {
                 let check: fn(&[usize], usize) -> bool = $check;

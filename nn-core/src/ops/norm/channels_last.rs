@@ -13,7 +13,7 @@ use super::Moments;
 use crate::simd::{Isa, LANES, Simd, dispatch};
 
 /// Rows per block.
-const ROWS: usize = 256;
+pub(super) const ROWS: usize = 256;
 
 /// Per channel of one block: Σ x into `sum`, then Σ (x − m)² into `m2` with m = Σ x / rows in
 /// f32 (channels a multiple of 16).
@@ -163,55 +163,95 @@ impl ImageMoments {
     }
 }
 
-/// y = scale·x + shift per channel (then ReLU) over the rows of one block.
+/// What follows the per-channel affine map `v = scale·x + shift` in [`affine`].
+#[derive(Clone, Copy)]
+pub(crate) enum Then<'a> {
+    /// Nothing: y = v.
+    Nothing,
+    /// A ReLU: y = relu(v).
+    Relu,
+    /// A residual addition, then a ReLU: y = relu(v + s), `s` of the input's length.
+    AddRelu(&'a [f32]),
+}
+
+/// y = scale·x + shift per channel, then `then`, over the rows of one block (`then`'s residual
+/// is this block's part).
 #[inline(always)]
 fn block_affine<S: Simd>(
     x: &[f32],
     y: &mut [f32],
     c: usize,
     (scale, shift): (&[f32], &[f32]),
-    relu: bool,
+    then: Then<'_>,
 ) {
     let rows = x.len() / c;
     assert!(c.is_multiple_of(LANES) && y.len() == x.len() && scale.len() >= c && shift.len() >= c);
+    if let Then::AddRelu(s) = then {
+        assert_eq!(s.len(), x.len());
+    }
     for v0 in (0..c).step_by(LANES) {
-        // SAFETY: rows·c values in x and y, v0 + 16 ≤ c.
+        // SAFETY: rows·c values in x, y (and s), v0 + 16 ≤ c.
         unsafe {
             let a = S::load(scale.as_ptr().add(v0));
             let b = S::load(shift.as_ptr().add(v0));
             for r in 0..rows {
-                let v = S::fma(a, S::load(x.as_ptr().add(r * c + v0)), b);
-                let v = if relu { S::relu(v) } else { v };
-                S::store(y.as_mut_ptr().add(r * c + v0), v);
+                let at = r * c + v0;
+                let v = S::fma(a, S::load(x.as_ptr().add(at)), b);
+                let v = match then {
+                    Then::Nothing => v,
+                    Then::Relu => S::relu(v),
+                    Then::AddRelu(s) => S::relu(S::add(v, S::load(s.as_ptr().add(at)))),
+                };
+                S::store(y.as_mut_ptr().add(at), v);
             }
         }
     }
 }
 
-dispatch!(fn block_affine_v(x: &[f32], y: &mut [f32], c: usize, p: (&[f32], &[f32]), relu: bool) = block_affine);
+dispatch!(fn block_affine_v(x: &[f32], y: &mut [f32], c: usize, p: (&[f32], &[f32]), then: Then<'_>) = block_affine);
 
-/// y = scale[ch]·x + shift[ch], then ReLU if `relu`, into a pooled buffer.
-pub(crate) fn affine(x: &[f32], c: usize, scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
+/// y = scale[ch]·x + shift[ch], then `then` (the same roundings as the separate ops: one `fma`,
+/// then the addition, then ReLU), into a pooled buffer.
+pub(crate) fn affine(
+    x: &[f32],
+    c: usize,
+    scale: &[f32],
+    shift: &[f32],
+    then: Then<'_>,
+) -> Vec<f32> {
     let isa = Isa::detect();
     let mut y = crate::buffer_pool::take(x.len()); // every element is written
-    let run = |(yb, xb): (&mut [f32], &[f32])| {
+    let run = |(blk, yb): (usize, &mut [f32])| {
+        let r = blk * ROWS * c..blk * ROWS * c + yb.len();
+        let then = match then {
+            Then::AddRelu(s) => Then::AddRelu(&s[r.clone()]),
+            t => t,
+        };
+        let xb = &x[r];
         if c.is_multiple_of(LANES) {
-            block_affine_v(isa, xb, yb, c, (scale, shift), relu);
+            block_affine_v(isa, xb, yb, c, (scale, shift), then);
             return;
         }
-        for (yr, xr) in yb.chunks_exact_mut(c).zip(xb.chunks_exact(c)) {
-            for (((o, &v), &a), &b) in yr.iter_mut().zip(xr).zip(scale).zip(shift) {
+        for (i, (yr, xr)) in yb.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
+            for (ch, ((o, &v), (&a, &b))) in yr
+                .iter_mut()
+                .zip(xr)
+                .zip(scale.iter().zip(shift))
+                .enumerate()
+            {
                 let t = a.mul_add(v, b);
-                *o = if relu && t <= 0.0 { 0.0 } else { t };
+                *o = match then {
+                    Then::Nothing => t,
+                    Then::Relu => crate::ops::relu::relu(t),
+                    Then::AddRelu(s) => crate::ops::relu::relu(t + s[i * c + ch]),
+                };
             }
         }
     };
     if x.len() > ROWS * c {
-        y.par_chunks_mut(ROWS * c)
-            .zip(x.par_chunks(ROWS * c))
-            .for_each(run);
+        y.par_chunks_mut(ROWS * c).enumerate().for_each(run);
     } else {
-        run((&mut y, x));
+        run((0, &mut y));
     }
     y
 }
@@ -270,6 +310,46 @@ fn masked(relu: ReluMask<'_>, ch: usize, x: f32) -> bool {
     relu.is_some_and(|(a, b)| a[ch].mul_add(x, b[ch]) <= 0.0)
 }
 
+/// One block's per-channel (Σ dy, Σ dy·(x − mean[ch])) in f32, with dy = g masked by the ReLU if
+/// given (vector kernels when C is a multiple of 16).
+pub(super) fn block_sums(
+    isa: Isa,
+    (xb, gb): (&[f32], &[f32]),
+    relu: ReluMask<'_>,
+    c: usize,
+    mean: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let (mut s1, mut s2) = (vec![0.0f32; c], vec![0.0f32; c]);
+    if c.is_multiple_of(LANES) {
+        block_grad_sums_v(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
+        return (s1, s2);
+    }
+    for (xr, gr) in xb.chunks_exact(c).zip(gb.chunks_exact(c)) {
+        for ch in 0..c {
+            let d = if masked(relu, ch, xr[ch]) {
+                0.0
+            } else {
+                gr[ch]
+            };
+            s1[ch] += d;
+            s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
+        }
+    }
+    (s1, s2)
+}
+
+/// The per-block sums of [`block_sums`] added up per channel in f64, in block order.
+pub(super) fn total_sums(per_block: Vec<(Vec<f32>, Vec<f32>)>, c: usize) -> Vec<(f64, f64)> {
+    let mut total = vec![(0.0f64, 0.0f64); c];
+    for (s1, s2) in per_block {
+        for (t, (a, b)) in total.iter_mut().zip(s1.into_iter().zip(s2)) {
+            t.0 += a as f64;
+            t.1 += b as f64;
+        }
+    }
+    total
+}
+
 /// Per channel (Σ dy, Σ dy·(x − mean[ch])), with dy = g masked by the ReLU if given.
 pub(crate) fn grad_sums(
     x: &[f32],
@@ -282,55 +362,35 @@ pub(crate) fn grad_sums(
     let idx: Vec<usize> = (0..x.len().div_ceil(ROWS * c)).collect();
     let block = |&b: &usize| {
         let r = b * ROWS * c..((b + 1) * ROWS * c).min(x.len());
-        let (xb, gb) = (&x[r.clone()], &g[r]);
-        let (mut s1, mut s2) = (vec![0.0f32; c], vec![0.0f32; c]);
-        if c.is_multiple_of(LANES) {
-            block_grad_sums_v(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
-            return (s1, s2);
-        }
-        for (xr, gr) in xb.chunks_exact(c).zip(gb.chunks_exact(c)) {
-            for ch in 0..c {
-                let d = if masked(relu, ch, xr[ch]) {
-                    0.0
-                } else {
-                    gr[ch]
-                };
-                s1[ch] += d;
-                s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
-            }
-        }
-        (s1, s2)
+        block_sums(isa, (&x[r.clone()], &g[r]), relu, c, mean)
     };
     let per_block: Vec<(Vec<f32>, Vec<f32>)> = if idx.len() > 1 {
         idx.par_iter().map(block).collect()
     } else {
         idx.iter().map(block).collect()
     };
-    let mut total = vec![(0.0f64, 0.0f64); c];
-    for (s1, s2) in per_block {
-        for (t, (a, b)) in total.iter_mut().zip(s1.into_iter().zip(s2)) {
-            t.0 += a as f64;
-            t.1 += b as f64;
-        }
-    }
-    total
+    total_sums(per_block, c)
 }
 
-/// One block of dx = a·dy + b·x + k per channel, written over `g`.
+/// One block of dx = a·dy + b·x + k per channel into `out`, dy read from `g` (or, if `None`, from
+/// `out` itself: dx written over the upstream gradient).
 #[inline(always)]
 fn block_input_grad<S: Simd>(
     x: &[f32],
-    g: &mut [f32],
+    (g, out): (Option<&[f32]>, &mut [f32]),
     relu: ReluMask<'_>,
     c: usize,
     (a, b, k): (&[f32], &[f32], &[f32]),
 ) {
     let rows = x.len() / c;
-    assert!(c.is_multiple_of(LANES) && g.len() == x.len());
+    assert!(c.is_multiple_of(LANES) && out.len() == x.len());
+    assert!(g.is_none_or(|g| g.len() == x.len()));
     assert!(a.len() >= c && b.len() >= c && k.len() >= c);
     assert!(relu.is_none_or(|(a, b)| a.len() >= c && b.len() >= c));
+    let op = out.as_mut_ptr();
+    let gp = g.map_or(op as *const f32, <[f32]>::as_ptr);
     for v0 in (0..c).step_by(LANES) {
-        // SAFETY: rows·c values in x and g; v0 + 16 ≤ c.
+        // SAFETY: rows·c values in x, g and out; v0 + 16 ≤ c.
         unsafe {
             let (av, bv, kv) = (
                 S::load(a.as_ptr().add(v0)),
@@ -341,13 +401,13 @@ fn block_input_grad<S: Simd>(
                 relu.map(|(a, b)| (S::load(a.as_ptr().add(v0)), S::load(b.as_ptr().add(v0))));
             for r in 0..rows {
                 let at = r * c + v0;
-                let mut d = S::load(g.as_ptr().add(at));
+                let mut d = S::load(gp.add(at));
                 let xv = S::load(x.as_ptr().add(at));
                 if let Some((ma, mb)) = mask {
                     d = S::mask_pos(d, S::fma(ma, xv, mb));
                 }
                 let v = S::fma(av, d, S::fma(bv, xv, kv));
-                S::store(g.as_mut_ptr().add(at), v);
+                S::store(op.add(at), v);
             }
         }
     }
@@ -355,11 +415,50 @@ fn block_input_grad<S: Simd>(
 
 dispatch!(fn block_input_grad_v(
     x: &[f32],
-    g: &mut [f32],
+    g: (Option<&[f32]>, &mut [f32]),
     relu: ReluMask<'_>,
     c: usize,
     coef: (&[f32], &[f32], &[f32]),
 ) = block_input_grad);
+
+/// dx = a[ch]·dy + b[ch]·x + k[ch] into `out`, dy read from `g` (`None`: from `out`, dx written
+/// over the upstream gradient) and masked by the ReLU if given.
+fn input_grad(
+    x: &[f32],
+    (g, out): (Option<&[f32]>, &mut [f32]),
+    relu: ReluMask<'_>,
+    c: usize,
+    coef: &[(f32, f32, f32)],
+) {
+    let isa = Isa::detect();
+    let a: Vec<f32> = coef.iter().map(|t| t.0).collect();
+    let b: Vec<f32> = coef.iter().map(|t| t.1).collect();
+    let k: Vec<f32> = coef.iter().map(|t| t.2).collect();
+    let run = |(blk, ob): (usize, &mut [f32])| {
+        let r = blk * ROWS * c..blk * ROWS * c + ob.len();
+        let gb = g.map(|g| &g[r.clone()]);
+        let xb = &x[r];
+        if c.is_multiple_of(LANES) {
+            block_input_grad_v(isa, xb, (gb, ob), relu, c, (&a, &b, &k));
+            return;
+        }
+        for (i, (or, xr)) in ob.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
+            for ch in 0..c {
+                let d = if masked(relu, ch, xr[ch]) {
+                    0.0
+                } else {
+                    gb.map_or(or[ch], |g| g[i * c + ch])
+                };
+                or[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
+            }
+        }
+    };
+    if out.len() > ROWS * c {
+        out.par_chunks_mut(ROWS * c).enumerate().for_each(run);
+    } else {
+        run((0, out));
+    }
+}
 
 /// dx = a[ch]·dy + b[ch]·x + k[ch] written over `g` (dy = g masked by the ReLU if given).
 pub(crate) fn input_grad_in_place(
@@ -369,31 +468,16 @@ pub(crate) fn input_grad_in_place(
     c: usize,
     coef: &[(f32, f32, f32)],
 ) {
-    let isa = Isa::detect();
-    let a: Vec<f32> = coef.iter().map(|t| t.0).collect();
-    let b: Vec<f32> = coef.iter().map(|t| t.1).collect();
-    let k: Vec<f32> = coef.iter().map(|t| t.2).collect();
-    let run = |(blk, gb): (usize, &mut [f32])| {
-        let off = blk * ROWS * c;
-        let xb = &x[off..off + gb.len()];
-        if c.is_multiple_of(LANES) {
-            block_input_grad_v(isa, xb, gb, relu, c, (&a, &b, &k));
-            return;
-        }
-        for (gr, xr) in gb.chunks_exact_mut(c).zip(xb.chunks_exact(c)) {
-            for ch in 0..c {
-                let d = if masked(relu, ch, xr[ch]) {
-                    0.0
-                } else {
-                    gr[ch]
-                };
-                gr[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
-            }
-        }
-    };
-    if g.len() > ROWS * c {
-        g.par_chunks_mut(ROWS * c).enumerate().for_each(run);
-    } else {
-        run((0, g));
-    }
+    input_grad(x, (None, g), relu, c, coef);
+}
+
+/// dx = a[ch]·g + b[ch]·x + k[ch] into `out` (`g` is left as it is).
+pub(super) fn input_grad_into(
+    x: &[f32],
+    g: &[f32],
+    out: &mut [f32],
+    c: usize,
+    coef: &[(f32, f32, f32)],
+) {
+    input_grad(x, (Some(g), out), None, c, coef);
 }

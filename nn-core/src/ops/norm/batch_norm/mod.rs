@@ -15,9 +15,11 @@
 //! `∂L/∂γ = Σ dy·x̂`, `∂L/∂β = Σ dy` in both.
 
 use ndarray::IxDyn;
-use rayon::prelude::*;
 
-use super::{Moments, channels_last, dot_centered, sum64};
+pub(crate) use row_major::{channel_affine, channel_dx, channel_grad_sums, channel_moments};
+
+use super::channels_last::Then;
+use super::{Moments, channels_last};
 use crate::autograd::{Backward, BackwardCtx};
 use crate::module::Buffer;
 use crate::ops::layout;
@@ -78,102 +80,6 @@ pub(crate) fn check_channel_param(op: &str, what: &str, t: Option<&Tensor>, c: u
 /// The values of an optional per-channel tensor, or `default` repeated.
 pub(crate) fn channel_values(t: Option<&Tensor>, c: usize, default: f32) -> Vec<f32> {
     t.map_or_else(|| vec![default; c], Tensor::to_vec)
-}
-
-/// Per-channel moments of a contiguous `[N, C, L]` buffer (parallel over channels, each channel's
-/// planes merged in batch order).
-pub(crate) fn channel_moments(x: &[f32], (n, c, l): (usize, usize, usize)) -> Vec<Moments> {
-    (0..c)
-        .into_par_iter()
-        .map(|ci| {
-            if l == 1 {
-                let v: Vec<f32> = (0..n).map(|ni| x[ni * c + ci]).collect();
-                Moments::of(&v)
-            } else {
-                (0..n).fold(Moments::default(), |m, ni| {
-                    m.merge(Moments::of(&x[(ni * c + ci) * l..(ni * c + ci + 1) * l]))
-                })
-            }
-        })
-        .collect()
-}
-
-/// y = scale[c]·x + shift[c] (then ReLU if `relu`) over a contiguous `[N, C, L]` buffer.
-pub(crate) fn channel_affine(
-    x: &[f32],
-    (c, l): (usize, usize),
-    scale: &[f32],
-    shift: &[f32],
-    relu: bool,
-) -> Vec<f32> {
-    let mut y = crate::buffer_pool::take(x.len()); // every element is written
-    if l == 0 {
-        return y;
-    }
-    y.par_chunks_mut(l * c)
-        .zip(x.par_chunks(l * c))
-        .for_each(|(yr, xr)| {
-            for ((yp, xp), (&a, &b)) in yr
-                .chunks_mut(l)
-                .zip(xr.chunks(l))
-                .zip(scale.iter().zip(shift))
-            {
-                for (o, &v) in yp.iter_mut().zip(xp) {
-                    let t = a * v + b;
-                    *o = if relu && t <= 0.0 { 0.0 } else { t };
-                }
-            }
-        });
-    y
-}
-
-/// Per channel (Σ dy, Σ dy·(x − mean[c])) over a contiguous `[N, C, L]` pair.
-pub(crate) fn channel_grad_sums(
-    x: &[f32],
-    dy: &[f32],
-    (n, c, l): (usize, usize, usize),
-    mean: &[f32],
-) -> Vec<(f64, f64)> {
-    (0..c)
-        .into_par_iter()
-        .map(|ci| {
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for ni in 0..n {
-                let r = (ni * c + ci) * l..(ni * c + ci + 1) * l;
-                s1 += sum64(&dy[r.clone()]);
-                s2 += dot_centered(&dy[r.clone()], &x[r], mean[ci]);
-            }
-            (s1, s2)
-        })
-        .collect()
-}
-
-/// dx = a[c]·dy + b[c]·x + k[c] over a contiguous `[N, C, L]` pair.
-pub(crate) fn channel_dx(
-    x: &[f32],
-    dy: &[f32],
-    (c, l): (usize, usize),
-    coef: &[(f32, f32, f32)],
-) -> Vec<f32> {
-    let mut dx = crate::buffer_pool::take(x.len()); // every element is written
-    if l == 0 {
-        return dx;
-    }
-    dx.par_chunks_mut(l * c)
-        .zip(x.par_chunks(l * c).zip(dy.par_chunks(l * c)))
-        .for_each(|(dr, (xr, gr))| {
-            for (((dp, xp), gp), &(a, b, k)) in dr
-                .chunks_mut(l)
-                .zip(xr.chunks(l))
-                .zip(gr.chunks(l))
-                .zip(coef)
-            {
-                for ((d, &xv), &gv) in dp.iter_mut().zip(xp).zip(gp) {
-                    *d = a * gv + b * xv + k;
-                }
-            }
-        });
-    dx
 }
 
 struct BatchNormBackward {
@@ -385,6 +291,59 @@ impl Tensor {
         relu: bool,
         pre: Option<Vec<Moments>>,
     ) -> Tensor {
+        let (x, channels_last) = self.batch_norm_input();
+        let st = self.batch_norm_statistics(&x, channels_last, (weight, bias), running, o, pre);
+        let y = if channels_last {
+            let then = if relu { Then::Relu } else { Then::Nothing };
+            let y = channels_last::affine(&x, st.c(), &st.scale, &st.shift, then);
+            layout::array_in(layout::Format::ChannelsLast, self.shape(), y)
+        } else {
+            let (_, c, l) = ncl("batch_norm", self.shape());
+            let y = channel_affine(&x, (c, l), &st.scale, &st.shift, relu);
+            Array::from_shape_vec(IxDyn(self.shape()), y).expect("shape")
+        };
+        let mut inputs = vec![self.clone()];
+        inputs.extend(weight.cloned());
+        inputs.extend(bias.cloned());
+        Tensor::from_op(
+            y,
+            inputs,
+            st.into_backward(o.training, (weight, bias), relu, channels_last),
+        )
+    }
+
+    /// This input's values in memory order (borrowed unless they have to be gathered), and
+    /// whether it is channels-last (else row-major order).
+    fn batch_norm_input(&self) -> (std::borrow::Cow<'_, [f32]>, bool) {
+        use std::borrow::Cow;
+        let channels_last = layout::is_channels_last(self.data());
+        let x = if channels_last {
+            Cow::Borrowed(
+                self.data()
+                    .as_slice_memory_order()
+                    .expect("channels-last is contiguous"),
+            )
+        } else {
+            match self.data().as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(self.data().iter().copied().collect()),
+            }
+        };
+        (x, channels_last)
+    }
+
+    /// Everything batch norm computes before it normalises: the checks, the statistics
+    /// (training: of the batch, from `pre` if given, and the running statistics updated;
+    /// evaluation: the running statistics) and the per-channel affine map.
+    fn batch_norm_statistics(
+        &self,
+        x: &[f32],
+        channels_last: bool,
+        (weight, bias): (Option<&Tensor>, Option<&Tensor>),
+        running: Option<RunningStats<'_>>,
+        o: BatchNormOptions,
+        pre: Option<Vec<Moments>>,
+    ) -> Statistics {
         let (n, c, l) = ncl("batch_norm", self.shape());
         check_channel_param("batch_norm", "weight", weight, c);
         check_channel_param("batch_norm", "bias", bias, c);
@@ -396,20 +355,6 @@ impl Tensor {
                 r.var.shape()
             );
         }
-        let channels_last = layout::is_channels_last(self.data());
-        let x = if channels_last {
-            std::borrow::Cow::Borrowed(
-                self.data()
-                    .as_slice_memory_order()
-                    .expect("channels-last is contiguous"),
-            )
-        } else {
-            match self.data().as_slice() {
-                Some(s) => std::borrow::Cow::Borrowed(s),
-                None => std::borrow::Cow::Owned(self.data().iter().copied().collect()),
-            }
-        };
-        let x: &[f32] = &x;
         let (mean, rstd): (Vec<f32>, Vec<f32>) = if o.training {
             let m = n * l;
             assert!(
@@ -469,33 +414,54 @@ impl Tensor {
         let beta = channel_values(bias, c, 0.0);
         let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
         let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
-        let y = if channels_last {
-            let y = channels_last::affine(x, c, &scale, &shift, relu);
-            layout::array_in(layout::Format::ChannelsLast, self.shape(), y)
-        } else {
-            let y = channel_affine(x, (c, l), &scale, &shift, relu);
-            Array::from_shape_vec(IxDyn(self.shape()), y).expect("shape")
-        };
-        let mut inputs = vec![self.clone()];
-        inputs.extend(weight.cloned());
-        inputs.extend(bias.cloned());
-        Tensor::from_op(
-            y,
-            inputs,
-            BatchNormBackward {
-                mean,
-                rstd,
-                training: o.training,
-                has_weight: weight.is_some(),
-                has_bias: bias.is_some(),
-                relu,
-                channels_last,
-                scale,
-                shift,
-            },
-        )
+        Statistics {
+            mean,
+            rstd,
+            scale,
+            shift,
+        }
     }
 }
+
+/// The per-channel statistics of a forward pass and the affine map they give,
+/// `BN(x) = scale·x + shift`.
+struct Statistics {
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl Statistics {
+    /// The number of channels.
+    fn c(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The backward node of an op that normalised with these statistics.
+    fn into_backward(
+        self,
+        training: bool,
+        (weight, bias): (Option<&Tensor>, Option<&Tensor>),
+        relu: bool,
+        channels_last: bool,
+    ) -> BatchNormBackward {
+        BatchNormBackward {
+            mean: self.mean,
+            rstd: self.rstd,
+            training,
+            has_weight: weight.is_some(),
+            has_bias: bias.is_some(),
+            relu,
+            channels_last,
+            scale: self.scale,
+            shift: self.shift,
+        }
+    }
+}
+
+mod add_relu;
+mod row_major;
 
 #[cfg(test)]
 mod tests;
