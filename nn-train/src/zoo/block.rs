@@ -14,7 +14,10 @@
 //!
 //! With batch norm the convolution + BN (+ ReLU) pairs run through
 //! [`Conv2d::forward_bn`] (one fused op in evaluation on channels-last input, BN + ReLU in one op
-//! in training), and with ReLU the block ends in [`Tensor::add_relu`].
+//! in training), and with ReLU the block ends in [`Conv2d::forward_bn_add_relu`] (bn2, the
+//! addition and ReLU in one op in training on channels-last input), or in [`Tensor::add_relu`]
+//! with stochastic depth or when conv2 and its norm are not a plain convolution and a batch norm
+//! (DropConnect, another normalisation).
 //!
 //! **Maxout** (k pieces): conv1 and conv2 produce k× the channels and the activation after each
 //! reduces them; since the sum `shortcut(x) + h` has no layer of its own to widen, the second
@@ -170,6 +173,16 @@ fn conv_norm(conv: &dyn Module, bn: &MaybeLayer, relu: bool, x: &Tensor, ctx: &m
     }
 }
 
+impl BasicBlock {
+    /// The shortcut branch: `x`, or the projection `norm(conv1×1(x))`.
+    fn shortcut(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        match &self.shortcut {
+            Some((conv, bn)) => conv_norm(conv.as_ref(), bn, false, x, ctx),
+            None => x.clone(),
+        }
+    }
+}
+
 impl Module for BasicBlock {
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let h = if self.relu {
@@ -179,6 +192,17 @@ impl Module for BasicBlock {
             self.act1.forward(&h, ctx)
         };
         let h = apply(&self.drop2d, h, ctx);
+        if self.relu
+            && !self.act2_in_branch
+            && self.drop_path.is_none()
+            && let Some((conv2, bn2)) = conv_bn(self.conv2.as_ref(), &self.bn2)
+        {
+            // bn2, the addition and ReLU in one op (in training on channels-last tensors): the
+            // shortcut goes first. Like conv2 it is a plain convolution and norm (DropConnect
+            // wraps every convolution or none) and draws no random numbers, so no value changes.
+            let s = self.shortcut(x, ctx);
+            return conv2.forward_bn_add_relu(bn2, &h, &s, ctx);
+        }
         let mut h = conv_norm(self.conv2.as_ref(), &self.bn2, false, &h, ctx);
         if self.act2_in_branch {
             h = self.act2.forward(&h, ctx);
@@ -186,10 +210,7 @@ impl Module for BasicBlock {
         if let Some(sd) = &self.drop_path {
             h = sd.forward(&h, ctx);
         }
-        let s = match &self.shortcut {
-            Some((conv, bn)) => conv_norm(conv.as_ref(), bn, false, x, ctx),
-            None => x.clone(),
-        };
+        let s = self.shortcut(x, ctx);
         if self.act2_in_branch {
             &h + &s
         } else if self.relu {
@@ -272,4 +293,60 @@ pub(crate) fn trace_basic_block(
         o.trace_act(t, &name(prefix, "act2"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::rng::seeded;
+
+    /// The block's forward pass as the layers one after the other (bn2, then the addition and
+    /// ReLU as their own op), as it ran before the fused end.
+    fn layer_by_layer(b: &BasicBlock, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let h = conv_norm(b.conv1.as_ref(), &b.bn1, true, x, ctx);
+        let h = apply(&b.drop2d, h, ctx);
+        let h = conv_norm(b.conv2.as_ref(), &b.bn2, false, &h, ctx);
+        h.add_relu(&b.shortcut(x, ctx))
+    }
+
+    /// In training on channels-last input the block ends in the fused batch norm + addition +
+    /// ReLU, with bit for bit the output, input gradient, parameter gradients and running
+    /// statistics of the layers one after the other (identity and projection shortcuts).
+    #[test]
+    fn the_fused_end_is_bit_identical_to_the_layers() {
+        for (c_in, c_out, stride) in [(16, 16, 1), (16, 32, 2)] {
+            let x = Tensor::randn(&[4, c_in, 12, 12], 0.0, 1.0, &mut seeded(4)).to_channels_last();
+            let run = |fused: bool| {
+                let block = BasicBlock::new(c_in, c_out, stride, &mut seeded(3)).unwrap();
+                let xs = x.detach().with_requires_grad();
+                let mut ctx = Ctx::train(0);
+                let y = if fused {
+                    block.forward(&xs, &mut ctx)
+                } else {
+                    layer_by_layer(&block, &xs, &mut ctx)
+                };
+                let op = if fused {
+                    "batch_norm_add_relu"
+                } else {
+                    "add_relu"
+                };
+                assert_eq!(y.op_name(), Some(op));
+                let g = Tensor::randn(y.shape(), 0.0, 1.0, &mut seeded(5));
+                (&y * &g).sum_all().backward();
+                let mut bits: Vec<u32> = y.to_vec().iter().map(|v| v.to_bits()).collect();
+                bits.extend(xs.grad().unwrap().iter().map(|v| v.to_bits()));
+                block.visit("", &mut |e| match e {
+                    Entry::Param(_, p) => {
+                        bits.extend(p.grad().unwrap().iter().map(|v| v.to_bits()))
+                    }
+                    Entry::Buffer(_, b) => bits.extend(b.value().iter().map(|v| v.to_bits())),
+                });
+                bits
+            };
+            assert!(
+                run(true) == run(false),
+                "{c_in} -> {c_out}, stride {stride}"
+            );
+        }
+    }
 }
