@@ -329,10 +329,10 @@ fn write_outputs(
     // each finished epoch once), as in timings.json.
     let seconds: f64 = r.history.iter().map(|e| f64::from(e.seconds)).sum();
     println!(
-        "training time {:.1} min ({} epochs, {:.1} s per epoch)",
-        seconds / 60.0,
+        "training time {} ({} epochs, {} per epoch)",
+        duration(seconds),
         r.history.len(),
-        seconds / r.history.len().max(1) as f64
+        seconds_or_ms(seconds / r.history.len().max(1) as f64)
     );
     if write_monitor {
         println!(
@@ -421,4 +421,37 @@ fn write_outputs(
         println!("wrote {}/{{{}}}", dir.display(), written.join(", "));
     }
     Ok(())
+}
+
+/// A wall time for the console: minutes from 1 min on (`39.6 min`), then seconds
+/// (`61.0 s`), milliseconds below 1 s (`23 ms`), so that short runs do not read `0.0 min`.
+fn duration(seconds: f64) -> String {
+    if seconds >= 60.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        seconds_or_ms(seconds)
+    }
+}
+
+/// Seconds (`130.7 s`), or milliseconds below 1 s (`23 ms`).
+fn seconds_or_ms(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.1} s")
+    } else {
+        format!("{:.0} ms", seconds * 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{duration, seconds_or_ms};
+
+    #[test]
+    fn wall_times_read_in_a_unit_that_shows_them() {
+        assert_eq!(duration(3918.0), "65.3 min");
+        assert_eq!(duration(59.94), "59.9 s");
+        assert_eq!(duration(0.972), "972 ms");
+        assert_eq!(seconds_or_ms(130.7), "130.7 s");
+        assert_eq!(seconds_or_ms(0.0324), "32 ms");
+    }
 }
