@@ -8,10 +8,9 @@
 //! ∂L/∂b_c  = Σ_n Σ_p dY_n,c,p
 //! ```
 //!
-//! The batch is cut into a fixed number of contiguous *slices* (depending on the shape only);
-//! slices run in parallel, each accumulating its own partial weight gradient over its samples in
-//! order, and the partials are then summed in slice order. So the weight gradient is the same
-//! bit for bit whatever the number of rayon threads.
+//! The weight gradient is summed over fixed slices of the batch (`slices.rs`: one slice per at
+//! most a few GEMM chunks, partials summed in slice order), so it is the same bit for bit
+//! whatever the number of rayon threads.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -19,53 +18,8 @@ use rayon::prelude::*;
 use super::forward::{GemmFn, gemm_for, samples_per_gemm};
 use super::geometry::Geom;
 use super::im2col::{col2im, im2col};
+use super::slices::{BatchSlices, Fill, SliceJob};
 use super::workspace::with_workspace;
-
-/// Elements per task when summing the partial weight gradients (fixed: thread-count independent).
-const REDUCE_CHUNK: usize = 1 << 14;
-
-/// Upper bound on the number of slices (and so of partial weight gradients held at once).
-pub(crate) const MAX_SLICES: usize = 8;
-
-/// One slice's work: its partial weight gradient, its input-gradient rows, its sample range.
-pub(crate) type SliceJob<'a> = ((&'a mut Vec<f32>, &'a mut [f32]), &'a (usize, usize));
-
-/// Runs `work` on every slice — its partial weight gradient, its rows of the input gradient
-/// `dx` (`xs` values per sample; empty slices when `dx` is `None`) and its sample range — on
-/// the rayon pool if `parallel`, else in order on this thread. Shared by the im2col and the
-/// Winograd backward passes.
-pub(crate) fn for_each_slice(
-    parallel: bool,
-    partials: &mut [Vec<f32>],
-    dx: Option<&mut [f32]>,
-    xs: usize,
-    bounds: &[(usize, usize)],
-    work: impl Fn(SliceJob<'_>) + Send + Sync,
-) {
-    let mut dx_parts: Vec<&mut [f32]> = Vec::with_capacity(bounds.len());
-    if let Some(mut rest) = dx {
-        for &(lo, hi) in bounds {
-            let (head, tail) = rest.split_at_mut((hi - lo) * xs);
-            dx_parts.push(head);
-            rest = tail;
-        }
-    } else {
-        dx_parts.resize_with(bounds.len(), Default::default);
-    }
-    if parallel {
-        partials
-            .par_iter_mut()
-            .zip(dx_parts.into_par_iter())
-            .zip(bounds.par_iter())
-            .for_each(work);
-    } else {
-        partials
-            .iter_mut()
-            .zip(dx_parts)
-            .zip(bounds.iter())
-            .for_each(work);
-    }
-}
 
 /// The gradients of a convolution (each only if requested).
 pub(crate) struct ConvGrads {
@@ -123,19 +77,10 @@ pub(crate) fn backward(
     }
     let mut dx = need_x.then(|| crate::buffer_pool::take_zeroed(g.n * g.cin * g.hw()));
     let b = samples_per_gemm(g);
-    let chunks = g.n.div_ceil(b);
-    let slices = chunks.clamp(1, MAX_SLICES);
-    // Slice s holds chunks [s·chunks/slices, (s+1)·chunks/slices).
-    let bounds: Vec<(usize, usize)> = (0..slices)
-        .map(|s| {
-            let lo = (s * chunks / slices * b).min(g.n);
-            let hi = ((s + 1) * chunks / slices * b).min(g.n);
-            (lo, hi)
-        })
-        .collect();
-    let parallel = slices >= 2 && rayon::current_num_threads() > 1;
-    let mm = gemm_for(parallel);
     let wlen = g.cout * k;
+    let mut slices = BatchSlices::new(g.n, b, need_w.then_some((wlen, Fill::Overwritten)));
+    let parallel = slices.parallel();
+    let mm = gemm_for(parallel);
     let transposed = partial_transposed(g);
     // Wᵀ of every group, [K, C_out/groups] row-major: the input-gradient product reads it as its
     // left operand (measured faster than a strided view of W).
@@ -153,13 +98,6 @@ pub(crate) fn backward(
     } else {
         Vec::new()
     };
-    let mut partials: Vec<Vec<f32>> = if need_w {
-        (0..slices)
-            .map(|_| crate::buffer_pool::take(wlen))
-            .collect()
-    } else {
-        (0..slices).map(|_| Vec::new()).collect()
-    };
     let xs = g.cin * g.hw();
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         let layout = Layout { b, transposed };
@@ -176,50 +114,27 @@ pub(crate) fn backward(
             mm,
         );
     };
-    for_each_slice(
-        parallel,
-        &mut partials,
-        dx.as_deref_mut(),
-        xs,
-        &bounds,
-        work,
-    );
+    slices.run(parallel, dx.as_deref_mut(), xs, work);
+    // The sum of the partials, then the transposed layout undone if needed.
     let dw = need_w.then(|| {
-        // Sum the partials elementwise in slice order (contiguous, parallel over fixed chunks),
-        // then undo the transposed layout if needed.
-        let (first, rest) = partials.split_at_mut(1);
-        let sum = &mut first[0];
-        if !rest.is_empty() {
-            sum.par_chunks_mut(REDUCE_CHUNK)
-                .enumerate()
-                .for_each(|(ci, d)| {
-                    for part in rest.iter() {
-                        for (a, v) in d.iter_mut().zip(&part[ci * REDUCE_CHUNK..]) {
-                            *a += v;
-                        }
+        slices.reduce(true, |sum| {
+            if transposed {
+                // sum is [groups, K, C_out/groups]; dW is [groups, C_out/groups, K].
+                let mut dw = crate::buffer_pool::take(wlen); // every element is written
+                dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
+                    let (gi, co) = (row / cout_g, row % cout_g);
+                    let blk = &sum[gi * k * cout_g..(gi + 1) * k * cout_g];
+                    for (kk, v) in d.iter_mut().enumerate() {
+                        *v = blk[kk * cout_g + co];
                     }
                 });
-        }
-        let dw = if transposed {
-            // sum is [groups, K, C_out/groups]; dW is [groups, C_out/groups, K].
-            let mut dw = crate::buffer_pool::take(wlen); // every element is written
-            dw.par_chunks_mut(k).enumerate().for_each(|(row, d)| {
-                let (gi, co) = (row / cout_g, row % cout_g);
-                let blk = &sum[gi * k * cout_g..(gi + 1) * k * cout_g];
-                for (kk, v) in d.iter_mut().enumerate() {
-                    *v = blk[kk * cout_g + co];
-                }
-            });
-            dw
-        } else {
-            let mut dw = crate::buffer_pool::take(wlen);
-            dw.copy_from_slice(sum);
-            dw
-        };
-        partials
-            .into_iter()
-            .for_each(crate::buffer_pool::recycle_vec);
-        dw
+                dw
+            } else {
+                let mut dw = crate::buffer_pool::take(wlen);
+                dw.copy_from_slice(sum);
+                dw
+            }
+        })
     });
     ConvGrads { dx, dw, db }
 }

@@ -36,6 +36,7 @@ mod forward;
 mod geometry;
 mod im2col;
 mod nhwc_gemm;
+mod slices;
 mod winograd;
 mod workspace;
 

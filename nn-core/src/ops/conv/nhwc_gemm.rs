@@ -268,17 +268,7 @@ pub(crate) fn backward(
         crate::buffer_pool::recycle_vec(wt);
     }
     let dw = dwt.map(|dwt| {
-        let mut dw = vec![0.0f32; cout * k];
-        for o in 0..cout {
-            for c in 0..g.cin {
-                for i in 0..g.kh {
-                    for j in 0..g.kw {
-                        dw[((o * g.cin + c) * g.kh + i) * g.kw + j] =
-                            dwt[((i * g.kw + j) * g.cin + c) * cout + o];
-                    }
-                }
-            }
-        }
+        let dw = super::direct::weight_from_khwc(g, &dwt, cout);
         crate::buffer_pool::recycle_vec(dwt);
         dw
     });

@@ -8,11 +8,12 @@ use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
 use super::winograd::{Wino, image_weight, pack_u, weight_from_du};
 use super::{
-    Algo, MAX_SLICES, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs,
-    padded_input, wino_forward, wino_of,
+    Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
+    wino_forward, wino_of,
 };
 use crate::ops::conv::backward::ConvGrads;
 use crate::ops::conv::geometry::Geom;
+use crate::ops::conv::slices::{BatchSlices, Fill, SliceJob};
 use crate::ops::conv::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
 
@@ -123,19 +124,8 @@ pub(crate) fn backward_with(
     } else {
         g.kh * g.kw * g.cin * cs_w
     };
-    let slices = g.n.clamp(1, MAX_SLICES);
-    let bounds: Vec<(usize, usize)> = (0..slices)
-        .map(|s| (s * g.n / slices, (s + 1) * g.n / slices))
-        .collect();
-    let mut partials: Vec<Vec<f32>> = (0..slices)
-        .map(|_| {
-            if need_w {
-                crate::buffer_pool::take_zeroed(part_len)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    // One image per chunk.
+    let mut slices = BatchSlices::new(g.n, 1, need_w.then_some((part_len, Fill::Zeroed)));
     let mut dx = need_x.then(|| crate::buffer_pool::take(g.n * xs)); // every element is written
     // The weight gradient reads each image in place (Winograd's tiles and the direct taps skip
     // what lies outside it), except for the stems, which are copied into a padded buffer.
@@ -154,7 +144,7 @@ pub(crate) fn backward_with(
         InputGrad::Scatter { hp, wp, cs } => hp * wp * cs,
         InputGrad::Winograd { wg, .. } => wg.scratch(),
     };
-    let work = |((part, dxs), &(lo, hi)): crate::ops::conv::backward::SliceJob<'_>| {
+    let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         let xlen = match &wino {
             _ if !need_w => 0,
             Some(wg) => wg.scratch(),
@@ -190,26 +180,15 @@ pub(crate) fn backward_with(
             }
         });
     };
-    let parallel = macs(g) >= PARALLEL_MACS && slices > 1 && rayon::current_num_threads() > 1;
-    crate::ops::conv::backward::for_each_slice(
-        parallel,
-        &mut partials,
-        dx.as_deref_mut(),
-        xs,
-        &bounds,
-        work,
-    );
-    let dw = need_w.then(|| match &wino {
-        Some(_) => {
-            sum_partials(&mut partials);
-            weight_from_du(&partials[0], (g.cout, g.cin))
-        }
-        None => reduce_weight_grad(g, &mut partials, cs_w),
+    let parallel = macs(g) >= PARALLEL_MACS && slices.parallel();
+    slices.run(parallel, dx.as_deref_mut(), xs, work);
+    // The partials are summed on this thread.
+    let dw = need_w.then(|| {
+        slices.reduce(false, |sum| match &wino {
+            Some(_) => weight_from_du(sum, (g.cout, g.cin)),
+            None => weight_from_khwc(g, sum, cs_w),
+        })
     });
-    partials
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .for_each(crate::buffer_pool::recycle_vec);
     ConvGrads { dx, dw, db }
 }
 
@@ -301,20 +280,9 @@ pub(super) fn winograd_input_grad_padded(isa: Isa, g: &Geom, w: &[f32], dy: &[f3
     dx
 }
 
-/// Adds the partials into the first, in slice order.
-fn sum_partials(partials: &mut [Vec<f32>]) {
-    let (first, rest) = partials.split_at_mut(1);
-    for p in rest.iter() {
-        for (a, b) in first[0].iter_mut().zip(p) {
-            *a += b;
-        }
-    }
-}
-
-/// Σ_slices partial (in slice order), `[kh][kw][cin][cs]` → `[cout][cin][kh][kw]`.
-fn reduce_weight_grad(g: &Geom, partials: &mut [Vec<f32>], cs: usize) -> Vec<f32> {
-    sum_partials(partials);
-    let sum = &partials[0];
+/// The weight gradient `[kh][kw][cin][cs]` (output channels padded to `cs`) as
+/// `[cout][cin][kh][kw]`.
+pub(in crate::ops::conv) fn weight_from_khwc(g: &Geom, sum: &[f32], cs: usize) -> Vec<f32> {
     let mut dw = vec![0.0f32; g.cout * g.cin * g.kh * g.kw];
     for o in 0..g.cout {
         for c in 0..g.cin {

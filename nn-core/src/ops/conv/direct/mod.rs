@@ -35,7 +35,7 @@ use self::forward::{Gather, gather_image};
 pub(crate) use self::grad::backward;
 #[cfg(test)]
 use self::grad::backward_with;
-pub(super) use self::grad::bias_grad;
+pub(super) use self::grad::{bias_grad, weight_from_khwc};
 use self::pack::{pack_forward, pad_nhwc};
 use self::winograd::{Wino, image_forward, pack_u};
 use super::geometry::Geom;
@@ -44,9 +44,6 @@ use crate::simd::{Isa, LANES, dispatch};
 
 /// Below this many multiply-adds a call runs on the calling thread.
 const PARALLEL_MACS: usize = 1 << 21;
-
-/// Upper bound on the batch slices of the weight gradient (partials held at once).
-const MAX_SLICES: usize = 8;
 
 /// The algorithm of the channels-last kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,10 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::super::backward::{ConvGrads, MAX_SLICES, SliceJob, for_each_slice};
+use super::super::backward::ConvGrads;
 use super::super::forward::{GemmFn, gemm_for};
 use super::super::geometry::Geom;
+use super::super::slices::{BatchSlices, Fill, SliceJob};
 use super::super::workspace::with_workspace;
 use super::input::input_transform_adjoint;
 use super::{input_transform, samples_per_block, tiles, weight_transform};
@@ -158,81 +159,46 @@ pub(crate) fn backward(
     } else {
         Vec::new()
     };
-    let nb = samples_per_block(g);
-    let chunks = g.n.div_ceil(nb);
-    let slices = chunks.clamp(1, MAX_SLICES);
-    let bounds: Vec<(usize, usize)> = (0..slices)
-        .map(|s| {
-            (
-                (s * chunks / slices * nb).min(g.n),
-                ((s + 1) * chunks / slices * nb).min(g.n),
-            )
-        })
-        .collect();
-    let parallel = slices >= 2 && rayon::current_num_threads() > 1;
-    let mm = gemm_for(parallel);
     let ulen = 16 * cin * cout;
-    let mut partials: Vec<Vec<f32>> = (0..slices)
-        .map(|_| {
-            if need_w {
-                crate::buffer_pool::take(ulen)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    let nb = samples_per_block(g);
+    let mut slices = BatchSlices::new(g.n, nb, need_w.then_some((ulen, Fill::Overwritten)));
+    let parallel = slices.parallel();
+    let mm = gemm_for(parallel);
     let xs = cin * g.hw();
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         slice_backward(g, x, &ut, dy, (lo, hi), part, dxs, (need_x, need_w), mm);
     };
-    for_each_slice(
-        parallel,
-        &mut partials,
-        dx.as_deref_mut(),
-        xs,
-        &bounds,
-        work,
-    );
+    slices.run(parallel, dx.as_deref_mut(), xs, work);
     let dw = need_w.then(|| {
-        let (first, rest) = partials.split_at_mut(1);
-        let du = &mut first[0];
-        for part in rest.iter() {
-            du.par_chunks_mut(1 << 14)
-                .zip(part.par_chunks(1 << 14))
-                .for_each(|(d, s)| {
-                    d.iter_mut().zip(s).for_each(|(a, v)| *a += v);
-                });
-        }
-        // dg = Gᵀ dU G for every (o, i); du is [16][C_in][C_out].
-        let mut dw = crate::buffer_pool::take(cout * cin * 9); // every element is written
-        dw.par_chunks_mut(cin * 9)
-            .enumerate()
-            .for_each(|(co, dwo)| {
-                for ci in 0..cin {
-                    let m: [[f32; 4]; 4] = std::array::from_fn(|r| {
-                        std::array::from_fn(|c| du[((r * 4 + c) * cin + ci) * cout + co])
-                    });
-                    // Gᵀ applied to rows then columns: 4×4 → 3×3.
-                    let gt = |u: [f32; 4]| {
-                        [
-                            u[0] + 0.5 * (u[1] + u[2]),
-                            0.5 * (u[1] - u[2]),
-                            0.5 * (u[1] + u[2]) + u[3],
-                        ]
-                    };
-                    let rows: [[f32; 3]; 4] = std::array::from_fn(|r| gt(m[r]));
-                    for c in 0..3 {
-                        let col = gt(std::array::from_fn(|r| rows[r][c]));
-                        for r in 0..3 {
-                            dwo[ci * 9 + r * 3 + c] = col[r];
+        slices.reduce(true, |du| {
+            // dg = Gᵀ dU G for every (o, i); du is [16][C_in][C_out].
+            let mut dw = crate::buffer_pool::take(cout * cin * 9); // every element is written
+            dw.par_chunks_mut(cin * 9)
+                .enumerate()
+                .for_each(|(co, dwo)| {
+                    for ci in 0..cin {
+                        let m: [[f32; 4]; 4] = std::array::from_fn(|r| {
+                            std::array::from_fn(|c| du[((r * 4 + c) * cin + ci) * cout + co])
+                        });
+                        // Gᵀ applied to rows then columns: 4×4 → 3×3.
+                        let gt = |u: [f32; 4]| {
+                            [
+                                u[0] + 0.5 * (u[1] + u[2]),
+                                0.5 * (u[1] - u[2]),
+                                0.5 * (u[1] + u[2]) + u[3],
+                            ]
+                        };
+                        let rows: [[f32; 3]; 4] = std::array::from_fn(|r| gt(m[r]));
+                        for c in 0..3 {
+                            let col = gt(std::array::from_fn(|r| rows[r][c]));
+                            for r in 0..3 {
+                                dwo[ci * 9 + r * 3 + c] = col[r];
+                            }
                         }
                     }
-                }
-            });
-        partials
-            .into_iter()
-            .for_each(crate::buffer_pool::recycle_vec);
-        dw
+                });
+            dw
+        })
     });
     ConvGrads { dx, dw, db: None }
 }
