@@ -234,12 +234,24 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Parses a TOML config (unknown fields are errors, so typos do not pass silently).
+    /// Parses a TOML config (unknown fields are errors, so typos do not pass silently: also
+    /// options beside a variant that takes none, e.g. `{ kind = "relu", negative_slope = 0.1 }`,
+    /// which serde alone would ignore).
     pub fn from_toml(text: &str, path: &Path) -> Result<TrainConfig> {
-        let config: TrainConfig = toml::from_str(text).map_err(|e| TrainError::ConfigParse {
+        let parse_error = |message: String| TrainError::ConfigParse {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let config: TrainConfig = toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
+        let file: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| parse_error(e.to_string()))?;
+        let kept = toml::Table::try_from(&config).expect("configs serialise to TOML");
+        if let Some(key) = crate::config_keys::first_ignored_key(&file, &kept) {
+            return Err(parse_error(format!(
+                "unknown field `{key}`: the variant chosen beside it takes no such option"
+            )));
+        }
         config.validate()?;
         Ok(config)
     }
@@ -479,5 +491,31 @@ mod tests {
         );
         let e = TrainConfig::load(Path::new("/nonexistent/job.toml")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/job.toml"), "{e}");
+    }
+
+    #[test]
+    fn options_beside_a_variant_without_options_are_errors() {
+        for (job, key) in [
+            (
+                "[model]\nkind = \"mlp\"\nactivation = { kind = \"relu\", negative_slope = 0.1 }",
+                "model.activation.negative_slope",
+            ),
+            (
+                "schedule = { kind = \"warmup\", steps = 5, inner = { kind = \"constant\", \
+                 factor = 0.5 } }",
+                "schedule.inner.factor",
+            ),
+        ] {
+            let e = TrainConfig::from_toml(job, Path::new("job.toml")).unwrap_err();
+            assert!(e.to_string().contains(key), "{job}: {e}");
+        }
+        // Without the extra key both parse, and the defaults' own TOML parses back.
+        TrainConfig::from_toml(
+            "[model]\nkind = \"mlp\"\nactivation = { kind = \"relu\" }",
+            Path::new("job.toml"),
+        )
+        .unwrap();
+        let defaults = TrainConfig::default().to_toml();
+        TrainConfig::from_toml(&defaults, Path::new("defaults.toml")).unwrap();
     }
 }

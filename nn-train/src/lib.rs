@@ -68,6 +68,7 @@ pub mod augment_grid;
 pub mod callback;
 pub mod checkpoint;
 pub mod config;
+mod config_keys;
 pub mod data;
 pub mod data_source;
 pub mod dist;
