@@ -1,6 +1,7 @@
 //! Per-image backward drivers of the channels-last direct convolution: the input gradient of
 //! strided convolutions (scatter form) and the weight gradient.
 
+use super::forward::{block_pixels, next_block};
 use super::kernels::{scatter_tap, weight_rows, weight_tap};
 use crate::simd::{LANES, Simd};
 
@@ -47,13 +48,7 @@ pub(crate) fn scatter_image<S: Simd>(
 
 /// Pixels per scatter block.
 const fn scatter_pixels<S: Simd>(cb: usize) -> usize {
-    if S::REGS >= 32 {
-        16 / cb
-    } else if cb == 1 {
-        4
-    } else {
-        2
-    }
+    block_pixels::<S>(cb)
 }
 
 #[inline(always)]
@@ -76,12 +71,7 @@ fn scatter_cb<S: Simd, const CB: usize>(
         for oy in 0..c.oh {
             let mut ox = 0;
             while ox < c.ow {
-                let left = c.ow - ox;
-                let r = if left >= rmax {
-                    rmax
-                } else {
-                    1 << (usize::BITS - 1 - left.leading_zeros())
-                };
+                let r = next_block(c.ow - ox, rmax);
                 for i in 0..c.kh {
                     for j in 0..c.kw {
                         let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
@@ -97,6 +87,18 @@ fn scatter_cb<S: Simd, const CB: usize>(
                                 (16, 32) => add_block::<S, 16, CB, 32>(d, c, w, dxp, base, px),
                                 (16, 64) => add_block::<S, 16, CB, 64>(d, c, w, dxp, base, px),
                                 (16, _) => add_block::<S, 16, CB, 0>(d, c, w, dxp, base, px),
+                                (6, 16) => add_block::<S, 6, CB, 16>(d, c, w, dxp, base, px),
+                                (6, 32) => add_block::<S, 6, CB, 32>(d, c, w, dxp, base, px),
+                                (6, 64) => add_block::<S, 6, CB, 64>(d, c, w, dxp, base, px),
+                                (6, _) => add_block::<S, 6, CB, 0>(d, c, w, dxp, base, px),
+                                (5, 16) => add_block::<S, 5, CB, 16>(d, c, w, dxp, base, px),
+                                (5, 32) => add_block::<S, 5, CB, 32>(d, c, w, dxp, base, px),
+                                (5, 64) => add_block::<S, 5, CB, 64>(d, c, w, dxp, base, px),
+                                (5, _) => add_block::<S, 5, CB, 0>(d, c, w, dxp, base, px),
+                                (3, 16) => add_block::<S, 3, CB, 16>(d, c, w, dxp, base, px),
+                                (3, 32) => add_block::<S, 3, CB, 32>(d, c, w, dxp, base, px),
+                                (3, 64) => add_block::<S, 3, CB, 64>(d, c, w, dxp, base, px),
+                                (3, _) => add_block::<S, 3, CB, 0>(d, c, w, dxp, base, px),
                                 (8, 16) => add_block::<S, 8, CB, 16>(d, c, w, dxp, base, px),
                                 (8, 32) => add_block::<S, 8, CB, 32>(d, c, w, dxp, base, px),
                                 (8, 64) => add_block::<S, 8, CB, 64>(d, c, w, dxp, base, px),
@@ -146,10 +148,8 @@ const fn weight_channels<S: Simd>(cb: usize) -> usize {
             2 => 8,
             _ => 4,
         }
-    } else if cb == 1 {
-        4
     } else {
-        2
+        block_pixels::<S>(cb)
     }
 }
 
@@ -206,12 +206,7 @@ fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &m
                 let rect = (oy1 - oy0, ox1 - ox0);
                 let mut ci = 0;
                 while ci < c.cin {
-                    let left = c.cin - ci;
-                    let n = if left >= cmax {
-                        cmax
-                    } else {
-                        1 << (usize::BITS - 1 - left.leading_zeros())
-                    };
+                    let n = next_block(c.cin - ci, cmax);
                     let at = ((i * c.kw + j) * c.cin + ci) * cs + co0;
                     // SAFETY: output pixels oy0..oy1 × ox0..ox1 have their tap inside the image
                     // (tap_range) and their gradient in dy (asserted above); `n` channels from
@@ -222,7 +217,10 @@ fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &m
                         match n {
                             16 => tap::<S, 16, CB>(c, x, d, dy_n, rect, part, at, cs),
                             8 => tap::<S, 8, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            6 => tap::<S, 6, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            5 => tap::<S, 5, CB>(c, x, d, dy_n, rect, part, at, cs),
                             4 => tap::<S, 4, CB>(c, x, d, dy_n, rect, part, at, cs),
+                            3 => tap::<S, 3, CB>(c, x, d, dy_n, rect, part, at, cs),
                             2 => tap::<S, 2, CB>(c, x, d, dy_n, rect, part, at, cs),
                             _ => tap::<S, 1, CB>(c, x, d, dy_n, rect, part, at, cs),
                         }

@@ -33,15 +33,39 @@ pub(crate) struct Epilogue<'a> {
     pub relu: bool,
 }
 
-/// Output pixels per register block (the largest block; rows are covered by blocks of this size
-/// and then halving sizes).
+/// Output pixels per register block (the largest block; see [`next_block`] for the rest of a
+/// row). AVX-512 (32 registers): 16 accumulators. AVX2 (16 registers of 8 lanes, 2 per vector):
+/// 6 pixels × 1 vector, 12 accumulators (+ 2 weights + 1 broadcast), as the 6×16 micro-kernels
+/// of BLIS/OpenBLAS for Haswell: 8 would only just cover the FMA latency (4 cycles × 2 pipes).
 pub(crate) const fn block_pixels<S: Simd>(cb: usize) -> usize {
     if S::REGS >= 32 {
         16 / cb
     } else if cb == 1 {
-        4
+        6
     } else {
         2
+    }
+}
+
+/// The size of the next register block with `left` pixels of a row to go, the largest being
+/// `rmax`. A power-of-two `rmax` is followed by halving sizes (16, 8, 4, 2, 1); any other `rmax`
+/// splits the last stretch under 2·rmax into two near-equal blocks (rmax 6: 8 = 4 + 4,
+/// 16 = 6 + 5 + 5), so no block is left with too few accumulators. Each pixel sums its taps in
+/// the same order whatever its block, so the split never changes a forward result.
+#[inline(always)]
+pub(crate) fn next_block(left: usize, rmax: usize) -> usize {
+    if rmax.is_power_of_two() {
+        if left >= rmax {
+            rmax
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        }
+    } else if left >= 2 * rmax || left == rmax {
+        rmax
+    } else if left > rmax {
+        left.div_ceil(2)
+    } else {
+        left
     }
 }
 
@@ -85,12 +109,7 @@ fn gather_cb<S: Simd, const CB: usize>(
         for oy in 0..g.oh {
             let mut ox = 0;
             while ox < g.ow {
-                let left = g.ow - ox;
-                let r = if left >= rmax {
-                    rmax
-                } else {
-                    1 << (usize::BITS - 1 - left.leading_zeros())
-                };
+                let r = next_block(g.ow - ox, rmax);
                 let at = (oy, ox, co0);
                 // SAFETY: the block reads taps of pixels ox..ox+r of row oy, all inside the
                 // padded image (checked above), and `wlen` weights of this group.
@@ -102,6 +121,18 @@ fn gather_cb<S: Simd, const CB: usize>(
                         (16, 32) => block::<S, 16, CB, 32>(g, xp, w, epi, y, at),
                         (16, 64) => block::<S, 16, CB, 64>(g, xp, w, epi, y, at),
                         (16, _) => block::<S, 16, CB, 0>(g, xp, w, epi, y, at),
+                        (6, 1) => block::<S, 6, CB, 1>(g, xp, w, epi, y, at),
+                        (6, 3) => block::<S, 6, CB, 3>(g, xp, w, epi, y, at),
+                        (6, 16) => block::<S, 6, CB, 16>(g, xp, w, epi, y, at),
+                        (6, 32) => block::<S, 6, CB, 32>(g, xp, w, epi, y, at),
+                        (6, 64) => block::<S, 6, CB, 64>(g, xp, w, epi, y, at),
+                        (6, _) => block::<S, 6, CB, 0>(g, xp, w, epi, y, at),
+                        (5, 1) => block::<S, 5, CB, 1>(g, xp, w, epi, y, at),
+                        (5, 3) => block::<S, 5, CB, 3>(g, xp, w, epi, y, at),
+                        (5, 16) => block::<S, 5, CB, 16>(g, xp, w, epi, y, at),
+                        (5, 32) => block::<S, 5, CB, 32>(g, xp, w, epi, y, at),
+                        (5, 64) => block::<S, 5, CB, 64>(g, xp, w, epi, y, at),
+                        (5, _) => block::<S, 5, CB, 0>(g, xp, w, epi, y, at),
                         (8, 1) => block::<S, 8, CB, 1>(g, xp, w, epi, y, at),
                         (8, 3) => block::<S, 8, CB, 3>(g, xp, w, epi, y, at),
                         (8, 16) => block::<S, 8, CB, 16>(g, xp, w, epi, y, at),
@@ -114,6 +145,12 @@ fn gather_cb<S: Simd, const CB: usize>(
                         (4, 32) => block::<S, 4, CB, 32>(g, xp, w, epi, y, at),
                         (4, 64) => block::<S, 4, CB, 64>(g, xp, w, epi, y, at),
                         (4, _) => block::<S, 4, CB, 0>(g, xp, w, epi, y, at),
+                        (3, 1) => block::<S, 3, CB, 1>(g, xp, w, epi, y, at),
+                        (3, 3) => block::<S, 3, CB, 3>(g, xp, w, epi, y, at),
+                        (3, 16) => block::<S, 3, CB, 16>(g, xp, w, epi, y, at),
+                        (3, 32) => block::<S, 3, CB, 32>(g, xp, w, epi, y, at),
+                        (3, 64) => block::<S, 3, CB, 64>(g, xp, w, epi, y, at),
+                        (3, _) => block::<S, 3, CB, 0>(g, xp, w, epi, y, at),
                         (2, _) => block::<S, 2, CB, 0>(g, xp, w, epi, y, at),
                         _ => block::<S, 1, CB, 0>(g, xp, w, epi, y, at),
                     }

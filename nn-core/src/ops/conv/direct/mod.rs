@@ -79,17 +79,21 @@ pub(crate) fn applies(g: &Geom) -> bool {
 }
 
 /// Channel blocks of 16 per register block for `channels` channels: as many as divide the
-/// channel blocks evenly, up to 4 for Winograd's products on AVX-512 and 2 otherwise. The direct
+/// channel blocks evenly, up to 4 for Winograd's products on AVX-512, 2 for the other AVX-512
+/// kernels and Winograd's products on AVX2, and 1 for the direct kernels on AVX2, which run
+/// 6 pixels × 1 block (12 accumulators; 2 × 2 had 8: measured on an AMD EPYC family 25 model 17
+/// with AVX2 only, batch 128, 2 threads, fwd+bwd: 3→16 stem @32² 1.27x, 16→16 @32² 1.05x,
+/// 16→16 @28² 1.13x, 32→64 stride 2 @16² 1.08x faster; ResNet-8/20 training steps 1.07x). The direct
 /// kernels run 16 / cb pixels per block: 8 pixels × 2 blocks beat 4 × 4 (measured, Intel Xeon
 /// family 6 model 167, batch 128, 2 threads: 32→64 3×3 stride 2 @16² forward 1.38 → 1.14 ms,
 /// 64→128 stride 2 5.0 → 4.2 ms, 48→64 5×5 19.3 → 15.9 ms; 1×1 64→64 and the 3→64 stem
 /// unchanged), while Winograd's 64→64 products were no faster with 2. A fixed rule of the shape.
 fn channel_blocks(isa: Isa, algo: Algo, channels: usize) -> usize {
     let nb = channels.div_ceil(LANES);
-    let most = if isa == Isa::Avx512 && algo == Algo::Winograd {
-        4
-    } else {
-        2
+    let most = match (isa, algo) {
+        (Isa::Avx512, Algo::Winograd) => 4,
+        (Isa::Avx512, _) | (_, Algo::Winograd) => 2,
+        _ => 1,
     };
     [4, 2, 1]
         .into_iter()

@@ -204,6 +204,46 @@ fn channel_tails_bias_and_odd_sizes() {
     check(&geom(2, 32, (9, 8), 64, (1, 1), s2), false);
 }
 
+/// Register blocks along a row: they cover it exactly, none is larger than the largest block,
+/// and with AVX2's 6 no block of a row of at least 3 pixels is left with fewer than 3 (4 + 4,
+/// not 6 + 2).
+#[test]
+fn row_blocks_cover_rows_without_small_tails() {
+    for rmax in [16, 8, 6, 4, 2, 1] {
+        for ow in 1..100 {
+            let (mut ox, mut sizes) = (0, Vec::new());
+            while ox < ow {
+                let r = super::forward::next_block(ow - ox, rmax);
+                assert!((1..=rmax).contains(&r), "rmax {rmax}, row {ow}: block {r}");
+                sizes.push(r);
+                ox += r;
+            }
+            assert_eq!(
+                ox, ow,
+                "rmax {rmax}: blocks {sizes:?} overrun a row of {ow}"
+            );
+            if rmax == 6 && ow >= 3 {
+                assert!(sizes.iter().all(|&r| r >= 3), "row {ow}: {sizes:?}");
+            }
+        }
+    }
+    let blocks = |ow: usize| {
+        let mut ox = 0;
+        std::iter::from_fn(move || {
+            (ox < ow).then(|| {
+                let r = super::forward::next_block(ow - ox, 6);
+                ox += r;
+                r
+            })
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(blocks(8), [4, 4]);
+    assert_eq!(blocks(16), [6, 5, 5]);
+    assert_eq!(blocks(28), [6, 6, 6, 5, 5]);
+    assert_eq!(blocks(32), [6, 6, 6, 6, 4, 4]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

@@ -22,7 +22,7 @@
 
 mod weight;
 
-use super::forward::{Epilogue, block_pixels};
+use super::forward::{Epilogue, block_pixels, next_block};
 use super::kernels::gather;
 use crate::ops::conv::geometry::Geom;
 use crate::simd::{LANES, Simd};
@@ -277,12 +277,7 @@ fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize,
         let ue = u[e * c * gw..].as_ptr();
         let mut t = 0;
         while t < nt {
-            let left = nt - t;
-            let r = if left >= rmax {
-                rmax
-            } else {
-                1 << (usize::BITS - 1 - left.leading_zeros())
-            };
+            let r = next_block(nt - t, rmax);
             // SAFETY: tiles t..t+r of V_e (c values each) and c·gw values of U_e exist; the
             // stores go to tiles t..t+r of M_e.
             unsafe {
@@ -300,6 +295,42 @@ fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize,
                     }
                     (16, _) => {
                         store::<S, 16, CB>(gather::<S, 16, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (6, 16) => {
+                        store::<S, 6, CB>(gather::<S, 6, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (6, 32) => {
+                        store::<S, 6, CB>(gather::<S, 6, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (6, 64) => {
+                        store::<S, 6, CB>(gather::<S, 6, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (6, _) => {
+                        store::<S, 6, CB>(gather::<S, 6, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (5, 16) => {
+                        store::<S, 5, CB>(gather::<S, 5, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (5, 32) => {
+                        store::<S, 5, CB>(gather::<S, 5, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (5, 64) => {
+                        store::<S, 5, CB>(gather::<S, 5, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (5, _) => {
+                        store::<S, 5, CB>(gather::<S, 5, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (3, 16) => {
+                        store::<S, 3, CB>(gather::<S, 3, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (3, 32) => {
+                        store::<S, 3, CB>(gather::<S, 3, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (3, 64) => {
+                        store::<S, 3, CB>(gather::<S, 3, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
+                    }
+                    (3, _) => {
+                        store::<S, 3, CB>(gather::<S, 3, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
                     }
                     (8, 16) => {
                         store::<S, 8, CB>(gather::<S, 8, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
