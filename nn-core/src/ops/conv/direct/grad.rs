@@ -6,7 +6,7 @@
 use super::backward::{Conv, scatter_image, weight_image};
 use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
-use super::winograd::{Wino, image_weight, pack_u, weight_from_du};
+use super::winograd::{Wino, block_tiles, image_weight, pack_u, weight_from_du};
 use super::{
     Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
     wino_forward, wino_of,
@@ -37,7 +37,7 @@ enum InputGrad {
     Winograd { wg: Wino, u: Vec<f32> },
 }
 
-fn input_grad_plan(g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
+fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
     if algo == Algo::Winograd {
         let wg = Wino::new(
             (g.h, g.w),
@@ -45,7 +45,8 @@ fn input_grad_plan(g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
             cb,
             (g.oh, g.ow),
             (2 - g.ph, 2 - g.pw),
-        );
+        )
+        .with_tiles(block_tiles(isa));
         let u = pack_u(w, (g.cout, g.cin), cb, true, None);
         return InputGrad::Winograd { wg, u };
     }
@@ -110,14 +111,14 @@ pub(crate) fn backward_with(
     let db = need_b.then(|| bias_grad(dy, g.cout));
     let cb_w = channel_blocks(isa, algo, g.cout);
     let cb_x = channel_blocks(isa, algo, g.cin);
-    let ig = input_grad_plan(g, cb_x, algo, w);
+    let ig = input_grad_plan(isa, g, cb_x, algo, w);
     let wpk_x = need_x.then(|| match &ig {
         InputGrad::Winograd { .. } => Vec::new(),
         InputGrad::Gather { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, true),
         InputGrad::Scatter { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, false),
     });
     let conv = conv_of(g);
-    let wino = (algo == Algo::Winograd).then(|| wino_of(g, cb_w));
+    let wino = (algo == Algo::Winograd).then(|| wino_of(isa, g, cb_w));
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
     let part_len = if wino.is_some() {
         16 * g.cin * g.cout
@@ -255,7 +256,7 @@ fn pads_x(g: &Geom) -> bool {
 #[cfg(test)]
 pub(super) fn winograd_input_grad_padded(isa: Isa, g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cin);
-    let InputGrad::Winograd { wg, u } = input_grad_plan(g, cb, Algo::Winograd, w) else {
+    let InputGrad::Winograd { wg, u } = input_grad_plan(isa, g, cb, Algo::Winograd, w) else {
         unreachable!("the Winograd plan")
     };
     let frame = wg.padded();

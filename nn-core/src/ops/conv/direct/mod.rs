@@ -80,10 +80,11 @@ pub(crate) fn applies(g: &Geom) -> bool {
 
 /// Channel blocks of 16 per register block for `channels` channels: as many as divide the
 /// channel blocks evenly, up to 4 for Winograd's products on AVX-512, 2 for the other AVX-512
-/// kernels and Winograd's products on AVX2, and 1 for the direct kernels on AVX2, which run
-/// 6 pixels × 1 block (12 accumulators; 2 × 2 had 8: measured on an AMD EPYC family 25 model 17
-/// with AVX2 only, batch 128, 2 threads, fwd+bwd: 3→16 stem @32² 1.27x, 16→16 @32² 1.05x,
-/// 16→16 @28² 1.13x, 32→64 stride 2 @16² 1.08x faster; ResNet-8/20 training steps 1.07x). The direct
+/// kernels, and 1 on AVX2, whose kernels run 6 pixels (or Winograd tiles) × 1 block (12
+/// accumulators; 2 × 2 had 8: measured on an AMD EPYC family 25 model 17 with AVX2 only, batch
+/// 128, 2 threads, fwd+bwd: 3→16 stem @32² 1.27x, 16→16 @32² 1.05x, 16→16 @28² 1.13x, 32→64
+/// stride 2 @16² 1.08x faster, ResNet-8/20 training steps 1.07x; Winograd forward 32→32 @16²
+/// 1.06x, 64→64 @8² 1.07x, ResNet-20 training step another 1.06x). On AVX-512 the direct
 /// kernels run 16 / cb pixels per block: 8 pixels × 2 blocks beat 4 × 4 (measured, Intel Xeon
 /// family 6 model 167, batch 128, 2 threads: 32→64 3×3 stride 2 @16² forward 1.38 → 1.14 ms,
 /// 64→128 stride 2 5.0 → 4.2 ms, 48→64 5×5 19.3 → 15.9 ms; 1×1 64→64 and the 3→64 stem
@@ -92,7 +93,7 @@ fn channel_blocks(isa: Isa, algo: Algo, channels: usize) -> usize {
     let nb = channels.div_ceil(LANES);
     let most = match (isa, algo) {
         (Isa::Avx512, Algo::Winograd) => 4,
-        (Isa::Avx512, _) | (_, Algo::Winograd) => 2,
+        (Isa::Avx512, _) => 2,
         _ => 1,
     };
     [4, 2, 1]
@@ -289,7 +290,7 @@ fn forward_winograd(
     hook: ImageHook<'_>,
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
-    let wg = wino_of(g, cb);
+    let wg = wino_of(isa, g, cb);
     let u = pack_u(w, (g.cout, g.cin), cb, false, scale);
     let epi = Epilogue { bias, relu };
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
@@ -309,8 +310,9 @@ fn forward_winograd(
 }
 
 /// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
-fn wino_of(g: &Geom, cb: usize) -> Wino {
+fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
     Wino::new((g.oh, g.ow), (g.cin, g.cout), cb, (g.h, g.w), (g.ph, g.pw))
+        .with_tiles(winograd::block_tiles(isa))
 }
 
 dispatch!(fn wino_forward(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward);

@@ -8,7 +8,7 @@
 //! Aᵀ = [1 1 1 0; 0 1 −1 −1]
 //! ```
 //!
-//! Per image, tiles go in blocks of [`TILES`]: the block's inputs are transformed into
+//! Per image, tiles go in blocks of [`block_tiles`]: the block's inputs are transformed into
 //! `V[e][tile][c_in]` (16 vectors per tile and 16 channels), each of the 16 positions e is a
 //! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
 //! pixels, a 1×1 "convolution"), and the output transform writes the 2×2 tiles, all while the
@@ -25,7 +25,7 @@ mod weight;
 use super::forward::{Epilogue, block_pixels, next_block};
 use super::kernels::gather;
 use crate::ops::conv::geometry::Geom;
-use crate::simd::{LANES, Simd};
+use crate::simd::{Isa, LANES, Simd};
 
 pub(crate) use self::weight::{image_weight, weight_from_du};
 
@@ -35,6 +35,16 @@ pub(crate) use self::weight::{image_weight, weight_from_du};
 /// 64→64 @8² 5.5 ms with 8, 6.0 with 16 or 32; 32→32 @16² 5.5-5.6 with 8 or 16, 6.3-6.7
 /// with 32.
 pub(crate) const TILES: usize = 8;
+
+/// Tiles per block on `isa`: [`TILES`] on AVX-512; 6 on AVX2, one register block of 6 tiles ×
+/// 1 channel block (12 accumulators, see `forward::block_pixels`), where 8 tiles ran as
+/// 4 + 4 (8 accumulators).
+pub(crate) const fn block_tiles(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx2 => 6,
+        _ => TILES,
+    }
+}
 
 /// Whether the Winograd path can compute this convolution.
 pub(crate) fn applies(g: &Geom) -> bool {
@@ -61,6 +71,8 @@ pub(crate) struct Wino {
     pub cb: usize,
     pub src: (usize, usize),
     pub off: (usize, usize),
+    /// Tiles per block ([`block_tiles`]; [`TILES`] unless set by [`Wino::with_tiles`]).
+    pub tiles: usize,
 }
 
 impl Wino {
@@ -81,7 +93,13 @@ impl Wino {
             cb,
             src,
             off,
+            tiles: TILES,
         }
+    }
+    /// The same geometry with blocks of `tiles` tiles.
+    pub(crate) fn with_tiles(self, tiles: usize) -> Wino {
+        assert!(tiles > 0, "Winograd: blocks of 0 tiles");
+        Wino { tiles, ..self }
     }
     /// The zero-padded frame the tiles cover: rows, columns.
     #[cfg(test)]
@@ -91,15 +109,15 @@ impl Wino {
     /// Scratch floats per thread: V and M of one block, and a row of `cin` zeros (what the
     /// border tiles load outside the image).
     pub(crate) fn scratch(&self) -> usize {
-        16 * TILES * (self.cin + self.cb * LANES) + self.cin
+        16 * self.tiles * (self.cin + self.cb * LANES) + self.cin
     }
     /// Splits [`Wino::scratch`] into V, M (or dM) and the zero row, which it fills.
     pub(crate) fn split_scratch<'a>(
         &self,
         scratch: &'a mut [f32],
     ) -> (&'a mut [f32], &'a mut [f32], &'a [f32]) {
-        let (v, rest) = scratch.split_at_mut(16 * TILES * self.cin);
-        let (m, zeros) = rest.split_at_mut(16 * TILES * self.cb * LANES);
+        let (v, rest) = scratch.split_at_mut(16 * self.tiles * self.cin);
+        let (m, zeros) = rest.split_at_mut(16 * self.tiles * self.cb * LANES);
         let zeros = &mut zeros[..self.cin];
         zeros.fill(0.0);
         (v, m, zeros)
@@ -190,7 +208,7 @@ fn input_tiles<S: Simd>(
     let c = w.cin;
     let (h, wd) = w.src;
     let (top, left) = w.off;
-    assert!(v.len() >= 16 * TILES * c && nt <= TILES && c.is_multiple_of(LANES));
+    assert!(v.len() >= 16 * w.tiles * c && nt <= w.tiles && c.is_multiple_of(LANES));
     assert!(x.len() >= h * wd * c && zeros.len() >= c && (t0 + nt) <= w.th * w.tw);
     // Whether frame rows (columns) f .. f + 4 all lie in the image, which starts at frame row
     // (column) `off` and is `len` long.
@@ -198,7 +216,7 @@ fn input_tiles<S: Simd>(
     for k in 0..nt {
         let t = t0 + k;
         let (fy, fx) = (2 * (t / w.tw), 2 * (t % w.tw));
-        // SAFETY (both arms): v holds TILES tiles of 16 positions × c values; c0 + 16 ≤ c.
+        // SAFETY (both arms): v holds w.tiles tiles of 16 positions × c values; c0 + 16 ≤ c.
         let out = unsafe { v.as_mut_ptr().add(k * c) };
         if inside(fy, top, h) && inside(fx, left, wd) {
             let base = ((fy - top) * wd + fx - left) * c;
@@ -207,7 +225,7 @@ fn input_tiles<S: Simd>(
                 unsafe {
                     let p = x.as_ptr().add(base + c0);
                     let ld = |i: usize, j: usize| S::load(p.add((i * wd + j) * c));
-                    transform_tile::<S>(ld, out.add(c0), TILES * c);
+                    transform_tile::<S>(ld, out.add(c0), w.tiles * c);
                 }
             }
         } else {
@@ -227,7 +245,7 @@ fn input_tiles<S: Simd>(
                 // SAFETY: each pointer is an image pixel or the zero row, both c values long.
                 unsafe {
                     let ld = |i: usize, j: usize| S::load(px[i][j].add(c0));
-                    transform_tile::<S>(ld, out.add(c0), TILES * c);
+                    transform_tile::<S>(ld, out.add(c0), w.tiles * c);
                 }
             }
         }
@@ -270,10 +288,10 @@ unsafe fn transform_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f
 #[inline(always)]
 fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize, m: &mut [f32]) {
     let (c, gw) = (w.cin, CB * LANES);
-    assert!(v.len() >= 16 * TILES * c && m.len() >= 16 * TILES * gw && u.len() >= 16 * c * gw);
+    assert!(v.len() >= 16 * w.tiles * c && m.len() >= 16 * w.tiles * gw && u.len() >= 16 * c * gw);
     let rmax = block_pixels::<S>(CB);
     for e in 0..16 {
-        let ve = v[e * TILES * c..].as_ptr();
+        let ve = v[e * w.tiles * c..].as_ptr();
         let ue = u[e * c * gw..].as_ptr();
         let mut t = 0;
         while t < nt {
@@ -282,7 +300,7 @@ fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize,
             // stores go to tiles t..t+r of M_e.
             unsafe {
                 let x = ve.add(t * c);
-                let out = m.as_mut_ptr().add((e * TILES + t) * gw);
+                let out = m.as_mut_ptr().add((e * w.tiles + t) * gw);
                 match (r, c) {
                     (16, 16) => {
                         store::<S, 16, CB>(gather::<S, 16, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
@@ -388,17 +406,17 @@ fn output_tiles<S: Simd>(
     epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
-    assert!(m.len() >= 16 * TILES * gw && y.len() >= w.oh * w.ow * w.cout);
+    assert!(m.len() >= 16 * w.tiles * gw && y.len() >= w.oh * w.ow * w.cout);
     assert!(co0 + gw <= w.cout);
     for k in 0..nt {
         let t = t0 + k;
         let (ty, tx) = (t / w.tw, t % w.tw);
         for b in (0..gw).step_by(LANES) {
-            // SAFETY: M holds 16 positions × TILES tiles × gw values; the stores are to the
+            // SAFETY: M holds 16 positions × w.tiles tiles × gw values; the stores are to the
             // output pixels of this tile that exist, channels co0 + b .. + 16 ≤ cout.
             unsafe {
                 let p = m.as_ptr().add(k * gw + b);
-                let ld = |e: usize| S::load(p.add(e * TILES * gw));
+                let ld = |e: usize| S::load(p.add(e * w.tiles * gw));
                 let m1 = S::splat(-1.0);
                 // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
                 let mut s = [[S::zero(); 2]; 4];
@@ -454,8 +472,8 @@ pub(crate) fn image_forward<S: Simd>(
     let (v, m, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
     let ulen = 16 * w.cin * gw;
-    for t0 in (0..tiles).step_by(TILES) {
-        let nt = TILES.min(tiles - t0);
+    for t0 in (0..tiles).step_by(w.tiles) {
+        let nt = w.tiles.min(tiles - t0);
         input_tiles::<S>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];

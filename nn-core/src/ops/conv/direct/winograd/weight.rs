@@ -6,7 +6,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::super::kernels::weight_tap;
-use super::{TILES, Wino, input_tiles};
+use super::{Wino, input_tiles};
 use crate::simd::{LANES, Simd};
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
@@ -19,7 +19,7 @@ fn grad_tiles<S: Simd>(
     (co0, gw): (usize, usize),
     dm: &mut [f32],
 ) {
-    assert!(dm.len() >= 16 * TILES * gw && dy.len() >= w.oh * w.ow * w.cout);
+    assert!(dm.len() >= 16 * w.tiles * gw && dy.len() >= w.oh * w.ow * w.cout);
     assert!(co0 + gw <= w.cout);
     for k in 0..nt {
         let t = t0 + k;
@@ -45,7 +45,7 @@ fn grad_tiles<S: Simd>(
                 for j in 0..4 {
                     let c = col(r0[j], r1[j]);
                     for (i, val) in c.into_iter().enumerate() {
-                        S::store(out.add((i * 4 + j) * TILES * gw), val);
+                        S::store(out.add((i * 4 + j) * w.tiles * gw), val);
                     }
                 }
             }
@@ -67,8 +67,8 @@ pub(crate) fn image_weight<S: Simd>(
     assert!(part.len() >= 16 * w.cin * w.cout);
     let (v, dm, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
-    for t0 in (0..tiles).step_by(TILES) {
-        let nt = TILES.min(tiles - t0);
+    for t0 in (0..tiles).step_by(w.tiles) {
+        let nt = w.tiles.min(tiles - t0);
         input_tiles::<S>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             grad_tiles::<S>(w, dy, (t0, nt), (grp * gw, gw), dm);
@@ -113,8 +113,8 @@ fn weight_products<S: Simd, const CB: usize>(
             // SAFETY: nt tiles of V_e (c values each, from channel ci) and of dM_e (gw values);
             // part holds [16][cin][cout] with cout ≥ (grp + 1)·gw.
             unsafe {
-                let x = v.as_ptr().add(e * TILES * c + ci);
-                let d = dm.as_ptr().add(e * TILES * gw);
+                let x = v.as_ptr().add(e * w.tiles * c + ci);
+                let d = dm.as_ptr().add(e * w.tiles * gw);
                 let at = (e * c + ci) * w.cout + grp * gw;
                 match n {
                     16 => wtap::<S, 16, CB>(x, c, d, nt, part, at, w.cout),
