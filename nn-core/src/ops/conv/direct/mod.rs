@@ -55,23 +55,41 @@ pub(crate) enum Algo {
 }
 
 /// The algorithm for a convolution: Winograd where it applies and both channel counts are at
-/// least [`WINOGRAD_MIN_CHANNELS`], else direct. A fixed rule of the shape (never of timings or
+/// least [`winograd_min_channels`] on the CPU's instruction set, else direct. A fixed rule of the shape (never of timings or
 /// of the thread count), so that results are reproducible run to run: the two algorithms round
 /// differently.
 pub(crate) fn algo(g: &Geom) -> Algo {
-    if winograd::applies(g) && g.cin >= WINOGRAD_MIN_CHANNELS && g.cout >= WINOGRAD_MIN_CHANNELS {
+    algo_for(Isa::detect(), g)
+}
+
+/// [`algo`] on a given instruction set.
+pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
+    let min = winograd_min_channels(isa);
+    if winograd::applies(g) && g.cin >= min && g.cout >= min {
         Algo::Winograd
     } else {
         Algo::Direct
     }
 }
 
-/// Fewest input and output channels for which the rule picks Winograd. Measured on the ResNet-20
-/// shapes (batch 128, fwd+bwd, Intel Xeon family 6 model 167, 2 threads), with blocks of
-/// [`winograd::TILES`] = 8 tiles: Winograd took 5.6 ms against the direct kernels' 6.9 at
-/// 32→32 @16² and 5.5 against 6.0 (blocks of 32 tiles) at 64→64 @8², and was no faster at
-/// 16→16 @32², where the transforms cost about what the saved multiplications do.
-pub(crate) const WINOGRAD_MIN_CHANNELS: usize = 32;
+/// Fewest input and output channels for which the rule picks Winograd.
+///
+/// AVX-512: 32. Measured on the ResNet-20 shapes (batch 128, fwd+bwd, Intel Xeon family 6 model
+/// 167, 2 threads), with blocks of [`winograd::TILES`] = 8 tiles: Winograd took 5.6 ms against
+/// the direct kernels' 6.9 at 32→32 @16² and 5.5 against 6.0 (blocks of 32 tiles) at 64→64 @8²,
+/// and was no faster at 16→16 @32², where the transforms cost about what the saved
+/// multiplications do.
+///
+/// AVX2 (and the scalar fallback): 16. With half the FLOPs per cycle the saved multiplications
+/// weigh more: at 16→16 Winograd was 1.13x (@32²) and 1.12x (@28²) faster fwd+bwd, 1.20x and
+/// 1.24x forward (AMD EPYC family 25 model 17 with AVX2 only, batch 128, 2 threads, A/B 5
+/// rounds).
+pub(crate) const fn winograd_min_channels(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 32,
+        _ => 16,
+    }
+}
 
 /// Whether the direct kernels handle this convolution (ungrouped).
 pub(crate) fn applies(g: &Geom) -> bool {

@@ -167,13 +167,16 @@ fn winograd_shapes_odd_sizes_and_padding() {
         check(&geom(2, 16, hw, 32, (3, 3), o), true);
     }
     // Several blocks of tiles and a partial last one (5 × 6 tiles), at the 32 channels from
-    // which the rule picks Winograd.
+    // which the rule picks Winograd on AVX-512 (16 on AVX2).
     let o = Conv2dOptions::default().with_padding(1);
     let g = geom(2, 32, (9, 11), 32, (3, 3), o);
-    assert_eq!(super::algo(&g), Algo::Winograd);
+    assert_eq!(super::algo_for(Isa::Avx512, &g), Algo::Winograd);
     check(&g, true);
+    let g16 = geom(1, 16, (8, 8), 32, (3, 3), o);
+    assert_eq!(super::algo_for(Isa::Avx512, &g16), Algo::Direct);
+    assert_eq!(super::algo_for(Isa::Avx2, &g16), Algo::Winograd);
     assert_eq!(
-        super::algo(&geom(1, 16, (8, 8), 32, (3, 3), o)),
+        super::algo_for(Isa::Avx2, &geom(1, 8, (8, 8), 32, (3, 3), o)),
         Algo::Direct
     );
     check(
