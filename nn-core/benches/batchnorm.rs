@@ -1,5 +1,7 @@
 //! BatchNorm2d at batch 128 on 64 channels of 32×32: training-mode forward + backward (batch
-//! statistics, running-stat update, input and γ/β gradients) and evaluation-mode forward.
+//! statistics, running-stat update, input and γ/β gradients) and evaluation-mode forward; and
+//! the same training step channels-last on 32 channels (the vector kernels) and 24 (the row
+//! loops for C not a multiple of 16, `ops/norm/any_channels.rs`), 16×16.
 //! Compare with PyTorch via `bench-compare/conv_vs_torch.py`.
 
 // criterion's macros generate undocumented public functions.
@@ -36,5 +38,27 @@ fn batchnorm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batchnorm);
+fn batchnorm_channels_last(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batchnorm2d_channels_last");
+    g.sample_size(20);
+    for ch in [24, 32] {
+        let bn = BatchNormConfig::new(ch).init_2d().unwrap();
+        let shape = [128, ch, 16, 16];
+        let x = Tensor::randn(&shape, 1.0, 2.0, &mut seeded(0))
+            .to_channels_last()
+            .with_requires_grad();
+        let gy = Tensor::ones(&shape).to_channels_last();
+        g.bench_function(BenchmarkId::new("train_fwd_bwd", ch), |bch| {
+            bch.iter(|| {
+                let y = bn.forward(&x, &mut Ctx::train(0));
+                (&y * &gy).sum_all().backward();
+                x.zero_grad();
+                bn.zero_grad();
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, batchnorm, batchnorm_channels_last);
 criterion_main!(benches);

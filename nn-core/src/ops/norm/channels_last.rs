@@ -1,6 +1,7 @@
 //! Batch-norm kernels for channels-last inputs: the values form rows of C channels (one row
 //! per pixel), so every pass runs along contiguous rows with per-channel accumulators, 16
-//! channels per vector ([`crate::simd`]; scalar code when C is not a multiple of 16).
+//! channels per vector ([`crate::simd`]; row loops of `any_channels.rs` when C is not a multiple
+//! of 16).
 //!
 //! Rows are processed in blocks of [`ROWS`] (fixed, so the reduction order never depends on the
 //! number of threads): f32 accumulators within a block, f64 across blocks in block order. For the
@@ -9,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::Moments;
+use super::{Moments, any_channels};
 use crate::simd::{Isa, LANES, Simd, dispatch};
 
 /// Rows per block.
@@ -51,18 +52,7 @@ fn block_stats(isa: Isa, blk: &[f32], c: usize) -> Vec<Moments> {
     if c.is_multiple_of(LANES) {
         block_moments_v(isa, blk, c, &mut sum, &mut m2);
     } else {
-        for row in blk.chunks_exact(c) {
-            for (s, v) in sum.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
-        let neg_mean: Vec<f32> = sum.iter().map(|s| s * (-1.0 / rows as f32)).collect();
-        for row in blk.chunks_exact(c) {
-            for ((a, v), m) in m2.iter_mut().zip(row).zip(&neg_mean) {
-                let d = v + m;
-                *a = d.mul_add(d, *a);
-            }
-        }
+        any_channels::moments_rows(isa, blk, c, &mut sum, &mut m2);
     }
     (0..c)
         .map(|ch| {
@@ -232,21 +222,7 @@ pub(crate) fn affine(
             block_affine_v(isa, xb, yb, c, (scale, shift), then);
             return;
         }
-        for (i, (yr, xr)) in yb.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
-            for (ch, ((o, &v), (&a, &b))) in yr
-                .iter_mut()
-                .zip(xr)
-                .zip(scale.iter().zip(shift))
-                .enumerate()
-            {
-                let t = a.mul_add(v, b);
-                *o = match then {
-                    Then::Nothing => t,
-                    Then::Relu => crate::ops::relu::relu(t),
-                    Then::AddRelu(s) => crate::ops::relu::relu(t + s[i * c + ch]),
-                };
-            }
-        }
+        any_channels::affine_rows(isa, xb, yb, c, (scale, shift), then);
     };
     if x.len() > ROWS * c {
         y.par_chunks_mut(ROWS * c).enumerate().for_each(run);
@@ -304,12 +280,6 @@ dispatch!(fn block_grad_sums_v(
     s2: &mut [f32],
 ) = block_grad_sums);
 
-/// Whether the forward ReLU zeroed channel `ch` of value `x` (the scalar form of the mask).
-#[inline(always)]
-fn masked(relu: ReluMask<'_>, ch: usize, x: f32) -> bool {
-    relu.is_some_and(|(a, b)| a[ch].mul_add(x, b[ch]) <= 0.0)
-}
-
 /// One block's per-channel (Σ dy, Σ dy·(x − mean[ch])) in f32, with dy = g masked by the ReLU if
 /// given (vector kernels when C is a multiple of 16).
 pub(super) fn block_sums(
@@ -324,17 +294,7 @@ pub(super) fn block_sums(
         block_grad_sums_v(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
         return (s1, s2);
     }
-    for (xr, gr) in xb.chunks_exact(c).zip(gb.chunks_exact(c)) {
-        for ch in 0..c {
-            let d = if masked(relu, ch, xr[ch]) {
-                0.0
-            } else {
-                gr[ch]
-            };
-            s1[ch] += d;
-            s2[ch] = d.mul_add(xr[ch] - mean[ch], s2[ch]);
-        }
-    }
+    any_channels::grad_sums_rows(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
     (s1, s2)
 }
 
@@ -442,16 +402,7 @@ fn input_grad(
             block_input_grad_v(isa, xb, (gb, ob), relu, c, (&a, &b, &k));
             return;
         }
-        for (i, (or, xr)) in ob.chunks_exact_mut(c).zip(xb.chunks_exact(c)).enumerate() {
-            for ch in 0..c {
-                let d = if masked(relu, ch, xr[ch]) {
-                    0.0
-                } else {
-                    gb.map_or(or[ch], |g| g[i * c + ch])
-                };
-                or[ch] = a[ch].mul_add(d, b[ch].mul_add(xr[ch], k[ch]));
-            }
-        }
+        any_channels::input_grad_rows(isa, xb, (gb, ob), relu, c, (&a, &b, &k));
     };
     if out.len() > ROWS * c {
         out.par_chunks_mut(ROWS * c).enumerate().for_each(run);

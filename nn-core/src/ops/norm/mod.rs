@@ -15,6 +15,7 @@
 //! and then combined in a fixed order (Chan et al.'s pairwise update), so results do not depend
 //! on the number of threads.
 
+mod any_channels;
 mod batch_norm;
 mod channels_last;
 mod group_norm;
