@@ -98,6 +98,24 @@ impl Pool {
         demand.live += 1;
         demand.peak = demand.peak.max(demand.live);
     }
+
+    /// A free buffer of exactly `len` elements, if one is held. The take counts toward the
+    /// demand for `len` only if a buffer that long could be pooled under `capacity` bytes at
+    /// all: with the pool off (capacity 0) nothing comes back to it, so counting the takes would
+    /// only inflate the demand it keeps buffers for once it is on again.
+    fn take(&mut self, len: usize, capacity: usize) -> Option<Vec<f32>> {
+        if len * size_of::<f32>() > capacity {
+            return None;
+        }
+        self.note_take(len);
+        let list = self.free.get_mut(&len)?;
+        let (_, v) = list.pop()?;
+        if list.is_empty() {
+            self.free.remove(&len);
+        }
+        self.held_bytes -= bytes_of(&v);
+        Some(v)
+    }
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool::new());
@@ -214,18 +232,10 @@ fn take_pooled(len: usize) -> Option<Vec<f32>> {
     if len < MIN_POOLED_LEN {
         return None;
     }
-    let mut pool = lock();
-    pool.note_take(len);
-    let found = pool.free.get_mut(&len).and_then(|list| list.pop());
-    if let Some((_, v)) = &found {
-        pool.held_bytes -= bytes_of(v);
-        if pool.free.get(&len).is_some_and(Vec::is_empty) {
-            pool.free.remove(&len);
-        }
-    }
-    drop(pool);
+    let capacity = capacity_bytes();
+    let found = lock().take(len, capacity);
     count(found.is_some());
-    found.map(|(_, v)| v)
+    found
 }
 
 /// A vector of `len` elements whose values are **unspecified** (left over from an earlier use, or
@@ -389,6 +399,27 @@ mod tests {
             e.iter().all(|&v| v == 0.0),
             "the third is a fresh allocation"
         );
+    }
+
+    /// With the pool off, takes do not count toward the demand: once it is on again, returns
+    /// beyond what was taken while it was on are released.
+    #[test]
+    fn takes_while_the_pool_is_off_do_not_count_as_demand() {
+        let mut pool = Pool::new();
+        let len = 100;
+        for _ in 0..5 {
+            assert!(pool.take(len, 0).is_none());
+        }
+        assert!(!pool.demand.contains_key(&len), "no demand noted while off");
+        let cap = 1 << 20;
+        assert!(pool.take(len, cap).is_none(), "nothing held yet");
+        // One taken at once: one return is kept, a second is not.
+        assert!(pool.wants(len));
+        pool.free.entry(len).or_default().push((1, vec![0.0; len]));
+        pool.held_bytes += len * 4;
+        assert!(!pool.wants(len));
+        let v = pool.take(len, cap).expect("the kept buffer");
+        assert_eq!((v.len(), pool.free.len()), (len, 0));
     }
 
     #[test]
