@@ -78,39 +78,15 @@ fn scatter_cb<S: Simd, const CB: usize>(
                         let d = dy[(oy * c.ow + ox) * c.cout..].as_ptr();
                         let base =
                             ((oy * c.sh + i * c.dh) * wp + ox * c.sw + j * c.dw) * cs + grp * gw;
+                        let px = c.sw * cs;
+                        macro_rules! call {
+                            ($R:literal, $C:literal) => {
+                                add_block::<S, $R, CB, $C>(d, c, w, dxp, base, px)
+                            };
+                        }
                         // SAFETY: r pixels of row oy of dy (cout channels each), one tap of the
                         // group's weights, and r padded pixels of dxp (asserted above).
-                        let px = c.sw * cs;
-                        unsafe {
-                            match (r, c.cout) {
-                                (16, 16) => add_block::<S, 16, CB, 16>(d, c, w, dxp, base, px),
-                                (16, 32) => add_block::<S, 16, CB, 32>(d, c, w, dxp, base, px),
-                                (16, 64) => add_block::<S, 16, CB, 64>(d, c, w, dxp, base, px),
-                                (16, _) => add_block::<S, 16, CB, 0>(d, c, w, dxp, base, px),
-                                (6, 16) => add_block::<S, 6, CB, 16>(d, c, w, dxp, base, px),
-                                (6, 32) => add_block::<S, 6, CB, 32>(d, c, w, dxp, base, px),
-                                (6, 64) => add_block::<S, 6, CB, 64>(d, c, w, dxp, base, px),
-                                (6, _) => add_block::<S, 6, CB, 0>(d, c, w, dxp, base, px),
-                                (5, 16) => add_block::<S, 5, CB, 16>(d, c, w, dxp, base, px),
-                                (5, 32) => add_block::<S, 5, CB, 32>(d, c, w, dxp, base, px),
-                                (5, 64) => add_block::<S, 5, CB, 64>(d, c, w, dxp, base, px),
-                                (5, _) => add_block::<S, 5, CB, 0>(d, c, w, dxp, base, px),
-                                (3, 16) => add_block::<S, 3, CB, 16>(d, c, w, dxp, base, px),
-                                (3, 32) => add_block::<S, 3, CB, 32>(d, c, w, dxp, base, px),
-                                (3, 64) => add_block::<S, 3, CB, 64>(d, c, w, dxp, base, px),
-                                (3, _) => add_block::<S, 3, CB, 0>(d, c, w, dxp, base, px),
-                                (8, 16) => add_block::<S, 8, CB, 16>(d, c, w, dxp, base, px),
-                                (8, 32) => add_block::<S, 8, CB, 32>(d, c, w, dxp, base, px),
-                                (8, 64) => add_block::<S, 8, CB, 64>(d, c, w, dxp, base, px),
-                                (8, _) => add_block::<S, 8, CB, 0>(d, c, w, dxp, base, px),
-                                (4, 16) => add_block::<S, 4, CB, 16>(d, c, w, dxp, base, px),
-                                (4, 32) => add_block::<S, 4, CB, 32>(d, c, w, dxp, base, px),
-                                (4, 64) => add_block::<S, 4, CB, 64>(d, c, w, dxp, base, px),
-                                (4, _) => add_block::<S, 4, CB, 0>(d, c, w, dxp, base, px),
-                                (2, _) => add_block::<S, 2, CB, 0>(d, c, w, dxp, base, px),
-                                _ => add_block::<S, 1, CB, 0>(d, c, w, dxp, base, px),
-                            }
-                        }
+                        unsafe { by_block!(r, c.cout, [16, 32, 64], call) }
                     }
                 }
                 ox += r;

@@ -111,50 +111,14 @@ fn gather_cb<S: Simd, const CB: usize>(
             while ox < g.ow {
                 let r = next_block(g.ow - ox, rmax);
                 let at = (oy, ox, co0);
+                macro_rules! call {
+                    ($R:literal, $PX:literal) => {
+                        block::<S, $R, CB, $PX>(g, xp, w, epi, y, at)
+                    };
+                }
                 // SAFETY: the block reads taps of pixels ox..ox+r of row oy, all inside the
                 // padded image (checked above), and `wlen` weights of this group.
-                unsafe {
-                    match (r, px) {
-                        (16, 1) => block::<S, 16, CB, 1>(g, xp, w, epi, y, at),
-                        (16, 3) => block::<S, 16, CB, 3>(g, xp, w, epi, y, at),
-                        (16, 16) => block::<S, 16, CB, 16>(g, xp, w, epi, y, at),
-                        (16, 32) => block::<S, 16, CB, 32>(g, xp, w, epi, y, at),
-                        (16, 64) => block::<S, 16, CB, 64>(g, xp, w, epi, y, at),
-                        (16, _) => block::<S, 16, CB, 0>(g, xp, w, epi, y, at),
-                        (6, 1) => block::<S, 6, CB, 1>(g, xp, w, epi, y, at),
-                        (6, 3) => block::<S, 6, CB, 3>(g, xp, w, epi, y, at),
-                        (6, 16) => block::<S, 6, CB, 16>(g, xp, w, epi, y, at),
-                        (6, 32) => block::<S, 6, CB, 32>(g, xp, w, epi, y, at),
-                        (6, 64) => block::<S, 6, CB, 64>(g, xp, w, epi, y, at),
-                        (6, _) => block::<S, 6, CB, 0>(g, xp, w, epi, y, at),
-                        (5, 1) => block::<S, 5, CB, 1>(g, xp, w, epi, y, at),
-                        (5, 3) => block::<S, 5, CB, 3>(g, xp, w, epi, y, at),
-                        (5, 16) => block::<S, 5, CB, 16>(g, xp, w, epi, y, at),
-                        (5, 32) => block::<S, 5, CB, 32>(g, xp, w, epi, y, at),
-                        (5, 64) => block::<S, 5, CB, 64>(g, xp, w, epi, y, at),
-                        (5, _) => block::<S, 5, CB, 0>(g, xp, w, epi, y, at),
-                        (8, 1) => block::<S, 8, CB, 1>(g, xp, w, epi, y, at),
-                        (8, 3) => block::<S, 8, CB, 3>(g, xp, w, epi, y, at),
-                        (8, 16) => block::<S, 8, CB, 16>(g, xp, w, epi, y, at),
-                        (8, 32) => block::<S, 8, CB, 32>(g, xp, w, epi, y, at),
-                        (8, 64) => block::<S, 8, CB, 64>(g, xp, w, epi, y, at),
-                        (8, _) => block::<S, 8, CB, 0>(g, xp, w, epi, y, at),
-                        (4, 1) => block::<S, 4, CB, 1>(g, xp, w, epi, y, at),
-                        (4, 3) => block::<S, 4, CB, 3>(g, xp, w, epi, y, at),
-                        (4, 16) => block::<S, 4, CB, 16>(g, xp, w, epi, y, at),
-                        (4, 32) => block::<S, 4, CB, 32>(g, xp, w, epi, y, at),
-                        (4, 64) => block::<S, 4, CB, 64>(g, xp, w, epi, y, at),
-                        (4, _) => block::<S, 4, CB, 0>(g, xp, w, epi, y, at),
-                        (3, 1) => block::<S, 3, CB, 1>(g, xp, w, epi, y, at),
-                        (3, 3) => block::<S, 3, CB, 3>(g, xp, w, epi, y, at),
-                        (3, 16) => block::<S, 3, CB, 16>(g, xp, w, epi, y, at),
-                        (3, 32) => block::<S, 3, CB, 32>(g, xp, w, epi, y, at),
-                        (3, 64) => block::<S, 3, CB, 64>(g, xp, w, epi, y, at),
-                        (3, _) => block::<S, 3, CB, 0>(g, xp, w, epi, y, at),
-                        (2, _) => block::<S, 2, CB, 0>(g, xp, w, epi, y, at),
-                        _ => block::<S, 1, CB, 0>(g, xp, w, epi, y, at),
-                    }
-                }
+                unsafe { by_block!(r, px, [1, 3, 16, 32, 64], call) }
                 ox += r;
             }
         }

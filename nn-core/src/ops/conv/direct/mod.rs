@@ -18,6 +18,30 @@
 //! Images are independent in the forward pass and the input gradient, so the batch is split
 //! between threads freely; small problems run on the calling thread.
 
+/// Calls `$call!(R, PX)` with the register block `$r` (16, 8, 6, 5, 4, 3, 2 or 1 pixels) and,
+/// for blocks of 3 or more, `$px` as a compile-time constant if it is one of `[$PX, ...]` (0,
+/// the run-time value, otherwise): the kernels' const-generic instances for a run-time shape.
+macro_rules! by_block {
+    ($r:expr, $px:expr, [$($PX:literal),*], $call:ident) => {
+        match $r {
+            16 => by_block!(@px 16, $px, [$($PX),*], $call),
+            8 => by_block!(@px 8, $px, [$($PX),*], $call),
+            6 => by_block!(@px 6, $px, [$($PX),*], $call),
+            5 => by_block!(@px 5, $px, [$($PX),*], $call),
+            4 => by_block!(@px 4, $px, [$($PX),*], $call),
+            3 => by_block!(@px 3, $px, [$($PX),*], $call),
+            2 => $call!(2, 0),
+            _ => $call!(1, 0),
+        }
+    };
+    (@px $R:literal, $px:expr, [$($PX:literal),*], $call:ident) => {
+        match $px {
+            $($PX => $call!($R, $PX),)*
+            _ => $call!($R, 0),
+        }
+    };
+}
+
 mod backward;
 mod forward;
 mod grad;

@@ -301,84 +301,12 @@ fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize,
             unsafe {
                 let x = ve.add(t * c);
                 let out = m.as_mut_ptr().add((e * w.tiles + t) * gw);
-                match (r, c) {
-                    (16, 16) => {
-                        store::<S, 16, CB>(gather::<S, 16, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (16, 32) => {
-                        store::<S, 16, CB>(gather::<S, 16, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (16, 64) => {
-                        store::<S, 16, CB>(gather::<S, 16, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (16, _) => {
-                        store::<S, 16, CB>(gather::<S, 16, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (6, 16) => {
-                        store::<S, 6, CB>(gather::<S, 6, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (6, 32) => {
-                        store::<S, 6, CB>(gather::<S, 6, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (6, 64) => {
-                        store::<S, 6, CB>(gather::<S, 6, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (6, _) => {
-                        store::<S, 6, CB>(gather::<S, 6, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (5, 16) => {
-                        store::<S, 5, CB>(gather::<S, 5, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (5, 32) => {
-                        store::<S, 5, CB>(gather::<S, 5, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (5, 64) => {
-                        store::<S, 5, CB>(gather::<S, 5, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (5, _) => {
-                        store::<S, 5, CB>(gather::<S, 5, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (3, 16) => {
-                        store::<S, 3, CB>(gather::<S, 3, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (3, 32) => {
-                        store::<S, 3, CB>(gather::<S, 3, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (3, 64) => {
-                        store::<S, 3, CB>(gather::<S, 3, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (3, _) => {
-                        store::<S, 3, CB>(gather::<S, 3, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (8, 16) => {
-                        store::<S, 8, CB>(gather::<S, 8, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (8, 32) => {
-                        store::<S, 8, CB>(gather::<S, 8, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (8, 64) => {
-                        store::<S, 8, CB>(gather::<S, 8, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (8, _) => {
-                        store::<S, 8, CB>(gather::<S, 8, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (4, 16) => {
-                        store::<S, 4, CB>(gather::<S, 4, CB, 16>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (4, 32) => {
-                        store::<S, 4, CB>(gather::<S, 4, CB, 32>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (4, 64) => {
-                        store::<S, 4, CB>(gather::<S, 4, CB, 64>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (4, _) => {
-                        store::<S, 4, CB>(gather::<S, 4, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    (2, _) => {
-                        store::<S, 2, CB>(gather::<S, 2, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out)
-                    }
-                    _ => store::<S, 1, CB>(gather::<S, 1, CB, 0>(x, c, 0, 0, (1, 1, c), ue), out),
+                macro_rules! call {
+                    ($R:literal, $C:literal) => {
+                        store::<S, $R, CB>(gather::<S, $R, CB, $C>(x, c, 0, 0, (1, 1, c), ue), out)
+                    };
                 }
+                by_block!(r, c, [16, 32, 64], call)
             }
             t += r;
         }
