@@ -243,7 +243,9 @@ unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
 
 /// The weight gradient of one image by whole kernel rows ([`weight_rows`]) where the kernel
 /// rows' runs of `kw·cin` values are short enough for all their accumulators to stay in
-/// registers (few input channels: a network's stem); returns false (nothing done) otherwise.
+/// registers (few input channels: a network's stem; with AVX2's 16 registers a run is cut into
+/// pieces of at most 6 values); returns false (nothing done) otherwise. Each weight's sum over
+/// the output pixels runs in the same order as the per-tap blocks', so the path changes no bits.
 /// The register blocks are a fixed function of the shape. Every output pixel's taps must lie in
 /// `x` (no padding: the caller pads stems, see `grad::pads_x`).
 #[inline(always)]
@@ -254,7 +256,7 @@ fn rows_image<S: Simd, const CB: usize>(
     part: &mut [f32],
     cs: usize,
 ) -> bool {
-    if S::REGS < 32 || c.dw != 1 {
+    if c.dw != 1 {
         return false;
     }
     let wp = c.w;
@@ -264,33 +266,52 @@ fn rows_image<S: Simd, const CB: usize>(
     // SAFETY: `weight_cb` asserted the bounds of xp, dy and part, and every tap of every output
     // pixel lies in the image (asserted above).
     unsafe {
+        if S::REGS < 32 {
+            // AVX2: one kernel row per pass, its run cut into pieces of at most 6 values (12
+            // accumulators of 16 registers; 9 = 5 + 4).
+            match (CB, c.kw * c.cin) {
+                (1, 9) => {
+                    rows::<S, 1, 5, 1>(c, xp, dy, part, (cs, 0));
+                    rows::<S, 1, 4, 1>(c, xp, dy, part, (cs, 5));
+                }
+                (1, 3) => rows::<S, 1, 3, 1>(c, xp, dy, part, (cs, 0)),
+                (1, 6) => rows::<S, 1, 6, 1>(c, xp, dy, part, (cs, 0)),
+                (1, 12) => {
+                    rows::<S, 1, 6, 1>(c, xp, dy, part, (cs, 0));
+                    rows::<S, 1, 6, 1>(c, xp, dy, part, (cs, 6));
+                }
+                _ => return false,
+            }
+            return true;
+        }
         match (CB, c.kw * c.cin, k3) {
-            (1, 9, true) => rows::<S, 3, 9, 1>(c, xp, dy, part, cs),
-            (1, 9, false) => rows::<S, 1, 9, 1>(c, xp, dy, part, cs),
-            (1, 6, true) => rows::<S, 3, 6, 1>(c, xp, dy, part, cs),
-            (1, 6, false) => rows::<S, 1, 6, 1>(c, xp, dy, part, cs),
-            (1, 3, true) => rows::<S, 3, 3, 1>(c, xp, dy, part, cs),
-            (1, 12, _) => rows::<S, 1, 12, 1>(c, xp, dy, part, cs),
-            (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, dy, part, cs),
-            (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, dy, part, cs),
-            (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, dy, part, cs),
+            (1, 9, true) => rows::<S, 3, 9, 1>(c, xp, dy, part, (cs, 0)),
+            (1, 9, false) => rows::<S, 1, 9, 1>(c, xp, dy, part, (cs, 0)),
+            (1, 6, true) => rows::<S, 3, 6, 1>(c, xp, dy, part, (cs, 0)),
+            (1, 6, false) => rows::<S, 1, 6, 1>(c, xp, dy, part, (cs, 0)),
+            (1, 3, true) => rows::<S, 3, 3, 1>(c, xp, dy, part, (cs, 0)),
+            (1, 12, _) => rows::<S, 1, 12, 1>(c, xp, dy, part, (cs, 0)),
+            (2, 3, true) => rows::<S, 3, 3, 2>(c, xp, dy, part, (cs, 0)),
+            (2, 6, _) => rows::<S, 1, 6, 2>(c, xp, dy, part, (cs, 0)),
+            (2, 9, _) => rows::<S, 1, 9, 2>(c, xp, dy, part, (cs, 0)),
             _ => return false,
         }
     }
     true
 }
 
-/// [`rows_image`] with `KH` kernel rows of `KWC` values per pass and `CB` channel blocks
-/// (`kh` a multiple of `KH`, `kw·cin = KWC`, undilated width).
+/// [`rows_image`] with `KH` kernel rows per pass, values `off .. off + KWC` of each kernel row's
+/// run of kw·cin values, and `CB` channel blocks (`kh` a multiple of `KH`, undilated width).
 #[inline(always)]
 unsafe fn rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
     c: &Conv,
     xp: &[f32],
     dy: &[f32],
     part: &mut [f32],
-    cs: usize,
+    (cs, off): (usize, usize),
 ) {
-    debug_assert!(c.kh.is_multiple_of(KH) && c.kw * c.cin == KWC && c.dw == 1);
+    let run = c.kw * c.cin;
+    debug_assert!(c.kh.is_multiple_of(KH) && off + KWC <= run && c.dw == 1);
     let wp = c.w;
     let gw = CB * LANES;
     let krow = c.dh * wp * c.cin;
@@ -299,7 +320,7 @@ unsafe fn rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
         for i0 in (0..c.kh).step_by(KH) {
             unsafe {
                 let acc = weight_rows::<S, KH, KWC, CB>(
-                    xp.as_ptr().add(i0 * krow),
+                    xp.as_ptr().add(i0 * krow + off),
                     krow,
                     (c.sh * wp * c.cin, c.sw * c.cin),
                     dy.as_ptr().add(co0),
@@ -308,10 +329,10 @@ unsafe fn rows<S: Simd, const KH: usize, const KWC: usize, const CB: usize>(
                     (c.oh, c.ow),
                 );
                 // part is [kh][kw][cin][cs]: kernel row i's run of kw·cin values starts at
-                // i·KWC.
+                // i·run.
                 for (k, ak) in acc.iter().enumerate() {
                     for (v, a) in ak.iter().enumerate() {
-                        let p0 = part.as_mut_ptr().add(((i0 + k) * KWC + v) * cs + co0);
+                        let p0 = part.as_mut_ptr().add(((i0 + k) * run + off + v) * cs + co0);
                         for (b, r) in a.iter().enumerate() {
                             let p = p0.add(b * LANES);
                             S::store(p, S::add(S::load(p), *r));

@@ -245,7 +245,7 @@ fn input_grad_image(
 /// place: for padded convolutions whose kernel rows are short runs (`kw·cin ≤ 12` values,
 /// undilated: the stems), where the whole-kernel-row blocks (`backward::rows_image`) may apply;
 /// they need every tap of every output pixel inside the buffer. A rule of the shape alone, the
-/// same on every instruction set (`rows_image` itself runs only with 32 registers); the copy is
+/// same on every instruction set (`rows_image` cuts the runs to fit AVX2's registers); the copy is
 /// small for so few channels.
 fn pads_x(g: &Geom) -> bool {
     (g.ph > 0 || g.pw > 0) && g.cin * g.kw <= 12 && g.dw == 1
