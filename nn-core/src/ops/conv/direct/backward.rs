@@ -46,11 +46,6 @@ pub(crate) fn scatter_image<S: Simd>(
     }
 }
 
-/// Pixels per scatter block.
-const fn scatter_pixels<S: Simd>(cb: usize) -> usize {
-    block_pixels::<S>(cb)
-}
-
 #[inline(always)]
 fn scatter_cb<S: Simd, const CB: usize>(
     c: &Conv,
@@ -66,7 +61,7 @@ fn scatter_cb<S: Simd, const CB: usize>(
     assert!(wpk.len() >= groups * c.kh * c.kw * tap_len && dy.len() >= c.oh * c.ow * c.cout);
     let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
     assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && dxp.len() >= hp * wp * cs);
-    let rmax = scatter_pixels::<S>(CB);
+    let rmax = block_pixels::<S>(CB); // the forward's register blocks
     for grp in 0..groups {
         for oy in 0..c.oh {
             let mut ox = 0;
