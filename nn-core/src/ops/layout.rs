@@ -167,6 +167,28 @@ pub(crate) fn to_channels_last_array<S: ndarray::Data<Elem = f32>>(
     channels_last_array(shape, v)
 }
 
+/// `a` in channels-last memory: `a` itself if it already is, else a copy from the pool (and `a`'s
+/// memory goes back to the pool).
+pub(crate) fn into_channels_last(a: Array) -> Array {
+    if is_channels_last(&a) {
+        return a;
+    }
+    let c = to_channels_last_array(&a);
+    crate::buffer_pool::recycle(a);
+    c
+}
+
+/// `a` in row-major memory: `a` itself if it already is, else a copy (and `a`'s memory goes back
+/// to the pool).
+pub(crate) fn into_contiguous(a: Array) -> Array {
+    if a.is_standard_layout() {
+        return a;
+    }
+    let c = to_contiguous_array(&a);
+    crate::buffer_pool::recycle(a);
+    c
+}
+
 /// A copy of an array in row-major (contiguous) memory, from the pool when it is
 /// channels-last.
 pub(crate) fn to_contiguous_array<S: ndarray::Data<Elem = f32>>(
@@ -196,9 +218,7 @@ impl Backward for ToChannelsLast {
         let gx = if is_channels_last(ctx.inputs[0].data()) {
             g
         } else {
-            let c = to_contiguous_array(&g);
-            crate::buffer_pool::recycle(g);
-            c
+            into_contiguous(g)
         };
         vec![Some(gx)]
     }
@@ -212,9 +232,7 @@ impl Backward for Contiguous {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: Array) -> Vec<Option<Array>> {
         let gx = if is_channels_last(ctx.inputs[0].data()) {
-            let c = to_channels_last_array(&g);
-            crate::buffer_pool::recycle(g);
-            c
+            into_channels_last(g)
         } else {
             g
         };

@@ -131,9 +131,7 @@ impl Backward for Conv2dBackward {
         // A channels-last input gets its gradient channels-last too.
         let dx = dx.map(|a| {
             if layout::is_channels_last(ctx.inputs[0].data()) {
-                let c = layout::to_channels_last_array(&a);
-                crate::buffer_pool::recycle(a);
-                c
+                layout::into_channels_last(a)
             } else {
                 a
             }
@@ -265,9 +263,7 @@ impl Tensor {
         } else {
             let y = Self::conv2d_contiguous(&g, self, ws, bs);
             if channels_last {
-                let c = layout::to_channels_last_array(&y);
-                crate::buffer_pool::recycle(y);
-                c
+                layout::into_channels_last(y)
             } else {
                 y
             }

@@ -86,13 +86,7 @@ impl Backward for BatchNormAddReluBackward {
             .output
             .as_slice_memory_order()
             .expect("the output is channels-last");
-        let mut g = if layout::is_channels_last(&grad) {
-            grad
-        } else {
-            let cl = layout::to_channels_last_array(&grad);
-            crate::buffer_pool::recycle(grad);
-            cl
-        };
+        let mut g = layout::into_channels_last(grad);
         let gs = g.as_slice_memory_order_mut().expect("channels-last");
         let sums = masked_grad_sums(x, gs, z, c, &bn.mean);
         let dx = ctx.needs_grad(0).then(|| {

@@ -170,13 +170,7 @@ impl BatchNormBackward {
             .data()
             .as_slice_memory_order()
             .expect("channels-last is contiguous");
-        let mut g = if layout::is_channels_last(&grad) {
-            grad
-        } else {
-            let cl = layout::to_channels_last_array(&grad);
-            crate::buffer_pool::recycle(grad);
-            cl
-        };
+        let mut g = layout::into_channels_last(grad);
         let y = self
             .relu
             .then_some((self.scale.as_slice(), self.shift.as_slice()));
