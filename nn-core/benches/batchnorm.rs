@@ -1,7 +1,8 @@
 //! BatchNorm2d at batch 128 on 64 channels of 32×32: training-mode forward + backward (batch
 //! statistics, running-stat update, input and γ/β gradients) and evaluation-mode forward; and
 //! the same training step channels-last on 32 channels (the vector kernels) and 24 (the row
-//! loops for C not a multiple of 16, `ops/norm/any_channels.rs`), 16×16.
+//! loops for C not a multiple of 16, `ops/norm/any_channels.rs`), 16×16; and BatchNorm1d's
+//! training step on a `[128, 1024]` input (an MLP's hidden layer; the row loops).
 //! Compare with PyTorch via `bench-compare/conv_vs_torch.py`.
 
 // criterion's macros generate undocumented public functions.
@@ -60,5 +61,22 @@ fn batchnorm_channels_last(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batchnorm, batchnorm_channels_last);
+fn batchnorm1d(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batchnorm1d");
+    g.sample_size(20);
+    let bn = BatchNormConfig::new(1024).init_1d().unwrap();
+    let x = Tensor::randn(&[128, 1024], 1.0, 2.0, &mut seeded(0)).with_requires_grad();
+    let gy = Tensor::ones(&[128, 1024]);
+    g.bench_function(BenchmarkId::new("train_fwd_bwd", "128x1024"), |bch| {
+        bch.iter(|| {
+            let y = bn.forward(&x, &mut Ctx::train(0));
+            (&y * &gy).sum_all().backward();
+            x.zero_grad();
+            bn.zero_grad();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batchnorm, batchnorm_channels_last, batchnorm1d);
 criterion_main!(benches);

@@ -12,17 +12,19 @@
 //! `cargo run --release -p nn-train --example resnet_profile -- MODEL [STEPS] [BATCH] [EVAL_BATCH]
 //! [FORMAT]` with MODEL `resnet8` or `resnet20` (CIFAR ResNets), `cnn` (the zoo's CNN, channels
 //! 32-64), `cnn3` (channels 64-128-256), `vgg11` (width 16, hidden 256, 1×1 pooling) or
-//! `resnet18` (torchvision's) (defaults: 10 steps, batch 128, evaluation batch 256) and FORMAT
+//! `resnet18` (torchvision's), `mlp` / `mlp_bn` (3072-1024-1024-10, ReLU; `mlp_bn` with
+//! BatchNorm and dropout 0.5, as `step_driver`'s) (defaults: 10 steps, batch 128, evaluation batch 256) and FORMAT
 //! `rm` (row-major) or `cl` (channels-last), by default the model's own
 //! (`ModelConfig::memory_format`).
 
 use std::time::Instant;
 
 use nn_core::autograd::profile::{self, OpTiming, Phase};
+use nn_core::layers::Activation;
 use nn_core::loss::cross_entropy;
 use nn_core::{Ctx, Tensor, rng, with_no_grad};
 use nn_optim::{OptimizerConfig, SgdConfig};
-use nn_train::zoo::{MemoryFormat, TorchResnetConfig, VggConfig};
+use nn_train::zoo::{MemoryFormat, NormConfig, TorchResnetConfig, VggConfig};
 use nn_train::{ModelConfig, optimizer_step};
 use rand::Rng as _;
 
@@ -72,7 +74,13 @@ fn main() {
             ..VggConfig::default()
         }),
         "resnet18" => ModelConfig::Resnet18(TorchResnetConfig::default()),
-        other => panic!("unknown model {other:?} (resnet8, resnet20, cnn, cnn3, vgg11, resnet18)"),
+        "mlp" => ModelConfig::mlp(vec![1024, 1024]).with_activation(Activation::Relu),
+        "mlp_bn" => ModelConfig::mlp(vec![1024, 1024])
+            .with_norm(NormConfig::Batch)
+            .with_dropout(0.5),
+        other => panic!(
+            "unknown model {other:?} (resnet8, resnet20, cnn, cnn3, vgg11, resnet18, mlp, mlp_bn)"
+        ),
     };
     let format = match args.get(5).map(String::as_str) {
         None => config.memory_format(),

@@ -16,6 +16,19 @@ use crate::simd::{Isa, LANES, Simd, dispatch};
 /// Rows per block.
 pub(super) const ROWS: usize = 256;
 
+/// Channels from which the row loops of `any_channels.rs` (row by row, accumulators in memory)
+/// replace the vector kernels (channel block by channel block, accumulators in registers). The
+/// vector kernels walk each 16-channel column down the block's rows, one cache line per row: at
+/// 256 channels and more (rows of 1 KiB or more, e.g. BatchNorm1d after a linear layer) that
+/// stride defeats the hardware prefetchers, while the row loops read memory in order. Both sum
+/// each channel in row order, so they give the same bits.
+pub(super) const WIDE: usize = 256;
+
+/// Whether the vector kernels serve rows of `c` channels (else the row loops).
+fn vector_kernels(c: usize) -> bool {
+    c.is_multiple_of(LANES) && c < WIDE
+}
+
 /// Per channel of one block: Σ x into `sum`, then Σ (x − m)² into `m2` with m = Σ x / rows in
 /// f32 (channels a multiple of 16).
 #[inline(always)]
@@ -49,7 +62,7 @@ fn block_stats(isa: Isa, blk: &[f32], c: usize) -> Vec<Moments> {
     let rows = blk.len() / c;
     let mut sum = vec![0.0f32; c];
     let mut m2 = vec![0.0f32; c];
-    if c.is_multiple_of(LANES) {
+    if vector_kernels(c) {
         block_moments_v(isa, blk, c, &mut sum, &mut m2);
     } else {
         any_channels::moments_rows(isa, blk, c, &mut sum, &mut m2);
@@ -218,7 +231,7 @@ pub(crate) fn affine(
             t => t,
         };
         let xb = &x[r];
-        if c.is_multiple_of(LANES) {
+        if vector_kernels(c) {
             block_affine_v(isa, xb, yb, c, (scale, shift), then);
             return;
         }
@@ -290,7 +303,7 @@ pub(super) fn block_sums(
     mean: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
     let (mut s1, mut s2) = (vec![0.0f32; c], vec![0.0f32; c]);
-    if c.is_multiple_of(LANES) {
+    if vector_kernels(c) {
         block_grad_sums_v(isa, (xb, gb, relu), c, mean, &mut s1, &mut s2);
         return (s1, s2);
     }
@@ -398,7 +411,7 @@ fn input_grad(
         let r = blk * ROWS * c..blk * ROWS * c + ob.len();
         let gb = g.map(|g| &g[r.clone()]);
         let xb = &x[r];
-        if c.is_multiple_of(LANES) {
+        if vector_kernels(c) {
             block_input_grad_v(isa, xb, (gb, ob), relu, c, (&a, &b, &k));
             return;
         }
@@ -431,4 +444,57 @@ pub(super) fn input_grad_into(
     coef: &[(f32, f32, f32)],
 ) {
     input_grad(x, (Some(g), out), None, c, coef);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From [`WIDE`] channels the row loops replace the vector kernels: on every instruction
+    /// set the two give the same bits (each channel summed in row order), with and without the
+    /// ReLU mask and the residual.
+    #[test]
+    fn wide_rows_give_the_vector_kernels_bits() {
+        let (c, rows) = (WIDE, 37);
+        let vals = |len: usize, seed: u64| {
+            crate::Tensor::randn(&[len], 0.3, 1.5, &mut crate::rng::seeded(seed)).to_vec()
+        };
+        let (x, g, s) = (vals(c * rows, 1), vals(c * rows, 2), vals(c * rows, 3));
+        let (a, b, k, mean) = (vals(c, 4), vals(c, 5), vals(c, 6), vals(c, 7));
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+        for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+            if !isa.is_supported() {
+                continue;
+            }
+            let two = || [vec![0.0f32; c], vec![0.0f32; c]];
+            let ([mut s0, mut m0], [mut s1, mut m1]) = (two(), two());
+            block_moments_v(isa, &x, c, &mut s0, &mut m0);
+            any_channels::moments_rows(isa, &x, c, &mut s1, &mut m1);
+            assert_eq!(
+                (bits(&s0), bits(&m0)),
+                (bits(&s1), bits(&m1)),
+                "{isa:?} moments"
+            );
+            for then in [Then::Nothing, Then::Relu, Then::AddRelu(&s)] {
+                let (mut y0, mut y1) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+                block_affine_v(isa, &x, &mut y0, c, (&a, &b), then);
+                any_channels::affine_rows(isa, &x, &mut y1, c, (&a, &b), then);
+                assert_eq!(bits(&y0), bits(&y1), "{isa:?} affine");
+            }
+            for relu in [None, Some((&a[..], &b[..]))] {
+                let ([mut p0, mut q0], [mut p1, mut q1]) = (two(), two());
+                block_grad_sums_v(isa, (&x, &g, relu), c, &mean, &mut p0, &mut q0);
+                any_channels::grad_sums_rows(isa, (&x, &g, relu), c, &mean, &mut p1, &mut q1);
+                assert_eq!(
+                    (bits(&p0), bits(&q0)),
+                    (bits(&p1), bits(&q1)),
+                    "{isa:?} sums"
+                );
+                let (mut d0, mut d1) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+                block_input_grad_v(isa, &x, (Some(&g), &mut d0), relu, c, (&a, &b, &k));
+                any_channels::input_grad_rows(isa, &x, (Some(&g), &mut d1), relu, c, (&a, &b, &k));
+                assert_eq!(bits(&d0), bits(&d1), "{isa:?} input gradient");
+            }
+        }
+    }
 }

@@ -1,24 +1,28 @@
 //! Batch-norm kernels for contiguous (row-major) `[N, C, L]` buffers: each channel's values
 //! are L-long runs, one per sample (see [`super`] for the formulas).
+//!
+//! With L = 1 (a `[N, C]` input: BatchNorm1d after a linear layer) the buffer is N rows of C
+//! channels, the channels-last layout: those calls run the row kernels of
+//! [`channels_last`](super::super::channels_last) (contiguous vector loads along each row,
+//! blocks of rows in parallel), not one strided gather and one f64 sum per (sample, channel).
 
 use rayon::prelude::*;
 
+use super::super::channels_last::{self, Then};
 use super::super::{Moments, dot_centered, sum64};
 
 /// Per-channel moments of a contiguous `[N, C, L]` buffer (parallel over channels, each channel's
 /// planes merged in batch order).
 pub(crate) fn channel_moments(x: &[f32], (n, c, l): (usize, usize, usize)) -> Vec<Moments> {
+    if l == 1 {
+        return channels_last::moments(x, c, n);
+    }
     (0..c)
         .into_par_iter()
         .map(|ci| {
-            if l == 1 {
-                let v: Vec<f32> = (0..n).map(|ni| x[ni * c + ci]).collect();
-                Moments::of(&v)
-            } else {
-                (0..n).fold(Moments::default(), |m, ni| {
-                    m.merge(Moments::of(&x[(ni * c + ci) * l..(ni * c + ci + 1) * l]))
-                })
-            }
+            (0..n).fold(Moments::default(), |m, ni| {
+                m.merge(Moments::of(&x[(ni * c + ci) * l..(ni * c + ci + 1) * l]))
+            })
         })
         .collect()
 }
@@ -31,6 +35,10 @@ pub(crate) fn channel_affine(
     shift: &[f32],
     relu: bool,
 ) -> Vec<f32> {
+    if l == 1 {
+        let then = if relu { Then::Relu } else { Then::Nothing };
+        return channels_last::affine(x, c, scale, shift, then);
+    }
     let mut y = crate::buffer_pool::take(x.len()); // every element is written
     if l == 0 {
         return y;
@@ -59,6 +67,9 @@ pub(crate) fn channel_grad_sums(
     (n, c, l): (usize, usize, usize),
     mean: &[f32],
 ) -> Vec<(f64, f64)> {
+    if l == 1 {
+        return channels_last::grad_sums(x, dy, None, c, mean);
+    }
     (0..c)
         .into_par_iter()
         .map(|ci| {
@@ -81,6 +92,10 @@ pub(crate) fn channel_dx(
     coef: &[(f32, f32, f32)],
 ) -> Vec<f32> {
     let mut dx = crate::buffer_pool::take(x.len()); // every element is written
+    if l == 1 {
+        channels_last::input_grad_into(x, dy, &mut dx, c, coef);
+        return dx;
+    }
     if l == 0 {
         return dx;
     }

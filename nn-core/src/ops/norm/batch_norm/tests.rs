@@ -189,3 +189,74 @@ fn fused_relu_gradients() {
         14,
     );
 }
+
+/// A `[N, C]` input (BatchNorm1d; the row kernels) gives the values, gradients and running
+/// statistics of the same values as one `[1, C, N]` sample (the strided per-channel kernels),
+/// with and without the fused ReLU, over more than one block of rows.
+#[test]
+fn two_d_input_matches_the_per_channel_kernels() {
+    for (training, c, fused) in [
+        (true, 20, false),
+        (true, 32, true),
+        (false, 32, false),
+        (false, 20, true),
+    ] {
+        let o = BatchNormOptions {
+            training,
+            ..Default::default()
+        };
+        let n = 300;
+        let x = Tensor::randn(&[n, c], 0.5, 2.0, &mut seeded(7));
+        let w = Tensor::randn(&[c], 1.0, 0.5, &mut seeded(8));
+        let b = Tensor::randn(&[c], 0.0, 0.5, &mut seeded(9));
+        let g = Tensor::randn(&[n, c], 0.0, 1.0, &mut seeded(10));
+        let run = |as_rows: bool| {
+            let xs = x.detach().with_requires_grad();
+            let (ws, bs) = (
+                w.detach().with_requires_grad(),
+                b.detach().with_requires_grad(),
+            );
+            let rm = Buffer::new(Tensor::randn(&[c], 0.0, 0.3, &mut seeded(11)).to_array());
+            let rv = Buffer::new(Tensor::rand_uniform(&[c], 0.5, 2.0, &mut seeded(12)).to_array());
+            let r = RunningStats {
+                mean: &rm,
+                var: &rv,
+            };
+            let input = if as_rows {
+                xs.clone()
+            } else {
+                xs.t().reshape(&[1, c, n])
+            };
+            let y = if fused {
+                input.batch_norm_relu(Some(&ws), Some(&bs), Some(r), o)
+            } else {
+                input.batch_norm(Some(&ws), Some(&bs), Some(r), o)
+            };
+            let y = if as_rows { y } else { y.reshape(&[c, n]).t() };
+            (&y * &g).sum_all().backward();
+            let v = |t: &Tensor| t.grad().unwrap().iter().copied().collect::<Vec<f32>>();
+            let all = |t: &Tensor| t.to_array().iter().copied().collect::<Vec<f32>>();
+            [
+                all(&y),
+                v(&xs),
+                v(&ws),
+                v(&bs),
+                rm.value().iter().copied().collect(),
+                rv.value().iter().copied().collect(),
+            ]
+        };
+        let (got, reference) = (run(true), run(false));
+        for (what, (a, e)) in ["output", "dx", "dw", "db", "running mean", "running var"]
+            .iter()
+            .zip(got.iter().zip(&reference))
+        {
+            assert_eq!(a.len(), e.len());
+            for (u, v) in a.iter().zip(e) {
+                assert!(
+                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                    "{what} (training {training}, {c} channels, fused {fused}): {u} vs {v}"
+                );
+            }
+        }
+    }
+}
