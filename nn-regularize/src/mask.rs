@@ -234,7 +234,8 @@ pub fn bit_mask_mul(x: &Tensor, mask: BitMask, scale: f32) -> Tensor {
         x.shape()
     );
     let xd = x.data().as_standard_layout();
-    let mut out = Array::zeros(IxDyn(x.shape()));
+    // Every element is written: a pooled buffer (fresh pages fault on first touch).
+    let mut out = nn_core::buffer_pool::array_for_overwrite(x.shape());
     mask.apply(
         xd.as_slice().expect("standard layout"),
         out.as_slice_mut().expect("fresh arrays are contiguous"),
