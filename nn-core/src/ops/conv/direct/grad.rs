@@ -30,8 +30,15 @@ enum InputGrad {
         top: isize,
         left: isize,
     },
-    /// Strided: a scatter into a padded buffer of `hp × wp` pixels of `cs` channels.
-    Scatter { hp: usize, wp: usize, cs: usize },
+    /// Strided: a scatter into a padded buffer of `hp × wp` pixels of `cs` channels, or, when
+    /// that buffer would be the image itself (unpadded, no channel padding: `in_place`), into
+    /// the zeroed input gradient directly (no buffer, no copy; e.g. the 1×1 stride-2 projections).
+    Scatter {
+        hp: usize,
+        wp: usize,
+        cs: usize,
+        in_place: bool,
+    },
     /// Winograd on the output gradient read in place as if padded by (2 − ph, 2 − pw), flipped
     /// transposed kernel.
     Winograd { wg: Wino, u: Vec<f32> },
@@ -75,10 +82,13 @@ fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> Inpu
         let (hp, wp) = padded_input(g);
         // The padded buffer must also hold the input's own extent (rows the kernel never
         // reaches still have gradient 0).
+        let (hp, wp) = (hp.max(g.h + g.ph), wp.max(g.w + g.pw));
+        let cs = g.cin.div_ceil(cb * LANES) * cb * LANES;
         InputGrad::Scatter {
-            hp: hp.max(g.h + g.ph),
-            wp: wp.max(g.w + g.pw),
-            cs: g.cin.div_ceil(cb * LANES) * cb * LANES,
+            hp,
+            wp,
+            cs,
+            in_place: (hp, wp, cs) == (g.h, g.w, g.cin),
         }
     }
 }
@@ -142,7 +152,8 @@ pub(crate) fn backward_with(
     };
     let ig_len = match &ig {
         InputGrad::Gather { gat, hp, .. } => hp * gat.wp * g.cout,
-        InputGrad::Scatter { hp, wp, cs } => hp * wp * cs,
+        InputGrad::Scatter { in_place: true, .. } => 0,
+        InputGrad::Scatter { hp, wp, cs, .. } => hp * wp * cs,
         InputGrad::Winograd { wg, .. } => wg.scratch(),
     };
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
@@ -221,7 +232,13 @@ fn input_grad_image(
             };
             wino_forward(isa, wg, dy_n, u, epi, dx_n, buf);
         }
-        InputGrad::Scatter { hp, wp, cs } => {
+        InputGrad::Scatter {
+            wp, in_place: true, ..
+        } => {
+            dx_n.fill(0.0);
+            scatter(isa, conv, cb, dy_n, wpk, dx_n, wp);
+        }
+        InputGrad::Scatter { hp, wp, cs, .. } => {
             let buf = &mut buf[..hp * wp * cs];
             buf.fill(0.0);
             scatter(isa, conv, cb, dy_n, wpk, buf, wp);

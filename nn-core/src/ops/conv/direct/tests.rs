@@ -125,9 +125,11 @@ fn resnet_shapes() {
         (2, 32, 64, 6, 2, 3),
         (2, 64, 64, 4, 1, 3),
         // Strided with input channels not a multiple of 16: the scatter buffer's pixels are
-        // padded to 16 channels, so its input gradient is copied out pixel by pixel.
+        // padded to 16 channels, so its input gradient is copied out pixel by pixel (the
+        // unpadded 1×1 ones with 16k channels scatter into the input gradient in place).
         (2, 5, 16, 7, 2, 3),
         (2, 24, 32, 7, 2, 3),
+        (2, 5, 16, 7, 2, 1),
         (1, 1, 16, 28, 1, 3),
         (1, 16, 16, 28, 1, 3),
         (1, 16, 32, 28, 2, 3),
