@@ -100,12 +100,21 @@ pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
     dy_n: usize,
     (rows, cols): (usize, usize),
     acc: &mut [[S::V; CB]; CI],
+    prefetch_rows: bool,
 ) {
     unsafe {
         let full = dy_n >= CB * LANES;
         for oy in 0..rows {
             let xr = x.add(oy * x_row);
             let dr = dy.add(oy * dy_row);
+            if prefetch_rows && oy + 1 < rows {
+                // The next row's pixels, while this one is summed (the first pass over an image
+                // reads x and dy from memory, with strides the prefetchers follow poorly).
+                for ox in 0..cols {
+                    prefetch(xr.add(x_row + ox * x_px));
+                    prefetch(dr.add(dy_row + ox * dy_px));
+                }
+            }
             for ox in 0..cols {
                 let xp = xr.add(ox * x_px);
                 let dp = dr.add(ox * dy_px);
@@ -119,6 +128,19 @@ pub(super) unsafe fn weight_tap<S: Simd, const CI: usize, const CB: usize>(
             }
         }
     }
+}
+
+/// Asks for the cache line at `p` (a hint: no effect on results, never faults).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; it reads nothing and cannot fault.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The `CB` output-gradient vectors of one pixel at `dp`: whole vectors when `full`, else the

@@ -141,7 +141,16 @@ unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
 ) {
     unsafe {
         let mut acc = [[S::zero(); CB]; CI];
-        weight_tap::<S, CI, CB>(x, (0, c), d, (0, CB * LANES), CB * LANES, (1, nt), &mut acc);
+        weight_tap::<S, CI, CB>(
+            x,
+            (0, c),
+            d,
+            (0, CB * LANES),
+            CB * LANES,
+            (1, nt),
+            &mut acc,
+            false,
+        );
         let p0 = part.as_mut_ptr().add(at);
         for (ci, a) in acc.iter().enumerate() {
             for (b, v) in a.iter().enumerate() {
