@@ -25,34 +25,58 @@ use super::backward::ConvGrads;
 use super::geometry::Geom;
 use super::workspace::with_workspace;
 use crate::linalg::gemm;
+use crate::simd::Isa;
 
 /// Fewest input and output channels for which a channels-last convolution runs as im2col +
 /// GEMM instead of the direct / Winograd kernels (a fixed rule of the shape, never of timings:
 /// the algorithms round differently). Measured in `BENCHMARKS.md` (2026-12-05).
 pub(crate) const GEMM_MIN_CHANNELS: usize = 128;
 
-/// Output pixels per image from which a 3×3 stride-1 convolution keeps the channels-last
-/// Winograd kernels even at [`GEMM_MIN_CHANNELS`]: their 2.25x fewer multiplications win on
-/// 16×16 maps, the GEMM on 8×8 and smaller ones (fwd+bwd, batch 32, CPU time, Intel Xeon family
-/// 6 model 167: 128→128 @16² Winograd 0.040 s against GEMM 0.057 s; @8² 0.017 against 0.015;
-/// 256→256 @8² 0.080 against 0.067; 512→512 @4² 0.28 against 0.12).
+/// AVX-512: output pixels per image from which a 3×3 stride-1 convolution keeps the
+/// channels-last Winograd kernels even at [`GEMM_MIN_CHANNELS`]: their 2.25x fewer
+/// multiplications win on 16×16 maps, the GEMM on 8×8 and smaller ones (fwd+bwd, batch 32, CPU
+/// time, Intel Xeon family 6 model 167: 128→128 @16² Winograd 0.040 s against GEMM 0.057 s; @8²
+/// 0.017 against 0.015; 256→256 @8² 0.080 against 0.067; 512→512 @4² 0.28 against 0.12).
 const WINOGRAD_MIN_PIXELS: usize = 256;
+
+/// AVX2 (and the scalar fallback): most input and output channels for which a 3×3 stride-1
+/// convolution keeps the Winograd kernels at [`GEMM_MIN_CHANNELS`], on maps of any size. With
+/// AVX2's GEMM kernels Winograd won at 128 and 256 channels down to 4×4 maps and lost at 512
+/// (fwd+bwd, batch 128, 2 threads, AMD EPYC family 25 model 17 with AVX2 only, GEMM ÷ Winograd
+/// time, medians of 3-5 alternating rounds: 128→128 @7² 1.23, @8² 1.62, @4² 1.27; 256→256 @8²
+/// 1.59, @4² 1.23; 512→512 @4² 0.62, @2² 0.27).
+const WINOGRAD_MAX_CHANNELS_AVX2: usize = 256;
 
 /// Unfolded values per block (4 MiB): a block holds whole images, at least one.
 const BLOCK_FLOATS: usize = 1 << 20;
 
 /// Whether a channels-last convolution takes this path: ungrouped, non-empty, with at least
-/// [`GEMM_MIN_CHANNELS`] input and output channels, and not a Winograd shape (3×3, stride 1) on
-/// maps of [`WINOGRAD_MIN_PIXELS`] or more.
+/// [`GEMM_MIN_CHANNELS`] input and output channels, and not a Winograd shape (3×3, stride 1)
+/// that keeps the Winograd kernels ([`keeps_winograd`]).
 pub(crate) fn applies(g: &Geom) -> bool {
-    let winograd = super::direct::algo(g) == super::direct::Algo::Winograd;
+    applies_on(Isa::detect(), g)
+}
+
+/// [`applies`] on a given instruction set.
+pub(crate) fn applies_on(isa: Isa, g: &Geom) -> bool {
+    let winograd = super::direct::algo_for(isa, g) == super::direct::Algo::Winograd;
     g.groups == 1
         && g.n > 0
         && g.oh > 0
         && g.ow > 0
         && g.cin >= GEMM_MIN_CHANNELS
         && g.cout >= GEMM_MIN_CHANNELS
-        && !(winograd && g.p() >= WINOGRAD_MIN_PIXELS)
+        && !(winograd && keeps_winograd(isa, g))
+}
+
+/// Whether a Winograd shape of [`GEMM_MIN_CHANNELS`] or more keeps the Winograd kernels on
+/// `isa`: on AVX-512 from [`WINOGRAD_MIN_PIXELS`] output pixels per image, elsewhere up to
+/// [`WINOGRAD_MAX_CHANNELS_AVX2`] channels (a fixed rule of the shape and the instruction set).
+fn keeps_winograd(isa: Isa, g: &Geom) -> bool {
+    match isa {
+        Isa::Avx512 => g.p() >= WINOGRAD_MIN_PIXELS,
+        _ => g.cin <= WINOGRAD_MAX_CHANNELS_AVX2 && g.cout <= WINOGRAD_MAX_CHANNELS_AVX2,
+    }
 }
 
 /// A 1×1, stride-1, unpadded convolution: the input is its own unfolding.
@@ -285,7 +309,8 @@ mod tests {
     /// Against the naive reference, exactly (small integers: every sum is exact).
     fn check(x_shape: [usize; 4], cout: usize, k: usize, o: Conv2dOptions, with_bias: bool) {
         let g = Geom::new(&x_shape, &[cout, x_shape[1], k, k], &o);
-        assert!(applies(&g));
+        // A shape of this path on AVX-512 (the kernels below run it on this CPU either way).
+        assert!(applies_on(Isa::Avx512, &g));
         let x = values(g.n * g.h * g.w * g.cin, 1);
         let w = values(g.cout * g.cin * g.kh * g.kw, 2);
         let b = values(g.cout, 3);
@@ -331,11 +356,33 @@ mod tests {
             false,
         );
         check([2, 128, 3, 3], 136, 3, Conv2dOptions::default(), false);
-        // 3×3 stride 1 keeps Winograd on 16×16 maps, takes the GEMM below.
-        let w3 = [128, 128, 3, 3];
-        assert!(!applies(&Geom::new(&[1, 128, 16, 16], &w3, &p1)));
-        assert!(applies(&Geom::new(&[1, 128, 8, 8], &w3, &p1)));
-        assert!(!applies(&Geom::new(&[1, 64, 8, 8], &[128, 64, 3, 3], &p1)));
+    }
+
+    /// Which 3×3 stride-1 shapes keep Winograd: on AVX-512 16×16 maps and larger, on AVX2 up to
+    /// 256 channels on any map; below 128 channels the direct / Winograd kernels everywhere.
+    #[test]
+    fn the_winograd_or_gemm_rule() {
+        let p1 = Conv2dOptions::default().with_padding(1);
+        let geom = |c: usize, hw: usize| Geom::new(&[1, c, hw, hw], &[c, c, 3, 3], &p1);
+        let (avx512, avx2) = (Isa::Avx512, Isa::Avx2);
+        assert!(!applies_on(avx512, &geom(128, 16)));
+        assert!(applies_on(avx512, &geom(128, 8)));
+        assert!(applies_on(avx512, &geom(512, 4)));
+        assert!(!applies_on(avx2, &geom(128, 16)));
+        assert!(!applies_on(avx2, &geom(128, 7)));
+        assert!(!applies_on(avx2, &geom(256, 4)));
+        assert!(applies_on(avx2, &geom(512, 4)));
+        for isa in [avx512, avx2] {
+            assert!(!applies_on(
+                isa,
+                &Geom::new(&[1, 64, 8, 8], &[128, 64, 3, 3], &p1)
+            ));
+            // Not a Winograd shape (stride 2): the GEMM.
+            assert!(applies_on(
+                isa,
+                &Geom::new(&[1, 128, 8, 8], &[128, 128, 3, 3], &p1.with_stride(2))
+            ));
+        }
     }
 
     /// The fused ReLU keeps NaN (PyTorch's `relu`; `f32::max` would turn it into 0).

@@ -111,6 +111,16 @@ fn geom(
     Geom::new(&[n, cin, hw.0, hw.1], &[cout, cin, k.0, k.1], &o)
 }
 
+/// The wide 3×3 shapes that keep Winograd instead of the NHWC GEMM on AVX2
+/// (`nhwc_gemm::keeps_winograd`): 128 channels on a 7×7 map (the CNN recipe's last stage) and
+/// 256 on 4×4.
+#[test]
+fn wide_winograd_shapes() {
+    let p1 = Conv2dOptions::default().with_padding(1);
+    check(&geom(1, 128, (7, 7), 128, (3, 3), p1), false);
+    check(&geom(1, 256, (4, 4), 256, (3, 3), p1), true);
+}
+
 #[test]
 fn resnet_shapes() {
     let o3 = Conv2dOptions::default().with_padding(1);
