@@ -16,6 +16,7 @@
 use rayon::prelude::*;
 
 use super::max::EMPTY;
+use crate::simd::{Isa, Simd, dispatch};
 
 /// Shapes of one channels-last max pooling: input `[n][h][w][c]`, output `[n][oh][ow][c]`.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +48,7 @@ pub(super) fn forward(
         return (y, argmax);
     }
     let plane_in = x.len() / s.n;
-    let (dh, dw) = s.dilation;
+    let isa = Isa::detect();
     // One output row per task (a fixed split; every output is computed independently).
     y.par_chunks_mut(row_len)
         .zip(argmax.par_chunks_mut(row_len))
@@ -55,34 +56,66 @@ pub(super) fn forward(
         .for_each(|(r, (yr, ar))| {
             let (img, oy) = (r / s.oh, r % s.oh);
             let xn = &x[img * plane_in..(img + 1) * plane_in];
-            let (y0, ny) = rows[oy];
-            for (ox, (yp, ap)) in yr.chunks_mut(c).zip(ar.chunks_mut(c)).enumerate() {
-                let (x0, nx) = cols[ox];
-                let first = if ny == 0 || nx == 0 {
-                    EMPTY // a window wholly in the padding: -∞, no gradient
-                } else {
-                    (y0 as usize * s.w + x0 as usize) as u32
-                };
-                yp.fill(f32::NEG_INFINITY);
-                ap.fill(first);
-                for i in 0..ny {
-                    let base = (y0 as usize + i * dh) * s.w + x0 as usize;
-                    for j in 0..nx {
-                        let idx = base + j * dw;
-                        let tap = &xn[idx * c..(idx + 1) * c];
-                        let idx = idx as u32;
-                        for ((b, a), &v) in yp.iter_mut().zip(ap.iter_mut()).zip(tap) {
-                            // PyTorch's rule, as the row-major kernel: larger, or NaN.
-                            #[allow(clippy::eq_op)]
-                            let take = v > *b || v != v;
-                            *b = if take { v } else { *b };
-                            *a = if take { idx } else { *a };
-                        }
-                    }
-                }
-            }
+            output_row(isa, s, xn, rows[oy], cols, (yr, ar));
         });
     (y, argmax)
+}
+
+/// One output row of maxima `yr` and their positions `ar` from the image `xn`: `(y0, ny)` is the
+/// row's first tap inside the image and the number of taps inside, `cols` the same per output
+/// column. Compiled per instruction set ([`dispatch!`]) so that [`take_max`] runs in vectors.
+#[inline(always)]
+fn row<S: Simd>(
+    s: &Nhwc,
+    xn: &[f32],
+    (y0, ny): (isize, usize),
+    cols: &[(isize, usize)],
+    (yr, ar): (&mut [f32], &mut [u32]),
+) {
+    let c = s.c;
+    let (dh, dw) = s.dilation;
+    for (ox, (yp, ap)) in yr.chunks_mut(c).zip(ar.chunks_mut(c)).enumerate() {
+        let (x0, nx) = cols[ox];
+        let first = if ny == 0 || nx == 0 {
+            EMPTY // a window wholly in the padding: -∞, no gradient
+        } else {
+            (y0 as usize * s.w + x0 as usize) as u32
+        };
+        yp.fill(f32::NEG_INFINITY);
+        ap.fill(first);
+        for i in 0..ny {
+            let base = (y0 as usize + i * dh) * s.w + x0 as usize;
+            for j in 0..nx {
+                let idx = base + j * dw;
+                take_max(yp, ap, &xn[idx * c..(idx + 1) * c], idx as u32);
+            }
+        }
+    }
+}
+
+dispatch!(fn output_row(
+    s: &Nhwc,
+    xn: &[f32],
+    r: (isize, usize),
+    cols: &[(isize, usize)],
+    out: (&mut [f32], &mut [u32]),
+) = row);
+
+/// The running maxima `b` and their positions `a` updated with one tap's values `v` at position
+/// `idx`, by PyTorch's rule (as the row-major kernel's): a strictly larger value or a NaN wins.
+/// Branch-free (selects, `|` not `||`), so that it compiles to vector compares and blends
+/// instead of a branch per value (which a random input mispredicts).
+#[inline(always)]
+fn take_max(b: &mut [f32], a: &mut [u32], v: &[f32], idx: u32) {
+    let n = b.len();
+    let (a, v) = (&mut a[..n], &v[..n]);
+    for k in 0..n {
+        let (x, m) = (v[k], b[k]);
+        #[allow(clippy::eq_op)]
+        let take = (x > m) | (x != x);
+        b[k] = if take { x } else { m };
+        a[k] = if take { idx } else { a[k] };
+    }
 }
 
 /// The input gradient `[n][h][w][c]` (`plane_in` = h·w pixels per image) of the output gradient
