@@ -55,40 +55,78 @@ fn same(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
+/// Windows that tile the input exactly (stride = kernel, no padding or dilation): the backward
+/// pass writes each window's gradient instead of adding it into a zeroed buffer.
+fn tiled_problem() -> impl Strategy<Value = ([usize; 4], MaxPool2dOptions, u64)> {
+    (
+        1usize..3,
+        2usize..40,
+        (1usize..4, 1usize..4),
+        (1usize..4, 1usize..4),
+        any::<u64>(),
+    )
+        .prop_map(|(n, c, (kh, kw), (th, tw), seed)| {
+            let o = MaxPool2dOptions {
+                kernel: (kh, kw),
+                stride: (kh, kw),
+                padding: (0, 0),
+                dilation: (1, 1),
+                ceil_mode: false,
+            };
+            ([n, c, kh * th, kw * tw], o, seed)
+        })
+}
+
+/// The channels-last pool against the row-major one: output, indices and input gradient, bit
+/// for bit.
+fn check(shape: [usize; 4], o: MaxPool2dOptions, seed: u64) -> Result<(), TestCaseError> {
+    let len: usize = shape.iter().product();
+    let v = values(len, seed);
+    let row = Tensor::from_vec(v.clone(), &shape).with_requires_grad();
+    let leaf = Tensor::from_vec(v, &shape).with_requires_grad();
+    let cl = leaf.to_channels_last();
+    prop_assert!(cl.is_channels_last() || shape[2] * shape[3] == 1);
+
+    let (y_row, i_row) = row.max_pool2d_with_indices(o);
+    let (y_cl, i_cl) = cl.max_pool2d_with_indices(o);
+    // A one-pixel image's channels-last copy is also row-major (its strides fit both), and
+    // nn reads it as row-major: the pool's output is then row-major too.
+    let ys = y_cl.shape().to_vec();
+    prop_assert!(y_cl.is_channels_last() || ys[2] * ys[3] == 1 || shape[2] * shape[3] == 1);
+    prop_assert!(same(&y_row.to_vec(), &y_cl.to_vec()), "outputs differ");
+    prop_assert_eq!(i_row, i_cl);
+
+    // Gradients: the same upstream gradient (row-major for one, channels-last for the other
+    // through the graph; some of it −0.0), bit-identical input gradients.
+    let g: Vec<f32> = values(y_row.to_vec().len(), seed ^ 1)
+        .into_iter()
+        .map(|x| match x {
+            x if !x.is_finite() => 0.5,
+            1.0 => -0.0,
+            x => x,
+        })
+        .collect();
+    let gt = Tensor::from_vec(g, y_row.shape());
+    (&y_row * &gt).sum_all().backward();
+    (&y_cl * &gt).sum_all().backward();
+    let (d_row, d_cl) = (row.grad().unwrap(), leaf.grad().unwrap());
+    let d_row: Vec<f32> = d_row.iter().copied().collect();
+    let d_cl: Vec<f32> = d_cl.iter().copied().collect();
+    prop_assert!(same(&d_row, &d_cl), "gradients differ");
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
     fn channels_last_equals_row_major((shape, o, seed) in problem()) {
-        let len: usize = shape.iter().product();
-        let v = values(len, seed);
-        let row = Tensor::from_vec(v.clone(), &shape).with_requires_grad();
-        let leaf = Tensor::from_vec(v, &shape).with_requires_grad();
-        let cl = leaf.to_channels_last();
-        prop_assert!(cl.is_channels_last() || shape[2] * shape[3] == 1);
+        check(shape, o, seed)?;
+    }
 
-        let (y_row, i_row) = row.max_pool2d_with_indices(o);
-        let (y_cl, i_cl) = cl.max_pool2d_with_indices(o);
-        // A one-pixel image's channels-last copy is also row-major (its strides fit both), and
-        // nn reads it as row-major: the pool's output is then row-major too.
-        let ys = y_cl.shape().to_vec();
-        prop_assert!(y_cl.is_channels_last() || ys[2] * ys[3] == 1 || shape[2] * shape[3] == 1);
-        prop_assert!(same(&y_row.to_vec(), &y_cl.to_vec()), "outputs differ");
-        prop_assert_eq!(i_row, i_cl);
-
-        // Gradients: the same upstream gradient (row-major for one, channels-last for the other
-        // through the graph), bit-identical input gradients.
-        let g: Vec<f32> = values(y_row.to_vec().len(), seed ^ 1)
-            .into_iter()
-            .map(|x| if x.is_finite() { x } else { 0.5 })
-            .collect();
-        let gt = Tensor::from_vec(g, y_row.shape());
-        (&y_row * &gt).sum_all().backward();
-        (&y_cl * &gt).sum_all().backward();
-        let (d_row, d_cl) = (row.grad().unwrap(), leaf.grad().unwrap());
-        let d_row: Vec<f32> = d_row.iter().copied().collect();
-        let d_cl: Vec<f32> = d_cl.iter().copied().collect();
-        prop_assert!(same(&d_row, &d_cl), "gradients differ");
+    #[test]
+    fn tiling_windows_equal_row_major((shape, o, seed) in tiled_problem()) {
+        check(shape, o, seed)?;
     }
 }
 

@@ -292,6 +292,11 @@ fn max_pool2d_impl(
             oh,
             ow,
             dilation: o.dilation,
+            // Windows that tile the input exactly (each pixel in one window).
+            tiles: ((kh, kw) == (sh, sw)
+                && (ph, pw, dh, dw) == (0, 0, 1, 1)
+                && (oh * kh, ow * kw) == (h, w))
+                .then_some((kh, kw)),
         };
         let x = input
             .data()

@@ -28,6 +28,9 @@ pub(super) struct Nhwc {
     pub ow: usize,
     /// Dilation (rows, columns): the distance between window taps.
     pub dilation: (usize, usize),
+    /// The window (rows, columns) when the windows tile the input exactly (stride = kernel, no
+    /// padding or dilation, `oh·kh = h`, `ow·kw = w`): every input pixel lies in one window.
+    pub tiles: Option<(usize, usize)>,
 }
 
 /// The forward pass over the NHWC buffer `x`: the NHWC output and, per output element, the
@@ -123,6 +126,19 @@ fn take_max(b: &mut [f32], a: &mut [u32], v: &[f32], idx: u32) {
 pub(super) fn backward(s: &Nhwc, plane_in: usize, g: &[f32], argmax: &[u32]) -> Vec<f32> {
     let c = s.c;
     let (per_in, per_out) = (plane_in * c, s.oh * s.ow * c);
+    if let Some(window) = s.tiles {
+        // Each input pixel receives at most the gradient of its one window: written, not added
+        // (one pass, in vectors, no zeroed buffer).
+        let mut dx = crate::buffer_pool::take(s.n * per_in); // every element is written
+        if per_in > 0 && per_out > 0 {
+            let isa = Isa::detect();
+            dx.par_chunks_mut(per_in)
+                .zip(g.par_chunks(per_out))
+                .zip(argmax.par_chunks(per_out))
+                .for_each(|((dxn, gn), an)| tiled_image(isa, s, window, dxn, gn, an));
+        }
+        return dx;
+    }
     let mut dx = crate::buffer_pool::take_zeroed(s.n * per_in);
     if per_in == 0 || per_out == 0 {
         return dx;
@@ -141,3 +157,35 @@ pub(super) fn backward(s: &Nhwc, plane_in: usize, g: &[f32], argmax: &[u32]) -> 
         });
     dx
 }
+
+/// One image's input gradient `dxn` when the windows tile it: each window pixel gets its
+/// window's gradient where it holds the maximum, else 0 (`0.0 + g`, the bits of the sum into a
+/// zeroed buffer, as the general path).
+#[inline(always)]
+fn tiled<S: Simd>(s: &Nhwc, (kh, kw): (usize, usize), dxn: &mut [f32], gn: &[f32], an: &[u32]) {
+    let c = s.c;
+    for oy in 0..s.oh {
+        for ox in 0..s.ow {
+            let at = (oy * s.ow + ox) * c;
+            let (gp, ap) = (&gn[at..at + c], &an[at..at + c]);
+            for i in 0..kh {
+                for j in 0..kw {
+                    let idx = (oy * kh + i) * s.w + ox * kw + j;
+                    let d = &mut dxn[idx * c..(idx + 1) * c];
+                    let idx = idx as u32;
+                    for k in 0..c {
+                        d[k] = if ap[k] == idx { 0.0 + gp[k] } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+}
+
+dispatch!(fn tiled_image(
+    s: &Nhwc,
+    window: (usize, usize),
+    dxn: &mut [f32],
+    gn: &[f32],
+    an: &[u32],
+) = tiled);
