@@ -9,7 +9,8 @@
 //! maxima and their positions — the flat in-plane index `h·W + w`, as PyTorch's indices — are
 //! those of the row-major kernel. The backward pass adds each output gradient at its maximum's
 //! position, visiting the outputs of an image in the same order as the row-major kernel, so the
-//! sums are bit-identical too.
+//! sums are bit-identical too; when the windows tile the input (each pixel in one window) it
+//! writes `0.0 + g` or 0 per window pixel in one vector pass instead, the same bits.
 //!
 //! [`Tensor::max_pool2d`]: crate::Tensor::max_pool2d
 
