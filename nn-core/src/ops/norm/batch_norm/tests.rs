@@ -92,6 +92,72 @@ fn single_value_per_channel_is_rejected_in_training() {
     let _ = Tensor::ones(&[1, 3]).batch_norm(None, None, None, BatchNormOptions::default());
 }
 
+/// What follows the normalisation in [`bn_results`].
+#[derive(Clone, Copy, Debug)]
+enum Relu {
+    None,
+    /// A separate `relu()` op.
+    After,
+    /// `batch_norm_relu`.
+    Fused,
+}
+
+/// One batch norm of `x` with weight `w`, bias `b` and running statistics from fixed seeds,
+/// `input` mapping the leaf to the op's input and `output` the op's output back to x's shape,
+/// then the backward pass of Σ y·g: [y, dx, dγ, dβ, running mean, running var].
+fn bn_results(
+    (x, w, b, g): (&Tensor, &Tensor, &Tensor, &Tensor),
+    o: BatchNormOptions,
+    relu: Relu,
+    input: impl Fn(&Tensor) -> Tensor,
+    output: impl Fn(Tensor) -> Tensor,
+) -> [Vec<f32>; 6] {
+    let c = w.len();
+    let xs = x.detach().with_requires_grad();
+    let (ws, bs) = (
+        w.detach().with_requires_grad(),
+        b.detach().with_requires_grad(),
+    );
+    let rm = Buffer::new(Tensor::randn(&[c], 0.0, 0.3, &mut seeded(5)).to_array());
+    let rv = Buffer::new(Tensor::rand_uniform(&[c], 0.5, 2.0, &mut seeded(6)).to_array());
+    let r = RunningStats {
+        mean: &rm,
+        var: &rv,
+    };
+    let xin = input(&xs);
+    let y = match relu {
+        Relu::Fused => xin.batch_norm_relu(Some(&ws), Some(&bs), Some(r), o),
+        Relu::After => xin.batch_norm(Some(&ws), Some(&bs), Some(r), o).relu(),
+        Relu::None => xin.batch_norm(Some(&ws), Some(&bs), Some(r), o),
+    };
+    let y = output(y);
+    (&y * g).sum_all().backward();
+    let all = |a: &Array| a.iter().copied().collect::<Vec<f32>>();
+    let grad = |t: &Tensor| all(&t.grad().unwrap());
+    [
+        all(&y.to_array()),
+        grad(&xs),
+        grad(&ws),
+        grad(&bs),
+        all(&rm.value()),
+        all(&rv.value()),
+    ]
+}
+
+/// Each of [`bn_results`]' six arrays within 1e-4 (relative) of the reference's.
+fn assert_close(got: &[Vec<f32>; 6], want: &[Vec<f32>; 6], case: &str) {
+    let names = ["output", "dx", "dw", "db", "running mean", "running var"];
+    for (what, (a, e)) in names.iter().zip(got.iter().zip(want)) {
+        assert_eq!(a.len(), e.len(), "{what} ({case})");
+        for (u, v) in a.iter().zip(e) {
+            assert!(
+                (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                "{what} ({case}): {u} vs {v}"
+            );
+        }
+    }
+}
+
 /// The channels-last path and the fused ReLU give the values and gradients of the reference
 /// (row-major, separate ReLU), in training and evaluation.
 #[test]
@@ -107,57 +173,22 @@ fn channels_last_and_fused_relu_match_the_reference() {
         let w = Tensor::randn(&[c], 1.0, 0.5, &mut seeded(2));
         let b = Tensor::randn(&[c], 0.0, 0.5, &mut seeded(3));
         let g = Tensor::randn(&shape, 0.0, 1.0, &mut seeded(4));
-        let run = |cl: bool, fused: bool| {
-            let xs = x.detach().with_requires_grad();
-            let (ws, bs) = (
-                w.detach().with_requires_grad(),
-                b.detach().with_requires_grad(),
-            );
-            let rm = Buffer::new(Tensor::randn(&[c], 0.0, 0.3, &mut seeded(5)).to_array());
-            let rv = Buffer::new(Tensor::rand_uniform(&[c], 0.5, 2.0, &mut seeded(6)).to_array());
-            let r = RunningStats {
-                mean: &rm,
-                var: &rv,
+        let run = |cl: bool, relu: Relu| {
+            let input = |t: &Tensor| if cl { t.to_channels_last() } else { t.clone() };
+            let output = |y: Tensor| {
+                assert_eq!(y.is_channels_last(), cl);
+                y
             };
-            let input = if cl {
-                xs.to_channels_last()
-            } else {
-                xs.clone()
-            };
-            let y = if fused {
-                input.batch_norm_relu(Some(&ws), Some(&bs), Some(r), o)
-            } else {
-                input.batch_norm(Some(&ws), Some(&bs), Some(r), o).relu()
-            };
-            assert_eq!(y.is_channels_last(), cl);
-            (&y * &g).sum_all().backward();
-            let v = |t: &Tensor| t.grad().unwrap().iter().copied().collect::<Vec<f32>>();
-            (
-                y.to_vec(),
-                v(&xs),
-                v(&ws),
-                v(&bs),
-                rm.value().iter().copied().collect::<Vec<f32>>(),
-                rv.value().iter().copied().collect::<Vec<f32>>(),
-            )
+            bn_results((&x, &w, &b, &g), o, relu, input, output)
         };
-        let reference = run(false, false);
-        for (cl, fused) in [(false, true), (true, false), (true, true)] {
-            let got = run(cl, fused);
-            let close = |a: &[f32], b: &[f32], what: &str| {
-                for (u, v) in a.iter().zip(b) {
-                    assert!(
-                        (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
-                        "{what} (channels-last {cl}, fused {fused}, training {training}): {u} vs {v}"
-                    );
-                }
-            };
-            close(&got.0, &reference.0, "output");
-            close(&got.1, &reference.1, "input gradient");
-            close(&got.2, &reference.2, "weight gradient");
-            close(&got.3, &reference.3, "bias gradient");
-            close(&got.4, &reference.4, "running mean");
-            close(&got.5, &reference.5, "running var");
+        let reference = run(false, Relu::After);
+        for (cl, relu) in [
+            (false, Relu::Fused),
+            (true, Relu::After),
+            (true, Relu::Fused),
+        ] {
+            let case = format!("channels-last {cl}, {relu:?}, training {training}");
+            assert_close(&run(cl, relu), &reference, &case);
         }
     }
 }
@@ -195,11 +226,11 @@ fn fused_relu_gradients() {
 /// with and without the fused ReLU, over more than one block of rows.
 #[test]
 fn two_d_input_matches_the_per_channel_kernels() {
-    for (training, c, fused) in [
-        (true, 20, false),
-        (true, 32, true),
-        (false, 32, false),
-        (false, 20, true),
+    for (training, c, relu) in [
+        (true, 20, Relu::None),
+        (true, 32, Relu::Fused),
+        (false, 32, Relu::None),
+        (false, 20, Relu::Fused),
     ] {
         let o = BatchNormOptions {
             training,
@@ -210,53 +241,16 @@ fn two_d_input_matches_the_per_channel_kernels() {
         let w = Tensor::randn(&[c], 1.0, 0.5, &mut seeded(8));
         let b = Tensor::randn(&[c], 0.0, 0.5, &mut seeded(9));
         let g = Tensor::randn(&[n, c], 0.0, 1.0, &mut seeded(10));
-        let run = |as_rows: bool| {
-            let xs = x.detach().with_requires_grad();
-            let (ws, bs) = (
-                w.detach().with_requires_grad(),
-                b.detach().with_requires_grad(),
-            );
-            let rm = Buffer::new(Tensor::randn(&[c], 0.0, 0.3, &mut seeded(11)).to_array());
-            let rv = Buffer::new(Tensor::rand_uniform(&[c], 0.5, 2.0, &mut seeded(12)).to_array());
-            let r = RunningStats {
-                mean: &rm,
-                var: &rv,
-            };
-            let input = if as_rows {
-                xs.clone()
-            } else {
-                xs.t().reshape(&[1, c, n])
-            };
-            let y = if fused {
-                input.batch_norm_relu(Some(&ws), Some(&bs), Some(r), o)
-            } else {
-                input.batch_norm(Some(&ws), Some(&bs), Some(r), o)
-            };
-            let y = if as_rows { y } else { y.reshape(&[c, n]).t() };
-            (&y * &g).sum_all().backward();
-            let v = |t: &Tensor| t.grad().unwrap().iter().copied().collect::<Vec<f32>>();
-            let all = |t: &Tensor| t.to_array().iter().copied().collect::<Vec<f32>>();
-            [
-                all(&y),
-                v(&xs),
-                v(&ws),
-                v(&bs),
-                rm.value().iter().copied().collect(),
-                rv.value().iter().copied().collect(),
-            ]
-        };
-        let (got, reference) = (run(true), run(false));
-        for (what, (a, e)) in ["output", "dx", "dw", "db", "running mean", "running var"]
-            .iter()
-            .zip(got.iter().zip(&reference))
-        {
-            assert_eq!(a.len(), e.len());
-            for (u, v) in a.iter().zip(e) {
-                assert!(
-                    (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
-                    "{what} (training {training}, {c} channels, fused {fused}): {u} vs {v}"
-                );
-            }
-        }
+        let xwbg = (&x, &w, &b, &g);
+        let rows = bn_results(xwbg, o, relu, Tensor::clone, |y| y);
+        let per_channel = bn_results(
+            xwbg,
+            o,
+            relu,
+            |t| t.t().reshape(&[1, c, n]),
+            |y| y.reshape(&[c, n]).t(),
+        );
+        let case = format!("training {training}, {c} channels, {relu:?}");
+        assert_close(&rows, &per_channel, &case);
     }
 }
