@@ -6,7 +6,7 @@
 use super::backward::{Conv, scatter_image, weight_image};
 use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
-use super::winograd::{Wino, block_tiles, image_weight, pack_u, weight_from_du};
+use super::winograd::{Wino, block_tiles, image_weight, output_tile, pack_u, weight_from_du};
 use super::{
     Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
     wino_forward, wino_of,
@@ -47,6 +47,7 @@ enum InputGrad {
 fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
     if algo == Algo::Winograd {
         let wg = Wino::new(
+            output_tile((g.h, g.w)),
             (g.h, g.w),
             (g.cout, g.cin),
             cb,
@@ -54,7 +55,7 @@ fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> Inpu
             (2 - g.ph, 2 - g.pw),
         )
         .with_tiles(block_tiles(isa));
-        let u = pack_u(w, (g.cout, g.cin), cb, true, None);
+        let u = pack_u(wg.m, w, (g.cout, g.cin), cb, true, None);
         return InputGrad::Winograd { wg, u };
     }
     let (kh_span, kw_span) = ((g.kh - 1) * g.dh, (g.kw - 1) * g.dw);
@@ -130,10 +131,9 @@ pub(crate) fn backward_with(
     let conv = conv_of(g);
     let wino = (algo == Algo::Winograd).then(|| wino_of(isa, g, cb_w));
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
-    let part_len = if wino.is_some() {
-        16 * g.cin * g.cout
-    } else {
-        g.kh * g.kw * g.cin * cs_w
+    let part_len = match &wino {
+        Some(wg) => wg.positions() * g.cin * g.cout,
+        None => g.kh * g.kw * g.cin * cs_w,
     };
     // One image per chunk.
     let mut slices = BatchSlices::new(g.n, 1, need_w.then_some((part_len, Fill::Zeroed)));
@@ -197,7 +197,7 @@ pub(crate) fn backward_with(
     // The partials are summed on this thread.
     let dw = need_w.then(|| {
         slices.reduce(false, |sum| match &wino {
-            Some(_) => weight_from_du(sum, (g.cout, g.cin)),
+            Some(wg) => weight_from_du(wg.m, sum, (g.cout, g.cin)),
             None => weight_from_khwc(g, sum, cs_w),
         })
     });

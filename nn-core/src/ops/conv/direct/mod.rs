@@ -74,7 +74,8 @@ const PARALLEL_MACS: usize = 1 << 21;
 pub(crate) enum Algo {
     /// Register-blocked direct convolution (any kernel, stride, padding, dilation).
     Direct,
-    /// Winograd F(2×2, 3×3) (3×3, stride 1, channels a multiple of 16; see `winograd/`).
+    /// Winograd F(4×4, 3×3), or F(2×2, 3×3) on maps of at most 4 pixels a side (3×3, stride 1,
+    /// channels a multiple of 16; see `winograd/`).
     Winograd,
 }
 
@@ -333,7 +334,7 @@ fn forward_winograd(
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
     let wg = wino_of(isa, g, cb);
-    let u = pack_u(w, (g.cout, g.cin), cb, false, scale);
+    let u = pack_u(wg.m, w, (g.cout, g.cin), cb, false, scale);
     let epi = Epilogue { bias, relu };
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
@@ -353,8 +354,16 @@ fn forward_winograd(
 
 /// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
 fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
-    Wino::new((g.oh, g.ow), (g.cin, g.cout), cb, (g.h, g.w), (g.ph, g.pw))
-        .with_tiles(winograd::block_tiles(isa))
+    let m = winograd::output_tile((g.oh, g.ow));
+    Wino::new(
+        m,
+        (g.oh, g.ow),
+        (g.cin, g.cout),
+        cb,
+        (g.h, g.w),
+        (g.ph, g.pw),
+    )
+    .with_tiles(winograd::block_tiles(isa))
 }
 
 dispatch!(fn wino_forward(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward);

@@ -1,25 +1,28 @@
-//! Winograd F(2×2, 3×3) on channels-last activations (Lavin & Gray 2016): 16 multiplications per
-//! 2×2 output tile and channel pair instead of 36, i.e. 2.25x fewer in the products, for 3×3
-//! stride-1 undilated convolutions with channel counts that are multiples of 16.
+//! Winograd F(m×m, 3×3) on channels-last activations (Lavin & Gray 2016), m = 2 (`f2`) or 4
+//! (`f4`): (m + 2)² multiplications per m×m output tile and channel pair instead of 9m², i.e.
+//! 2.25x (m = 2) or 4x (m = 4) fewer in the products, for 3×3 stride-1 undilated convolutions
+//! with channel counts that are multiples of 16; [`output_tile`] picks m per shape.
 //!
 //! ```text
-//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: 4×4 input tile, g: 3×3 kernel, y: 2×2 output tile
-//! Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
-//! Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: (m + 2)² input tile, g: 3×3 kernel, y: m×m output tile
 //! ```
 //!
 //! Per image, tiles go in blocks of [`block_tiles`]: the block's inputs are transformed into
-//! `V[e][tile][c_in]` (16 vectors per tile and 16 channels), each of the 16 positions e is a
+//! `V[e][tile][c_in]` ((m + 2)² vectors per tile and 16 channels), each position e is a
 //! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
-//! pixels, a 1×1 "convolution"), and the output transform writes the 2×2 tiles, all while the
+//! pixels, a 1×1 "convolution"), and the output transform writes the m×m tiles, all while the
 //! block is in cache. The tiles read the unpadded image and load zeros outside it (no padded
 //! copy). The input gradient is the same computation on the output gradient (zero-padded by
 //! 2 − padding, again without a copy) with the flipped, transposed kernel; the weight gradient
 //! accumulates dU_e = Σ_tiles V_eᵀ dM_e (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
+//! Every image's result depends only on its own tiles and the tile size (never on the threads or
+//! the tiles per block), so runs are bit-for-bit reproducible.
 
 // The transforms read one column of several rows (r[0][j], r[1][j], ...): index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
+mod f2;
+mod f4;
 mod weight;
 
 use super::forward::{Epilogue, block_pixels, next_block};
@@ -55,13 +58,23 @@ pub(crate) fn applies(g: &Geom) -> bool {
         && g.cout.is_multiple_of(LANES)
 }
 
-/// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles, read from a zero-padded
-/// frame of `(2·th + 2) × (2·tw + 2)` pixels, `cin` → `cout` channels, `cb` vectors per register
+/// F(4×4, 3×3) (`m = 4`) unless the output is so small that 4×4 tiles would mostly cover
+/// padding: maps of at most 4 pixels a side (one 4×4 tile against F(2×2)'s four 2×2 tiles, or
+/// two against F(2×2)'s tighter cover of an odd side). A rule of the shape alone, the same on every
+/// instruction set, so results never depend on the CPU's speed.
+pub(crate) fn output_tile((oh, ow): (usize, usize)) -> usize {
+    if oh.min(ow) <= 4 { 2 } else { 4 }
+}
+
+/// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles of `m × m`, read from a
+/// zero-padded frame of `(m·th + 2) × (m·tw + 2)` pixels, `cin` → `cout` channels, `cb` vectors per register
 /// block. The input is never copied into that frame: the tiles read the unpadded image of
 /// `src = (h, w)` pixels, which sits at `off = (top, left)` in the frame, and load zeros outside
 /// it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino {
+    /// The output tile's side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)).
+    pub m: usize,
     pub oh: usize,
     pub ow: usize,
     pub th: usize,
@@ -77,17 +90,23 @@ pub(crate) struct Wino {
 
 impl Wino {
     pub(crate) fn new(
+        m: usize,
         (oh, ow): (usize, usize),
         (cin, cout): (usize, usize),
         cb: usize,
         src: (usize, usize),
         off: (usize, usize),
     ) -> Wino {
+        assert!(
+            m == 2 || m == 4,
+            "Winograd: output tiles of {m}×{m} (2 or 4 expected)"
+        );
         Wino {
+            m,
             oh,
             ow,
-            th: oh.div_ceil(2),
-            tw: ow.div_ceil(2),
+            th: oh.div_ceil(m),
+            tw: ow.div_ceil(m),
             cin,
             cout,
             cb,
@@ -104,56 +123,36 @@ impl Wino {
     /// The zero-padded frame the tiles cover: rows, columns.
     #[cfg(test)]
     pub(crate) fn padded(&self) -> (usize, usize) {
-        (2 * self.th + 2, 2 * self.tw + 2)
+        (self.m * self.th + 2, self.m * self.tw + 2)
+    }
+    /// Transformed positions per tile: (m + 2)².
+    pub(crate) fn positions(&self) -> usize {
+        (self.m + 2) * (self.m + 2)
     }
     /// Scratch floats per thread: V and M of one block, and a row of `cin` zeros (what the
     /// border tiles load outside the image).
     pub(crate) fn scratch(&self) -> usize {
-        16 * self.tiles * (self.cin + self.cb * LANES) + self.cin
+        self.positions() * self.tiles * (self.cin + self.cb * LANES) + self.cin
     }
     /// Splits [`Wino::scratch`] into V, M (or dM) and the zero row, which it fills.
     pub(crate) fn split_scratch<'a>(
         &self,
         scratch: &'a mut [f32],
     ) -> (&'a mut [f32], &'a mut [f32], &'a [f32]) {
-        let (v, rest) = scratch.split_at_mut(16 * self.tiles * self.cin);
-        let (m, zeros) = rest.split_at_mut(16 * self.tiles * self.cb * LANES);
+        let p = self.positions();
+        let (v, rest) = scratch.split_at_mut(p * self.tiles * self.cin);
+        let (m, zeros) = rest.split_at_mut(p * self.tiles * self.cb * LANES);
         let zeros = &mut zeros[..self.cin];
         zeros.fill(0.0);
         (v, m, zeros)
     }
 }
 
-/// G g Gᵀ of a 3×3 kernel (row-major), as 16 values.
-fn transform_kernel(k: &[f32]) -> [f32; 16] {
-    let gcol = |v: [f32; 3]| {
-        [
-            v[0],
-            0.5 * (v[0] + v[1] + v[2]),
-            0.5 * (v[0] - v[1] + v[2]),
-            v[2],
-        ]
-    };
-    // G·g: 4×3, column by column.
-    let mut gg = [[0.0f32; 3]; 4];
-    for c in 0..3 {
-        let col = gcol([k[c], k[3 + c], k[6 + c]]);
-        for r in 0..4 {
-            gg[r][c] = col[r];
-        }
-    }
-    let mut out = [0.0f32; 16];
-    for r in 0..4 {
-        let row = gcol(gg[r]);
-        out[r * 4..r * 4 + 4].copy_from_slice(&row);
-    }
-    out
-}
-
-/// U = G g Gᵀ packed `[group][e][c_in][cb·16]` for the products; with `flip` the kernel is the
-/// input gradient's: channels swapped and taps reversed. `scale` multiplies output channel o's
-/// kernels (a folded BatchNorm).
+/// U = G g Gᵀ of F(`m`×`m`, 3×3) packed `[group][e][c_in][cb·16]` for the products; with `flip`
+/// the kernel is the input gradient's: channels swapped and taps reversed. `scale` multiplies
+/// output channel o's kernels (a folded BatchNorm).
 pub(crate) fn pack_u(
+    m: usize,
     w: &[f32],
     (cout, cin): (usize, usize),
     cb: usize,
@@ -164,41 +163,60 @@ pub(crate) fn pack_u(
     let (po, pi) = if flip { (cin, cout) } else { (cout, cin) };
     let gw = cb * LANES;
     let groups = po.div_ceil(gw);
-    let mut u = vec![0.0f32; groups * 16 * pi * gw];
-    for o in 0..po {
-        for i in 0..pi {
-            let mut k = [0.0f32; 9];
-            if flip {
-                // Kernel of (out = ci, in = co): w[co = i][ci = o] with reversed taps.
-                let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
-                for t in 0..9 {
-                    k[t] = src[8 - t];
+    let p = (m + 2) * (m + 2);
+    let mut u = vec![0.0f32; groups * p * pi * gw];
+    // One group's lanes for one input channel at a time, then each position's lanes in one
+    // contiguous copy (the positions are pi·gw floats apart: written value by value, 36 of them
+    // fall in one cache set).
+    let mut block = vec![0.0f32; p * gw];
+    for i in 0..pi {
+        for g in 0..groups {
+            for lane in 0..gw.min(po - g * gw) {
+                let o = g * gw + lane;
+                let mut k = [0.0f32; 9];
+                if flip {
+                    // Kernel of (out = ci, in = co): w[co = i][ci = o] with reversed taps.
+                    let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
+                    for t in 0..9 {
+                        k[t] = src[8 - t];
+                    }
+                } else {
+                    let s = scale.map_or(1.0, |s| s[o]);
+                    for (t, v) in k.iter_mut().enumerate() {
+                        *v = s * w[(o * cin + i) * 9 + t];
+                    }
                 }
-            } else {
-                let s = scale.map_or(1.0, |s| s[o]);
-                for (t, v) in k.iter_mut().enumerate() {
-                    *v = s * w[(o * cin + i) * 9 + t];
+                let mut put = |e: usize, v: f32| block[e * gw + lane] = v;
+                if m == 2 {
+                    f2::transform_kernel(&k)
+                        .into_iter()
+                        .enumerate()
+                        .for_each(|(e, v)| put(e, v));
+                } else {
+                    f4::transform_kernel(&k)
+                        .into_iter()
+                        .enumerate()
+                        .for_each(|(e, v)| put(e, v));
                 }
             }
-            let tk = transform_kernel(&k);
-            let (g, lane) = (o / gw, o % gw);
-            for (e, v) in tk.iter().enumerate() {
-                u[((g * 16 + e) * pi + i) * gw + lane] = *v;
+            for (e, lanes) in block.chunks_exact(gw).enumerate() {
+                let at = ((g * p + e) * pi + i) * gw;
+                u[at..at + gw].copy_from_slice(lanes);
             }
         }
     }
     u
 }
 
-/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each 4×4 tile d of the
-/// zero-padded frame, read from the unpadded image `x` (`[src.0][src.1][cin]`, at `off` in the
+/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each (M + 2)² tile d of
+/// the zero-padded frame, read from the unpadded image `x` (`[src.0][src.1][cin]`, at `off` in the
 /// frame). Tiles inside the image load with fixed strides from one base pointer; border tiles
-/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their 16 pixel
+/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their (M + 2)² pixel
 /// addresses once, pointing pixels outside the image at `zeros` (`cin` zeros). Either way the
 /// transform sees the values a zero-padded copy would hold (+0.0 outside), so the results are
 /// the same bits, and no address outside the image is ever formed.
 #[inline(always)]
-fn input_tiles<S: Simd>(
+fn input_tiles<S: Simd, const M: usize>(
     w: &Wino,
     x: &[f32],
     zeros: &[f32],
@@ -208,14 +226,16 @@ fn input_tiles<S: Simd>(
     let c = w.cin;
     let (h, wd) = w.src;
     let (top, left) = w.off;
-    assert!(v.len() >= 16 * w.tiles * c && nt <= w.tiles && c.is_multiple_of(LANES));
-    assert!(x.len() >= h * wd * c && zeros.len() >= c && (t0 + nt) <= w.th * w.tw);
-    // Whether frame rows (columns) f .. f + 4 all lie in the image, which starts at frame row
+    let n = M + 2;
+    assert!(w.m == M && v.len() >= n * n * w.tiles * c && nt <= w.tiles);
+    assert!(c.is_multiple_of(LANES) && x.len() >= h * wd * c && zeros.len() >= c);
+    assert!((t0 + nt) <= w.th * w.tw);
+    // Whether frame rows (columns) f .. f + n all lie in the image, which starts at frame row
     // (column) `off` and is `len` long.
-    let inside = |f: usize, off: usize, len: usize| f >= off && f + 4 <= off + len;
+    let inside = |f: usize, off: usize, len: usize| f >= off && f + n <= off + len;
     for k in 0..nt {
         let t = t0 + k;
-        let (fy, fx) = (2 * (t / w.tw), 2 * (t % w.tw));
+        let (fy, fx) = (M * (t / w.tw), M * (t % w.tw));
         // SAFETY (both arms): v holds w.tiles tiles of 16 positions × c values; c0 + 16 ≤ c.
         let out = unsafe { v.as_mut_ptr().add(k * c) };
         if inside(fy, top, h) && inside(fx, left, wd) {
@@ -225,16 +245,17 @@ fn input_tiles<S: Simd>(
                 unsafe {
                     let p = x.as_ptr().add(base + c0);
                     let ld = |i: usize, j: usize| S::load(p.add((i * wd + j) * c));
-                    transform_tile::<S>(ld, out.add(c0), w.tiles * c);
+                    input_tile::<S, M>(ld, out.add(c0), w.tiles * c);
                 }
             }
         } else {
             // Image row / column of frame row fy + i / column fx + j, if it is in the image.
             let at =
                 |f: usize, off: usize, len: usize| (f >= off && f - off < len).then(|| f - off);
-            let rows: [Option<usize>; 4] = std::array::from_fn(|i| at(fy + i, top, h));
-            let cols: [Option<usize>; 4] = std::array::from_fn(|j| at(fx + j, left, wd));
-            let px: [[*const f32; 4]; 4] = std::array::from_fn(|i| {
+            let rows: [Option<usize>; 6] = std::array::from_fn(|i| at(fy + i, top, h));
+            let cols: [Option<usize>; 6] = std::array::from_fn(|j| at(fx + j, left, wd));
+            // Rows and columns past n are never read.
+            let px: [[*const f32; 6]; 6] = std::array::from_fn(|i| {
                 std::array::from_fn(|j| match (rows[i], cols[j]) {
                     // SAFETY: (y, x) is a pixel of the image (x.len() ≥ h·wd·c, asserted).
                     (Some(y), Some(xi)) => unsafe { x.as_ptr().add((y * wd + xi) * c) },
@@ -245,52 +266,41 @@ fn input_tiles<S: Simd>(
                 // SAFETY: each pointer is an image pixel or the zero row, both c values long.
                 unsafe {
                     let ld = |i: usize, j: usize| S::load(px[i][j].add(c0));
-                    transform_tile::<S>(ld, out.add(c0), w.tiles * c);
+                    input_tile::<S, M>(ld, out.add(c0), w.tiles * c);
                 }
             }
         }
     }
 }
 
-/// Bᵀ d B of one 4×4 tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to
+/// Bᵀ d B of one (M + 2)² tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to
 /// `out + e·stride`.
 ///
 /// # Safety
-/// `out + e·stride .. + 16` must be writable for e < 16.
+/// `out + e·stride .. + 16` must be writable for e < (M + 2)².
 #[inline(always)]
-unsafe fn transform_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+unsafe fn input_tile<S: Simd, const M: usize>(
+    ld: impl Fn(usize, usize) -> S::V,
+    out: *mut f32,
+    stride: usize,
+) {
     unsafe {
-        let m1 = S::splat(-1.0);
-        // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
-        let mut r = [[S::zero(); 4]; 4];
-        for (i, ri) in r.iter_mut().enumerate() {
-            let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
-            *ri = [
-                S::fma(d2, m1, d0),
-                S::add(d1, d2),
-                S::fma(d1, m1, d2),
-                S::fma(d3, m1, d1),
-            ];
-        }
-        let st = |e: usize, val: S::V| S::store(out.add(e * stride), val);
-        for j in 0..4 {
-            let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
-            st(j, S::fma(a2, m1, a0));
-            st(4 + j, S::add(a1, a2));
-            st(8 + j, S::fma(a1, m1, a2));
-            st(12 + j, S::fma(a3, m1, a1));
+        if M == 2 {
+            f2::input_tile::<S>(ld, out, stride)
+        } else {
+            f4::input_tile::<S>(ld, out, stride)
         }
     }
 }
 
-/// M_e = V_e · U_e for the 16 positions e, output channels of group `grp`: `m` is
+/// M_e = V_e · U_e for the positions e, output channels of group `grp`: `m` is
 /// `[e][tile][cb·16]`.
 #[inline(always)]
 fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize, m: &mut [f32]) {
-    let (c, gw) = (w.cin, CB * LANES);
-    assert!(v.len() >= 16 * w.tiles * c && m.len() >= 16 * w.tiles * gw && u.len() >= 16 * c * gw);
+    let (c, gw, p) = (w.cin, CB * LANES, w.positions());
+    assert!(v.len() >= p * w.tiles * c && m.len() >= p * w.tiles * gw && u.len() >= p * c * gw);
     let rmax = block_pixels::<S>(CB);
-    for e in 0..16 {
+    for e in 0..p {
         let ve = v[e * w.tiles * c..].as_ptr();
         let ue = u[e * c * gw..].as_ptr();
         let mut t = 0;
@@ -323,10 +333,10 @@ unsafe fn store<S: Simd, const R: usize, const CB: usize>(acc: [[S::V; CB]; R], 
     }
 }
 
-/// Output transform of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw`: the 2×2
+/// Output transform of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw`: the M×M
 /// tiles Aᵀ M A (+ bias, ReLU) into the image `y` (`[oh][ow][cout]`).
 #[inline(always)]
-fn output_tiles<S: Simd>(
+fn output_tiles<S: Simd, const M: usize>(
     w: &Wino,
     m: &[f32],
     (t0, nt): (usize, usize),
@@ -334,50 +344,41 @@ fn output_tiles<S: Simd>(
     epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
-    assert!(m.len() >= 16 * w.tiles * gw && y.len() >= w.oh * w.ow * w.cout);
-    assert!(co0 + gw <= w.cout);
+    assert!(w.m == M && m.len() >= w.positions() * w.tiles * gw);
+    assert!(y.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
+    let yp = y.as_mut_ptr();
     for k in 0..nt {
         let t = t0 + k;
         let (ty, tx) = (t / w.tw, t % w.tw);
         for b in (0..gw).step_by(LANES) {
-            // SAFETY: M holds 16 positions × w.tiles tiles × gw values; the stores are to the
+            // SAFETY: M holds the positions × w.tiles tiles × gw values; the stores are to the
             // output pixels of this tile that exist, channels co0 + b .. + 16 ≤ cout.
             unsafe {
                 let p = m.as_ptr().add(k * gw + b);
                 let ld = |e: usize| S::load(p.add(e * w.tiles * gw));
-                let m1 = S::splat(-1.0);
-                // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
-                let mut s = [[S::zero(); 2]; 4];
-                for (i, si) in s.iter_mut().enumerate() {
-                    let (a0, a1, a2, a3) = (ld(4 * i), ld(4 * i + 1), ld(4 * i + 2), ld(4 * i + 3));
-                    *si = [
-                        S::add(S::add(a0, a1), a2),
-                        S::fma(a3, m1, S::fma(a2, m1, a1)),
-                    ];
-                }
                 let bias = epi.bias.map(|bv| S::load(bv.as_ptr().add(co0 + b)));
-                for j in 0..2 {
-                    let (a0, a1, a2, a3) = (s[0][j], s[1][j], s[2][j], s[3][j]);
-                    let outs = [
-                        S::add(S::add(a0, a1), a2),
-                        S::fma(a3, m1, S::fma(a2, m1, a1)),
-                    ];
-                    let ox = 2 * tx + j;
-                    if ox >= w.ow {
-                        continue;
-                    }
-                    for (i, mut val) in outs.into_iter().enumerate() {
-                        let oy = 2 * ty + i;
-                        if oy >= w.oh {
-                            continue;
-                        }
+                let put = |i: usize, j: usize, mut val: S::V| {
+                    let (oy, ox) = (M * ty + i, M * tx + j);
+                    if oy < w.oh && ox < w.ow {
                         if let Some(bv) = bias {
                             val = S::add(val, bv);
                         }
                         if epi.relu {
                             val = S::relu(val);
                         }
-                        S::store(y.as_mut_ptr().add((oy * w.ow + ox) * w.cout + co0 + b), val);
+                        S::store(yp.add((oy * w.ow + ox) * w.cout + co0 + b), val);
+                    }
+                };
+                if M == 2 {
+                    f2::output_tile::<S>(ld, put);
+                } else {
+                    // Aᵀ per row of 6 positions, then per column of the 6 × 4 results.
+                    let s: [[S::V; 4]; 6] = f4::arr(|i| f4::at::<S>(f4::arr(|j| ld(6 * i + j))));
+                    for j in 0..4 {
+                        let col = f4::at::<S>(f4::arr(|i| s[i][j]));
+                        for (i, val) in col.into_iter().enumerate() {
+                            put(i, j, val);
+                        }
                     }
                 }
             }
@@ -396,13 +397,28 @@ pub(crate) fn image_forward<S: Simd>(
     y: &mut [f32],
     scratch: &mut [f32],
 ) {
+    match w.m {
+        2 => forward_tiles::<S, 2>(w, x, u, epi, y, scratch),
+        _ => forward_tiles::<S, 4>(w, x, u, epi, y, scratch),
+    }
+}
+
+#[inline(always)]
+fn forward_tiles<S: Simd, const M: usize>(
+    w: &Wino,
+    x: &[f32],
+    u: &[f32],
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
     let gw = w.cb * LANES;
     let (v, m, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
-    let ulen = 16 * w.cin * gw;
+    let ulen = w.positions() * w.cin * gw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);
-        input_tiles::<S>(w, x, zeros, (t0, nt), v);
+        input_tiles::<S, M>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];
             match w.cb {
@@ -410,7 +426,7 @@ pub(crate) fn image_forward<S: Simd>(
                 2 => products::<S, 2>(w, v, ug, nt, m),
                 _ => products::<S, 4>(w, v, ug, nt, m),
             }
-            output_tiles::<S>(w, m, (t0, nt), (grp * gw, gw), epi, y);
+            output_tiles::<S, M>(w, m, (t0, nt), (grp * gw, gw), epi, y);
         }
     }
 }

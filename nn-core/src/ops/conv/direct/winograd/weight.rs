@@ -1,26 +1,26 @@
 //! The Winograd weight gradient: per block of tiles, dM = A dY Aᵀ of the output gradient, and
-//! dU_e += V_eᵀ dM_e for the 16 positions e (products in the direct kernel's weight-gradient
+//! dU_e += V_eᵀ dM_e for the (m + 2)² positions e (products in the direct kernel's weight-gradient
 //! register blocks); [`weight_from_du`] maps the summed dU to dW = Gᵀ dU G.
 
 // The transforms read one column of several rows: index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
 use super::super::kernels::weight_tap;
-use super::{Wino, input_tiles};
+use super::{Wino, f4, input_tiles};
 use crate::simd::{LANES, Simd};
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
 /// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
 #[inline(always)]
-fn grad_tiles<S: Simd>(
+fn grad_tiles<S: Simd, const M: usize>(
     w: &Wino,
     dy: &[f32],
     (t0, nt): (usize, usize),
     (co0, gw): (usize, usize),
     dm: &mut [f32],
 ) {
-    assert!(dm.len() >= 16 * w.tiles * gw && dy.len() >= w.oh * w.ow * w.cout);
-    assert!(co0 + gw <= w.cout);
+    assert!(w.m == M && dm.len() >= w.positions() * w.tiles * gw);
+    assert!(dy.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
     for k in 0..nt {
         let t = t0 + k;
         let (ty, tx) = (t / w.tw, t % w.tw);
@@ -28,20 +28,31 @@ fn grad_tiles<S: Simd>(
             // SAFETY: loads only from output pixels that exist; dm holds the block.
             unsafe {
                 let ld = |i: usize, j: usize| {
-                    let (oy, ox) = (2 * ty + i, 2 * tx + j);
+                    let (oy, ox) = (M * ty + i, M * tx + j);
                     if oy < w.oh && ox < w.ow {
                         S::load(dy.as_ptr().add((oy * w.ow + ox) * w.cout + co0 + b))
                     } else {
                         S::zero()
                     }
                 };
+                let out = dm.as_mut_ptr().add(k * gw + b);
+                if M == 4 {
+                    // A per row of 4 outputs, then per column of the 4 × 6 results.
+                    let r: [[S::V; 6]; 4] = f4::arr(|i| f4::a::<S>(f4::arr(|j| ld(i, j))));
+                    for j in 0..6 {
+                        let col = f4::a::<S>(f4::arr(|i| r[i][j]));
+                        for (i, val) in col.into_iter().enumerate() {
+                            S::store(out.add((i * 6 + j) * w.tiles * gw), val);
+                        }
+                    }
+                    continue;
+                }
                 let m1 = S::splat(-1.0);
                 // A·(y0, y1) = (y0, y0 + y1, y0 − y1, −y1), along rows then columns.
                 let col =
                     |y0: S::V, y1: S::V| [y0, S::add(y0, y1), S::fma(y1, m1, y0), S::mul(y1, m1)];
                 let r0 = col(ld(0, 0), ld(0, 1));
                 let r1 = col(ld(1, 0), ld(1, 1));
-                let out = dm.as_mut_ptr().add(k * gw + b);
                 for j in 0..4 {
                     let c = col(r0[j], r1[j]);
                     for (i, val) in c.into_iter().enumerate() {
@@ -63,15 +74,29 @@ pub(crate) fn image_weight<S: Simd>(
     part: &mut [f32],
     scratch: &mut [f32],
 ) {
+    match w.m {
+        2 => weight_tiles::<S, 2>(w, x, dy, part, scratch),
+        _ => weight_tiles::<S, 4>(w, x, dy, part, scratch),
+    }
+}
+
+#[inline(always)]
+fn weight_tiles<S: Simd, const M: usize>(
+    w: &Wino,
+    x: &[f32],
+    dy: &[f32],
+    part: &mut [f32],
+    scratch: &mut [f32],
+) {
     let gw = w.cb * LANES;
-    assert!(part.len() >= 16 * w.cin * w.cout);
+    assert!(part.len() >= w.positions() * w.cin * w.cout);
     let (v, dm, zeros) = w.split_scratch(scratch);
     let tiles = w.th * w.tw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);
-        input_tiles::<S>(w, x, zeros, (t0, nt), v);
+        input_tiles::<S, M>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
-            grad_tiles::<S>(w, dy, (t0, nt), (grp * gw, gw), dm);
+            grad_tiles::<S, M>(w, dy, (t0, nt), (grp * gw, gw), dm);
             match w.cb {
                 1 => weight_products::<S, 1>(w, v, dm, nt, grp, part),
                 2 => weight_products::<S, 2>(w, v, dm, nt, grp, part),
@@ -108,7 +133,7 @@ fn weight_products<S: Simd, const CB: usize>(
     let (c, gw) = (w.cin, CB * LANES);
     let n = weight_channels::<S>(CB);
     assert!(c % n == 0);
-    for e in 0..16 {
+    for e in 0..w.positions() {
         for ci in (0..c).step_by(n) {
             // SAFETY: nt tiles of V_e (c values each, from channel ci) and of dM_e (gw values);
             // part holds [16][cin][cout] with cout ≥ (grp + 1)·gw.
@@ -161,9 +186,9 @@ unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
     }
 }
 
-/// dW = Gᵀ dU G for every (out, in) channel pair: `du` is `[e][cin][cout]`, the result
-/// `[cout][cin][3][3]`.
-pub(crate) fn weight_from_du(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
+/// dW = Gᵀ dU G of F(`m`×`m`, 3×3) for every (out, in) channel pair: `du` is `[e][cin][cout]`,
+/// the result `[cout][cin][3][3]`.
+pub(crate) fn weight_from_du(m: usize, du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
     // Gᵀ v for a 4-vector v.
     let gt = |v: [f32; 4]| {
         [
@@ -173,21 +198,37 @@ pub(crate) fn weight_from_du(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32
         ]
     };
     let mut dw = vec![0.0f32; cout * cin * 9];
-    for o in 0..cout {
-        for i in 0..cin {
-            let u = |e: usize| du[(e * cin + i) * cout + o];
-            // Gᵀ dU: 3×4, column by column; then (Gᵀ dU) G: 3×3, row by row.
-            let mut t = [[0.0f32; 4]; 3];
-            for c in 0..4 {
-                let col = gt([u(c), u(4 + c), u(8 + c), u(12 + c)]);
-                for r in 0..3 {
-                    t[r][c] = col[r];
-                }
+    let p = (m + 2) * (m + 2);
+    // dU of one input channel and 16 output channels at a time, copied position by position
+    // (the positions are cin·cout floats apart: read value by value, they fall in one cache set).
+    let mut block = [0.0f32; 36 * LANES];
+    for i in 0..cin {
+        for o0 in (0..cout).step_by(LANES) {
+            let n = LANES.min(cout - o0);
+            for e in 0..p {
+                let at = (e * cin + i) * cout + o0;
+                block[e * LANES..e * LANES + n].copy_from_slice(&du[at..at + n]);
             }
-            for r in 0..3 {
-                let row = gt(t[r]);
-                dw[((o * cin + i) * 3 + r) * 3..((o * cin + i) * 3 + r) * 3 + 3]
-                    .copy_from_slice(&row);
+            for o in o0..o0 + n {
+                let u = |e: usize| block[e * LANES + o - o0];
+                if m == 4 {
+                    let k = f4::kernel_grad(u);
+                    dw[(o * cin + i) * 9..(o * cin + i + 1) * 9].copy_from_slice(&k);
+                    continue;
+                }
+                // Gᵀ dU: 3×4, column by column; then (Gᵀ dU) G: 3×3, row by row.
+                let mut t = [[0.0f32; 4]; 3];
+                for c in 0..4 {
+                    let col = gt([u(c), u(4 + c), u(8 + c), u(12 + c)]);
+                    for r in 0..3 {
+                        t[r][c] = col[r];
+                    }
+                }
+                for r in 0..3 {
+                    let row = gt(t[r]);
+                    dw[((o * cin + i) * 3 + r) * 3..((o * cin + i) * 3 + r) * 3 + 3]
+                        .copy_from_slice(&row);
+                }
             }
         }
     }

@@ -1,0 +1,100 @@
+//! The transforms of Winograd F(2×2, 3×3) (Lavin & Gray 2016): 16 multiplications per 2×2
+//! output tile and channel pair instead of 36. Its matrices hold only 0, ±1 and ±½, so on small
+//! integers it is exact.
+//!
+//! ```text
+//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: 4×4 input tile, g: 3×3 kernel, y: 2×2 output tile
+//! Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+//! Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//! ```
+
+// The transforms read one column of several rows: index loops are clearer.
+#![allow(clippy::needless_range_loop)]
+
+use crate::simd::Simd;
+
+/// G g Gᵀ of a 3×3 kernel (row-major), as 16 values.
+pub(super) fn transform_kernel(k: &[f32]) -> [f32; 16] {
+    let gcol = |v: [f32; 3]| {
+        [
+            v[0],
+            0.5 * (v[0] + v[1] + v[2]),
+            0.5 * (v[0] - v[1] + v[2]),
+            v[2],
+        ]
+    };
+    // G·g: 4×3, column by column.
+    let mut gg = [[0.0f32; 3]; 4];
+    for c in 0..3 {
+        let col = gcol([k[c], k[3 + c], k[6 + c]]);
+        for r in 0..4 {
+            gg[r][c] = col[r];
+        }
+    }
+    let mut out = [0.0f32; 16];
+    for r in 0..4 {
+        let row = gcol(gg[r]);
+        out[r * 4..r * 4 + 4].copy_from_slice(&row);
+    }
+    out
+}
+
+/// Bᵀ d B of one 4×4 tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to
+/// `out + e·stride`.
+///
+/// # Safety
+/// `out + e·stride .. + 16` must be writable for e < 16.
+#[inline(always)]
+pub(super) unsafe fn input_tile<S: Simd>(
+    ld: impl Fn(usize, usize) -> S::V,
+    out: *mut f32,
+    stride: usize,
+) {
+    unsafe {
+        let m1 = S::splat(-1.0);
+        // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
+        let mut r = [[S::zero(); 4]; 4];
+        for (i, ri) in r.iter_mut().enumerate() {
+            let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
+            *ri = [
+                S::fma(d2, m1, d0),
+                S::add(d1, d2),
+                S::fma(d1, m1, d2),
+                S::fma(d3, m1, d1),
+            ];
+        }
+        let st = |e: usize, val: S::V| S::store(out.add(e * stride), val);
+        for j in 0..4 {
+            let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
+            st(j, S::fma(a2, m1, a0));
+            st(4 + j, S::add(a1, a2));
+            st(8 + j, S::fma(a1, m1, a2));
+            st(12 + j, S::fma(a3, m1, a1));
+        }
+    }
+}
+
+/// Aᵀ M A of one F(2×2, 3×3) tile whose position e is `ld(e)`: output (i, j) to `put`.
+#[inline(always)]
+pub(super) unsafe fn output_tile<S: Simd>(
+    ld: impl Fn(usize) -> S::V,
+    put: impl Fn(usize, usize, S::V),
+) {
+    unsafe {
+        let m1 = S::splat(-1.0);
+        // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
+        let mut s = [[S::zero(); 2]; 4];
+        for (i, si) in s.iter_mut().enumerate() {
+            let (a0, a1, a2, a3) = (ld(4 * i), ld(4 * i + 1), ld(4 * i + 2), ld(4 * i + 3));
+            *si = [
+                S::add(S::add(a0, a1), a2),
+                S::fma(a3, m1, S::fma(a2, m1, a1)),
+            ];
+        }
+        for j in 0..2 {
+            let (a0, a1, a2, a3) = (s[0][j], s[1][j], s[2][j], s[3][j]);
+            put(0, j, S::add(S::add(a0, a1), a2));
+            put(1, j, S::fma(a3, m1, S::fma(a2, m1, a1)));
+        }
+    }
+}

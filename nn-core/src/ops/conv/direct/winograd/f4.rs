@@ -1,0 +1,182 @@
+//! The transforms of Winograd F(4×4, 3×3) (Lavin & Gray 2016, interpolation points 0, ±1, ±2,
+//! ∞): 36 multiplications per 4×4 output tile and channel pair instead of 144 (4x fewer, against
+//! F(2×2, 3×3)'s 2.25x), and fewer transform loads and stores per output pixel.
+//!
+//! ```text
+//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: 6×6 input tile, g: 3×3 kernel, y: 4×4 output tile
+//! Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+//! G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1]
+//! Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+//! ```
+//!
+//! The rounding error grows with the points' magnitudes (products of up to 8·5 in the
+//! transforms): about 10⁻⁶ relative in f32 against F(2×2, 3×3)'s 10⁻⁷, well inside the
+//! conformance tolerances (`tests.rs` checks both tile sizes against the naive convolution).
+
+// The transforms read one column of several rows: index loops are clearer.
+#![allow(clippy::needless_range_loop)]
+
+use crate::simd::Simd;
+
+/// `[f(0), .., f(N − 1)]`, written out. `arr` can stay out of line, and its
+/// closure then runs without the caller's `#[target_feature]`s, one call per intrinsic.
+#[inline(always)]
+pub(super) fn arr<T, const N: usize>(f: impl Fn(usize) -> T) -> [T; N] {
+    let mut out: [std::mem::MaybeUninit<T>; N] = [const { std::mem::MaybeUninit::uninit() }; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        o.write(f(i));
+    }
+    // SAFETY: every element was written above.
+    unsafe { std::mem::transmute_copy(&out) }
+}
+
+/// Bᵀ v of a 6-vector (one row or column of the input tile).
+#[inline(always)]
+unsafe fn bt<S: Simd>(d: [S::V; 6]) -> [S::V; 6] {
+    unsafe {
+        let (c4, m4, m5, c2, m2) = (
+            S::splat(4.0),
+            S::splat(-4.0),
+            S::splat(-5.0),
+            S::splat(2.0),
+            S::splat(-2.0),
+        );
+        let t12 = S::add(d[1], d[2]);
+        let t34 = S::add(d[3], d[4]);
+        let s12 = S::sub(d[1], d[2]);
+        let s43 = S::sub(d[4], d[3]);
+        let s42 = S::sub(d[4], d[2]);
+        let s31 = S::sub(d[3], d[1]);
+        [
+            S::fma(d[0], c4, S::fma(d[2], m5, d[4])),
+            S::fma(t12, m4, t34),
+            S::fma(s12, c4, s43),
+            S::fma(s31, c2, s42),
+            S::fma(s31, m2, s42),
+            S::fma(d[1], c4, S::fma(d[3], m5, d[5])),
+        ]
+    }
+}
+
+/// Bᵀ d B of one 6×6 tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e = 6·i + j
+/// to `out + e·stride`.
+///
+/// # Safety
+/// `out + e·stride .. + 16` must be writable for e < 36.
+#[inline(always)]
+pub(super) unsafe fn input_tile<S: Simd>(
+    ld: impl Fn(usize, usize) -> S::V,
+    out: *mut f32,
+    stride: usize,
+) {
+    unsafe {
+        // Rows first (each row's transform only needs that row), then the columns.
+        let mut r = [[S::zero(); 6]; 6];
+        for (i, ri) in r.iter_mut().enumerate() {
+            *ri = bt::<S>(arr(|j| ld(i, j)));
+        }
+        for j in 0..6 {
+            let col = bt::<S>(arr(|i| r[i][j]));
+            for (i, v) in col.into_iter().enumerate() {
+                S::store(out.add((6 * i + j) * stride), v);
+            }
+        }
+    }
+}
+
+/// Aᵀ v of a 6-vector: the 4 outputs.
+#[inline(always)]
+pub(super) unsafe fn at<S: Simd>(m: [S::V; 6]) -> [S::V; 4] {
+    unsafe {
+        let (c2, c4, c8) = (S::splat(2.0), S::splat(4.0), S::splat(8.0));
+        let a = S::add(m[1], m[2]);
+        let b = S::sub(m[1], m[2]);
+        let c = S::add(m[3], m[4]);
+        let d = S::sub(m[3], m[4]);
+        [
+            S::add(S::add(m[0], a), c),
+            S::fma(d, c2, b),
+            S::fma(c, c4, a),
+            S::add(S::fma(d, c8, b), m[5]),
+        ]
+    }
+}
+
+/// A v of a 4-vector (the adjoint of [`at`]): the 6 values.
+#[inline(always)]
+pub(super) unsafe fn a<S: Simd>(y: [S::V; 4]) -> [S::V; 6] {
+    unsafe {
+        let (c2, c4, c8) = (S::splat(2.0), S::splat(4.0), S::splat(8.0));
+        let e = S::add(y[0], y[2]);
+        let f = S::add(y[1], y[3]);
+        let g = S::fma(y[2], c4, y[0]);
+        let h = S::fma(y[3], c8, S::mul(y[1], c2));
+        [
+            y[0],
+            S::add(e, f),
+            S::sub(e, f),
+            S::add(g, h),
+            S::sub(g, h),
+            y[3],
+        ]
+    }
+}
+
+/// G g Gᵀ of a 3×3 kernel (row-major), as 36 values (position 6·i + j).
+pub(super) fn transform_kernel(k: &[f32; 9]) -> [f32; 36] {
+    // Products by the rounded reciprocals, not divisions (this runs per channel pair, per call).
+    const SIXTH: f32 = 1.0 / 6.0;
+    const TWENTY_FOURTH: f32 = 1.0 / 24.0;
+    let gcol = |v: [f32; 3]| {
+        let (s, d) = (v[0] + v[2], 4.0 * v[2] + v[0]);
+        [
+            0.25 * v[0],
+            -SIXTH * (s + v[1]),
+            -SIXTH * (s - v[1]),
+            TWENTY_FOURTH * (d + 2.0 * v[1]),
+            TWENTY_FOURTH * (d - 2.0 * v[1]),
+            v[2],
+        ]
+    };
+    // G·g: 6×3, column by column; then (G g)·Gᵀ row by row.
+    let mut gg = [[0.0f32; 3]; 6];
+    for c in 0..3 {
+        let col = gcol([k[c], k[3 + c], k[6 + c]]);
+        for r in 0..6 {
+            gg[r][c] = col[r];
+        }
+    }
+    let mut out = [0.0f32; 36];
+    for r in 0..6 {
+        out[r * 6..r * 6 + 6].copy_from_slice(&gcol(gg[r]));
+    }
+    out
+}
+
+/// Gᵀ dU G of one channel pair: `u(e)` is dU at position e (6·i + j); the 3×3 kernel gradient.
+pub(super) fn kernel_grad(u: impl Fn(usize) -> f32) -> [f32; 9] {
+    const SIXTH: f32 = 1.0 / 6.0;
+    const TWELFTH: f32 = 1.0 / 12.0;
+    const TWENTY_FOURTH: f32 = 1.0 / 24.0;
+    // Gᵀ v for a 6-vector v.
+    let gt = |v: [f32; 6]| {
+        let (a, b) = (v[1] + v[2], v[3] + v[4]);
+        [
+            0.25 * v[0] - SIXTH * a + TWENTY_FOURTH * b,
+            SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
+            SIXTH * (b - a) + v[5],
+        ]
+    };
+    let mut t = [[0.0f32; 6]; 3];
+    for c in 0..6 {
+        let col = gt(arr(|r| u(6 * r + c)));
+        for r in 0..3 {
+            t[r][c] = col[r];
+        }
+    }
+    let mut dw = [0.0f32; 9];
+    for r in 0..3 {
+        dw[3 * r..3 * r + 3].copy_from_slice(&gt(t[r]));
+    }
+    dw
+}
