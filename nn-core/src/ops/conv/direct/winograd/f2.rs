@@ -13,30 +13,23 @@
 
 use crate::simd::Simd;
 
-/// G g Gᵀ of a 3×3 kernel (row-major), as 16 values.
-pub(super) fn transform_kernel(k: &[f32]) -> [f32; 16] {
-    let gcol = |v: [f32; 3]| {
-        [
-            v[0],
-            0.5 * (v[0] + v[1] + v[2]),
-            0.5 * (v[0] - v[1] + v[2]),
-            v[2],
-        ]
-    };
-    // G·g: 4×3, column by column.
-    let mut gg = [[0.0f32; 3]; 4];
-    for c in 0..3 {
-        let col = gcol([k[c], k[3 + c], k[6 + c]]);
-        for r in 0..4 {
-            gg[r][c] = col[r];
-        }
-    }
-    let mut out = [0.0f32; 16];
-    for r in 0..4 {
-        let row = gcol(gg[r]);
-        out[r * 4..r * 4 + 4].copy_from_slice(&row);
-    }
-    out
+/// G v of a kernel's row or column v.
+pub(super) fn g(v: [f32; 3]) -> [f32; 4] {
+    [
+        v[0],
+        0.5 * (v[0] + v[1] + v[2]),
+        0.5 * (v[0] - v[1] + v[2]),
+        v[2],
+    ]
+}
+
+/// Gᵀ v of a 4-vector (the adjoint of [`g`]).
+pub(super) fn gt(v: [f32; 4]) -> [f32; 3] {
+    [
+        v[0] + 0.5 * (v[1] + v[2]),
+        0.5 * (v[1] - v[2]),
+        0.5 * (v[1] + v[2]) + v[3],
+    ]
 }
 
 /// Bᵀ d B of one 4×4 tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to

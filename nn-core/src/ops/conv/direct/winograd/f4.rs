@@ -122,61 +122,30 @@ pub(super) unsafe fn a<S: Simd>(y: [S::V; 4]) -> [S::V; 6] {
     }
 }
 
-/// G g Gᵀ of a 3×3 kernel (row-major), as 36 values (position 6·i + j).
-pub(super) fn transform_kernel(k: &[f32; 9]) -> [f32; 36] {
-    // Products by the rounded reciprocals, not divisions (this runs per channel pair, per call).
-    const SIXTH: f32 = 1.0 / 6.0;
-    const TWENTY_FOURTH: f32 = 1.0 / 24.0;
-    let gcol = |v: [f32; 3]| {
-        let (s, d) = (v[0] + v[2], 4.0 * v[2] + v[0]);
-        [
-            0.25 * v[0],
-            -SIXTH * (s + v[1]),
-            -SIXTH * (s - v[1]),
-            TWENTY_FOURTH * (d + 2.0 * v[1]),
-            TWENTY_FOURTH * (d - 2.0 * v[1]),
-            v[2],
-        ]
-    };
-    // G·g: 6×3, column by column; then (G g)·Gᵀ row by row.
-    let mut gg = [[0.0f32; 3]; 6];
-    for c in 0..3 {
-        let col = gcol([k[c], k[3 + c], k[6 + c]]);
-        for r in 0..6 {
-            gg[r][c] = col[r];
-        }
-    }
-    let mut out = [0.0f32; 36];
-    for r in 0..6 {
-        out[r * 6..r * 6 + 6].copy_from_slice(&gcol(gg[r]));
-    }
-    out
+// Products by the rounded reciprocals, not divisions (these run per channel pair, per call).
+const SIXTH: f32 = 1.0 / 6.0;
+const TWELFTH: f32 = 1.0 / 12.0;
+const TWENTY_FOURTH: f32 = 1.0 / 24.0;
+
+/// G v of a kernel's row or column v.
+pub(super) fn g(v: [f32; 3]) -> [f32; 6] {
+    let (s, d) = (v[0] + v[2], 4.0 * v[2] + v[0]);
+    [
+        0.25 * v[0],
+        -SIXTH * (s + v[1]),
+        -SIXTH * (s - v[1]),
+        TWENTY_FOURTH * (d + 2.0 * v[1]),
+        TWENTY_FOURTH * (d - 2.0 * v[1]),
+        v[2],
+    ]
 }
 
-/// Gᵀ dU G of one channel pair: `u(e)` is dU at position e (6·i + j); the 3×3 kernel gradient.
-pub(super) fn kernel_grad(u: impl Fn(usize) -> f32) -> [f32; 9] {
-    const SIXTH: f32 = 1.0 / 6.0;
-    const TWELFTH: f32 = 1.0 / 12.0;
-    const TWENTY_FOURTH: f32 = 1.0 / 24.0;
-    // Gᵀ v for a 6-vector v.
-    let gt = |v: [f32; 6]| {
-        let (a, b) = (v[1] + v[2], v[3] + v[4]);
-        [
-            0.25 * v[0] - SIXTH * a + TWENTY_FOURTH * b,
-            SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
-            SIXTH * (b - a) + v[5],
-        ]
-    };
-    let mut t = [[0.0f32; 6]; 3];
-    for c in 0..6 {
-        let col = gt(arr(|r| u(6 * r + c)));
-        for r in 0..3 {
-            t[r][c] = col[r];
-        }
-    }
-    let mut dw = [0.0f32; 9];
-    for r in 0..3 {
-        dw[3 * r..3 * r + 3].copy_from_slice(&gt(t[r]));
-    }
-    dw
+/// Gᵀ v of a 6-vector (the adjoint of [`g`]).
+pub(super) fn gt(v: [f32; 6]) -> [f32; 3] {
+    let (a, b) = (v[1] + v[2], v[3] + v[4]);
+    [
+        0.25 * v[0] - SIXTH * a + TWENTY_FOURTH * b,
+        SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
+        SIXTH * (b - a) + v[5],
+    ]
 }

@@ -148,6 +148,24 @@ impl Wino {
     }
 }
 
+/// T a Tᵀ of a square matrix `a` (`R × R`, row-major) for the 1-D map `t` (v ↦ T v, R → N):
+/// down the columns, then along the rows. G g Gᵀ of a 3×3 kernel with the tile size's G; with
+/// Gᵀ it is dW = Gᵀ dU G.
+pub(super) fn separable<const R: usize, const N: usize>(
+    a: &[f32],
+    t: impl Fn([f32; R]) -> [f32; N],
+) -> [[f32; N]; N] {
+    assert!(a.len() >= R * R);
+    let mut ta = [[0.0f32; R]; N];
+    for c in 0..R {
+        let col = t(std::array::from_fn(|r| a[r * R + c]));
+        for r in 0..N {
+            ta[r][c] = col[r];
+        }
+    }
+    std::array::from_fn(|r| t(ta[r]))
+}
+
 /// U = G g Gᵀ of F(`m`×`m`, 3×3) packed `[group][e][c_in][cb·16]` for the products; with `flip`
 /// the kernel is the input gradient's: channels swapped and taps reversed. `scale` multiplies
 /// output channel o's kernels (a folded BatchNorm).
@@ -188,15 +206,11 @@ pub(crate) fn pack_u(
                 }
                 let mut put = |e: usize, v: f32| block[e * gw + lane] = v;
                 if m == 2 {
-                    f2::transform_kernel(&k)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(e, v)| put(e, v));
+                    let t = separable(&k, f2::g);
+                    t.iter().flatten().enumerate().for_each(|(e, &v)| put(e, v));
                 } else {
-                    f4::transform_kernel(&k)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(e, v)| put(e, v));
+                    let t = separable(&k, f4::g);
+                    t.iter().flatten().enumerate().for_each(|(e, &v)| put(e, v));
                 }
             }
             for (e, lanes) in block.chunks_exact(gw).enumerate() {

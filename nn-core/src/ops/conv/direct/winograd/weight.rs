@@ -6,7 +6,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::super::kernels::weight_tap;
-use super::{Wino, f4, input_tiles};
+use super::{Wino, f2, f4, input_tiles, separable};
 use crate::simd::{LANES, Simd};
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
@@ -189,19 +189,12 @@ unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
 /// dW = Gᵀ dU G of F(`m`×`m`, 3×3) for every (out, in) channel pair: `du` is `[e][cin][cout]`,
 /// the result `[cout][cin][3][3]`.
 pub(crate) fn weight_from_du(m: usize, du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
-    // Gᵀ v for a 4-vector v.
-    let gt = |v: [f32; 4]| {
-        [
-            v[0] + 0.5 * (v[1] + v[2]),
-            0.5 * (v[1] - v[2]),
-            0.5 * (v[1] + v[2]) + v[3],
-        ]
-    };
     let mut dw = vec![0.0f32; cout * cin * 9];
     let p = (m + 2) * (m + 2);
     // dU of one input channel and 16 output channels at a time, copied position by position
     // (the positions are cin·cout floats apart: read value by value, they fall in one cache set).
     let mut block = [0.0f32; 36 * LANES];
+    let mut pair = [0.0f32; 36];
     for i in 0..cin {
         for o0 in (0..cout).step_by(LANES) {
             let n = LANES.min(cout - o0);
@@ -210,25 +203,18 @@ pub(crate) fn weight_from_du(m: usize, du: &[f32], (cout, cin): (usize, usize)) 
                 block[e * LANES..e * LANES + n].copy_from_slice(&du[at..at + n]);
             }
             for o in o0..o0 + n {
-                let u = |e: usize| block[e * LANES + o - o0];
-                if m == 4 {
-                    let k = f4::kernel_grad(u);
-                    dw[(o * cin + i) * 9..(o * cin + i + 1) * 9].copy_from_slice(&k);
-                    continue;
+                for (e, v) in pair[..p].iter_mut().enumerate() {
+                    *v = block[e * LANES + o - o0];
                 }
-                // Gᵀ dU: 3×4, column by column; then (Gᵀ dU) G: 3×3, row by row.
-                let mut t = [[0.0f32; 4]; 3];
-                for c in 0..4 {
-                    let col = gt([u(c), u(4 + c), u(8 + c), u(12 + c)]);
-                    for r in 0..3 {
-                        t[r][c] = col[r];
-                    }
-                }
-                for r in 0..3 {
-                    let row = gt(t[r]);
-                    dw[((o * cin + i) * 3 + r) * 3..((o * cin + i) * 3 + r) * 3 + 3]
-                        .copy_from_slice(&row);
-                }
+                let k = if m == 2 {
+                    separable(&pair, f2::gt)
+                } else {
+                    separable(&pair, f4::gt)
+                };
+                dw[(o * cin + i) * 9..(o * cin + i + 1) * 9]
+                    .iter_mut()
+                    .zip(k.iter().flatten())
+                    .for_each(|(d, v)| *d = *v);
             }
         }
     }
