@@ -19,8 +19,9 @@
 //! by the weight through the GEMM seam [`crate::linalg`], and batch chunks run in parallel on
 //! rayon. 1×1 stride-1 convolutions multiply the input directly; depthwise convolutions use a
 //! direct kernel; 3×3 stride-1 convolutions with at least 16 input and output channels use
-//! Winograd's F(4×4, 3×3) (4x fewer multiplications in the products; F(2×2, 3×3), 2.25x, on maps of
-//! at most 4 pixels a side; see `direct/winograd/`).
+//! Winograd's F(2×2, 3×3) through the GEMM seam (2.25x fewer multiplications in the products;
+//! `winograd/`). Channels-last ones use F(4×4, 3×3) (4x fewer; F(2×2) on maps of at most 4 pixels
+//! a side; `direct/winograd/`).
 //! The weight gradient is reduced over fixed batch slices in a fixed order, so
 //! results do not depend on the number of threads.
 //!

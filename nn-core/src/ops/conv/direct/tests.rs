@@ -409,7 +409,7 @@ fn unpadded_reads_match_padded_copies_bitwise() {
 
 /// Winograd's forward gives the same bits whatever the number of tiles per block (AVX-512 runs
 /// blocks of 8, AVX2 blocks of 6): each tile's products sum over the input channels in the same
-/// order in any register block.
+/// order in any register block. On general values F(4×4) and F(2×2) agree to F(4×4)'s rounding.
 #[test]
 fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
     use super::forward::Epilogue;
@@ -417,29 +417,28 @@ fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
     let x = randn(h * w * cin, 3);
     let wt = randn(cout * cin * 9, 4);
     let bias = randn(cout, 5);
-    for (isa, m, cb) in isas()
-        .into_iter()
-        .flat_map(|i| [(i, 2, 1), (i, 2, 2), (i, 4, 1), (i, 4, 2)])
-    {
-        {
+    for (isa, cb) in isas().into_iter().flat_map(|i| [(i, 1), (i, 2)]) {
+        let run = |m: usize, tiles: usize| {
             let u = winograd::pack_u(m, &wt, (cout, cin), cb, false, None);
-            let run = |tiles: usize| {
-                let wg = winograd::Wino::new(m, (h, w), (cin, cout), cb, (h, w), (1, 1))
-                    .with_tiles(tiles);
-                let mut y = vec![f32::NAN; h * w * cout];
-                let mut scratch = vec![0.0; wg.scratch()];
-                let epi = Epilogue {
-                    bias: Some(&bias),
-                    relu: true,
-                };
-                super::wino_forward(isa, &wg, &x, &u, epi, &mut y, &mut scratch);
-                y
+            let wg =
+                winograd::Wino::new(m, (h, w), (cin, cout), cb, (h, w), (1, 1)).with_tiles(tiles);
+            let mut y = vec![f32::NAN; h * w * cout];
+            let mut scratch = vec![0.0; wg.scratch()];
+            let epi = Epilogue {
+                bias: Some(&bias),
+                relu: true,
             };
-            let want = run(winograd::TILES);
+            super::wino_forward(isa, &wg, &x, &u, epi, &mut y, &mut scratch);
+            y
+        };
+        for m in [2, 4] {
+            let want = run(m, winograd::TILES);
             for tiles in [1, 2, 5, 6, 7, 13] {
                 let what = format!("{isa:?}, F({m}×{m}), cb {cb}, {tiles} tiles per block");
-                assert_same_bits(&run(tiles), &want, &what);
+                assert_same_bits(&run(m, tiles), &want, &what);
             }
         }
+        let what = format!("{isa:?}, cb {cb}: F(4×4) against F(2×2)");
+        assert_near(&run(4, 6), &run(2, 6), 1e-5, &what);
     }
 }
