@@ -13,6 +13,20 @@
 
 use crate::simd::Simd;
 
+/// A v of a 2-vector (the adjoint of Aᵀ): (y0, y0 + y1, y0 − y1, −y1).
+#[inline(always)]
+pub(super) unsafe fn a<S: Simd>(y: [S::V; 2]) -> [S::V; 4] {
+    unsafe {
+        let m1 = S::splat(-1.0);
+        [
+            y[0],
+            S::add(y[0], y[1]),
+            S::fma(y[1], m1, y[0]),
+            S::mul(y[1], m1),
+        ]
+    }
+}
+
 /// G v of a kernel's row or column v.
 pub(super) fn g(v: [f32; 3]) -> [f32; 4] {
     [

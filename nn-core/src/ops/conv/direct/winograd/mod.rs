@@ -266,9 +266,11 @@ fn input_tiles<S: Simd, const M: usize>(
             // Image row / column of frame row fy + i / column fx + j, if it is in the image.
             let at =
                 |f: usize, off: usize, len: usize| (f >= off && f - off < len).then(|| f - off);
-            let rows: [Option<usize>; 6] = std::array::from_fn(|i| at(fy + i, top, h));
-            let cols: [Option<usize>; 6] = std::array::from_fn(|j| at(fx + j, left, wd));
-            // Rows and columns past n are never read.
+            // Rows and columns past n (F(2×2)'s 4) are never read: they point at the zeros.
+            let rows: [Option<usize>; 6] =
+                std::array::from_fn(|i| (i < n).then(|| at(fy + i, top, h)).flatten());
+            let cols: [Option<usize>; 6] =
+                std::array::from_fn(|j| (j < n).then(|| at(fx + j, left, wd)).flatten());
             let px: [[*const f32; 6]; 6] = std::array::from_fn(|i| {
                 std::array::from_fn(|j| match (rows[i], cols[j]) {
                     // SAFETY: (y, x) is a pixel of the image (x.len() ≥ h·wd·c, asserted).

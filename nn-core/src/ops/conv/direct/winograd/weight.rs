@@ -45,18 +45,14 @@ fn grad_tiles<S: Simd, const M: usize>(
                             S::store(out.add((i * 6 + j) * w.tiles * gw), val);
                         }
                     }
-                    continue;
-                }
-                let m1 = S::splat(-1.0);
-                // A·(y0, y1) = (y0, y0 + y1, y0 − y1, −y1), along rows then columns.
-                let col =
-                    |y0: S::V, y1: S::V| [y0, S::add(y0, y1), S::fma(y1, m1, y0), S::mul(y1, m1)];
-                let r0 = col(ld(0, 0), ld(0, 1));
-                let r1 = col(ld(1, 0), ld(1, 1));
-                for j in 0..4 {
-                    let c = col(r0[j], r1[j]);
-                    for (i, val) in c.into_iter().enumerate() {
-                        S::store(out.add((i * 4 + j) * w.tiles * gw), val);
+                } else {
+                    // The same for 2 outputs per row and 4 × 4 results.
+                    let r = [0, 1].map(|i| f2::a::<S>([ld(i, 0), ld(i, 1)]));
+                    for j in 0..4 {
+                        let col = f2::a::<S>([r[0][j], r[1][j]]);
+                        for (i, val) in col.into_iter().enumerate() {
+                            S::store(out.add((i * 4 + j) * w.tiles * gw), val);
+                        }
                     }
                 }
             }
