@@ -5,8 +5,9 @@
 //!
 //! * `conv BATCH CIN COUT HW K STRIDE LAYOUT MODE XGRAD INNER BLOCKS` — a `K×K` convolution
 //!   (padding K/2, no bias) of a `[BATCH, CIN, HW, HW]` input; LAYOUT `cl` (channels-last) or
-//!   `nchw`; MODE `fwd` (no graph) or `fwdbwd` (forward, then backward of a ones gradient;
-//!   XGRAD 1 if the input needs a gradient, 0 for a network's first layer).
+//!   `nchw`; MODE `fwd` (no graph), `fwdbwd` (forward, then backward of a ones gradient) or
+//!   `bwd` (the same, timing the backward pass alone); XGRAD 1 if the input needs a gradient, 0
+//!   for a network's first layer.
 //! * `isa` — the instruction set the kernels use (answers `ok` and prints it on stderr).
 //! * `quit`.
 //!
@@ -55,6 +56,16 @@ fn blocks(inner: usize, blocks: usize, mut f: impl FnMut()) -> Vec<f64> {
         .collect()
 }
 
+/// [`blocks`] for a call that times itself (returns its seconds; wall time only).
+fn timed_blocks(inner: usize, blocks: usize, mut f: impl FnMut() -> f64) -> Vec<f64> {
+    for _ in 0..inner {
+        f();
+    }
+    (0..blocks)
+        .map(|_| (0..inner).map(|_| f()).sum::<f64>() / inner as f64)
+        .collect()
+}
+
 fn main() {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
@@ -95,12 +106,26 @@ fn main() {
                     } else {
                         ones.to_array()
                     };
-                    blocks(inner, n_blocks, || {
-                        let y = x.conv2d(&wt, None, o);
-                        y.backward_with(gy.clone());
-                        wt.zero_grad();
-                        x.zero_grad();
-                    })
+                    if mode == "bwd" {
+                        // The backward pass alone: the forward and the gradient's copy untimed.
+                        timed_blocks(inner, n_blocks, || {
+                            let y = x.conv2d(&wt, None, o);
+                            let g = gy.clone();
+                            let t = Instant::now();
+                            y.backward_with(g);
+                            let secs = t.elapsed().as_secs_f64();
+                            wt.zero_grad();
+                            x.zero_grad();
+                            secs
+                        })
+                    } else {
+                        blocks(inner, n_blocks, || {
+                            let y = x.conv2d(&wt, None, o);
+                            y.backward_with(gy.clone());
+                            wt.zero_grad();
+                            x.zero_grad();
+                        })
+                    }
                 }
             }
             Some("isa") => {
