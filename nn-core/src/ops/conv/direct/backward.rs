@@ -1,7 +1,7 @@
 //! Per-image backward drivers of the channels-last direct convolution: the input gradient of
 //! strided convolutions (scatter form) and the weight gradient.
 
-use super::forward::{block_pixels, next_block};
+use super::blocks::{Block, Blocks, block_pixels, next_block};
 use super::kernels::{scatter_tap, weight_rows, weight_tap};
 use crate::simd::{LANES, Simd};
 
@@ -61,34 +61,38 @@ fn scatter_cb<S: Simd, const CB: usize>(
     assert!(wpk.len() >= groups * c.kh * c.kw * tap_len && dy.len() >= c.oh * c.ow * c.cout);
     let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
     assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && dxp.len() >= hp * wp * cs);
-    let rmax = block_pixels::<S>(CB); // the forward's register blocks
+    // The forward's register blocks (output pixels row-major; a block may run on from the end
+    // of one row into the next, where its pixels' gradients are still adjacent in dy).
+    let blocks = Blocks::of(c.oh, c.ow, block_pixels::<S>(CB));
     for grp in 0..groups {
-        for oy in 0..c.oh {
-            let mut ox = 0;
-            while ox < c.ow {
-                let r = next_block(c.ow - ox, rmax);
-                for i in 0..c.kh {
-                    for j in 0..c.kw {
-                        let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
-                        let d = dy[(oy * c.ow + ox) * c.cout..].as_ptr();
-                        let base =
-                            ((oy * c.sh + i * c.dh) * wp + ox * c.sw + j * c.dw) * cs + grp * gw;
-                        let px = c.sw * cs;
-                        macro_rules! call {
-                            ($R:literal, $C:literal) => {
-                                add_block::<S, $R, CB, $C>(d, c, w, dxp, base, px)
-                            };
-                        }
-                        // SAFETY: r pixels of row oy of dy (cout channels each), one tap of the
-                        // group's weights, and r padded pixels of dxp (asserted above).
-                        unsafe { by_block!(r, c.cout, [16, 32, 64], call) }
+        for Block { p, r, .. } in blocks.iter() {
+            // Where pixel p + k's tap (0, 0) lands in dxp, for each k (the first `r` used).
+            let mut at = [0; MAX_BLOCK];
+            for (k, a) in at.iter_mut().take(r).enumerate() {
+                let (oy, ox) = ((p + k) / c.ow, (p + k) % c.ow);
+                *a = (oy * c.sh * wp + ox * c.sw) * cs + grp * gw;
+            }
+            let d = dy[p * c.cout..].as_ptr();
+            for i in 0..c.kh {
+                for j in 0..c.kw {
+                    let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
+                    let tap = (i * c.dh * wp + j * c.dw) * cs;
+                    macro_rules! call {
+                        ($R:literal, $C:literal) => {
+                            add_block::<S, $R, CB, $C>(d, c, w, dxp, &at, tap)
+                        };
                     }
+                    // SAFETY: r pixels of dy from p (cout channels each), one tap of the
+                    // group's weights, and r padded pixels of dxp (asserted above).
+                    unsafe { by_block!(r, c.cout, [16, 32, 64], call) }
                 }
-                ox += r;
             }
         }
     }
 }
+
+/// The largest register block of any instruction set ([`block_pixels`]).
+const MAX_BLOCK: usize = 16;
 
 #[inline(always)]
 unsafe fn add_block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
@@ -96,15 +100,15 @@ unsafe fn add_block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
     c: &Conv,
     w: *const f32,
     dxp: &mut [f32],
-    base: usize,
-    px: usize,
+    at: &[usize; MAX_BLOCK],
+    tap: usize,
 ) {
     unsafe {
         let acc = scatter_tap::<S, R, CB, PX>(dy, c.cout, c.cout, w);
-        let p0 = dxp.as_mut_ptr().add(base);
+        let p0 = dxp.as_mut_ptr().add(tap);
         for (r, a) in acc.iter().enumerate() {
             for (b, v) in a.iter().enumerate() {
-                let p = p0.add(r * px + b * LANES);
+                let p = p0.add(at[r] + b * LANES);
                 S::store(p, S::add(S::load(p), *v));
             }
         }

@@ -3,7 +3,8 @@
 //! input gradient of stride-1 convolutions (a convolution of the padded output gradient with the
 //! flipped, transposed weight).
 
-use super::kernels::gather;
+use super::blocks::{Block, Blocks, block_pixels};
+use super::kernels::{gather, gather_at};
 use crate::simd::{LANES, Simd};
 
 /// The shape of one gather: output `oh × ow` pixels of `cout` channels, from a padded input of
@@ -31,42 +32,6 @@ pub(crate) struct Epilogue<'a> {
     /// Per output channel, padded to whole groups (`groups·cb·16` values), or none.
     pub bias: Option<&'a [f32]>,
     pub relu: bool,
-}
-
-/// Output pixels per register block (the largest block; see [`next_block`] for the rest of a
-/// row). AVX-512 (32 registers): 16 accumulators. AVX2 (16 registers of 8 lanes, 2 per vector):
-/// 6 pixels × 1 vector, 12 accumulators (+ 2 weights + 1 broadcast), as the 6×16 micro-kernels
-/// of BLIS/OpenBLAS for Haswell: 8 would only just cover the FMA latency (4 cycles × 2 pipes).
-pub(crate) const fn block_pixels<S: Simd>(cb: usize) -> usize {
-    if S::REGS >= 32 {
-        16 / cb
-    } else if cb == 1 {
-        6
-    } else {
-        2
-    }
-}
-
-/// The size of the next register block with `left` pixels of a row to go, the largest being
-/// `rmax`. A power-of-two `rmax` is followed by halving sizes (16, 8, 4, 2, 1); any other `rmax`
-/// splits the last stretch under 2·rmax into two near-equal blocks (rmax 6: 8 = 4 + 4,
-/// 16 = 6 + 5 + 5), so no block is left with too few accumulators. Each pixel sums its taps in
-/// the same order whatever its block, so the split never changes a forward result.
-#[inline(always)]
-pub(crate) fn next_block(left: usize, rmax: usize) -> usize {
-    if rmax.is_power_of_two() {
-        if left >= rmax {
-            rmax
-        } else {
-            1 << (usize::BITS - 1 - left.leading_zeros())
-        }
-    } else if left >= 2 * rmax || left == rmax {
-        rmax
-    } else if left > rmax {
-        left.div_ceil(2)
-    } else {
-        left
-    }
 }
 
 /// Computes one output image `y` (`[oh][ow][cout]`) from the padded input `xp` and the packed
@@ -100,16 +65,26 @@ fn gather_cb<S: Simd, const CB: usize>(
     assert!(wpk.len() >= groups * wlen && y.len() >= g.oh * g.ow * g.cout);
     let hp_needed = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
     let wp_needed = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-    assert!(g.wp >= wp_needed && xp.len() >= hp_needed * g.wp * g.cin);
+    // The last row read ends at pixel wp_needed of row hp_needed − 1.
+    assert!(g.wp >= wp_needed && xp.len() >= ((hp_needed - 1) * g.wp + wp_needed) * g.cin);
     let rmax = block_pixels::<S>(CB);
     let px = g.sw * g.cin;
+    let blocks = Blocks::of(g.oh, g.ow, rmax);
     for grp in 0..groups {
         let w = wpk[grp * wlen..].as_ptr();
         let co0 = grp * gw;
-        for oy in 0..g.oh {
-            let mut ox = 0;
-            while ox < g.ow {
-                let r = next_block(g.ow - ox, rmax);
+        for Block { p, oy, ox, r } in blocks.iter() {
+            if ox + r > g.ow {
+                // A block that runs on into the next row (short rows: see [`Blocks`]).
+                macro_rules! call {
+                    ($R:literal, $PX:literal) => {
+                        block_at::<S, $R, CB>(g, xp, w, epi, y, (p, co0))
+                    };
+                }
+                // SAFETY: the block reads taps of output pixels p..p+r, all inside the padded
+                // image (checked above), and `wlen` weights of this group.
+                unsafe { by_block!(r, 0, [], call) }
+            } else {
                 let at = (oy, ox, co0);
                 macro_rules! call {
                     ($R:literal, $PX:literal) => {
@@ -119,9 +94,19 @@ fn gather_cb<S: Simd, const CB: usize>(
                 // SAFETY: the block reads taps of pixels ox..ox+r of row oy, all inside the
                 // padded image (checked above), and `wlen` weights of this group.
                 unsafe { by_block!(r, px, [1, 3, 16, 32, 64], call) }
-                ox += r;
             }
         }
+    }
+}
+
+/// (tap column, channel) loop bounds of a gather: undilated, the taps of a kernel row are
+/// adjacent pixels, so (tap column, channel) is one contiguous run of kw·cin values (and the
+/// packed weights follow the same order).
+fn row_runs(g: &Gather) -> (usize, usize, usize) {
+    if g.dw == 1 {
+        (g.kh, 1, g.kw * g.cin)
+    } else {
+        (g.kh, g.kw, g.cin)
     }
 }
 
@@ -137,13 +122,53 @@ unsafe fn block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
     let c = g.cin;
     unsafe {
         let x = xp.as_ptr().add((oy * g.sh * g.wp + ox * g.sw) * c);
-        // Undilated: the taps of a kernel row are adjacent pixels, so (tap column, channel) is
-        // one contiguous run of kw·cin values (and the packed weights follow the same order).
-        let (kw, cin) = if g.dw == 1 { (1, g.kw * c) } else { (g.kw, c) };
-        let acc =
-            gather::<S, R, CB, PX>(x, g.sw * c, g.dh * g.wp * c, g.dw * c, (g.kh, kw, cin), w);
+        let acc = gather::<S, R, CB, PX>(x, g.sw * c, g.dh * g.wp * c, g.dw * c, row_runs(g), w);
+        store::<S, R, CB>(g, epi, y, acc, (oy * g.ow + ox, co0));
+    }
+}
+
+/// [`block`] for the `R` output pixels from `p` (row-major) on, across a row's end.
+#[inline(always)]
+unsafe fn block_at<S: Simd, const R: usize, const CB: usize>(
+    g: &Gather,
+    xp: &[f32],
+    w: *const f32,
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+    (p, co0): (usize, usize),
+) {
+    let c = g.cin;
+    let mut offs = [0; R];
+    for (r, o) in offs.iter_mut().enumerate() {
+        let (oy, ox) = ((p + r) / g.ow, (p + r) % g.ow);
+        *o = (oy * g.sh * g.wp + ox * g.sw) * c;
+    }
+    unsafe {
+        let acc = gather_at::<S, R, CB>(
+            xp.as_ptr(),
+            &offs,
+            g.dh * g.wp * c,
+            g.dw * c,
+            row_runs(g),
+            w,
+        );
+        store::<S, R, CB>(g, epi, y, acc, (p, co0));
+    }
+}
+
+/// Stores a block's accumulators (+ bias, ReLU) at output pixels `p..p + R` (row-major),
+/// channels from `co0`.
+#[inline(always)]
+unsafe fn store<S: Simd, const R: usize, const CB: usize>(
+    g: &Gather,
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+    acc: [[S::V; CB]; R],
+    (p, co0): (usize, usize),
+) {
+    unsafe {
         let valid = g.cout - co0;
-        let yp = y.as_mut_ptr().add((oy * g.ow + ox) * g.cout + co0);
+        let yp = y.as_mut_ptr().add(p * g.cout + co0);
         for b in 0..CB {
             if b * LANES >= valid {
                 break;

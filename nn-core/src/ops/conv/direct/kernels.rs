@@ -52,6 +52,44 @@ pub(super) unsafe fn gather<S: Simd, const R: usize, const CB: usize, const PX: 
     }
 }
 
+/// [`gather`] for `R` pixels at any offsets: pixel `r` reads from `x + offs[r]` (a block that
+/// runs on from the end of one output row into the next). The sums are [`gather`]'s, term for
+/// term, so a pixel's result does not depend on the kind of block it was computed in.
+#[inline(always)]
+pub(super) unsafe fn gather_at<S: Simd, const R: usize, const CB: usize>(
+    x: *const f32,
+    offs: &[usize; R],
+    row: usize,
+    col: usize,
+    (kh, kw, cin): (usize, usize, usize),
+    w: *const f32,
+) -> [[S::V; CB]; R] {
+    unsafe {
+        let mut acc = [[S::zero(); CB]; R];
+        let xs: [*const f32; R] = std::array::from_fn(|r| x.add(offs[r]));
+        let mut wt = w;
+        for i in 0..kh {
+            for j in 0..kw {
+                let t = i * row + j * col;
+                for c in 0..cin {
+                    let mut wv = [S::zero(); CB];
+                    for (b, v) in wv.iter_mut().enumerate() {
+                        *v = S::load(wt.add(b * LANES));
+                    }
+                    for (a, xr) in acc.iter_mut().zip(xs) {
+                        let xc = xr.add(t + c);
+                        for b in 0..CB {
+                            a[b] = S::bcast_fma(xc, wv[b], a[b]);
+                        }
+                    }
+                    wt = wt.add(CB * LANES);
+                }
+            }
+        }
+        acc
+    }
+}
+
 /// Input-gradient scatter block for strided convolutions: for `R` output pixels of one row and
 /// one tap, the `CB` blocks of 16 input channels of Σ_co dy[p, co]·w[co, ci, tap].
 ///

@@ -43,6 +43,7 @@ macro_rules! by_block {
 }
 
 mod backward;
+mod blocks;
 mod forward;
 mod grad;
 mod kernels;

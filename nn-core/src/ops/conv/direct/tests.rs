@@ -225,46 +225,6 @@ fn channel_tails_bias_and_odd_sizes() {
     check(&geom(2, 32, (9, 8), 64, (1, 1), s2), false);
 }
 
-/// Register blocks along a row: they cover it exactly, none is larger than the largest block,
-/// and with AVX2's 6 no block of a row of at least 3 pixels is left with fewer than 3 (4 + 4,
-/// not 6 + 2).
-#[test]
-fn row_blocks_cover_rows_without_small_tails() {
-    for rmax in [16, 8, 6, 4, 2, 1] {
-        for ow in 1..100 {
-            let (mut ox, mut sizes) = (0, Vec::new());
-            while ox < ow {
-                let r = super::forward::next_block(ow - ox, rmax);
-                assert!((1..=rmax).contains(&r), "rmax {rmax}, row {ow}: block {r}");
-                sizes.push(r);
-                ox += r;
-            }
-            assert_eq!(
-                ox, ow,
-                "rmax {rmax}: blocks {sizes:?} overrun a row of {ow}"
-            );
-            if rmax == 6 && ow >= 3 {
-                assert!(sizes.iter().all(|&r| r >= 3), "row {ow}: {sizes:?}");
-            }
-        }
-    }
-    let blocks = |ow: usize| {
-        let mut ox = 0;
-        std::iter::from_fn(move || {
-            (ox < ow).then(|| {
-                let r = super::forward::next_block(ow - ox, 6);
-                ox += r;
-                r
-            })
-        })
-        .collect::<Vec<_>>()
-    };
-    assert_eq!(blocks(8), [4, 4]);
-    assert_eq!(blocks(16), [6, 5, 5]);
-    assert_eq!(blocks(28), [6, 6, 6, 5, 5]);
-    assert_eq!(blocks(32), [6, 6, 6, 6, 4, 4]);
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
@@ -440,5 +400,44 @@ fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
         }
         let what = format!("{isa:?}, cb {cb}: F(4×4) against F(2×2)");
         assert_near(&run(4, 6), &run(2, 6), 1e-5, &what);
+    }
+}
+
+/// Register blocks that run on from the end of one output row into the next (short rows, see
+/// `blocks::Blocks`) give each pixel the bits it gets in a block of its own row: the forward pass
+/// of a whole image equals, bit for bit, the forward passes of its output rows one at a time
+/// (each a 1-row image, which is cut into row blocks). General values, every instruction set,
+/// the direct kernels: 3×3 stride 2 on 8- and 7-pixel rows, a 1×1 projection, a 5-channel
+/// stem, and a channel tail.
+#[test]
+fn blocks_across_rows_match_row_blocks_bitwise() {
+    let s = |stride: usize| Conv2dOptions::default().with_stride(stride);
+    for (cin, cout, (h, w), k, o) in [
+        (32, 64, (17, 17), 3, s(2)),
+        (16, 32, (15, 15), 3, s(2)),
+        (32, 64, (16, 16), 1, s(2)),
+        (5, 16, (10, 10), 3, s(1)),
+        (20, 40, (9, 11), 3, s(2)),
+    ] {
+        let g = geom(2, cin, (h, w), cout, (k, k), o);
+        let x = randn(2 * h * w * cin, 1);
+        let wt = randn(cout * cin * k * k, 2);
+        let b = randn(cout, 3);
+        // Output row oy reads input rows oy·s .. oy·s + k (no padding).
+        let rows = geom(1, cin, (k, w), cout, (k, k), o);
+        assert_eq!(rows.ow, g.ow);
+        for isa in isas() {
+            let y = forward_with(isa, Algo::Direct, &g, &x, &wt, None, Some(&b), true);
+            for n in 0..2 {
+                for oy in 0..g.oh {
+                    let x0 = (n * h + oy * g.sh) * w * cin;
+                    let xr = &x[x0..x0 + k * w * cin];
+                    let yr = forward_with(isa, Algo::Direct, &rows, xr, &wt, None, Some(&b), true);
+                    let y0 = (n * g.oh + oy) * g.ow * cout;
+                    let what = format!("{isa:?} {g:?}, image {n}, row {oy}");
+                    assert_same_bits(&y[y0..y0 + g.ow * cout], &yr, &what);
+                }
+            }
+        }
     }
 }

@@ -25,7 +25,8 @@ mod f2;
 mod f4;
 mod weight;
 
-use super::forward::{Epilogue, block_pixels, next_block};
+use super::blocks::{block_pixels, next_block};
+use super::forward::Epilogue;
 use super::kernels::gather;
 use crate::ops::conv::geometry::Geom;
 use crate::simd::{Isa, LANES, Simd};
@@ -40,7 +41,7 @@ pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) const TILES: usize = 8;
 
 /// Tiles per block on `isa`: [`TILES`] on AVX-512; 6 on AVX2, one register block of 6 tiles ×
-/// 1 channel block (12 accumulators, see `forward::block_pixels`), where 8 tiles ran as
+/// 1 channel block (12 accumulators, see `blocks::block_pixels`), where 8 tiles ran as
 /// 4 + 4 (8 accumulators).
 pub(crate) const fn block_tiles(isa: Isa) -> usize {
     match isa {
