@@ -11,7 +11,7 @@
 //!   flipped, transposed weight; for larger strides, a scatter form (per output pixel and tap,
 //!   Σ_co dy·w added into a padded input-gradient buffer).
 //! * **Weight gradient**: per tap and block of input channels, Σ of x·dy in registers over the
-//!   output pixels whose tap falls inside the image (x is read in place, no padded copy, except
+//!   output pixels (in bands of rows that keep their lines in L1) whose tap falls inside the image (x is read in place, no padded copy, except
 //!   for stems), added into a per-slice partial; slices of the batch are fixed by the shape and
 //!   summed in order, so the result does not depend on the number of threads.
 //!
