@@ -1,5 +1,6 @@
 //! The gather driver: one image of a convolution computed from a zero-padded channels-last
-//! input, output pixels in register blocks along each row. Used for the forward pass and for the
+//! input, output pixels in register blocks along each row (or, for short rows, across rows: see
+//! `blocks`). Used for the forward pass and for the
 //! input gradient of stride-1 convolutions (a convolution of the padded output gradient with the
 //! flipped, transposed weight).
 

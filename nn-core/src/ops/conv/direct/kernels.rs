@@ -66,7 +66,10 @@ pub(super) unsafe fn gather_at<S: Simd, const R: usize, const CB: usize>(
 ) -> [[S::V; CB]; R] {
     unsafe {
         let mut acc = [[S::zero(); CB]; R];
-        let xs: [*const f32; R] = std::array::from_fn(|r| x.add(offs[r]));
+        let mut xs = [x; R];
+        for (xr, &o) in xs.iter_mut().zip(offs) {
+            *xr = x.add(o);
+        }
         let mut wt = w;
         for i in 0..kh {
             for j in 0..kw {
@@ -90,7 +93,7 @@ pub(super) unsafe fn gather_at<S: Simd, const R: usize, const CB: usize>(
     }
 }
 
-/// Input-gradient scatter block for strided convolutions: for `R` output pixels of one row and
+/// Input-gradient scatter block for strided convolutions: for `R` consecutive output pixels and
 /// one tap, the `CB` blocks of 16 input channels of Σ_co dy[p, co]·w[co, ci, tap].
 ///
 /// `dy` points at the first pixel's output gradient (pixel r at `dy + r·px`, `cout` channels);

@@ -3,10 +3,10 @@
 //! padding and kernel size vectorises the same way, and 1×1 and strided kernels need no unfolding.
 //!
 //! * **Forward**: for each image, the input is copied into a zero-padded per-thread buffer
-//!   (cheap next to the convolution: it stays in cache), then each output row is computed in
-//!   register blocks of R pixels × 16·CB output channels: for every tap and input channel, CB
-//!   weight vectors are loaded and each pixel's input value is broadcast into R·CB fused
-//!   multiply-adds (`kernels::gather`).
+//!   (cheap next to the convolution: it stays in cache), then the output pixels are computed in
+//!   register blocks of R pixels (along each row, or across short rows: `blocks`) × 16·CB output
+//!   channels: for every tap and input channel, CB weight vectors are loaded and each pixel's
+//!   input value is broadcast into R·CB fused multiply-adds (`kernels::gather`).
 //! * **Input gradient**: for stride 1, the same kernel on the padded output gradient with the
 //!   flipped, transposed weight; for larger strides, a scatter form (per output pixel and tap,
 //!   Σ_co dy·w added into a padded input-gradient buffer).
