@@ -66,10 +66,10 @@ pub(super) unsafe fn gather_at<S: Simd, const R: usize, const CB: usize>(
 ) -> [[S::V; CB]; R] {
     unsafe {
         let mut acc = [[S::zero(); CB]; R];
-        let mut xs = [x; R];
-        for (xr, &o) in xs.iter_mut().zip(offs) {
-            *xr = x.add(o);
-        }
+        // `from_fn`: its closure holds no SIMD (only pointer arithmetic, so it loses nothing
+        // outside the `#[target_feature]` function) and the pointers stay in registers; a loop
+        // filling `[x; R]` ran the 1×1 32→64 stride-2 forward 1.08x slower (AVX2).
+        let xs: [*const f32; R] = std::array::from_fn(|r| x.add(offs[r]));
         let mut wt = w;
         for i in 0..kh {
             for j in 0..kw {
