@@ -1,7 +1,7 @@
 //! Per-image backward drivers of the channels-last direct convolution: the input gradient of
 //! strided convolutions (scatter form) and the weight gradient.
 
-use super::blocks::{Block, Blocks, block_pixels, next_block};
+use super::blocks::{Blocks, MAX_BLOCK_PIXELS, block_pixels, next_block};
 use super::kernels::{scatter_tap, weight_rows, weight_tap};
 use crate::simd::{LANES, Simd};
 
@@ -65,18 +65,15 @@ fn scatter_cb<S: Simd, const CB: usize>(
     // of one row into the next, where its pixels' gradients are still adjacent in dy).
     let blocks = Blocks::of(c.oh, c.ow, block_pixels::<S>(CB));
     for grp in 0..groups {
-        for Block { p, r, .. } in blocks.iter() {
-            // Where pixel p + k's tap (0, 0) lands in dxp, for each k (the first `r` used).
-            let mut at = [0; MAX_BLOCK];
-            for (k, a) in at.iter_mut().take(r).enumerate() {
-                let (oy, ox) = ((p + k) / c.ow, (p + k) % c.ow);
-                *a = (oy * c.sh * wp + ox * c.sw) * cs + grp * gw;
-            }
-            let d = dy[p * c.cout..].as_ptr();
+        for blk in blocks.iter() {
+            let r = blk.r;
+            // Where pixel k of the block has its tap (0, 0) in dxp (the first `r` used).
+            let at = blk.offsets::<MAX_BLOCK_PIXELS>(r, c.ow, (c.sh * wp * cs, c.sw * cs));
+            let d = dy[blk.p * c.cout..].as_ptr();
             for i in 0..c.kh {
                 for j in 0..c.kw {
                     let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
-                    let tap = (i * c.dh * wp + j * c.dw) * cs;
+                    let tap = (i * c.dh * wp + j * c.dw) * cs + grp * gw;
                     macro_rules! call {
                         ($R:literal, $C:literal) => {
                             add_block::<S, $R, CB, $C>(d, c, w, dxp, &at, tap)
@@ -91,16 +88,13 @@ fn scatter_cb<S: Simd, const CB: usize>(
     }
 }
 
-/// The largest register block of any instruction set ([`block_pixels`]).
-const MAX_BLOCK: usize = 16;
-
 #[inline(always)]
 unsafe fn add_block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
     dy: *const f32,
     c: &Conv,
     w: *const f32,
     dxp: &mut [f32],
-    at: &[usize; MAX_BLOCK],
+    at: &[usize; MAX_BLOCK_PIXELS],
     tap: usize,
 ) {
     unsafe {
@@ -179,7 +173,8 @@ fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &m
             for i in 0..c.kh {
                 let (oy0, oy1) = tap_range(c.oh, c.sh, i * c.dh, c.ph, c.h);
                 // This band's rows (oy0 == oy1: none).
-                let (oy0, oy1) = (oy0.max(r0), oy1.min(r1).max(oy0.max(r0)));
+                let oy0 = oy0.max(r0);
+                let oy1 = oy1.min(r1).max(oy0);
                 for j in 0..c.kw {
                     let (ox0, ox1) = tap_range(c.ow, c.sw, j * c.dw, c.pw, c.w);
                     if oy0 == oy1 || ox0 == ox1 {

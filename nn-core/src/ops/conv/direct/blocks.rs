@@ -9,13 +9,17 @@ use crate::simd::Simd;
 /// of BLIS/OpenBLAS for Haswell: 8 would only just cover the FMA latency (4 cycles × 2 pipes).
 pub(crate) const fn block_pixels<S: Simd>(cb: usize) -> usize {
     if S::REGS >= 32 {
-        16 / cb
+        MAX_BLOCK_PIXELS / cb
     } else if cb == 1 {
         6
     } else {
         2
     }
 }
+
+/// The most pixels a register block holds on any instruction set ([`block_pixels`]: AVX-512
+/// with one channel block); a bound for per-block arrays.
+pub(crate) const MAX_BLOCK_PIXELS: usize = 16;
 
 /// The size of the next register block with `left` pixels of a row to go, the largest being
 /// `rmax`. A power-of-two `rmax` is followed by halving sizes (16, 8, 4, 2, 1); any other `rmax`
@@ -97,6 +101,26 @@ impl Blocks {
             oy: 0,
             ox: 0,
         }
+    }
+}
+
+impl Block {
+    /// The offsets `oy·row + ox·px` of the block's first `n` pixels (`n ≤ N`; the rest 0),
+    /// `ow` pixels per output row: where each pixel's data starts when the block runs across
+    /// rows.
+    #[inline(always)]
+    pub(crate) fn offsets<const N: usize>(
+        self,
+        n: usize,
+        ow: usize,
+        (row, px): (usize, usize),
+    ) -> [usize; N] {
+        let mut offs = [0; N];
+        for (k, o) in offs.iter_mut().take(n).enumerate() {
+            let (oy, ox) = ((self.p + k) / ow, (self.p + k) % ow);
+            *o = oy * row + ox * px;
+        }
+        offs
     }
 }
 
@@ -222,6 +246,18 @@ mod tests {
         assert_eq!(sizes(7, 7, 6).len(), 9);
         assert_eq!(sizes(2, 16, 6), [6, 5, 5, 6, 5, 5]);
         assert_eq!(sizes(32, 32, 6).len(), 32 * 6);
+        // A block across a row's end: pixels 6..12 of 8-pixel rows are (0, 6), (0, 7), (1, 0)...
+        let blk = Block {
+            p: 6,
+            oy: 0,
+            ox: 6,
+            r: 6,
+        };
+        assert_eq!(blk.offsets::<6>(6, 8, (100, 1)), [6, 7, 100, 101, 102, 103]);
+        assert_eq!(
+            blk.offsets::<8>(3, 8, (100, 2)),
+            [12, 14, 100, 0, 0, 0, 0, 0]
+        );
         // Powers of two stay per row with blocks of 8 or 16 (AVX-512).
         assert_eq!(sizes(8, 8, 8).len(), 8);
         assert_eq!(sizes(16, 16, 8).len(), 32);

@@ -74,12 +74,13 @@ fn gather_cb<S: Simd, const CB: usize>(
     for grp in 0..groups {
         let w = wpk[grp * wlen..].as_ptr();
         let co0 = grp * gw;
-        for Block { p, oy, ox, r } in blocks.iter() {
+        for blk in blocks.iter() {
+            let Block { oy, ox, r, .. } = blk;
             if ox + r > g.ow {
                 // A block that runs on into the next row (short rows: see [`Blocks`]).
                 macro_rules! call {
                     ($R:literal, $PX:literal) => {
-                        block_at::<S, $R, CB>(g, xp, w, epi, y, (p, co0))
+                        block_at::<S, $R, CB>(g, xp, w, epi, y, (blk, co0))
                     };
                 }
                 // SAFETY: the block reads taps of output pixels p..p+r, all inside the padded
@@ -128,7 +129,7 @@ unsafe fn block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
     }
 }
 
-/// [`block`] for the `R` output pixels from `p` (row-major) on, across a row's end.
+/// [`block`] for the `R` output pixels of `blk`, across a row's end.
 #[inline(always)]
 unsafe fn block_at<S: Simd, const R: usize, const CB: usize>(
     g: &Gather,
@@ -136,14 +137,10 @@ unsafe fn block_at<S: Simd, const R: usize, const CB: usize>(
     w: *const f32,
     epi: Epilogue<'_>,
     y: &mut [f32],
-    (p, co0): (usize, usize),
+    (blk, co0): (Block, usize),
 ) {
     let c = g.cin;
-    let mut offs = [0; R];
-    for (r, o) in offs.iter_mut().enumerate() {
-        let (oy, ox) = ((p + r) / g.ow, (p + r) % g.ow);
-        *o = (oy * g.sh * g.wp + ox * g.sw) * c;
-    }
+    let offs = blk.offsets::<R>(R, g.ow, (g.sh * g.wp * c, g.sw * c));
     unsafe {
         let acc = gather_at::<S, R, CB>(
             xp.as_ptr(),
@@ -153,7 +150,7 @@ unsafe fn block_at<S: Simd, const R: usize, const CB: usize>(
             row_runs(g),
             w,
         );
-        store::<S, R, CB>(g, epi, y, acc, (p, co0));
+        store::<S, R, CB>(g, epi, y, acc, (blk.p, co0));
     }
 }
 
