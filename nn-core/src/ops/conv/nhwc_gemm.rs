@@ -71,8 +71,12 @@ pub(crate) fn applies_on(isa: Isa, g: &Geom) -> bool {
 
 /// Whether a Winograd shape of [`GEMM_MIN_CHANNELS`] or more keeps the Winograd kernels on
 /// `isa`: on AVX-512 from [`WINOGRAD_MIN_PIXELS`] output pixels per image, elsewhere up to
-/// [`WINOGRAD_MAX_CHANNELS_AVX2`] channels (a fixed rule of the shape and the instruction set).
+/// [`WINOGRAD_MAX_CHANNELS_AVX2`] channels (a fixed rule of the shape and the instruction set);
+/// at stride 2 (Winograd in phases, measured below 128 channels only) never.
 fn keeps_winograd(isa: Isa, g: &Geom) -> bool {
+    if g.sh != 1 {
+        return false;
+    }
     match isa {
         Isa::Avx512 => g.p() >= WINOGRAD_MIN_PIXELS,
         _ => g.cin <= WINOGRAD_MAX_CHANNELS_AVX2 && g.cout <= WINOGRAD_MAX_CHANNELS_AVX2,
@@ -377,7 +381,7 @@ mod tests {
                 isa,
                 &Geom::new(&[1, 64, 8, 8], &[128, 64, 3, 3], &p1)
             ));
-            // Not a Winograd shape (stride 2): the GEMM.
+            // Stride 2: the GEMM (Winograd in phases only below 128 channels).
             assert!(applies_on(
                 isa,
                 &Geom::new(&[1, 128, 8, 8], &[128, 128, 3, 3], &p1.with_stride(2))

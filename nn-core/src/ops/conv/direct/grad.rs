@@ -6,7 +6,10 @@
 use super::backward::{Conv, scatter_image, weight_image};
 use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
-use super::winograd::{Wino, block_tiles, image_weight, output_tile, pack_u, weight_from_du};
+use super::winograd::{
+    F2, F4, Kind, Packing, S2, Wino, block_tiles, image_input_grad, image_weight, pack_u,
+    tile_kind, weight_from_du, weight_tiles,
+};
 use super::{
     Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
     wino_forward, wino_of,
@@ -17,7 +20,20 @@ use crate::ops::conv::slices::{BatchSlices, Fill, SliceJob};
 use crate::ops::conv::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
 
-dispatch!(fn wino_weight(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight);
+dispatch!(fn wino_input_grad(w: &Wino, dy: &[f32], u: &[f32], dx: &mut [f32], scratch: &mut [f32]) = image_input_grad);
+dispatch!(fn wino_weight_f2(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight::<F2>);
+dispatch!(fn wino_weight_f4(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight::<F4>);
+dispatch!(fn wino_weight_s2(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight::<S2>);
+
+/// One image's Winograd weight gradient with the tile algorithm `w.kind` (one dispatched
+/// function per algorithm).
+fn wino_weight(isa: Isa, w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) {
+    match w.kind {
+        Kind::F2 => wino_weight_f2(isa, w, x, dy, part, scratch),
+        Kind::F4 => wino_weight_f4(isa, w, x, dy, part, scratch),
+        Kind::S2 => wino_weight_s2(isa, w, x, dy, part, scratch),
+    }
+}
 dispatch!(fn scatter(c: &Conv, cb: usize, dy: &[f32], wpk: &[f32], dxp: &mut [f32], wp: usize) = scatter_image);
 dispatch!(fn weight_grad(c: &Conv, cb: usize, x: &[f32], dy: &[f32], part: &mut [f32]) = weight_image);
 
@@ -42,12 +58,27 @@ enum InputGrad {
     /// Winograd on the output gradient read in place as if padded by (2 − ph, 2 − pw), flipped
     /// transposed kernel.
     Winograd { wg: Wino, u: Vec<f32> },
+    /// Stride 2: Winograd in phases, transposed (`winograd::strided_dx`).
+    Phases { wg: Wino, u: Vec<f32> },
 }
 
 fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> InputGrad {
+    if algo == Algo::Winograd && g.sh == 2 {
+        let wg = Wino::new(
+            Kind::S2,
+            (g.oh, g.ow),
+            (g.cout, g.cin),
+            cb,
+            (g.h, g.w),
+            (g.ph, g.pw),
+        )
+        .with_tiles(block_tiles(isa));
+        let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Transposed, None);
+        return InputGrad::Phases { wg, u };
+    }
     if algo == Algo::Winograd {
         let wg = Wino::new(
-            output_tile((g.h, g.w)),
+            tile_kind(1, (g.h, g.w)),
             (g.h, g.w),
             (g.cout, g.cin),
             cb,
@@ -55,7 +86,7 @@ fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> Inpu
             (2 - g.ph, 2 - g.pw),
         )
         .with_tiles(block_tiles(isa));
-        let u = pack_u(wg.m, w, (g.cout, g.cin), cb, true, None);
+        let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Flipped, None);
         return InputGrad::Winograd { wg, u };
     }
     let (kh_span, kw_span) = ((g.kh - 1) * g.dh, (g.kw - 1) * g.dw);
@@ -124,12 +155,15 @@ pub(crate) fn backward_with(
     let cb_x = channel_blocks(isa, algo, g.cin);
     let ig = input_grad_plan(isa, g, cb_x, algo, w);
     let wpk_x = need_x.then(|| match &ig {
-        InputGrad::Winograd { .. } => Vec::new(),
+        InputGrad::Winograd { .. } | InputGrad::Phases { .. } => Vec::new(),
         InputGrad::Gather { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, true),
         InputGrad::Scatter { .. } => pack_input_grad(w, (g.cout, g.cin, g.kh, g.kw), cb_x, false),
     });
     let conv = conv_of(g);
-    let wino = (algo == Algo::Winograd).then(|| wino_of(isa, g, cb_w));
+    let wino = (algo == Algo::Winograd).then(|| {
+        let wg = wino_of(isa, g, cb_w);
+        wg.with_tiles(weight_tiles(isa, wg.kind).min(wg.th * wg.tw))
+    });
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
     let part_len = match &wino {
         Some(wg) => wg.positions() * g.cin * g.cout,
@@ -154,7 +188,7 @@ pub(crate) fn backward_with(
         InputGrad::Gather { gat, hp, .. } => hp * gat.wp * g.cout,
         InputGrad::Scatter { in_place: true, .. } => 0,
         InputGrad::Scatter { hp, wp, cs, .. } => hp * wp * cs,
-        InputGrad::Winograd { wg, .. } => wg.scratch(),
+        InputGrad::Winograd { wg, .. } | InputGrad::Phases { wg, .. } => wg.scratch(),
     };
     let work = |((part, dxs), &(lo, hi)): SliceJob<'_>| {
         let xlen = match &wino {
@@ -197,7 +231,7 @@ pub(crate) fn backward_with(
     // The partials are summed on this thread.
     let dw = need_w.then(|| {
         slices.reduce(false, |sum| match &wino {
-            Some(wg) => weight_from_du(wg.m, sum, (g.cout, g.cin)),
+            Some(wg) => weight_from_du(wg.kind, sum, (g.cout, g.cin)),
             None => weight_from_khwc(g, sum, cs_w),
         })
     });
@@ -232,6 +266,7 @@ fn input_grad_image(
             };
             wino_forward(isa, wg, dy_n, u, epi, dx_n, buf);
         }
+        InputGrad::Phases { ref wg, ref u } => wino_input_grad(isa, wg, dy_n, u, dx_n, buf),
         InputGrad::Scatter {
             wp, in_place: true, ..
         } => {

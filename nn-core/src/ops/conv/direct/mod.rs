@@ -10,6 +10,8 @@
 //! * **Input gradient**: for stride 1, the same kernel on the padded output gradient with the
 //!   flipped, transposed weight; for larger strides, a scatter form (per output pixel and tap,
 //!   Σ_co dy·w added into a padded input-gradient buffer).
+//! * **Winograd** (`winograd/`): 3×3 kernels at stride 1 (F(4×4) or F(2×2)) and, on AVX2, at
+//!   stride 2 (F(2×2) in phases), for all three passes, where [`algo`] picks it.
 //! * **Weight gradient**: per tap and block of input channels, Σ of x·dy in registers over the
 //!   output pixels (in bands of rows that keep their lines in L1) whose tap falls inside the image (x is read in place, no padded copy, except
 //!   for stems), added into a per-slice partial; slices of the batch are fixed by the shape and
@@ -62,7 +64,7 @@ pub(crate) use self::grad::backward;
 use self::grad::backward_with;
 pub(super) use self::grad::{bias_grad, weight_from_khwc};
 use self::pack::{pack_forward, pad_nhwc};
-use self::winograd::{Wino, image_forward, pack_u};
+use self::winograd::{F2, F4, Kind, Packing, S2, Wino, image_forward, pack_u};
 use super::geometry::Geom;
 use super::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
@@ -76,22 +78,29 @@ pub(crate) enum Algo {
     /// Register-blocked direct convolution (any kernel, stride, padding, dilation).
     Direct,
     /// Winograd F(4×4, 3×3), or F(2×2, 3×3) on maps of at most 4 pixels a side (3×3, stride 1,
-    /// channels a multiple of 16; see `winograd/`).
+    /// channels a multiple of 16), or F(2×2, 3×3) in phases at stride 2 (see `winograd/`).
     Winograd,
 }
 
 /// The algorithm for a convolution: Winograd where it applies and both channel counts are at
-/// least [`winograd_min_channels`] on the CPU's instruction set, else direct. A fixed rule of the shape (never of timings or
-/// of the thread count), so that results are reproducible run to run: the two algorithms round
-/// differently.
+/// least [`winograd_min_channels`] on the CPU's instruction set (at stride 2:
+/// [`STRIDED_WINOGRAD_MIN_CHANNELS`], and not on AVX-512), else direct. A fixed rule of the
+/// shape (never of timings or of the thread count), so that results are reproducible run to
+/// run: the two algorithms round differently.
 pub(crate) fn algo(g: &Geom) -> Algo {
     algo_for(Isa::detect(), g)
 }
 
 /// [`algo`] on a given instruction set.
 pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
-    let min = winograd_min_channels(isa);
-    if winograd::applies(g) && g.cin >= min && g.cout >= min {
+    let min = if g.sh == 1 {
+        winograd_min_channels(isa)
+    } else {
+        STRIDED_WINOGRAD_MIN_CHANNELS
+    };
+    // Stride 2 (Winograd in phases) was measured on AVX2 only.
+    let strided_ok = g.sh == 1 || isa != Isa::Avx512;
+    if winograd::applies(g) && strided_ok && g.cin >= min && g.cout >= min {
         Algo::Winograd
     } else {
         Algo::Direct
@@ -116,6 +125,10 @@ pub(crate) const fn winograd_min_channels(isa: Isa) -> usize {
         _ => 16,
     }
 }
+
+/// Fewest input and output channels for which the rule picks Winograd in phases for a 3×3
+/// stride-2 convolution (on AVX2 and the scalar fallback; AVX-512 keeps the direct kernels).
+const STRIDED_WINOGRAD_MIN_CHANNELS: usize = 32;
 
 /// Whether the direct kernels handle this convolution (ungrouped).
 pub(crate) fn applies(g: &Geom) -> bool {
@@ -335,7 +348,7 @@ fn forward_winograd(
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
     let wg = wino_of(isa, g, cb);
-    let u = pack_u(wg.m, w, (g.cout, g.cin), cb, false, scale);
+    let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Forward, scale);
     let epi = Epilogue { bias, relu };
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
@@ -355,9 +368,8 @@ fn forward_winograd(
 
 /// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
 fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
-    let m = winograd::output_tile((g.oh, g.ow));
     Wino::new(
-        m,
+        winograd::tile_kind(g.sh, (g.oh, g.ow)),
         (g.oh, g.ow),
         (g.cin, g.cout),
         cb,
@@ -367,6 +379,26 @@ fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
     .with_tiles(winograd::block_tiles(isa))
 }
 
-dispatch!(fn wino_forward(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward);
+dispatch!(fn wino_forward_f2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F2>);
+dispatch!(fn wino_forward_f4(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F4>);
+dispatch!(fn wino_forward_s2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<S2>);
+
+/// One image's Winograd forward pass with the tile algorithm `w.kind` (one dispatched function
+/// per algorithm).
+fn wino_forward(
+    isa: Isa,
+    w: &Wino,
+    x: &[f32],
+    u: &[f32],
+    epi: Epilogue<'_>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    match w.kind {
+        Kind::F2 => wino_forward_f2(isa, w, x, u, epi, y, scratch),
+        Kind::F4 => wino_forward_f4(isa, w, x, u, epi, y, scratch),
+        Kind::S2 => wino_forward_s2(isa, w, x, u, epi, y, scratch),
+    }
+}
 
 dispatch!(fn forward_image(g: &Gather, xp: &[f32], wpk: &[f32], epi: Epilogue<'_>, y: &mut [f32]) = gather_image);

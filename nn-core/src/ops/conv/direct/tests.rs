@@ -82,9 +82,11 @@ fn check(g: &Geom, with_bias: bool) {
     if winograd::applies(g) {
         algos.push(Algo::Winograd);
     }
-    // Small integers and F(2×2, 3×3)'s halves are exact in f32: the direct kernels and
-    // F(2×2) must give the reference exactly on every instruction set, F(4×4) to its rounding.
-    let f2 = [(g.oh, g.ow), (g.h, g.w)].map(winograd::output_tile) == [2, 2];
+    // Small integers and F(2×2, 3×3)'s halves are exact in f32: the direct kernels, F(2×2)
+    // and its stride-2 form (whose input gradient is the direct scatter) must give the
+    // reference exactly on every instruction set, F(4×4) to its rounding.
+    let f2 = g.sh == 2
+        || [(g.oh, g.ow), (g.h, g.w)].map(|o| winograd::tile_kind(1, o)) == [winograd::Kind::F2; 2];
     for isa in isas() {
         for &algo in &algos {
             let exact = algo == Algo::Direct || f2;
@@ -183,6 +185,8 @@ fn winograd_shapes_odd_sizes_and_padding() {
     ] {
         let o = Conv2dOptions::default().with_padding(pad);
         check(&geom(2, 16, hw, 32, (3, 3), o), true);
+        // Stride 2 (in phases): odd and even maps, every padding, partial tiles.
+        check(&geom(2, 16, hw, 32, (3, 3), o.with_stride(2)), true);
     }
     // Several blocks of tiles and a partial last one (5 × 6 tiles), at the 32 channels from
     // which the rule picks Winograd on AVX-512 (16 on AVX2).
@@ -197,6 +201,10 @@ fn winograd_shapes_odd_sizes_and_padding() {
         super::algo_for(Isa::Avx2, &geom(1, 8, (8, 8), 32, (3, 3), o)),
         Algo::Direct
     );
+    // Stride 2: Winograd in phases on AVX2 only (not measured on AVX-512).
+    let s2 = geom(1, 32, (16, 16), 64, (3, 3), o.with_stride(2));
+    assert_eq!(super::algo_for(Isa::Avx2, &s2), Algo::Winograd);
+    assert_eq!(super::algo_for(Isa::Avx512, &s2), Algo::Direct);
     check(
         &geom(
             1,
@@ -356,7 +364,7 @@ fn unpadded_reads_match_padded_copies_bitwise() {
                     .dw
                     .unwrap();
                 assert_same_bits(&dw, &dwp, &format!("weight gradient {what}"));
-                if algo == Algo::Winograd {
+                if algo == Algo::Winograd && g.sh == 1 {
                     let need = (true, false, false);
                     let dx = backward_with(isa, algo, &g, &x, &w, &dy, need).dx.unwrap();
                     let dxp = grad::winograd_input_grad_padded(isa, &g, &w, &dy);
@@ -369,7 +377,8 @@ fn unpadded_reads_match_padded_copies_bitwise() {
 
 /// Winograd's forward gives the same bits whatever the number of tiles per block (AVX-512 runs
 /// blocks of 8, AVX2 blocks of 6): each tile's products sum over the input channels in the same
-/// order in any register block. On general values F(4×4) and F(2×2) agree to F(4×4)'s rounding.
+/// order in any register block. On general values F(4×4) and F(2×2) agree to F(4×4)'s rounding;
+/// the stride-2 form is checked on the stride-2 output of the same image.
 #[test]
 fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
     use super::forward::Epilogue;
@@ -378,11 +387,13 @@ fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
     let wt = randn(cout * cin * 9, 4);
     let bias = randn(cout, 5);
     for (isa, cb) in isas().into_iter().flat_map(|i| [(i, 1), (i, 2)]) {
-        let run = |m: usize, tiles: usize| {
-            let u = winograd::pack_u(m, &wt, (cout, cin), cb, false, None);
-            let wg =
-                winograd::Wino::new(m, (h, w), (cin, cout), cb, (h, w), (1, 1)).with_tiles(tiles);
-            let mut y = vec![f32::NAN; h * w * cout];
+        let run = |kind: winograd::Kind, tiles: usize| {
+            let u = winograd::pack_u(kind, &wt, (cout, cin), cb, winograd::Packing::Forward, None);
+            let s = kind.stride();
+            let (oh, ow) = ((h - 1) / s + 1, (w - 1) / s + 1);
+            let wg = winograd::Wino::new(kind, (oh, ow), (cin, cout), cb, (h, w), (1, 1))
+                .with_tiles(tiles);
+            let mut y = vec![f32::NAN; oh * ow * cout];
             let mut scratch = vec![0.0; wg.scratch()];
             let epi = Epilogue {
                 bias: Some(&bias),
@@ -391,15 +402,16 @@ fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
             super::wino_forward(isa, &wg, &x, &u, epi, &mut y, &mut scratch);
             y
         };
-        for m in [2, 4] {
-            let want = run(m, winograd::TILES);
+        use winograd::Kind;
+        for kind in [Kind::F2, Kind::F4, Kind::S2] {
+            let want = run(kind, winograd::TILES);
             for tiles in [1, 2, 5, 6, 7, 13] {
-                let what = format!("{isa:?}, F({m}×{m}), cb {cb}, {tiles} tiles per block");
-                assert_same_bits(&run(m, tiles), &want, &what);
+                let what = format!("{isa:?}, {kind:?}, cb {cb}, {tiles} tiles per block");
+                assert_same_bits(&run(kind, tiles), &want, &what);
             }
         }
         let what = format!("{isa:?}, cb {cb}: F(4×4) against F(2×2)");
-        assert_near(&run(4, 6), &run(2, 6), 1e-5, &what);
+        assert_near(&run(Kind::F4, 6), &run(Kind::F2, 6), 1e-5, &what);
     }
 }
 

@@ -11,11 +11,13 @@
 // The transforms read one column of several rows: index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
+use super::separable;
+use super::tile::Tile;
 use crate::simd::Simd;
 
 /// A v of a 2-vector (the adjoint of Aᵀ): (y0, y0 + y1, y0 − y1, −y1).
 #[inline(always)]
-pub(super) unsafe fn a<S: Simd>(y: [S::V; 2]) -> [S::V; 4] {
+unsafe fn a<S: Simd>(y: [S::V; 2]) -> [S::V; 4] {
     unsafe {
         let m1 = S::splat(-1.0);
         [
@@ -28,7 +30,7 @@ pub(super) unsafe fn a<S: Simd>(y: [S::V; 2]) -> [S::V; 4] {
 }
 
 /// G v of a kernel's row or column v.
-pub(super) fn g(v: [f32; 3]) -> [f32; 4] {
+fn g(v: [f32; 3]) -> [f32; 4] {
     [
         v[0],
         0.5 * (v[0] + v[1] + v[2]),
@@ -38,7 +40,7 @@ pub(super) fn g(v: [f32; 3]) -> [f32; 4] {
 }
 
 /// Gᵀ v of a 4-vector (the adjoint of [`g`]).
-pub(super) fn gt(v: [f32; 4]) -> [f32; 3] {
+fn gt(v: [f32; 4]) -> [f32; 3] {
     [
         v[0] + 0.5 * (v[1] + v[2]),
         0.5 * (v[1] - v[2]),
@@ -52,11 +54,7 @@ pub(super) fn gt(v: [f32; 4]) -> [f32; 3] {
 /// # Safety
 /// `out + e·stride .. + 16` must be writable for e < 16.
 #[inline(always)]
-pub(super) unsafe fn input_tile<S: Simd>(
-    ld: impl Fn(usize, usize) -> S::V,
-    out: *mut f32,
-    stride: usize,
-) {
+unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
     unsafe {
         let m1 = S::splat(-1.0);
         // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
@@ -83,10 +81,7 @@ pub(super) unsafe fn input_tile<S: Simd>(
 
 /// Aᵀ M A of one F(2×2, 3×3) tile whose position e is `ld(e)`: output (i, j) to `put`.
 #[inline(always)]
-pub(super) unsafe fn output_tile<S: Simd>(
-    ld: impl Fn(usize) -> S::V,
-    put: impl Fn(usize, usize, S::V),
-) {
+unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, usize, S::V)) {
     unsafe {
         let m1 = S::splat(-1.0);
         // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
@@ -103,5 +98,48 @@ pub(super) unsafe fn output_tile<S: Simd>(
             put(0, j, S::add(S::add(a0, a1), a2));
             put(1, j, S::fma(a3, m1, S::fma(a2, m1, a1)));
         }
+    }
+}
+
+/// Winograd F(2×2, 3×3), stride 1.
+pub(crate) struct F2;
+
+impl Tile for F2 {
+    const M: usize = 2;
+    const STRIDE: usize = 1;
+    const Q: usize = 4;
+
+    #[inline(always)]
+    unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+        unsafe { input_tile::<S>(ld, out, stride) }
+    }
+
+    #[inline(always)]
+    unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, usize, S::V)) {
+        unsafe { output_tile::<S>(ld, put) }
+    }
+
+    #[inline(always)]
+    unsafe fn grad_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+        unsafe {
+            // A per row of 2 outputs, then per column of the 2 × 4 results.
+            let r = [0, 1].map(|i| a::<S>([ld(i, 0), ld(i, 1)]));
+            for j in 0..4 {
+                let col = a::<S>([r[0][j], r[1][j]]);
+                for (i, val) in col.into_iter().enumerate() {
+                    S::store(out.add((i * 4 + j) * stride), val);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn kernel(k: &[f32; 9], u: &mut [f32]) {
+        u[..16].copy_from_slice(separable(k, g).as_flattened());
+    }
+
+    #[inline(always)]
+    fn kernel_grad(du: &[f32]) -> [[f32; 3]; 3] {
+        separable(du, gt)
     }
 }

@@ -16,6 +16,8 @@
 // The transforms read one column of several rows: index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
+use super::separable;
+use super::tile::Tile;
 use crate::simd::Simd;
 
 /// `[f(0), .., f(N − 1)]`, written out. `arr` can stay out of line, and its
@@ -64,11 +66,7 @@ unsafe fn bt<S: Simd>(d: [S::V; 6]) -> [S::V; 6] {
 /// # Safety
 /// `out + e·stride .. + 16` must be writable for e < 36.
 #[inline(always)]
-pub(super) unsafe fn input_tile<S: Simd>(
-    ld: impl Fn(usize, usize) -> S::V,
-    out: *mut f32,
-    stride: usize,
-) {
+unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
     unsafe {
         // Rows first (each row's transform only needs that row), then the columns.
         let mut r = [[S::zero(); 6]; 6];
@@ -86,7 +84,7 @@ pub(super) unsafe fn input_tile<S: Simd>(
 
 /// Aᵀ v of a 6-vector: the 4 outputs.
 #[inline(always)]
-pub(super) unsafe fn at<S: Simd>(m: [S::V; 6]) -> [S::V; 4] {
+unsafe fn at<S: Simd>(m: [S::V; 6]) -> [S::V; 4] {
     unsafe {
         let (c2, c4, c8) = (S::splat(2.0), S::splat(4.0), S::splat(8.0));
         let a = S::add(m[1], m[2]);
@@ -104,7 +102,7 @@ pub(super) unsafe fn at<S: Simd>(m: [S::V; 6]) -> [S::V; 4] {
 
 /// A v of a 4-vector (the adjoint of [`at`]): the 6 values.
 #[inline(always)]
-pub(super) unsafe fn a<S: Simd>(y: [S::V; 4]) -> [S::V; 6] {
+unsafe fn a<S: Simd>(y: [S::V; 4]) -> [S::V; 6] {
     unsafe {
         let (c2, c4, c8) = (S::splat(2.0), S::splat(4.0), S::splat(8.0));
         let e = S::add(y[0], y[2]);
@@ -128,7 +126,7 @@ const TWELFTH: f32 = 1.0 / 12.0;
 const TWENTY_FOURTH: f32 = 1.0 / 24.0;
 
 /// G v of a kernel's row or column v.
-pub(super) fn g(v: [f32; 3]) -> [f32; 6] {
+fn g(v: [f32; 3]) -> [f32; 6] {
     let (s, d) = (v[0] + v[2], 4.0 * v[2] + v[0]);
     [
         0.25 * v[0],
@@ -141,11 +139,71 @@ pub(super) fn g(v: [f32; 3]) -> [f32; 6] {
 }
 
 /// Gᵀ v of a 6-vector (the adjoint of [`g`]).
-pub(super) fn gt(v: [f32; 6]) -> [f32; 3] {
+fn gt(v: [f32; 6]) -> [f32; 3] {
     let (a, b) = (v[1] + v[2], v[3] + v[4]);
     [
         0.25 * v[0] - SIXTH * a + TWENTY_FOURTH * b,
         SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
         SIXTH * (b - a) + v[5],
     ]
+}
+
+/// Winograd F(4×4, 3×3), stride 1.
+pub(crate) struct F4;
+
+impl Tile for F4 {
+    const M: usize = 4;
+    const STRIDE: usize = 1;
+    const Q: usize = 6;
+
+    #[inline(always)]
+    unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+        unsafe { input_tile::<S>(ld, out, stride) }
+    }
+
+    #[inline(always)]
+    unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, usize, S::V)) {
+        unsafe {
+            // Aᵀ per row of 6 positions, then per column of the 6 × 4 results.
+            // Arrays written out, not built by closures (see `s2`).
+            let mut s = [[S::zero(); 4]; 6];
+            for (i, si) in s.iter_mut().enumerate() {
+                let e = 6 * i;
+                *si = at::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4), ld(e + 5)]);
+            }
+            for j in 0..4 {
+                let col = at::<S>([s[0][j], s[1][j], s[2][j], s[3][j], s[4][j], s[5][j]]);
+                for (i, val) in col.into_iter().enumerate() {
+                    put(i, j, val);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn grad_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
+        unsafe {
+            // A per row of 4 outputs, then per column of the 4 × 6 results.
+            let mut r = [[S::zero(); 6]; 4];
+            for (i, ri) in r.iter_mut().enumerate() {
+                *ri = a::<S>([ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3)]);
+            }
+            for j in 0..6 {
+                let col = a::<S>([r[0][j], r[1][j], r[2][j], r[3][j]]);
+                for (i, val) in col.into_iter().enumerate() {
+                    S::store(out.add((i * 6 + j) * stride), val);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn kernel(k: &[f32; 9], u: &mut [f32]) {
+        u[..36].copy_from_slice(separable(k, g).as_flattened());
+    }
+
+    #[inline(always)]
+    fn kernel_grad(du: &[f32]) -> [[f32; 3]; 3] {
+        separable(du, gt)
+    }
 }

@@ -1,28 +1,38 @@
-//! Winograd F(m×m, 3×3) on channels-last activations (Lavin & Gray 2016), m = 2 (`f2`) or 4
-//! (`f4`): (m + 2)² multiplications per m×m output tile and channel pair instead of 9m², i.e.
-//! 2.25x (m = 2) or 4x (m = 4) fewer in the products, for 3×3 stride-1 undilated convolutions
-//! with channel counts that are multiples of 16; [`output_tile`] picks m per shape.
+//! Winograd F(m×m, 3×3) on channels-last activations (Lavin & Gray 2016): the tile algorithms
+//! ([`Tile`], named at run time by [`Kind`]) are
+//!
+//! * `f2`, F(2×2, 3×3), stride 1: 16 multiplications per 2×2 output tile and channel pair
+//!   instead of 36 (2.25x fewer);
+//! * `f4`, F(4×4, 3×3), stride 1: 36 instead of 144 (4x fewer);
+//! * `s2`, F(2×2, 3×3) at stride 2, in phases: 25 instead of 36 (1.44x fewer);
+//!
+//! for 3×3 undilated convolutions with channel counts that are multiples of 16; [`tile_kind`]
+//! picks one per shape.
 //!
 //! ```text
-//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: (m + 2)² input tile, g: 3×3 kernel, y: m×m output tile
+//! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: Q × Q input tile, g: 3×3 kernel, y: m×m output tile
 //! ```
 //!
 //! Per image, tiles go in blocks of [`block_tiles`]: the block's inputs are transformed into
-//! `V[e][tile][c_in]` ((m + 2)² vectors per tile and 16 channels), each position e is a
+//! `V[e][tile][c_in]` (Q² vectors per tile and 16 channels), each position e is a
 //! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
 //! pixels, a 1×1 "convolution"), and the output transform writes the m×m tiles, all while the
 //! block is in cache. The tiles read the unpadded image and load zeros outside it (no padded
-//! copy). The input gradient is the same computation on the output gradient (zero-padded by
-//! 2 − padding, again without a copy) with the flipped, transposed kernel; the weight gradient
+//! copy). At stride 1 the input gradient is the same computation on the output gradient
+//! (zero-padded by 2 − padding, again without a copy) with the flipped, transposed kernel; at
+//! stride 2 it is the transpose of the forward pass (`strided_dx`). The weight gradient
 //! accumulates dU_e = Σ_tiles V_eᵀ dM_e (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
-//! Every image's result depends only on its own tiles and the tile size (never on the threads or
-//! the tiles per block), so runs are bit-for-bit reproducible.
+//! Every image's result depends only on its own tiles and the tile algorithm (never on the
+//! threads or the tiles per block), so runs are bit-for-bit reproducible.
 
 // The transforms read one column of several rows (r[0][j], r[1][j], ...): index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
 mod f2;
 mod f4;
+mod s2;
+mod strided_dx;
+mod tile;
 mod weight;
 
 use super::blocks::{block_pixels, next_block};
@@ -31,7 +41,11 @@ use super::kernels::gather;
 use crate::ops::conv::geometry::Geom;
 use crate::simd::{Isa, LANES, Simd};
 
+pub(crate) use self::strided_dx::image_input_grad;
+pub(crate) use self::tile::Kind;
+pub(crate) use self::tile::{Tile, by_kind};
 pub(crate) use self::weight::{image_weight, weight_from_du};
+pub(crate) use self::{f2::F2, f4::F4, s2::S2};
 
 /// Tiles per block: a block's transformed inputs V (16 · TILES · c_in values) and products M
 /// (16 · TILES · cb·16) stay in a 48 KiB L1 cache up to 32 channels (32 KiB) and mostly at 64
@@ -50,32 +64,55 @@ pub(crate) const fn block_tiles(isa: Isa) -> usize {
     }
 }
 
+/// Tiles per block of the weight gradient on `isa` for the tile algorithm `kind`: as in the
+/// forward pass ([`block_tiles`]), except at stride 2, where a block holds up to 16 tiles (a whole
+/// 8×8 output): its products sum V_eᵀ dM_e over the block's tiles in registers, and 6 tiles per
+/// flush of the accumulators were too few. Measured (weight gradient alone, 32→64 3×3 stride 2
+/// @16², batch 128, 2 threads, AMD EPYC family 25 model 17 with AVX2 only, 11 alternating
+/// rounds): 1.13x faster than the direct kernels with 16 tiles per block (best 1.09x), 0.90x
+/// with 6.
+pub(crate) const fn weight_tiles(isa: Isa, kind: Kind) -> usize {
+    match kind {
+        Kind::S2 => 16,
+        _ => block_tiles(isa),
+    }
+}
+
 /// Whether the Winograd path can compute this convolution.
 pub(crate) fn applies(g: &Geom) -> bool {
-    (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups) == (3, 3, 1, 1, 1, 1, 1)
+    (g.kh, g.kw, g.dh, g.dw, g.groups) == (3, 3, 1, 1, 1)
+        && g.sw == g.sh
+        && (g.sh == 1 || g.sh == 2)
         && g.ph <= 2
         && g.pw <= 2
         && g.cin.is_multiple_of(LANES)
         && g.cout.is_multiple_of(LANES)
 }
 
-/// F(4×4, 3×3) (`m = 4`) unless the output is so small that 4×4 tiles would mostly cover
-/// padding: maps of at most 4 pixels a side (one 4×4 tile against F(2×2)'s four 2×2 tiles, or
-/// two against F(2×2)'s tighter cover of an odd side). A rule of the shape alone, the same on every
-/// instruction set, so results never depend on the CPU's speed.
-pub(crate) fn output_tile((oh, ow): (usize, usize)) -> usize {
-    if oh.min(ow) <= 4 { 2 } else { 4 }
+/// The tile algorithm for a convolution of stride `stride` and output `oh × ow`: at stride 2,
+/// F(2×2, 3×3) in phases ([`Kind::S2`]); at stride 1, F(4×4, 3×3) unless the output is so small
+/// that 4×4 tiles would mostly cover padding: maps of at most 4 pixels a side (one 4×4 tile
+/// against F(2×2)'s four 2×2 tiles, or two against F(2×2)'s tighter cover of an odd side). A rule
+/// of the shape alone, the same on every instruction set, so results never depend on the CPU's
+/// speed.
+pub(crate) fn tile_kind(stride: usize, (oh, ow): (usize, usize)) -> Kind {
+    match stride {
+        2 => Kind::S2,
+        _ if oh.min(ow) <= 4 => Kind::F2,
+        _ => Kind::F4,
+    }
 }
 
 /// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles of `m × m`, read from a
-/// zero-padded frame of `(m·th + 2) × (m·tw + 2)` pixels, `cin` → `cout` channels, `cb` vectors per register
+/// zero-padded frame of `(step·th + q − step) × (step·tw + q − step)` pixels (tiles of `q × q`
+/// input pixels, `step = m · stride` apart), `cin` → `cout` channels, `cb` vectors per register
 /// block. The input is never copied into that frame: the tiles read the unpadded image of
 /// `src = (h, w)` pixels, which sits at `off = (top, left)` in the frame, and load zeros outside
 /// it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino {
-    /// The output tile's side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)).
-    pub m: usize,
+    /// The tile algorithm.
+    pub kind: Kind,
     pub oh: usize,
     pub ow: usize,
     pub th: usize,
@@ -91,19 +128,16 @@ pub(crate) struct Wino {
 
 impl Wino {
     pub(crate) fn new(
-        m: usize,
+        kind: Kind,
         (oh, ow): (usize, usize),
         (cin, cout): (usize, usize),
         cb: usize,
         src: (usize, usize),
         off: (usize, usize),
     ) -> Wino {
-        assert!(
-            m == 2 || m == 4,
-            "Winograd: output tiles of {m}×{m} (2 or 4 expected)"
-        );
+        let m = kind.m();
         Wino {
-            m,
+            kind,
             oh,
             ow,
             th: oh.div_ceil(m),
@@ -124,11 +158,12 @@ impl Wino {
     /// The zero-padded frame the tiles cover: rows, columns.
     #[cfg(test)]
     pub(crate) fn padded(&self) -> (usize, usize) {
-        (self.m * self.th + 2, self.m * self.tw + 2)
+        let (q, step) = (self.kind.q(), self.kind.m() * self.kind.stride());
+        (step * self.th + q - step, step * self.tw + q - step)
     }
-    /// Transformed positions per tile: (m + 2)².
+    /// Transformed positions per tile: q².
     pub(crate) fn positions(&self) -> usize {
-        (self.m + 2) * (self.m + 2)
+        self.kind.q() * self.kind.q()
     }
     /// Scratch floats per thread: V and M of one block, and a row of `cin` zeros (what the
     /// border tiles load outside the image).
@@ -152,6 +187,7 @@ impl Wino {
 /// T a Tᵀ of a square matrix `a` (`R × R`, row-major) for the 1-D map `t` (v ↦ T v, R → N):
 /// down the columns, then along the rows. G g Gᵀ of a 3×3 kernel with the tile size's G; with
 /// Gᵀ it is dW = Gᵀ dU G.
+#[inline(always)]
 pub(super) fn separable<const R: usize, const N: usize>(
     a: &[f32],
     t: impl Fn([f32; R]) -> [f32; N],
@@ -167,23 +203,49 @@ pub(super) fn separable<const R: usize, const N: usize>(
     std::array::from_fn(|r| t(ta[r]))
 }
 
-/// U = G g Gᵀ of F(`m`×`m`, 3×3) packed `[group][e][c_in][cb·16]` for the products; with `flip`
-/// the kernel is the input gradient's: channels swapped and taps reversed. `scale` multiplies
-/// output channel o's kernels (a folded BatchNorm).
+/// Which kernel [`pack_u`] transforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Packing {
+    /// The forward pass's: w[o][i].
+    Forward,
+    /// The stride-1 input gradient's, a forward pass over dy: channels swapped, taps reversed.
+    Flipped,
+    /// The transposed products of the stride-2 input gradient (`strided_dx`): channels swapped,
+    /// taps as they are.
+    Transposed,
+}
+
+/// U = G g Gᵀ of the tile algorithm `kind` packed `[group][e][c_in][cb·16]` for the products,
+/// of the kernel `packing` names. `scale` multiplies output channel o's kernels (a folded
+/// BatchNorm; forward only).
 pub(crate) fn pack_u(
-    m: usize,
+    kind: Kind,
     w: &[f32],
     (cout, cin): (usize, usize),
     cb: usize,
-    flip: bool,
+    packing: Packing,
+    scale: Option<&[f32]>,
+) -> Vec<f32> {
+    by_kind!(kind, T => pack_u_of::<T>(w, (cout, cin), cb, packing, scale))
+}
+
+fn pack_u_of<T: Tile>(
+    w: &[f32],
+    (cout, cin): (usize, usize),
+    cb: usize,
+    packing: Packing,
     scale: Option<&[f32]>,
 ) -> Vec<f32> {
     // The product's (out, in) channels.
-    let (po, pi) = if flip { (cin, cout) } else { (cout, cin) };
+    let (po, pi) = match packing {
+        Packing::Forward => (cout, cin),
+        _ => (cin, cout),
+    };
     let gw = cb * LANES;
     let groups = po.div_ceil(gw);
-    let p = (m + 2) * (m + 2);
+    let p = T::Q * T::Q;
     let mut u = vec![0.0f32; groups * p * pi * gw];
+    let mut t = [0.0f32; 36];
     // One group's lanes for one input channel at a time, then each position's lanes in one
     // contiguous copy (the positions are pi·gw floats apart: written value by value, 36 of them
     // fall in one cache set).
@@ -193,11 +255,15 @@ pub(crate) fn pack_u(
             for lane in 0..gw.min(po - g * gw) {
                 let o = g * gw + lane;
                 let mut k = [0.0f32; 9];
-                if flip {
-                    // Kernel of (out = ci, in = co): w[co = i][ci = o] with reversed taps.
+                if packing != Packing::Forward {
+                    // Kernel of (out = ci, in = co): w[co = i][ci = o], taps reversed if flipped.
                     let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
                     for t in 0..9 {
-                        k[t] = src[8 - t];
+                        k[t] = if packing == Packing::Flipped {
+                            src[8 - t]
+                        } else {
+                            src[t]
+                        };
                     }
                 } else {
                     let s = scale.map_or(1.0, |s| s[o]);
@@ -205,13 +271,9 @@ pub(crate) fn pack_u(
                         *v = s * w[(o * cin + i) * 9 + t];
                     }
                 }
-                let mut put = |e: usize, v: f32| block[e * gw + lane] = v;
-                if m == 2 {
-                    let t = separable(&k, f2::g);
-                    t.iter().flatten().enumerate().for_each(|(e, &v)| put(e, v));
-                } else {
-                    let t = separable(&k, f4::g);
-                    t.iter().flatten().enumerate().for_each(|(e, &v)| put(e, v));
+                T::kernel(&k, &mut t[..p]);
+                for (e, &v) in t[..p].iter().enumerate() {
+                    block[e * gw + lane] = v;
                 }
             }
             for (e, lanes) in block.chunks_exact(gw).enumerate() {
@@ -223,15 +285,15 @@ pub(crate) fn pack_u(
     u
 }
 
-/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each (M + 2)² tile d of
+/// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each Q² tile d of
 /// the zero-padded frame, read from the unpadded image `x` (`[src.0][src.1][cin]`, at `off` in the
 /// frame). Tiles inside the image load with fixed strides from one base pointer; border tiles
-/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their (M + 2)² pixel
+/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their Q² pixel
 /// addresses once, pointing pixels outside the image at `zeros` (`cin` zeros). Either way the
 /// transform sees the values a zero-padded copy would hold (+0.0 outside), so the results are
 /// the same bits, and no address outside the image is ever formed.
 #[inline(always)]
-fn input_tiles<S: Simd, const M: usize>(
+fn input_tiles<S: Simd, T: Tile>(
     w: &Wino,
     x: &[f32],
     zeros: &[f32],
@@ -241,8 +303,14 @@ fn input_tiles<S: Simd, const M: usize>(
     let c = w.cin;
     let (h, wd) = w.src;
     let (top, left) = w.off;
-    let n = M + 2;
-    assert!(w.m == M && v.len() >= n * n * w.tiles * c && nt <= w.tiles);
+    let n = T::Q;
+    assert!(
+        w.kind.q() == n
+            && w.kind.stride() == T::STRIDE
+            && n <= 6
+            && v.len() >= n * n * w.tiles * c
+            && nt <= w.tiles
+    );
     assert!(c.is_multiple_of(LANES) && x.len() >= h * wd * c && zeros.len() >= c);
     assert!((t0 + nt) <= w.th * w.tw);
     // Whether frame rows (columns) f .. f + n all lie in the image, which starts at frame row
@@ -250,24 +318,25 @@ fn input_tiles<S: Simd, const M: usize>(
     let inside = |f: usize, off: usize, len: usize| f >= off && f + n <= off + len;
     for k in 0..nt {
         let t = t0 + k;
-        let (fy, fx) = (M * (t / w.tw), M * (t % w.tw));
-        // SAFETY (both arms): v holds w.tiles tiles of 16 positions × c values; c0 + 16 ≤ c.
+        let (fy, fx) = (T::STEP * (t / w.tw), T::STEP * (t % w.tw));
+        // SAFETY (both arms): v holds w.tiles tiles of Q² positions × c values; c0 + 16 ≤ c.
         let out = unsafe { v.as_mut_ptr().add(k * c) };
         if inside(fy, top, h) && inside(fx, left, wd) {
             let base = ((fy - top) * wd + fx - left) * c;
             for c0 in (0..c).step_by(LANES) {
-                // SAFETY: the tile's 4×4 pixels lie in the image (checked above).
+                // SAFETY: the tile's Q × Q pixels lie in the image (checked above).
                 unsafe {
                     let p = x.as_ptr().add(base + c0);
                     let ld = |i: usize, j: usize| S::load(p.add((i * wd + j) * c));
-                    input_tile::<S, M>(ld, out.add(c0), w.tiles * c);
+                    T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
                 }
             }
         } else {
             // Image row / column of frame row fy + i / column fx + j, if it is in the image.
             let at =
                 |f: usize, off: usize, len: usize| (f >= off && f - off < len).then(|| f - off);
-            // Rows and columns past n (F(2×2)'s 4) are never read: they point at the zeros.
+            // Rows and columns past n (F(2×2)'s 4, stride 2's 5) are never read: they point at
+            // the zeros.
             let rows: [Option<usize>; 6] =
                 std::array::from_fn(|i| (i < n).then(|| at(fy + i, top, h)).flatten());
             let cols: [Option<usize>; 6] =
@@ -283,29 +352,9 @@ fn input_tiles<S: Simd, const M: usize>(
                 // SAFETY: each pointer is an image pixel or the zero row, both c values long.
                 unsafe {
                     let ld = |i: usize, j: usize| S::load(px[i][j].add(c0));
-                    input_tile::<S, M>(ld, out.add(c0), w.tiles * c);
+                    T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
                 }
             }
-        }
-    }
-}
-
-/// Bᵀ d B of one (M + 2)² tile of 16 channels whose pixel (i, j) is `ld(i, j)`: position e to
-/// `out + e·stride`.
-///
-/// # Safety
-/// `out + e·stride .. + 16` must be writable for e < (M + 2)².
-#[inline(always)]
-unsafe fn input_tile<S: Simd, const M: usize>(
-    ld: impl Fn(usize, usize) -> S::V,
-    out: *mut f32,
-    stride: usize,
-) {
-    unsafe {
-        if M == 2 {
-            f2::input_tile::<S>(ld, out, stride)
-        } else {
-            f4::input_tile::<S>(ld, out, stride)
         }
     }
 }
@@ -350,10 +399,10 @@ unsafe fn store<S: Simd, const R: usize, const CB: usize>(acc: [[S::V; CB]; R], 
     }
 }
 
-/// Output transform of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw`: the M×M
+/// Output transform of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw`: the m×m
 /// tiles Aᵀ M A (+ bias, ReLU) into the image `y` (`[oh][ow][cout]`).
 #[inline(always)]
-fn output_tiles<S: Simd, const M: usize>(
+fn output_tiles<S: Simd, T: Tile>(
     w: &Wino,
     m: &[f32],
     (t0, nt): (usize, usize),
@@ -361,7 +410,7 @@ fn output_tiles<S: Simd, const M: usize>(
     epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
-    assert!(w.m == M && m.len() >= w.positions() * w.tiles * gw);
+    assert!(w.kind.q() == T::Q && m.len() >= w.positions() * w.tiles * gw);
     assert!(y.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
     let yp = y.as_mut_ptr();
     for k in 0..nt {
@@ -375,7 +424,7 @@ fn output_tiles<S: Simd, const M: usize>(
                 let ld = |e: usize| S::load(p.add(e * w.tiles * gw));
                 let bias = epi.bias.map(|bv| S::load(bv.as_ptr().add(co0 + b)));
                 let put = |i: usize, j: usize, mut val: S::V| {
-                    let (oy, ox) = (M * ty + i, M * tx + j);
+                    let (oy, ox) = (T::M * ty + i, T::M * tx + j);
                     if oy < w.oh && ox < w.ow {
                         if let Some(bv) = bias {
                             val = S::add(val, bv);
@@ -386,42 +435,19 @@ fn output_tiles<S: Simd, const M: usize>(
                         S::store(yp.add((oy * w.ow + ox) * w.cout + co0 + b), val);
                     }
                 };
-                if M == 2 {
-                    f2::output_tile::<S>(ld, put);
-                } else {
-                    // Aᵀ per row of 6 positions, then per column of the 6 × 4 results.
-                    let s: [[S::V; 4]; 6] = f4::arr(|i| f4::at::<S>(f4::arr(|j| ld(6 * i + j))));
-                    for j in 0..4 {
-                        let col = f4::at::<S>(f4::arr(|i| s[i][j]));
-                        for (i, val) in col.into_iter().enumerate() {
-                            put(i, j, val);
-                        }
-                    }
-                }
+                T::output_tile::<S>(ld, put);
             }
         }
     }
 }
 
 /// One image: `y` (`[oh][ow][cout]`) from the unpadded input `x` (`[src.0][src.1][cin]`) and
-/// the packed U.
+/// the packed U, with the tile algorithm `T` (which must be `w.kind`'s). Each instance is
+/// dispatched on its own (`direct::wino_forward`): one function per tile algorithm, as fast as
+/// before there were three (with all three inlined into one function the stride-1 weight
+/// gradient ran 0.93x).
 #[inline(always)]
-pub(crate) fn image_forward<S: Simd>(
-    w: &Wino,
-    x: &[f32],
-    u: &[f32],
-    epi: Epilogue<'_>,
-    y: &mut [f32],
-    scratch: &mut [f32],
-) {
-    match w.m {
-        2 => forward_tiles::<S, 2>(w, x, u, epi, y, scratch),
-        _ => forward_tiles::<S, 4>(w, x, u, epi, y, scratch),
-    }
-}
-
-#[inline(always)]
-fn forward_tiles<S: Simd, const M: usize>(
+pub(crate) fn image_forward<S: Simd, T: Tile>(
     w: &Wino,
     x: &[f32],
     u: &[f32],
@@ -435,7 +461,7 @@ fn forward_tiles<S: Simd, const M: usize>(
     let ulen = w.positions() * w.cin * gw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);
-        input_tiles::<S, M>(w, x, zeros, (t0, nt), v);
+        input_tiles::<S, T>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];
             match w.cb {
@@ -443,7 +469,7 @@ fn forward_tiles<S: Simd, const M: usize>(
                 2 => products::<S, 2>(w, v, ug, nt, m),
                 _ => products::<S, 4>(w, v, ug, nt, m),
             }
-            output_tiles::<S, M>(w, m, (t0, nt), (grp * gw, gw), epi, y);
+            output_tiles::<S, T>(w, m, (t0, nt), (grp * gw, gw), epi, y);
         }
     }
 }

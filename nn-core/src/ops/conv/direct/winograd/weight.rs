@@ -1,25 +1,26 @@
 //! The Winograd weight gradient: per block of tiles, dM = A dY Aᵀ of the output gradient, and
-//! dU_e += V_eᵀ dM_e for the (m + 2)² positions e (products in the direct kernel's weight-gradient
+//! dU_e += V_eᵀ dM_e for the Q² positions e (products in the direct kernel's weight-gradient
 //! register blocks); [`weight_from_du`] maps the summed dU to dW = Gᵀ dU G.
 
 // The transforms read one column of several rows: index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
 use super::super::kernels::weight_tap;
-use super::{Wino, f2, f4, input_tiles, separable};
+use super::tile::{Kind, Tile, by_kind};
+use super::{Wino, input_tiles};
 use crate::simd::{LANES, Simd};
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
 /// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
 #[inline(always)]
-fn grad_tiles<S: Simd, const M: usize>(
+pub(super) fn grad_tiles<S: Simd, T: Tile>(
     w: &Wino,
     dy: &[f32],
     (t0, nt): (usize, usize),
     (co0, gw): (usize, usize),
     dm: &mut [f32],
 ) {
-    assert!(w.m == M && dm.len() >= w.positions() * w.tiles * gw);
+    assert!(w.kind.q() == T::Q && dm.len() >= w.positions() * w.tiles * gw);
     assert!(dy.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
     for k in 0..nt {
         let t = t0 + k;
@@ -28,7 +29,7 @@ fn grad_tiles<S: Simd, const M: usize>(
             // SAFETY: loads only from output pixels that exist; dm holds the block.
             unsafe {
                 let ld = |i: usize, j: usize| {
-                    let (oy, ox) = (M * ty + i, M * tx + j);
+                    let (oy, ox) = (T::M * ty + i, T::M * tx + j);
                     if oy < w.oh && ox < w.ow {
                         S::load(dy.as_ptr().add((oy * w.ow + ox) * w.cout + co0 + b))
                     } else {
@@ -36,25 +37,7 @@ fn grad_tiles<S: Simd, const M: usize>(
                     }
                 };
                 let out = dm.as_mut_ptr().add(k * gw + b);
-                if M == 4 {
-                    // A per row of 4 outputs, then per column of the 4 × 6 results.
-                    let r: [[S::V; 6]; 4] = f4::arr(|i| f4::a::<S>(f4::arr(|j| ld(i, j))));
-                    for j in 0..6 {
-                        let col = f4::a::<S>(f4::arr(|i| r[i][j]));
-                        for (i, val) in col.into_iter().enumerate() {
-                            S::store(out.add((i * 6 + j) * w.tiles * gw), val);
-                        }
-                    }
-                } else {
-                    // The same for 2 outputs per row and 4 × 4 results.
-                    let r = [0, 1].map(|i| f2::a::<S>([ld(i, 0), ld(i, 1)]));
-                    for j in 0..4 {
-                        let col = f2::a::<S>([r[0][j], r[1][j]]);
-                        for (i, val) in col.into_iter().enumerate() {
-                            S::store(out.add((i * 4 + j) * w.tiles * gw), val);
-                        }
-                    }
-                }
+                T::grad_tile::<S>(ld, out, w.tiles * gw);
             }
         }
     }
@@ -62,22 +45,9 @@ fn grad_tiles<S: Simd, const M: usize>(
 
 /// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`): V from the unpadded
 /// input `x` (`[src.0][src.1][cin]`), dM from the output gradient `dy`.
+/// With the tile algorithm `T` (which must be `w.kind`'s; see `image_forward`).
 #[inline(always)]
-pub(crate) fn image_weight<S: Simd>(
-    w: &Wino,
-    x: &[f32],
-    dy: &[f32],
-    part: &mut [f32],
-    scratch: &mut [f32],
-) {
-    match w.m {
-        2 => weight_tiles::<S, 2>(w, x, dy, part, scratch),
-        _ => weight_tiles::<S, 4>(w, x, dy, part, scratch),
-    }
-}
-
-#[inline(always)]
-fn weight_tiles<S: Simd, const M: usize>(
+pub(crate) fn image_weight<S: Simd, T: Tile>(
     w: &Wino,
     x: &[f32],
     dy: &[f32],
@@ -90,9 +60,9 @@ fn weight_tiles<S: Simd, const M: usize>(
     let tiles = w.th * w.tw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);
-        input_tiles::<S, M>(w, x, zeros, (t0, nt), v);
+        input_tiles::<S, T>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
-            grad_tiles::<S, M>(w, dy, (t0, nt), (grp * gw, gw), dm);
+            grad_tiles::<S, T>(w, dy, (t0, nt), (grp * gw, gw), dm);
             match w.cb {
                 1 => weight_products::<S, 1>(w, v, dm, nt, grp, part),
                 2 => weight_products::<S, 2>(w, v, dm, nt, grp, part),
@@ -132,7 +102,7 @@ fn weight_products<S: Simd, const CB: usize>(
     for e in 0..w.positions() {
         for ci in (0..c).step_by(n) {
             // SAFETY: nt tiles of V_e (c values each, from channel ci) and of dM_e (gw values);
-            // part holds [16][cin][cout] with cout ≥ (grp + 1)·gw.
+            // part holds [Q²][cin][cout] with cout ≥ (grp + 1)·gw.
             unsafe {
                 let x = v.as_ptr().add(e * w.tiles * c + ci);
                 let d = dm.as_ptr().add(e * w.tiles * gw);
@@ -182,11 +152,15 @@ unsafe fn wtap<S: Simd, const CI: usize, const CB: usize>(
     }
 }
 
-/// dW = Gᵀ dU G of F(`m`×`m`, 3×3) for every (out, in) channel pair: `du` is `[e][cin][cout]`,
+/// dW = Gᵀ dU G of the tile algorithm `kind` for every (out, in) channel pair: `du` is `[e][cin][cout]`,
 /// the result `[cout][cin][3][3]`.
-pub(crate) fn weight_from_du(m: usize, du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
+pub(crate) fn weight_from_du(kind: Kind, du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
+    by_kind!(kind, T => weight_from_du_of::<T>(du, (cout, cin)))
+}
+
+fn weight_from_du_of<T: Tile>(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
     let mut dw = vec![0.0f32; cout * cin * 9];
-    let p = (m + 2) * (m + 2);
+    let p = T::Q * T::Q;
     // dU of one input channel and 16 output channels at a time, copied position by position
     // (the positions are cin·cout floats apart: read value by value, they fall in one cache set).
     let mut block = [0.0f32; 36 * LANES];
@@ -202,11 +176,7 @@ pub(crate) fn weight_from_du(m: usize, du: &[f32], (cout, cin): (usize, usize)) 
                 for (e, v) in pair[..p].iter_mut().enumerate() {
                     *v = block[e * LANES + o - o0];
                 }
-                let k = if m == 2 {
-                    separable(&pair, f2::gt)
-                } else {
-                    separable(&pair, f4::gt)
-                };
+                let k = T::kernel_grad(&pair[..p]);
                 dw[(o * cin + i) * 9..(o * cin + i + 1) * 9]
                     .iter_mut()
                     .zip(k.iter().flatten())
