@@ -389,6 +389,16 @@ fn products<S: Simd, const CB: usize>(w: &Wino, v: &[f32], u: &[f32], nt: usize,
     }
 }
 
+/// [`products`] with register blocks of `w.cb` channel blocks.
+#[inline(always)]
+fn group_products<S: Simd>(w: &Wino, v: &[f32], u: &[f32], nt: usize, m: &mut [f32]) {
+    match w.cb {
+        1 => products::<S, 1>(w, v, u, nt, m),
+        2 => products::<S, 2>(w, v, u, nt, m),
+        _ => products::<S, 4>(w, v, u, nt, m),
+    }
+}
+
 #[inline(always)]
 unsafe fn store<S: Simd, const R: usize, const CB: usize>(acc: [[S::V; CB]; R], out: *mut f32) {
     for (r, a) in acc.iter().enumerate() {
@@ -464,11 +474,7 @@ pub(crate) fn image_forward<S: Simd, T: Tile>(
         input_tiles::<S, T>(w, x, zeros, (t0, nt), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];
-            match w.cb {
-                1 => products::<S, 1>(w, v, ug, nt, m),
-                2 => products::<S, 2>(w, v, ug, nt, m),
-                _ => products::<S, 4>(w, v, ug, nt, m),
-            }
+            group_products::<S>(w, v, ug, nt, m);
             output_tiles::<S, T>(w, m, (t0, nt), (grp * gw, gw), epi, y);
         }
     }

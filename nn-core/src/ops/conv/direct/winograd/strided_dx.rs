@@ -18,7 +18,7 @@
 use super::s2::S2;
 use super::tile::Tile;
 use super::weight::grad_tiles;
-use super::{Wino, products};
+use super::{Wino, group_products};
 use crate::simd::{LANES, Simd};
 
 /// B v of a 5-vector (the adjoint of the input transform Bᵀ: `s2::bt`).
@@ -53,11 +53,7 @@ pub(crate) fn image_input_grad<S: Simd>(
         grad_tiles::<S, S2>(&wdy, dy, (t0, nt), (0, w.cin), v);
         for grp in 0..w.cout / gw {
             let ug = &u[grp * ulen..(grp + 1) * ulen];
-            match w.cb {
-                1 => products::<S, 1>(w, v, ug, nt, m),
-                2 => products::<S, 2>(w, v, ug, nt, m),
-                _ => products::<S, 4>(w, v, ug, nt, m),
-            }
+            group_products::<S>(w, v, ug, nt, m);
             add_tiles::<S>(w, m, (t0, nt), (grp * gw, gw), dx);
         }
     }
