@@ -43,6 +43,7 @@ use crate::simd::{Isa, LANES, Simd};
 
 pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
+use self::tile::MAX_Q;
 pub(crate) use self::tile::{Tile, by_kind};
 pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) use self::{f2::F2, f4::F4, s2::S2};
@@ -245,7 +246,7 @@ fn pack_u_of<T: Tile>(
     let groups = po.div_ceil(gw);
     let p = T::Q * T::Q;
     let mut u = vec![0.0f32; groups * p * pi * gw];
-    let mut t = [0.0f32; 36];
+    let mut t = [0.0f32; MAX_Q * MAX_Q];
     // One group's lanes for one input channel at a time, then each position's lanes in one
     // contiguous copy (the positions are pi·gw floats apart: written value by value, 36 of them
     // fall in one cache set).
@@ -307,7 +308,7 @@ fn input_tiles<S: Simd, T: Tile>(
     assert!(
         w.kind.q() == n
             && w.kind.stride() == T::STRIDE
-            && n <= 6
+            && n <= MAX_Q
             && v.len() >= n * n * w.tiles * c
             && nt <= w.tiles
     );
@@ -337,11 +338,11 @@ fn input_tiles<S: Simd, T: Tile>(
                 |f: usize, off: usize, len: usize| (f >= off && f - off < len).then(|| f - off);
             // Rows and columns past n (F(2×2)'s 4, stride 2's 5) are never read: they point at
             // the zeros.
-            let rows: [Option<usize>; 6] =
+            let rows: [Option<usize>; MAX_Q] =
                 std::array::from_fn(|i| (i < n).then(|| at(fy + i, top, h)).flatten());
-            let cols: [Option<usize>; 6] =
+            let cols: [Option<usize>; MAX_Q] =
                 std::array::from_fn(|j| (j < n).then(|| at(fx + j, left, wd)).flatten());
-            let px: [[*const f32; 6]; 6] = std::array::from_fn(|i| {
+            let px: [[*const f32; MAX_Q]; MAX_Q] = std::array::from_fn(|i| {
                 std::array::from_fn(|j| match (rows[i], cols[j]) {
                     // SAFETY: (y, x) is a pixel of the image (x.len() ≥ h·wd·c, asserted).
                     (Some(y), Some(xi)) => unsafe { x.as_ptr().add((y * wd + xi) * c) },

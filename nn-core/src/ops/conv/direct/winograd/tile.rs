@@ -10,6 +10,14 @@
 use super::{f2::F2, f4::F4, s2::S2};
 use crate::simd::Simd;
 
+/// The largest input (and transformed) tile side of any [`Tile`] (F(4×4)'s 6): the fixed-size
+/// scratch arrays of the transforms and of the kernel packing hold `MAX_Q` rows or `MAX_Q²`
+/// positions.
+pub(crate) const MAX_Q: usize = 6;
+
+// Every tile algorithm fits the fixed-size arrays.
+const _: () = assert!(F2::Q <= MAX_Q && F4::Q <= MAX_Q && S2::Q <= MAX_Q);
+
 /// One Winograd F(m×m, 3×3) algorithm for a 3×3 kernel at one stride.
 pub(crate) trait Tile {
     /// The output tile's side m.

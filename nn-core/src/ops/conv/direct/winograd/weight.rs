@@ -6,7 +6,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::super::kernels::weight_tap;
-use super::tile::{Kind, Tile, by_kind};
+use super::tile::{Kind, MAX_Q, Tile, by_kind};
 use super::{Wino, input_tiles};
 use crate::simd::{LANES, Simd};
 
@@ -163,8 +163,8 @@ fn weight_from_du_of<T: Tile>(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f3
     let p = T::Q * T::Q;
     // dU of one input channel and 16 output channels at a time, copied position by position
     // (the positions are cin·cout floats apart: read value by value, they fall in one cache set).
-    let mut block = [0.0f32; 36 * LANES];
-    let mut pair = [0.0f32; 36];
+    let mut block = [0.0f32; MAX_Q * MAX_Q * LANES];
+    let mut pair = [0.0f32; MAX_Q * MAX_Q];
     for i in 0..cin {
         for o0 in (0..cout).step_by(LANES) {
             let n = LANES.min(cout - o0);
