@@ -12,7 +12,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::separable;
-use super::tile::Tile;
+use super::tile::{Tile, each};
 use crate::simd::Simd;
 
 /// A v of a 2-vector (the adjoint of Aᵀ): (y0, y0 + y1, y0 − y1, −y1).
@@ -58,16 +58,15 @@ unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, 
     unsafe {
         let m1 = S::splat(-1.0);
         // Rows: r_i = (d0 − d2, d1 + d2, d2 − d1, d1 − d3) of row i.
-        let mut r = [[S::zero(); 4]; 4];
-        for (i, ri) in r.iter_mut().enumerate() {
+        let r = each!(i in [0, 1, 2, 3] => {
             let (d0, d1, d2, d3) = (ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3));
-            *ri = [
+            [
                 S::fma(d2, m1, d0),
                 S::add(d1, d2),
                 S::fma(d1, m1, d2),
                 S::fma(d3, m1, d1),
-            ];
-        }
+            ]
+        });
         let st = |e: usize, val: S::V| S::store(out.add(e * stride), val);
         for j in 0..4 {
             let (a0, a1, a2, a3) = (r[0][j], r[1][j], r[2][j], r[3][j]);
@@ -85,14 +84,13 @@ unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, u
     unsafe {
         let m1 = S::splat(-1.0);
         // s[i] = (m_i0 + m_i1 + m_i2, m_i1 − m_i2 − m_i3) per row i.
-        let mut s = [[S::zero(); 2]; 4];
-        for (i, si) in s.iter_mut().enumerate() {
+        let s = each!(i in [0, 1, 2, 3] => {
             let (a0, a1, a2, a3) = (ld(4 * i), ld(4 * i + 1), ld(4 * i + 2), ld(4 * i + 3));
-            *si = [
+            [
                 S::add(S::add(a0, a1), a2),
                 S::fma(a3, m1, S::fma(a2, m1, a1)),
-            ];
-        }
+            ]
+        });
         for j in 0..2 {
             let (a0, a1, a2, a3) = (s[0][j], s[1][j], s[2][j], s[3][j]);
             put(0, j, S::add(S::add(a0, a1), a2));

@@ -17,20 +17,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::separable;
-use super::tile::Tile;
+use super::tile::{Tile, each};
 use crate::simd::Simd;
-
-/// `[f(0), .., f(N − 1)]`, written out. `arr` can stay out of line, and its
-/// closure then runs without the caller's `#[target_feature]`s, one call per intrinsic.
-#[inline(always)]
-pub(super) fn arr<T, const N: usize>(f: impl Fn(usize) -> T) -> [T; N] {
-    let mut out: [std::mem::MaybeUninit<T>; N] = [const { std::mem::MaybeUninit::uninit() }; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        o.write(f(i));
-    }
-    // SAFETY: every element was written above.
-    unsafe { std::mem::transmute_copy(&out) }
-}
 
 /// Bᵀ v of a 6-vector (one row or column of the input tile).
 #[inline(always)]
@@ -69,12 +57,10 @@ unsafe fn bt<S: Simd>(d: [S::V; 6]) -> [S::V; 6] {
 unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
     unsafe {
         // Rows first (each row's transform only needs that row), then the columns.
-        let mut r = [[S::zero(); 6]; 6];
-        for (i, ri) in r.iter_mut().enumerate() {
-            *ri = bt::<S>(arr(|j| ld(i, j)));
-        }
+        let r =
+            each!(i in [0, 1, 2, 3, 4, 5] => bt::<S>(each!(j in [0, 1, 2, 3, 4, 5] => ld(i, j))));
         for j in 0..6 {
-            let col = bt::<S>(arr(|i| r[i][j]));
+            let col = bt::<S>(each!(i in [0, 1, 2, 3, 4, 5] => r[i][j]));
             for (i, v) in col.into_iter().enumerate() {
                 S::store(out.add((6 * i + j) * stride), v);
             }
@@ -165,12 +151,7 @@ impl Tile for F4 {
     unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, usize, S::V)) {
         unsafe {
             // Aᵀ per row of 6 positions, then per column of the 6 × 4 results.
-            // Arrays written out, not built by closures (see `s2`).
-            let mut s = [[S::zero(); 4]; 6];
-            for (i, si) in s.iter_mut().enumerate() {
-                let e = 6 * i;
-                *si = at::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4), ld(e + 5)]);
-            }
+            let s = each!(i in [0, 1, 2, 3, 4, 5] => at::<S>(each!(j in [0, 1, 2, 3, 4, 5] => ld(6 * i + j))));
             for j in 0..4 {
                 let col = at::<S>([s[0][j], s[1][j], s[2][j], s[3][j], s[4][j], s[5][j]]);
                 for (i, val) in col.into_iter().enumerate() {
@@ -184,10 +165,7 @@ impl Tile for F4 {
     unsafe fn grad_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
         unsafe {
             // A per row of 4 outputs, then per column of the 4 × 6 results.
-            let mut r = [[S::zero(); 6]; 4];
-            for (i, ri) in r.iter_mut().enumerate() {
-                *ri = a::<S>([ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3)]);
-            }
+            let r = each!(i in [0, 1, 2, 3] => a::<S>([ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3)]));
             for j in 0..6 {
                 let col = a::<S>([r[0][j], r[1][j], r[2][j], r[3][j]]);
                 for (i, val) in col.into_iter().enumerate() {

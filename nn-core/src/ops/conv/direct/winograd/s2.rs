@@ -19,7 +19,7 @@
 // The transforms read one column of several rows: index loops are clearer.
 #![allow(clippy::needless_range_loop)]
 
-use super::tile::Tile;
+use super::tile::{Tile, each};
 use crate::simd::Simd;
 
 /// Winograd F(2×2, 3×3) at stride 2.
@@ -69,10 +69,7 @@ impl Tile for S2 {
     #[inline(always)]
     unsafe fn input_tile<S: Simd>(ld: impl Fn(usize, usize) -> S::V, out: *mut f32, stride: usize) {
         unsafe {
-            let mut r = [[S::zero(); 5]; 5];
-            for (i, ri) in r.iter_mut().enumerate() {
-                *ri = bt::<S>([ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3), ld(i, 4)]);
-            }
+            let r = each!(i in [0, 1, 2, 3, 4] => bt::<S>([ld(i, 0), ld(i, 1), ld(i, 2), ld(i, 3), ld(i, 4)]));
             for j in 0..5 {
                 let col = bt::<S>([r[0][j], r[1][j], r[2][j], r[3][j], r[4][j]]);
                 for (i, v) in col.into_iter().enumerate() {
@@ -85,11 +82,10 @@ impl Tile for S2 {
     #[inline(always)]
     unsafe fn output_tile<S: Simd>(ld: impl Fn(usize) -> S::V, put: impl Fn(usize, usize, S::V)) {
         unsafe {
-            let mut s = [[S::zero(); 2]; 5];
-            for (i, si) in s.iter_mut().enumerate() {
+            let s = each!(i in [0, 1, 2, 3, 4] => {
                 let e = 5 * i;
-                *si = at::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4)]);
-            }
+                at::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4)])
+            });
             for j in 0..2 {
                 let col = at::<S>([s[0][j], s[1][j], s[2][j], s[3][j], s[4][j]]);
                 for (i, v) in col.into_iter().enumerate() {

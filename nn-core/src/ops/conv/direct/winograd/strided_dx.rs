@@ -16,7 +16,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::s2::S2;
-use super::tile::Tile;
+use super::tile::{Tile, each};
 use super::weight::grad_tiles;
 use super::{Wino, group_products};
 use crate::simd::{LANES, Simd};
@@ -83,11 +83,10 @@ fn add_tiles<S: Simd>(
             unsafe {
                 let p = m.as_ptr().add(k * gw + c);
                 let ld = |e: usize| S::load(p.add(e * w.tiles * gw));
-                let mut r = [[S::zero(); 5]; 5];
-                for (i, ri) in r.iter_mut().enumerate() {
+                let r = each!(i in [0, 1, 2, 3, 4] => {
                     let e = 5 * i;
-                    *ri = b::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4)]);
-                }
+                    b::<S>([ld(e), ld(e + 1), ld(e + 2), ld(e + 3), ld(e + 4)])
+                });
                 for j in 0..5 {
                     let col = b::<S>([r[0][j], r[1][j], r[2][j], r[3][j], r[4][j]]);
                     let x = (fx + j).wrapping_sub(left);
