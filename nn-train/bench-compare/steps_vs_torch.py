@@ -6,8 +6,10 @@ Workloads (3x32x32 inputs, 10 classes, random data):
   * train: forward in training mode, softmax cross-entropy, backward, SGD momentum 0.9, weight
     decay 5e-4, batch 128 — MLP 3072-1024-1024-10 with BatchNorm, ReLU, dropout 0.5 ("mlp_bn"),
     the same MLP without BN and dropout ("mlp"), CIFAR ResNet-8 and ResNet-20 (BasicBlocks,
-    projection shortcuts: conv1x1 + BN);
-  * eval: inference in evaluation mode without autograd, batch 256, ResNet-8 and ResNet-20.
+    projection shortcuts: conv1x1 + BN) and ResNet-20 at width 32 ("wrn20_2", WRN-20-2: 32-128
+    channels);
+  * eval: inference in evaluation mode without autograd, batch 256, ResNet-8, ResNet-20 and
+    WRN-20-2.
 
 Each round runs every workload once on each side (the side that goes first alternates between
 rounds). A side's figure is the median over rounds of the round's median block time; "best" is
@@ -93,6 +95,7 @@ def build(name):
         "mlp": lambda: mlp(False),
         "resnet8": lambda: resnet(1),
         "resnet20": lambda: resnet(3),
+        "wrn20_2": lambda: resnet(3, 32),
     }[name]()
 
 
@@ -143,6 +146,9 @@ WORKLOADS = [
     ("train", "resnet20", 128, 1, 3),
     ("eval", "resnet8", 256, 1, 5),
     ("eval", "resnet20", 256, 1, 5),
+    # ResNet-20 at width 32 (WRN-20-2, the Fashion-MNIST WRN recipe's model on CIFAR inputs).
+    ("train", "wrn20_2", 128, 1, 3),
+    ("eval", "wrn20_2", 256, 1, 3),
 ]
 
 
@@ -168,7 +174,7 @@ def main():
             for w in work:
                 kind, name, batch, inner, nb = w
                 cmd = f"{kind} {name} {batch} {inner} {nb}"
-                conv = name.startswith("resnet")
+                conv = name.startswith(("resnet", "wrn"))
 
                 def torch_side():
                     res[w][0].append(torch_workload(*w))

@@ -6,7 +6,7 @@
 //!   cross-entropy, backward, SGD with momentum 0.9 and weight decay 5e-4 (nn-optim), gradients
 //!   cleared. MODEL is `mlp_bn` (3072-1024-1024-10 with BatchNorm, ReLU and dropout 0.5), `mlp`
 //!   (the same without BatchNorm and dropout), `resnet8` or `resnet20` (CIFAR ResNets, 3×32×32
-//!   inputs), `cnn` (the zoo's default CNN, channels 32-64 with BatchNorm) or `vgg11` (VGG-11
+//!   inputs; `wrn20_2` and `wrn20_4` the same ResNet-20 at widths 32 and 64), `cnn` (the zoo's default CNN, channels 32-64 with BatchNorm) or `vgg11` (VGG-11
 //!   at width 16, hidden 256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18`
 //!   (torchvision's, ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
 //! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
@@ -39,6 +39,8 @@ fn model_config(name: &str) -> ModelConfig {
             .with_dropout(0.5),
         "resnet8" => ModelConfig::resnet(1, 16),
         "resnet20" => ModelConfig::resnet(3, 16),
+        "wrn20_2" => ModelConfig::resnet(3, 32),
+        "wrn20_4" => ModelConfig::resnet(3, 64),
         "cnn" => ModelConfig::cnn(vec![32, 64]),
         "resnet18" => ModelConfig::Resnet18(TorchResnetConfig::default()),
         "resnet18_cifar" => ModelConfig::Resnet18(TorchResnetConfig {
