@@ -33,7 +33,7 @@ pub enum MemoryFormat {
 /// The widest CIFAR ResNet that runs channels-last by default: 64 (64-256 channels), the widths
 /// where the channels-last kernels were measured faster (`BENCHMARKS.md`; width 16 on
 /// 2026-12-05, widths 32 and 64 on 2026-12-06 once the channels-last Winograd kernels had landed:
-/// a ResNet-20 training step at width 32 1.55x faster, inference about 2x; at width 64 about 1.25x
+/// a ResNet-20 training step at width 32 1.55x faster, inference about 2x; at width 64 1.31x
 /// and 1.8x, AMD EPYC family 25 model 17 with AVX2, batch 128/256, 2 threads).
 const WIDEST_CHANNELS_LAST: usize = 64;
 
