@@ -8,7 +8,8 @@
 //!   (the same without BatchNorm and dropout), `resnet8` or `resnet20` (CIFAR ResNets, 3×32×32
 //!   inputs; `wrn20_2` and `wrn20_4` the same ResNet-20 at widths 32 and 64), `cnn` (the
 //!   zoo's default CNN, channels 32-64 with BatchNorm) or `vgg11` (VGG-11 at width 16, hidden
-//!   256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18` (torchvision's, ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
+//!   256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18` (torchvision's,
+//!   ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
 //! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
 //! * An optional last word `rm` or `cl` on `train`/`eval` builds the model row-major or
 //!   channels-last (`ModelConfig::build_with_format`) instead of in its default format, for A/B
