@@ -98,7 +98,7 @@ pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
     } else {
         STRIDED_WINOGRAD_MIN_CHANNELS
     };
-    // Stride 2 (Winograd in phases) was measured on AVX2 only.
+    // Stride 2 (Winograd in phases) lost to the direct kernels on AVX-512.
     let strided_ok = g.sh == 1 || isa != Isa::Avx512;
     if winograd::applies(g) && strided_ok && g.cin >= min && g.cout >= min {
         Algo::Winograd
@@ -107,28 +107,30 @@ pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
     }
 }
 
-/// Fewest input and output channels for which the rule picks Winograd.
+/// Fewest input and output channels for which the rule picks Winograd: 16 on every instruction
+/// set (the rule is a fixed rule of the shape, never of timings).
 ///
-/// AVX-512: 32. Measured on the ResNet-20 shapes (batch 128, fwd+bwd, Intel Xeon family 6 model
-/// 167, 2 threads), with blocks of [`winograd::TILES`] = 8 tiles: Winograd took 5.6 ms against
-/// the direct kernels' 6.9 at 32→32 @16² and 5.5 against 6.0 (blocks of 32 tiles) at 64→64 @8²,
-/// and was no faster at 16→16 @32², where the transforms cost about what the saved
-/// multiplications do.
-///
-/// AVX2 (and the scalar fallback): 16. With half the FLOPs per cycle the saved multiplications
+/// AVX2 (and the scalar fallback): with half the FLOPs per cycle the saved multiplications
 /// weigh more: at 16→16 Winograd was 1.13x (@32²) and 1.12x (@28²) faster fwd+bwd, 1.20x and
 /// 1.24x forward (AMD EPYC family 25 model 17 with AVX2 only, batch 128, 2 threads, A/B 5
 /// rounds).
-pub(crate) const fn winograd_min_channels(isa: Isa) -> usize {
-    match isa {
-        Isa::Avx512 => 32,
-        _ => 16,
-    }
+///
+/// AVX-512: 32 until 2026-12-07, from F(2×2, 3×3) on an Intel Xeon family 6 model 167 (batch 128,
+/// fwd+bwd, 2 threads, blocks of [`winograd::TILES`] = 8 tiles): 5.6 ms against the direct
+/// kernels' 6.9 at 32→32 @16², 5.5 against 6.0 at 64→64 @8², and at 16→16 @32² 8.2-8.7 ms
+/// against 8.6 (no faster, no slower). With F(4×4, 3×3) on an AMD EPYC family 26 model 2 (Zen 5,
+/// AVX-512; batch 128, 2 threads, alternating A/B, 5-7 rounds) Winograd at 16→16 was faster:
+/// @32² forward 1.25x, backward 1.12x, fwd+bwd 1.04-1.09x; @28² (Fashion-MNIST) backward 1.33x,
+/// fwd+bwd 1.29x; the ResNet-20 training step 1.066x, ResNet-8 1.016x. Not re-measured on Intel.
+pub(crate) const fn winograd_min_channels(_isa: Isa) -> usize {
+    16
 }
 
 /// Fewest input and output channels for which the rule picks Winograd in phases for a 3×3
-/// stride-2 convolution (on AVX2 and the scalar fallback; AVX-512, not measured, keeps the
-/// direct kernels). Measured against the direct kernels (batch 128, 2 threads, AMD EPYC family
+/// stride-2 convolution (on AVX2 and the scalar fallback; AVX-512 keeps the direct kernels:
+/// there Winograd in phases was slower, fwd+bwd 0.78x at 32→64 @16² and 0.84x at 16→32 @32²,
+/// forward 1.04x at 32→64; AMD EPYC family 26 model 2, AVX-512, batch 128, 2 threads, A/B 5
+/// rounds, 2026-12-07). Measured against the direct kernels (batch 128, 2 threads, AMD EPYC family
 /// 25 model 17 with AVX2 only, alternating rounds): 32→64 @16² forward 1.13x faster, backward
 /// 1.12x, fwd+bwd 1.09-1.15x (7-9 rounds); 16→32 @32² forward 0.97x, backward 1.01x, fwd+bwd
 /// 0.96x (7 rounds: with 16 input channels the products are too short for the transforms).
