@@ -13,7 +13,7 @@
 //! The products go through the GEMM seam ([`crate::linalg`]). From 128 channels it beats the
 //! register-blocked direct and Winograd kernels of `direct/` (the products are large enough for
 //! the GEMM kernel's cache blocking, which the direct kernels lack), except Winograd's 3×3
-//! stride-1 shapes on maps of 16×16 or more — see [`applies`].
+//! stride-1 shapes up to 256 channels (and on AVX-512 maps of 16×16 or more) — see [`applies`].
 //! Blocks of whole images are unfolded into the per-thread workspace (a fixed number per shape);
 //! the weight gradient accumulates over the blocks in order and the fold adds each image's
 //! contributions in a fixed order, so results do not depend on the number of threads.
@@ -33,19 +33,28 @@ use crate::simd::Isa;
 pub(crate) const GEMM_MIN_CHANNELS: usize = 128;
 
 /// AVX-512: output pixels per image from which a 3×3 stride-1 convolution keeps the
-/// channels-last Winograd kernels even at [`GEMM_MIN_CHANNELS`]: their 2.25x fewer
-/// multiplications win on 16×16 maps, the GEMM on 8×8 and smaller ones (fwd+bwd, batch 32, CPU
-/// time, Intel Xeon family 6 model 167: 128→128 @16² Winograd 0.040 s against GEMM 0.057 s; @8²
-/// 0.017 against 0.015; 256→256 @8² 0.080 against 0.067; 512→512 @4² 0.28 against 0.12).
+/// channels-last Winograd kernels at any channel count (from [`GEMM_MIN_CHANNELS`]): their
+/// fewer multiplications win on 16×16 maps (fwd+bwd, batch 32, CPU time, Intel Xeon family 6
+/// model 167, with F(2×2, 3×3): 128→128 @16² Winograd 0.040 s against GEMM 0.057 s). On smaller
+/// maps [`WINOGRAD_MAX_CHANNELS`] decides, as on AVX2.
 const WINOGRAD_MIN_PIXELS: usize = 256;
 
-/// AVX2 (and the scalar fallback): most input and output channels for which a 3×3 stride-1
-/// convolution keeps the Winograd kernels at [`GEMM_MIN_CHANNELS`], on maps of any size. With
-/// AVX2's GEMM kernels Winograd won at 128 and 256 channels down to 4×4 maps and lost at 512
-/// (fwd+bwd, batch 128, 2 threads, AMD EPYC family 25 model 17 with AVX2 only, GEMM ÷ Winograd
-/// time, medians of 3-5 alternating rounds: 128→128 @7² 1.23, @8² 1.62, @4² 1.27; 256→256 @8²
-/// 1.59, @4² 1.23; 512→512 @4² 0.62, @2² 0.27).
-const WINOGRAD_MAX_CHANNELS_AVX2: usize = 256;
+/// Most input and output channels for which a 3×3 stride-1 convolution keeps the Winograd
+/// kernels at [`GEMM_MIN_CHANNELS`], on maps of any size (a fixed rule of the shape).
+///
+/// AVX2: Winograd won at 128 and 256 channels down to 4×4 maps and lost at 512 (fwd+bwd, batch
+/// 128, 2 threads, AMD EPYC family 25 model 17 with AVX2 only, GEMM ÷ Winograd time, medians of
+/// 3-5 alternating rounds: 128→128 @7² 1.23, @8² 1.62, @4² 1.27; 256→256 @8² 1.59, @4² 1.23;
+/// 512→512 @4² 0.62, @2² 0.27).
+///
+/// AVX-512, with F(4×4, 3×3): the same picture on an AMD EPYC family 26 model 2 (Zen 5; 2
+/// threads, GEMM ÷ Winograd time, fwd+bwd, medians of 5 alternating rounds, 2026-12-07): 128→128
+/// @7² 1.11 (forward 1.59), @8² 1.41, @4² 1.19 (batch 128, 128, 64); 256→256 @8² 1.11, @4² 1.42;
+/// 512→512 @4² 0.96 (batch 64). (Until then AVX-512 ran these small maps on the GEMM, from
+/// F(2×2, 3×3) figures on an Intel Xeon family 6 model 167: 128→128 @8² 0.017 s against the
+/// GEMM's 0.015, 256→256 @8² 0.080 against 0.067, 512→512 @4² 0.28 against 0.12; F(4×4) has
+/// 1.78x fewer multiplications than F(2×2); not re-measured on Intel.)
+const WINOGRAD_MAX_CHANNELS: usize = 256;
 
 /// Unfolded values per block (4 MiB): a block holds whole images, at least one.
 const BLOCK_FLOATS: usize = 1 << 20;
@@ -70,17 +79,15 @@ pub(crate) fn applies_on(isa: Isa, g: &Geom) -> bool {
 }
 
 /// Whether a Winograd shape of [`GEMM_MIN_CHANNELS`] or more keeps the Winograd kernels on
-/// `isa`: on AVX-512 from [`WINOGRAD_MIN_PIXELS`] output pixels per image, elsewhere up to
-/// [`WINOGRAD_MAX_CHANNELS_AVX2`] channels (a fixed rule of the shape and the instruction set);
-/// at stride 2 (Winograd in phases, measured below 128 channels only) never.
+/// `isa`: up to [`WINOGRAD_MAX_CHANNELS`] channels, and on AVX-512 also from
+/// [`WINOGRAD_MIN_PIXELS`] output pixels per image (a fixed rule of the shape and the
+/// instruction set); at stride 2 (Winograd in phases, measured below 128 channels only) never.
 fn keeps_winograd(isa: Isa, g: &Geom) -> bool {
     if g.sh != 1 {
         return false;
     }
-    match isa {
-        Isa::Avx512 => g.p() >= WINOGRAD_MIN_PIXELS,
-        _ => g.cin <= WINOGRAD_MAX_CHANNELS_AVX2 && g.cout <= WINOGRAD_MAX_CHANNELS_AVX2,
-    }
+    let few_channels = g.cin <= WINOGRAD_MAX_CHANNELS && g.cout <= WINOGRAD_MAX_CHANNELS;
+    few_channels || (isa == Isa::Avx512 && g.p() >= WINOGRAD_MIN_PIXELS)
 }
 
 /// A 1×1, stride-1, unpadded convolution: the input is its own unfolding.
@@ -342,7 +349,8 @@ mod tests {
     #[test]
     fn wide_shapes_against_the_reference() {
         let p1 = Conv2dOptions::default().with_padding(1);
-        check([2, 128, 5, 5], 128, 3, p1, false);
+        // 3×3 stride 1 on a small map: the GEMM from 257 channels (fewer keep Winograd).
+        check([2, 272, 5, 5], 128, 3, p1, false);
         check([2, 128, 6, 7], 144, 3, p1.with_stride(2), true);
         check([3, 128, 4, 4], 128, 1, Conv2dOptions::default(), true);
         check(
@@ -362,15 +370,19 @@ mod tests {
         check([2, 128, 3, 3], 136, 3, Conv2dOptions::default(), false);
     }
 
-    /// Which 3×3 stride-1 shapes keep Winograd: on AVX-512 16×16 maps and larger, on AVX2 up to
-    /// 256 channels on any map; below 128 channels the direct / Winograd kernels everywhere.
+    /// Which 3×3 stride-1 shapes keep Winograd: up to 256 channels on any map, and on AVX-512
+    /// any channel count on 16×16 maps and larger; below 128 channels the direct / Winograd
+    /// kernels everywhere.
     #[test]
     fn the_winograd_or_gemm_rule() {
         let p1 = Conv2dOptions::default().with_padding(1);
         let geom = |c: usize, hw: usize| Geom::new(&[1, c, hw, hw], &[c, c, 3, 3], &p1);
         let (avx512, avx2) = (Isa::Avx512, Isa::Avx2);
         assert!(!applies_on(avx512, &geom(128, 16)));
-        assert!(applies_on(avx512, &geom(128, 8)));
+        assert!(!applies_on(avx512, &geom(128, 8)));
+        assert!(!applies_on(avx512, &geom(128, 7)));
+        assert!(!applies_on(avx512, &geom(256, 4)));
+        assert!(!applies_on(avx512, &geom(512, 16)));
         assert!(applies_on(avx512, &geom(512, 4)));
         assert!(!applies_on(avx2, &geom(128, 16)));
         assert!(!applies_on(avx2, &geom(128, 7)));

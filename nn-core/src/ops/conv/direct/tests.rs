@@ -127,7 +127,7 @@ fn geom(
     Geom::new(&[n, cin, hw.0, hw.1], &[cout, cin, k.0, k.1], &o)
 }
 
-/// The wide 3×3 shapes that keep Winograd instead of the NHWC GEMM on AVX2
+/// The wide 3×3 shapes that keep Winograd instead of the NHWC GEMM
 /// (`nhwc_gemm::keeps_winograd`): 128 channels on a 7×7 map (the CNN recipe's last stage) and
 /// 256 on 4×4.
 #[test]
