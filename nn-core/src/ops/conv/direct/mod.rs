@@ -83,7 +83,7 @@ pub(crate) enum Algo {
 }
 
 /// The algorithm for a convolution: Winograd where it applies and both channel counts are at
-/// least [`winograd_min_channels`] on the CPU's instruction set (at stride 2:
+/// least [`WINOGRAD_MIN_CHANNELS`] (at stride 2:
 /// [`STRIDED_WINOGRAD_MIN_CHANNELS`], and not on AVX-512), else direct. A fixed rule of the
 /// shape (never of timings or of the thread count), so that results are reproducible run to
 /// run: the two algorithms round differently.
@@ -94,7 +94,7 @@ pub(crate) fn algo(g: &Geom) -> Algo {
 /// [`algo`] on a given instruction set.
 pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
     let min = if g.sh == 1 {
-        winograd_min_channels(isa)
+        WINOGRAD_MIN_CHANNELS
     } else {
         STRIDED_WINOGRAD_MIN_CHANNELS
     };
@@ -107,8 +107,8 @@ pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
     }
 }
 
-/// Fewest input and output channels for which the rule picks Winograd: 16 on every instruction
-/// set (the rule is a fixed rule of the shape, never of timings).
+/// Fewest input and output channels for which the rule picks Winograd at stride 1, on every
+/// instruction set (a fixed rule of the shape, never of timings).
 ///
 /// AVX2 (and the scalar fallback): with half the FLOPs per cycle the saved multiplications
 /// weigh more: at 16→16 Winograd was 1.13x (@32²) and 1.12x (@28²) faster fwd+bwd, 1.20x and
@@ -122,9 +122,7 @@ pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
 /// AVX-512; batch 128, 2 threads, alternating A/B, 5-7 rounds) Winograd at 16→16 was faster:
 /// @32² forward 1.25x, backward 1.12x, fwd+bwd 1.04-1.09x; @28² (Fashion-MNIST) backward 1.33x,
 /// fwd+bwd 1.29x; the ResNet-20 training step 1.066x, ResNet-8 1.016x. Not re-measured on Intel.
-pub(crate) const fn winograd_min_channels(_isa: Isa) -> usize {
-    16
-}
+const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Fewest input and output channels for which the rule picks Winograd in phases for a 3×3
 /// stride-2 convolution (on AVX2 and the scalar fallback; AVX-512 keeps the direct kernels:
