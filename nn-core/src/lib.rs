@@ -39,6 +39,7 @@
 //! * [`gradcheck`] — finite-difference gradient checking.
 //! * [`rng`] — the workspace's seeded random-number convention.
 //! * [`simd`] — the instruction set the hand-written kernels run with (detected at run time).
+//! * [`workers`] — running a whole step on a worker of the thread pool.
 
 pub mod atomic_write;
 pub mod autograd;
@@ -56,6 +57,7 @@ pub mod replica;
 pub mod rng;
 pub mod simd;
 pub mod tensor;
+pub mod workers;
 
 pub use autograd::{
     Backward, BackwardCtx, GraphSize, NoGradGuard, is_grad_enabled, no_grad, with_no_grad,

@@ -11,9 +11,10 @@
 //!   256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18` (torchvision's,
 //!   ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
 //! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
-//! * An optional last word `rm` or `cl` on `train`/`eval` builds the model row-major or
+//! * Optional last words on `train`/`eval`: `rm` or `cl` builds the model row-major or
 //!   channels-last (`ModelConfig::build_with_format`) instead of in its default format, for A/B
-//!   runs of the memory formats.
+//!   runs of the memory formats; `CxHxW` sets the input's shape (default `3x32x32`; `1x28x28`
+//!   is Fashion-MNIST's).
 //! * `rss` — peak and current resident memory of the process (VmHWM, VmRSS) in bytes.
 //! * `quit`.
 //!
@@ -26,7 +27,7 @@ use std::time::Instant;
 
 use nn_core::layers::Activation;
 use nn_core::loss::cross_entropy;
-use nn_core::{Ctx, Tensor, rng, with_no_grad};
+use nn_core::{Ctx, Tensor, rng, with_no_grad, workers};
 use nn_optim::{OptimizerConfig, SgdConfig};
 use nn_train::zoo::{MemoryFormat, NormConfig, Stem, TorchResnetConfig, VggConfig};
 use nn_train::{ModelConfig, optimizer_step};
@@ -114,16 +115,25 @@ fn main() {
                 let (batch, inner, n_blocks) = (num(2), num(3), num(4));
                 let mut r = rng::seeded(0);
                 let config = model_config(words[1]);
-                let format = match words.get(5).copied() {
-                    None => config.memory_format(),
-                    Some("rm") => MemoryFormat::Contiguous,
-                    Some("cl") => MemoryFormat::ChannelsLast,
-                    Some(other) => panic!("unknown memory format {other:?} (rm or cl)"),
-                };
+                let mut format = config.memory_format();
+                let mut chw = [3, 32, 32];
+                for word in &words[5..] {
+                    match *word {
+                        "rm" => format = MemoryFormat::Contiguous,
+                        "cl" => format = MemoryFormat::ChannelsLast,
+                        other => {
+                            let dims: Vec<usize> =
+                                other.split('x').filter_map(|d| d.parse().ok()).collect();
+                            chw = dims.try_into().unwrap_or_else(|_| {
+                                panic!("{other:?} is neither rm, cl nor an input CxHxW")
+                            });
+                        }
+                    }
+                }
                 let model = config
-                    .build_with_format([3, 32, 32], 10, format, &mut r)
+                    .build_with_format(chw, 10, format, &mut r)
                     .expect("valid model");
-                let x = Tensor::randn(&[batch, 3, 32, 32], 0.0, 1.0, &mut r);
+                let x = Tensor::randn(&[batch, chw[0], chw[1], chw[2]], 0.0, 1.0, &mut r);
                 let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();
                 if cmd == "eval" {
                     blocks(inner, n_blocks, || {
@@ -140,11 +150,12 @@ fn main() {
                     .expect("valid optimizer");
                     let mut step = 0u64;
                     blocks(inner, n_blocks, || {
-                        let logits = model.forward(&x, &mut Ctx::train(step));
-                        let loss = cross_entropy(&logits, &labels);
+                        // As nn-train's step: forward and backward on a worker of the pool.
                         model.zero_grad();
-                        loss.backward();
-                        drop((loss, logits));
+                        workers::run(|| {
+                            let logits = model.forward(&x, &mut Ctx::train(step));
+                            cross_entropy(&logits, &labels).backward();
+                        });
                         optimizer_step(opt.as_mut(), model.as_ref()).expect("step");
                         step += 1;
                     })
