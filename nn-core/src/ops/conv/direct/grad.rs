@@ -228,9 +228,10 @@ pub(crate) fn backward_with(
     };
     let parallel = macs(g) >= PARALLEL_MACS && slices.parallel();
     slices.run(parallel, dx.as_deref_mut(), xs, work);
-    // The partials are summed on this thread.
+    // The partials are summed (in parallel over fixed chunks when the slices ran in parallel;
+    // the same bits either way).
     let dw = need_w.then(|| {
-        slices.reduce(false, |sum| match &wino {
+        slices.reduce(parallel, |sum| match &wino {
             Some(wg) => weight_from_du(wg.kind, sum, (g.cout, g.cin)),
             None => weight_from_khwc(g, sum, cs_w),
         })

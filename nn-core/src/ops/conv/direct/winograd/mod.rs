@@ -45,8 +45,10 @@ pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
 use self::tile::MAX_Q;
 pub(crate) use self::tile::{Tile, by_kind};
+use self::weight::PARALLEL_PAIRS;
 pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) use self::{f2::F2, f4::F4, s2::S2};
+use rayon::prelude::*;
 
 /// Tiles per block: a block's transformed inputs V (16 · TILES · c_in values) and products M
 /// (16 · TILES · cb·16) stay in a 48 KiB L1 cache up to 32 channels (32 KiB) and mostly at 64
@@ -245,14 +247,13 @@ fn pack_u_of<T: Tile>(
     let gw = cb * LANES;
     let groups = po.div_ceil(gw);
     let p = T::Q * T::Q;
-    let mut u = vec![0.0f32; groups * p * pi * gw];
-    let mut t = [0.0f32; MAX_Q * MAX_Q];
-    // One group's lanes for one input channel at a time, then each position's lanes in one
-    // contiguous copy (the positions are pi·gw floats apart: written value by value, 36 of them
-    // fall in one cache set).
-    let mut block = vec![0.0f32; p * gw];
-    for i in 0..pi {
+    // First each input channel's transformed kernels, `[i][group][e][gw]` (one contiguous
+    // block per input channel, so the channels can run in parallel), then the layout the
+    // products read, `[group][e][i][gw]`: a copy of whole lanes.
+    let per_input = |(i, out): (usize, &mut [f32])| {
+        let mut t = [0.0f32; MAX_Q * MAX_Q];
         for g in 0..groups {
+            let block = &mut out[g * p * gw..(g + 1) * p * gw];
             for lane in 0..gw.min(po - g * gw) {
                 let o = g * gw + lane;
                 let mut k = [0.0f32; 9];
@@ -277,11 +278,33 @@ fn pack_u_of<T: Tile>(
                     block[e * gw + lane] = v;
                 }
             }
-            for (e, lanes) in block.chunks_exact(gw).enumerate() {
-                let at = ((g * p + e) * pi + i) * gw;
-                u[at..at + gw].copy_from_slice(lanes);
-            }
         }
+    };
+    let gather = |(ge, lanes): (usize, &mut [f32]), by_input: &[f32]| {
+        let (g, e) = (ge / p, ge % p);
+        for (i, dst) in lanes.chunks_exact_mut(gw).enumerate() {
+            let at = ((i * groups + g) * p + e) * gw;
+            dst.copy_from_slice(&by_input[at..at + gw]);
+        }
+    };
+    let mut by_input = vec![0.0f32; pi * groups * p * gw];
+    let mut u = vec![0.0f32; groups * p * pi * gw];
+    if po * pi >= PARALLEL_PAIRS {
+        by_input
+            .par_chunks_mut(groups * p * gw)
+            .enumerate()
+            .for_each(per_input);
+        u.par_chunks_mut(pi * gw)
+            .enumerate()
+            .for_each(|job| gather(job, &by_input));
+    } else {
+        by_input
+            .chunks_mut(groups * p * gw)
+            .enumerate()
+            .for_each(per_input);
+        u.chunks_mut(pi * gw)
+            .enumerate()
+            .for_each(|job| gather(job, &by_input));
     }
     u
 }

@@ -9,6 +9,11 @@ use super::super::kernels::weight_tap;
 use super::tile::{Kind, MAX_Q, Tile, by_kind};
 use super::{Wino, input_tiles};
 use crate::simd::{LANES, Simd};
+use rayon::prelude::*;
+
+/// Channel pairs (c_out · c_in) from which [`weight_from_du`] and `pack_u` split their work
+/// across the pool: 32→32 and wider (below that they take a few microseconds).
+pub(super) const PARALLEL_PAIRS: usize = 1024;
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
 /// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
@@ -161,28 +166,38 @@ pub(crate) fn weight_from_du(kind: Kind, du: &[f32], (cout, cin): (usize, usize)
 fn weight_from_du_of<T: Tile>(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f32> {
     let mut dw = vec![0.0f32; cout * cin * 9];
     let p = T::Q * T::Q;
-    // dU of one input channel and 16 output channels at a time, copied position by position
-    // (the positions are cin·cout floats apart: read value by value, they fall in one cache set).
-    let mut block = [0.0f32; MAX_Q * MAX_Q * LANES];
-    let mut pair = [0.0f32; MAX_Q * MAX_Q];
-    for i in 0..cin {
-        for o0 in (0..cout).step_by(LANES) {
-            let n = LANES.min(cout - o0);
+    // Each group of 16 output channels owns its own `16·cin·9` floats of dW: the groups run in
+    // parallel when there are enough pairs (every value is computed the same way either way).
+    let group = |(g, dw_g): (usize, &mut [f32])| {
+        let o0 = g * LANES;
+        let n = LANES.min(cout - o0);
+        // dU of one input channel and 16 output channels at a time, copied position by position
+        // (the positions are cin·cout floats apart: read value by value, they fall in one cache
+        // set).
+        let mut block = [0.0f32; MAX_Q * MAX_Q * LANES];
+        let mut pair = [0.0f32; MAX_Q * MAX_Q];
+        for i in 0..cin {
             for e in 0..p {
                 let at = (e * cin + i) * cout + o0;
                 block[e * LANES..e * LANES + n].copy_from_slice(&du[at..at + n]);
             }
-            for o in o0..o0 + n {
+            for o in 0..n {
                 for (e, v) in pair[..p].iter_mut().enumerate() {
-                    *v = block[e * LANES + o - o0];
+                    *v = block[e * LANES + o];
                 }
                 let k = T::kernel_grad(&pair[..p]);
-                dw[(o * cin + i) * 9..(o * cin + i + 1) * 9]
+                dw_g[(o * cin + i) * 9..(o * cin + i + 1) * 9]
                     .iter_mut()
                     .zip(k.iter().flatten())
                     .for_each(|(d, v)| *d = *v);
             }
         }
+    };
+    let len = LANES * cin * 9;
+    if cout * cin >= PARALLEL_PAIRS {
+        dw.par_chunks_mut(len).enumerate().for_each(group);
+    } else {
+        dw.chunks_mut(len).enumerate().for_each(group);
     }
     dw
 }
