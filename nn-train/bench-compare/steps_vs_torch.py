@@ -2,7 +2,7 @@
 """Head-to-head: whole-model training and inference steps of the nn-train model zoo vs the same
 networks in PyTorch, on this machine, in one run, alternating and repeated (2 threads each).
 
-Workloads (3x32x32 inputs, 10 classes, random data):
+Workloads (3x32x32 inputs unless --input says otherwise, 10 classes, random data):
   * train: forward in training mode, softmax cross-entropy, backward, SGD momentum 0.9, weight
     decay 5e-4, batch 128 — MLP 3072-1024-1024-10 with BatchNorm, ReLU, dropout 0.5 ("mlp_bn"),
     the same MLP without BN and dropout ("mlp"), CIFAR ResNet-8 and ResNet-20 (BasicBlocks,
@@ -22,7 +22,10 @@ PyTorch's two formats, per round ("PT cl" column: the channels_last figure).
 
 Run from the repository root (needs a Python environment with torch):
 
-    python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8]
+    python nn-train/bench-compare/steps_vs_torch.py [--rounds 3] [--only resnet8] [--input 1x28x28]
+
+With `--input 1x28x28` the models take Fashion-MNIST-shaped inputs, as the recipes'
+`nn-train train` runs do (the MLPs' first layer then has 784 inputs).
 """
 
 import argparse
@@ -62,8 +65,12 @@ class BasicBlock(nn.Module):
         return F.relu(h + (x if self.shortcut is None else self.shortcut(x)))
 
 
+# The input's shape (C, H, W): --input.
+INPUT = (3, 32, 32)
+
+
 def resnet(n, width=16, classes=10):
-    layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    layers = [nn.Conv2d(INPUT[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
     c_in = width
     for stage, mult in enumerate((1, 2, 4)):
         for b in range(n):
@@ -76,7 +83,7 @@ def resnet(n, width=16, classes=10):
 
 def mlp(bn_dropout):
     layers = [nn.Flatten()]
-    width = 3072
+    width = INPUT[0] * INPUT[1] * INPUT[2]
     for h in (1024, 1024):
         layers.append(nn.Linear(width, h))
         if bn_dropout:
@@ -114,7 +121,7 @@ def blocks(inner, n_blocks, f):
 def torch_workload(kind, name, batch, inner, n_blocks, channels_last=False):
     torch.manual_seed(0)
     net = build(name)
-    x = torch.randn(batch, 3, 32, 32)
+    x = torch.randn(batch, *INPUT)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -157,7 +164,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", help="run only workloads whose model contains this string")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument(
+        "--input",
+        default="3x32x32",
+        help="the inputs' shape CxHxW (1x28x28: Fashion-MNIST's, as the recipes train on)",
+    )
     args = ap.parse_args()
+    global INPUT
+    INPUT = tuple(int(d) for d in args.input.split("x"))
+    assert len(INPUT) == 3, "--input is CxHxW, e.g. 1x28x28"
     torch.set_num_threads(2)
     if not args.no_build:
         subprocess.run(
@@ -173,7 +188,7 @@ def main():
         for rnd in range(args.rounds):
             for w in work:
                 kind, name, batch, inner, nb = w
-                cmd = f"{kind} {name} {batch} {inner} {nb}"
+                cmd = f"{kind} {name} {batch} {inner} {nb} {args.input}"
                 conv = name.startswith(("resnet", "wrn"))
 
                 def torch_side():
@@ -191,7 +206,10 @@ def main():
     finally:
         rust.close()
     print(f"CPU: {cpu_model()}")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds}, "
+        f"input {args.input}"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     print(
         f"{'workload':28} {'PT img/s':>9} {'PT cl':>8} {'nn img/s':>9} {'ratio':>7} | "
