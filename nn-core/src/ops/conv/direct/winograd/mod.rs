@@ -45,7 +45,7 @@ pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
 use self::tile::MAX_Q;
 pub(crate) use self::tile::{Tile, by_kind};
-use self::weight::PARALLEL_PAIRS;
+use self::weight::min_len;
 pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) use self::{f2::F2, f4::F4, s2::S2};
 use rayon::prelude::*;
@@ -289,23 +289,16 @@ fn pack_u_of<T: Tile>(
     };
     let mut by_input = vec![0.0f32; pi * groups * p * gw];
     let mut u = vec![0.0f32; groups * p * pi * gw];
-    if po * pi >= PARALLEL_PAIRS {
-        by_input
-            .par_chunks_mut(groups * p * gw)
-            .enumerate()
-            .for_each(per_input);
-        u.par_chunks_mut(pi * gw)
-            .enumerate()
-            .for_each(|job| gather(job, &by_input));
-    } else {
-        by_input
-            .chunks_mut(groups * p * gw)
-            .enumerate()
-            .for_each(per_input);
-        u.chunks_mut(pi * gw)
-            .enumerate()
-            .for_each(|job| gather(job, &by_input));
-    }
+    let piece = min_len(po * pi);
+    by_input
+        .par_chunks_mut(groups * p * gw)
+        .with_min_len(piece)
+        .enumerate()
+        .for_each(per_input);
+    u.par_chunks_mut(pi * gw)
+        .with_min_len(piece)
+        .enumerate()
+        .for_each(|job| gather(job, &by_input));
     u
 }
 

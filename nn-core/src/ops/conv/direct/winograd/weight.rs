@@ -13,7 +13,18 @@ use rayon::prelude::*;
 
 /// Channel pairs (c_out · c_in) from which [`weight_from_du`] and `pack_u` split their work
 /// across the pool: 32→32 and wider (below that they take a few microseconds).
-pub(super) const PARALLEL_PAIRS: usize = 1024;
+const PARALLEL_PAIRS: usize = 1024;
+
+/// The smallest piece of work (`with_min_len`) for a transform of `pairs` channel pairs: one
+/// item (split freely) from [`PARALLEL_PAIRS`] up, else all of them (one piece, on the calling
+/// thread).
+pub(super) fn min_len(pairs: usize) -> usize {
+    if pairs >= PARALLEL_PAIRS {
+        1
+    } else {
+        usize::MAX
+    }
+}
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
 /// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
@@ -193,11 +204,9 @@ fn weight_from_du_of<T: Tile>(du: &[f32], (cout, cin): (usize, usize)) -> Vec<f3
             }
         }
     };
-    let len = LANES * cin * 9;
-    if cout * cin >= PARALLEL_PAIRS {
-        dw.par_chunks_mut(len).enumerate().for_each(group);
-    } else {
-        dw.chunks_mut(len).enumerate().for_each(group);
-    }
+    dw.par_chunks_mut(LANES * cin * 9)
+        .with_min_len(min_len(cout * cin))
+        .enumerate()
+        .for_each(group);
     dw
 }
