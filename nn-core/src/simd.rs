@@ -52,6 +52,10 @@ pub(crate) trait Simd: Copy + Send + Sync + 'static {
     unsafe fn relu(a: Self::V) -> Self::V;
     /// 0 where `y <= 0`, else `g` (a NaN `y` passes `g`, as PyTorch's `threshold_backward`).
     unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V;
+    /// Every bit of every lane set if `on`, else all lanes +0.0: a mask for [`Simd::and`].
+    unsafe fn keep(on: bool) -> Self::V;
+    /// The bitwise and of `a` and `b` (with a [`Simd::keep`] mask: `a` or +0.0).
+    unsafe fn and(a: Self::V, b: Self::V) -> Self::V;
 
     /// `*p` broadcast, times `b`, plus `c`.
     #[inline(always)]
@@ -125,6 +129,14 @@ impl Simd for Scalar {
     unsafe fn mask_pos(g: Self::V, y: Self::V) -> Self::V {
         std::array::from_fn(|i| if y[i] <= 0.0 { 0.0 } else { g[i] })
     }
+    #[inline(always)]
+    unsafe fn keep(on: bool) -> Self::V {
+        [f32::from_bits(if on { u32::MAX } else { 0 }); LANES]
+    }
+    #[inline(always)]
+    unsafe fn and(a: Self::V, b: Self::V) -> Self::V {
+        std::array::from_fn(|i| f32::from_bits(a[i].to_bits() & b[i].to_bits()))
+    }
 }
 
 /// AVX-512F: one `__m512` per vector.
@@ -182,6 +194,19 @@ impl Simd for Avx512 {
             // Not (y <= 0): true for y > 0 and for NaN (unordered).
             let keep = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(y, _mm512_setzero_ps());
             _mm512_maskz_mov_ps(keep, g)
+        }
+    }
+    #[inline(always)]
+    unsafe fn keep(on: bool) -> __m512 {
+        unsafe { _mm512_castsi512_ps(_mm512_set1_epi32(-(on as i32))) }
+    }
+    #[inline(always)]
+    unsafe fn and(a: __m512, b: __m512) -> __m512 {
+        unsafe {
+            _mm512_castsi512_ps(_mm512_and_si512(
+                _mm512_castps_si512(a),
+                _mm512_castps_si512(b),
+            ))
         }
     }
     #[inline(always)]
@@ -263,6 +288,17 @@ impl Simd for Avx2 {
                 _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(y.1, z), g.1),
             )
         }
+    }
+    #[inline(always)]
+    unsafe fn keep(on: bool) -> Self::V {
+        unsafe {
+            let m = _mm256_castsi256_ps(_mm256_set1_epi32(-(on as i32)));
+            (m, m)
+        }
+    }
+    #[inline(always)]
+    unsafe fn and(a: Self::V, b: Self::V) -> Self::V {
+        unsafe { (_mm256_and_ps(a.0, b.0), _mm256_and_ps(a.1, b.1)) }
     }
     #[inline(always)]
     unsafe fn bcast_fma(p: *const f32, b: Self::V, c: Self::V) -> Self::V {
@@ -425,6 +461,42 @@ mod tests {
                     "{isa:?} mask at y = {}",
                     y[i]
                 );
+            }
+        }
+    }
+
+    /// `and(v, keep(on))` of one vector, for `on` false and true.
+    #[inline(always)]
+    fn masked<S: Simd>(v: &[f32; LANES], out: &mut [[f32; LANES]; 2]) {
+        // SAFETY: every pointer covers 16 floats.
+        unsafe {
+            let x = S::load(v.as_ptr());
+            S::store(out[0].as_mut_ptr(), S::and(x, S::keep(false)));
+            S::store(out[1].as_mut_ptr(), S::and(x, S::keep(true)));
+        }
+    }
+    dispatch!(fn run_masked(v: &[f32; LANES], out: &mut [[f32; LANES]; 2]) = masked);
+
+    /// A `keep` mask passes every bit of every lane (NaN payloads, −0, infinities) or gives
+    /// +0.0, on every instruction set of this CPU: what a zero-padded copy would hold.
+    #[test]
+    fn keep_masks_pass_every_bit_or_give_positive_zero() {
+        let v: [f32; LANES] = std::array::from_fn(|i| match i % 5 {
+            0 => f32::from_bits(0x7fc0_1234),
+            1 => -0.0,
+            2 => f32::NEG_INFINITY,
+            3 => -1.25e-40,
+            _ => i as f32 * -3.5,
+        });
+        for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+            if !isa.is_supported() {
+                continue;
+            }
+            let mut out = [[1.0f32; LANES]; 2];
+            run_masked(isa, &v, &mut out);
+            for i in 0..LANES {
+                assert_eq!(out[0][i].to_bits(), 0, "{isa:?} masked lane {i}");
+                assert_eq!(out[1][i].to_bits(), v[i].to_bits(), "{isa:?} kept lane {i}");
             }
         }
     }

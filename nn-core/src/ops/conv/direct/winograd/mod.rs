@@ -43,7 +43,7 @@ use crate::simd::{Isa, LANES, Simd};
 
 pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
-use self::tile::MAX_Q;
+use self::tile::{MAX_Q, each};
 pub(crate) use self::tile::{Tile, by_kind};
 use self::weight::min_len;
 pub(crate) use self::weight::{image_weight, weight_from_du};
@@ -168,10 +168,14 @@ impl Wino {
     pub(crate) fn positions(&self) -> usize {
         self.kind.q() * self.kind.q()
     }
-    /// Scratch floats per thread: V and M of one block, and a row of `cin` zeros (what the
-    /// border tiles load outside the image).
+    /// Scratch floats per thread: V and M of one block, and an image row of zeros (`src.1`
+    /// pixels of `cin` channels: what the border tiles read above and below the image).
     pub(crate) fn scratch(&self) -> usize {
-        self.positions() * self.tiles * (self.cin + self.cb * LANES) + self.cin
+        self.positions() * self.tiles * (self.cin + self.cb * LANES) + self.zero_row()
+    }
+    /// Floats of the zero row in [`Wino::scratch`].
+    fn zero_row(&self) -> usize {
+        self.src.1.max(1) * self.cin
     }
     /// Splits [`Wino::scratch`] into V, M (or dM) and the zero row, which it fills.
     pub(crate) fn split_scratch<'a>(
@@ -181,7 +185,7 @@ impl Wino {
         let p = self.positions();
         let (v, rest) = scratch.split_at_mut(p * self.tiles * self.cin);
         let (m, zeros) = rest.split_at_mut(p * self.tiles * self.cb * LANES);
-        let zeros = &mut zeros[..self.cin];
+        let zeros = &mut zeros[..self.zero_row()];
         zeros.fill(0.0);
         (v, m, zeros)
     }
@@ -305,10 +309,11 @@ fn pack_u_of<T: Tile>(
 /// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each Q² tile d of
 /// the zero-padded frame, read from the unpadded image `x` (`[src.0][src.1][cin]`, at `off` in the
 /// frame). Tiles inside the image load with fixed strides from one base pointer; border tiles
-/// (most of them on small maps: 12 of 16 at 7², 24 of 49 at 14²) compute each of their Q² pixel
-/// addresses once, pointing pixels outside the image at `zeros` (`cin` zeros). Either way the
-/// transform sees the values a zero-padded copy would hold (+0.0 outside), so the results are
-/// the same bits, and no address outside the image is ever formed.
+/// (most of them on small maps: 12 of 16 at 14², all 4 at 7², 24 of 49 at 28²) take a pointer
+/// per tile row, to the image row or to `zeros` (a row of zeros as long as an image row), and
+/// mask the columns outside the image to +0.0 (only tiles on the left or right edge). Either way
+/// the transform sees the values a zero-padded copy would hold (+0.0 outside), so the results
+/// are the same bits, and no address outside the image is ever formed.
 #[inline(always)]
 fn input_tiles<S: Simd, T: Tile>(
     w: &Wino,
@@ -328,7 +333,7 @@ fn input_tiles<S: Simd, T: Tile>(
             && v.len() >= n * n * w.tiles * c
             && nt <= w.tiles
     );
-    assert!(c.is_multiple_of(LANES) && x.len() >= h * wd * c && zeros.len() >= c);
+    assert!(c.is_multiple_of(LANES) && x.len() >= h * wd * c && zeros.len() >= wd.max(1) * c);
     assert!((t0 + nt) <= w.th * w.tw);
     // Whether frame rows (columns) f .. f + n all lie in the image, which starts at frame row
     // (column) `off` and is `len` long.
@@ -350,27 +355,48 @@ fn input_tiles<S: Simd, T: Tile>(
             }
         } else {
             // Tile rows i0 .. i1 (columns j0 .. j1) lie in the image: frame row fy + i is
-            // image row fy + i − top. The others, and those past n (F(2×2)'s 4, stride 2's 5,
-            // never read), point at the zeros. (Plain loops: `array::from_fn`'s closures stayed
-            // out of line, 5 % of a 16→16 forward + backward.)
+            // image row fy + i − top. The other rows read the zero row (`zeros`, as long as an
+            // image row), those past n (F(2×2)'s 4, stride 2's 5) are never read. Columns
+            // outside the image read a column of the image (clamped) and are masked to +0.0:
+            // six row pointers and six column offsets per tile, not one pointer per pixel (the
+            // per-pixel pointers cost as much as the transform on 16 channels).
             let span = |f: usize, off: usize, len: usize| {
                 let lo = off.saturating_sub(f).min(n);
                 (lo, (off + len).saturating_sub(f).clamp(lo, n))
             };
             let ((i0, i1), (j0, j1)) = (span(fy, top, h), span(fx, left, wd));
-            let mut px = [[zeros.as_ptr(); MAX_Q]; MAX_Q];
-            for (i, row) in px.iter_mut().enumerate().take(i1).skip(i0) {
-                let y = fy + i - top;
-                for (j, p) in row.iter_mut().enumerate().take(j1).skip(j0) {
-                    // SAFETY: (y, fx + j − left) is a pixel of the image (x.len() ≥ h·wd·c).
-                    *p = unsafe { x.as_ptr().add((y * wd + fx + j - left) * c) };
-                }
+            // A tile without image columns reads no image row at all.
+            let i1 = if j0 == j1 { i0 } else { i1 };
+            let mut rows = [zeros.as_ptr(); MAX_Q];
+            for (i, row) in rows.iter_mut().enumerate().take(i1).skip(i0) {
+                // SAFETY: image row fy + i − top < h exists (x.len() ≥ h·wd·c).
+                *row = unsafe { x.as_ptr().add((fy + i - top) * wd * c) };
             }
-            for c0 in (0..c).step_by(LANES) {
-                // SAFETY: each pointer is an image pixel or the zero row, both c values long.
-                unsafe {
-                    let ld = |i: usize, j: usize| S::load(px[i][j].add(c0));
-                    T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
+            // Column j's offset in a row: (fx + j − left)·c, clamped into the row.
+            let col = |j: usize| (fx + j).saturating_sub(left).min(wd.saturating_sub(1)) * c;
+            if (j0, j1) == (0, n) {
+                let base = col(0);
+                for c0 in (0..c).step_by(LANES) {
+                    // SAFETY: each row pointer is an image row or the zero row, both wd·c values
+                    // long; every column lies in the row.
+                    unsafe {
+                        let ld = |i: usize, j: usize| S::load(rows[i].add(base + j * c + c0));
+                        T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
+                    }
+                }
+            } else {
+                let cols: [usize; MAX_Q] = each!(j in [0, 1, 2, 3, 4, 5] => col(j));
+                // SAFETY (keep): plain bit patterns.
+                let keep: [S::V; MAX_Q] =
+                    unsafe { each!(j in [0, 1, 2, 3, 4, 5] => S::keep(j >= j0 && j < j1)) };
+                for c0 in (0..c).step_by(LANES) {
+                    // SAFETY: as above; the masked columns read a pixel of the row too.
+                    unsafe {
+                        let ld = |i: usize, j: usize| {
+                            S::and(S::load(rows[i].add(cols[j] + c0)), keep[j])
+                        };
+                        T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
+                    }
                 }
             }
         }
