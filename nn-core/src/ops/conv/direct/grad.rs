@@ -162,7 +162,8 @@ pub(crate) fn backward_with(
     let conv = conv_of(g);
     let wino = (algo == Algo::Winograd).then(|| {
         let wg = wino_of(isa, g, cb_w);
-        wg.with_tiles(weight_tiles(isa, wg.kind).min(wg.th * wg.tw))
+        let tiles = weight_tiles(isa, wg.kind, (wg.cin, wg.cb * LANES));
+        wg.with_tiles(tiles.min(wg.th * wg.tw))
     });
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
     let part_len = match &wino {
