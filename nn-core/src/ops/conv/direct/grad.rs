@@ -72,20 +72,21 @@ fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> Inpu
             (g.h, g.w),
             (g.ph, g.pw),
         )
-        .with_tiles(block_tiles(isa));
+        .with_tiles(block_tiles(isa, Kind::S2, (g.cout, cb * LANES)));
         let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Transposed, None);
         return InputGrad::Phases { wg, u };
     }
     if algo == Algo::Winograd {
+        let kind = tile_kind(1, (g.h, g.w));
         let wg = Wino::new(
-            tile_kind(1, (g.h, g.w)),
+            kind,
             (g.h, g.w),
             (g.cout, g.cin),
             cb,
             (g.oh, g.ow),
             (2 - g.ph, 2 - g.pw),
         )
-        .with_tiles(block_tiles(isa));
+        .with_tiles(block_tiles(isa, kind, (g.cout, cb * LANES)));
         let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Flipped, None);
         return InputGrad::Winograd { wg, u };
     }

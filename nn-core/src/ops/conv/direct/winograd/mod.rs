@@ -57,34 +57,35 @@ use rayon::prelude::*;
 /// with 32.
 pub(crate) const TILES: usize = 8;
 
-/// Tiles per block on `isa`: [`TILES`] on AVX-512; 6 on AVX2, one register block of 6 tiles ×
-/// 1 channel block (12 accumulators, see `blocks::block_pixels`), where 8 tiles ran as
-/// 4 + 4 (8 accumulators).
-pub(crate) const fn block_tiles(isa: Isa) -> usize {
+/// Tiles per block on `isa` for the tile algorithm `kind`, `cin` channels in and `gw` out per
+/// group of the products: [`TILES`] on AVX-512, twice that for F(4×4) at 16 → 16 channels; 6 on
+/// AVX2, one register block of 6 tiles × 1 channel block (12 accumulators, see
+/// `blocks::block_pixels`), where 8 tiles ran as 4 + 4 (8 accumulators).
+///
+/// At 16 → 16 channels a block of 16 tiles (V and M 36 KiB each) spills out of a 48 KiB L1, but
+/// each U_e is reused over twice the tiles and the blocks are half as many: on an AMD EPYC family
+/// 26 model 2 (Zen 5, AVX-512; batch 128, 2 threads, 5 alternating rounds) the forward pass ran
+/// 1.089x faster @28² and 1.077x @32², the weight gradient 1.065-1.074x @28² and 1.05x @32²
+/// (24 tiles: about as fast; 32: 0.70x; at 32 → 32 channels 16 tiles: 0.73x).
+pub(crate) const fn block_tiles(isa: Isa, kind: Kind, (cin, gw): (usize, usize)) -> usize {
     match isa {
         Isa::Avx2 => 6,
+        Isa::Avx512 if matches!(kind, Kind::F4) && cin + gw <= 2 * LANES => 2 * TILES,
         _ => TILES,
     }
 }
 
-/// Tiles per block of the weight gradient on `isa` for the tile algorithm `kind` and `cin` input
-/// channels, `gw` output channels per group: as in the forward pass ([`block_tiles`]), except
-///
-/// * at stride 2, where a block holds up to 16 tiles (a whole 8×8 output): its products sum
-///   V_eᵀ dM_e over the block's tiles in registers, and 6 tiles per flush of the accumulators
-///   were too few. Measured (weight gradient alone, 32→64 3×3 stride 2 @16², batch 128, 2
-///   threads, AMD EPYC family 25 model 17 with AVX2 only, 11 alternating rounds): 1.13x faster
-///   than the direct kernels with 16 tiles per block (best 1.09x), 0.90x with 6;
-/// * F(4×4) on AVX-512 at 16 → 16 channels, also 16 tiles: with 16 channels a side the loads
-///   and stores of the accumulators per block weigh as much as the products. Measured (weight
-///   gradient alone, batch 128, 2 threads, AMD EPYC family 26 model 2, alternating rounds):
-///   1.065x (7 rounds, against 12 tiles) and 1.07x (5 rounds, against 8) @28², 1.05x @32²; 24
-///   tiles were about as fast, 32 0.70x; at 32 → 32 channels 16 tiles ran 0.73x.
-pub(crate) const fn weight_tiles(isa: Isa, kind: Kind, (cin, gw): (usize, usize)) -> usize {
+/// Tiles per block of the weight gradient on `isa` for the tile algorithm `kind`, `cin` input
+/// channels and `gw` output channels per group: as in the forward pass ([`block_tiles`]), except
+/// at stride 2, where a block holds up to 16 tiles (a whole 8×8 output): its products sum
+/// V_eᵀ dM_e over the block's tiles in registers, and 6 tiles per flush of the accumulators were
+/// too few. Measured (weight gradient alone, 32→64 3×3 stride 2 @16², batch 128, 2 threads, AMD
+/// EPYC family 25 model 17 with AVX2 only, 11 alternating rounds): 1.13x faster than the direct
+/// kernels with 16 tiles per block (best 1.09x), 0.90x with 6.
+pub(crate) const fn weight_tiles(isa: Isa, kind: Kind, channels: (usize, usize)) -> usize {
     match kind {
         Kind::S2 => 16,
-        Kind::F4 if matches!(isa, Isa::Avx512) && cin + gw <= 2 * LANES => 16,
-        _ => block_tiles(isa),
+        _ => block_tiles(isa, kind, channels),
     }
 }
 
