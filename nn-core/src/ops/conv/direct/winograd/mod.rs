@@ -352,14 +352,12 @@ fn input_tiles<S: Simd, T: Tile>(
         // SAFETY (both arms): v holds w.tiles tiles of Q² positions × c values; c0 + 16 ≤ c.
         let out = unsafe { v.as_mut_ptr().add(k * c) };
         if inside(fy, top, h) && inside(fx, left, wd) {
-            let base = ((fy - top) * wd + fx - left) * c;
-            for c0 in (0..c).step_by(LANES) {
-                // SAFETY: the tile's Q × Q pixels lie in the image (checked above).
-                unsafe {
-                    let p = x.as_ptr().add(base + c0);
-                    let ld = |i: usize, j: usize| S::load(p.add((i * wd + j) * c));
-                    T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
-                }
+            let p = x.as_ptr().wrapping_add(((fy - top) * wd + fx - left) * c);
+            // SAFETY: the tile's Q × Q pixels lie in the image (checked above).
+            unsafe {
+                each_block::<S, T>(c, out, w.tiles * c, |i, j, c0| {
+                    S::load(p.add((i * wd + j) * c + c0))
+                });
             }
         } else {
             // Tile rows i0 .. i1 (columns j0 .. j1) lie in the image: frame row fy + i is
@@ -382,32 +380,45 @@ fn input_tiles<S: Simd, T: Tile>(
             }
             // Column j's offset in a row: (fx + j − left)·c, clamped into the row.
             let col = |j: usize| (fx + j).saturating_sub(left).min(wd.saturating_sub(1)) * c;
+            // SAFETY (both arms): each row pointer is an image row or the zero row, both wd·c
+            // values long; every column offset lies in the row (the masked ones too).
             if (j0, j1) == (0, n) {
                 let base = col(0);
-                for c0 in (0..c).step_by(LANES) {
-                    // SAFETY: each row pointer is an image row or the zero row, both wd·c values
-                    // long; every column lies in the row.
-                    unsafe {
-                        let ld = |i: usize, j: usize| S::load(rows[i].add(base + j * c + c0));
-                        T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
-                    }
+                unsafe {
+                    each_block::<S, T>(c, out, w.tiles * c, |i, j, c0| {
+                        S::load(rows[i].add(base + j * c + c0))
+                    });
                 }
             } else {
                 let cols: [usize; MAX_Q] = each!(j in [0, 1, 2, 3, 4, 5] => col(j));
                 // SAFETY (keep): plain bit patterns.
                 let keep: [S::V; MAX_Q] =
                     unsafe { each!(j in [0, 1, 2, 3, 4, 5] => S::keep(j >= j0 && j < j1)) };
-                for c0 in (0..c).step_by(LANES) {
-                    // SAFETY: as above; the masked columns read a pixel of the row too.
-                    unsafe {
-                        let ld = |i: usize, j: usize| {
-                            S::and(S::load(rows[i].add(cols[j] + c0)), keep[j])
-                        };
-                        T::input_tile::<S>(ld, out.add(c0), w.tiles * c);
-                    }
+                unsafe {
+                    each_block::<S, T>(c, out, w.tiles * c, |i, j, c0| {
+                        S::and(S::load(rows[i].add(cols[j] + c0)), keep[j])
+                    });
                 }
             }
         }
+    }
+}
+
+/// The input transform of one tile for each block of 16 of its `c` channels: channels c0 ..
+/// c0 + 16 of pixel (i, j) are `ld(i, j, c0)`, position e goes to `out + c0 + e·stride`.
+///
+/// # Safety
+/// `ld` must be safe to call for i, j < Q and every c0; `out + c0 + e·stride .. + 16` writable
+/// for e < Q².
+#[inline(always)]
+unsafe fn each_block<S: Simd, T: Tile>(
+    c: usize,
+    out: *mut f32,
+    stride: usize,
+    ld: impl Fn(usize, usize, usize) -> S::V,
+) {
+    for c0 in (0..c).step_by(LANES) {
+        unsafe { T::input_tile::<S>(|i, j| ld(i, j, c0), out.add(c0), stride) };
     }
 }
 
