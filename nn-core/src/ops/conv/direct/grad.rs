@@ -7,8 +7,8 @@ use super::backward::{Conv, scatter_image, weight_image};
 use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
 use super::winograd::{
-    F2, F4, Kind, Packing, S2, Wino, block_tiles, image_input_grad, image_weight, pack_u,
-    tile_kind, weight_from_du, weight_tiles,
+    F2, F4, Kind, Packing, S2, Wino, image_input_grad, image_weight, pack_u, tile_kind,
+    weight_from_du, weight_tiles,
 };
 use super::{
     Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
@@ -72,21 +72,20 @@ fn input_grad_plan(isa: Isa, g: &Geom, cb: usize, algo: Algo, w: &[f32]) -> Inpu
             (g.h, g.w),
             (g.ph, g.pw),
         )
-        .with_tiles(block_tiles(isa, Kind::S2, (g.cout, cb * LANES)));
+        .with_block_tiles(isa);
         let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Transposed, None);
         return InputGrad::Phases { wg, u };
     }
     if algo == Algo::Winograd {
-        let kind = tile_kind(1, (g.h, g.w));
         let wg = Wino::new(
-            kind,
+            tile_kind(1, (g.h, g.w)),
             (g.h, g.w),
             (g.cout, g.cin),
             cb,
             (g.oh, g.ow),
             (2 - g.ph, 2 - g.pw),
         )
-        .with_tiles(block_tiles(isa, kind, (g.cout, cb * LANES)));
+        .with_block_tiles(isa);
         let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Flipped, None);
         return InputGrad::Winograd { wg, u };
     }
@@ -163,8 +162,7 @@ pub(crate) fn backward_with(
     let conv = conv_of(g);
     let wino = (algo == Algo::Winograd).then(|| {
         let wg = wino_of(isa, g, cb_w);
-        let tiles = weight_tiles(isa, wg.kind, (wg.cin, wg.cb * LANES));
-        wg.with_tiles(tiles.min(wg.th * wg.tw))
+        wg.with_tiles(weight_tiles(isa, &wg).min(wg.th * wg.tw))
     });
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
     let part_len = match &wino {

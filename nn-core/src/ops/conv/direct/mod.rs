@@ -372,16 +372,15 @@ fn forward_winograd(
 
 /// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
 fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
-    let kind = winograd::tile_kind(g.sh, (g.oh, g.ow));
     Wino::new(
-        kind,
+        winograd::tile_kind(g.sh, (g.oh, g.ow)),
         (g.oh, g.ow),
         (g.cin, g.cout),
         cb,
         (g.h, g.w),
         (g.ph, g.pw),
     )
-    .with_tiles(winograd::block_tiles(isa, kind, (g.cin, cb * LANES)))
+    .with_block_tiles(isa)
 }
 
 dispatch!(fn wino_forward_f2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F2>);

@@ -75,17 +75,17 @@ pub(crate) const fn block_tiles(isa: Isa, kind: Kind, (cin, gw): (usize, usize))
     }
 }
 
-/// Tiles per block of the weight gradient on `isa` for the tile algorithm `kind`, `cin` input
-/// channels and `gw` output channels per group: as in the forward pass ([`block_tiles`]), except
+/// Tiles per block of the weight gradient on `isa` for the geometry `w` (its tile algorithm and
+/// channels): as in the forward pass ([`block_tiles`]), except
 /// at stride 2, where a block holds up to 16 tiles (a whole 8×8 output): its products sum
 /// V_eᵀ dM_e over the block's tiles in registers, and 6 tiles per flush of the accumulators were
 /// too few. Measured (weight gradient alone, 32→64 3×3 stride 2 @16², batch 128, 2 threads, AMD
 /// EPYC family 25 model 17 with AVX2 only, 11 alternating rounds): 1.13x faster than the direct
 /// kernels with 16 tiles per block (best 1.09x), 0.90x with 6.
-pub(crate) const fn weight_tiles(isa: Isa, kind: Kind, channels: (usize, usize)) -> usize {
-    match kind {
+pub(crate) const fn weight_tiles(isa: Isa, w: &Wino) -> usize {
+    match w.kind {
         Kind::S2 => 16,
-        _ => block_tiles(isa, kind, channels),
+        kind => block_tiles(isa, kind, (w.cin, w.cb * LANES)),
     }
 }
 
@@ -160,6 +160,11 @@ impl Wino {
             off,
             tiles: TILES,
         }
+    }
+    /// The same geometry with the blocks [`block_tiles`] gives its tile algorithm and channels
+    /// on `isa` (its products take `cin` channels in, `cb·16` out per group).
+    pub(crate) fn with_block_tiles(self, isa: Isa) -> Wino {
+        self.with_tiles(block_tiles(isa, self.kind, (self.cin, self.cb * LANES)))
     }
     /// The same geometry with blocks of `tiles` tiles.
     pub(crate) fn with_tiles(self, tiles: usize) -> Wino {
