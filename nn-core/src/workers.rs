@@ -33,6 +33,17 @@ pub fn run<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
+/// Runs `f` inside a new rayon pool of `threads` threads: the thread-count tests compare its
+/// results for different counts.
+#[cfg(test)]
+pub(crate) fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test's thread pool")
+        .install(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

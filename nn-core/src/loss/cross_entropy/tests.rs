@@ -112,11 +112,7 @@ fn parallel_result_does_not_depend_on_thread_count() {
     let x = Tensor::randn(&[2048, 32], 0.0, 2.0, &mut crate::rng::seeded(9));
     let labels: Vec<usize> = (0..2048).map(|i| (i * 5) % 32).collect();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::workers::on_threads(threads, || {
             let x = x.detach().with_requires_grad();
             let l = cross_entropy(&x, &labels);
             l.backward();

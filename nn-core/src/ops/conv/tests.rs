@@ -285,11 +285,7 @@ fn only_needed_gradients_are_computed() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::workers::on_threads(threads, || {
             let mut rng = seeded(9);
             let x = Tensor::randn(&[19, 8, 6, 6], 0.0, 1.0, &mut rng).with_requires_grad();
             let w = Tensor::randn(&[8, 8, 3, 3], 0.0, 1.0, &mut rng).with_requires_grad();

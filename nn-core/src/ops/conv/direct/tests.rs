@@ -468,11 +468,7 @@ fn winograd_bits_do_not_depend_on_the_thread_count() {
         let w = randn(cout * cin * 9, 2);
         let dy = randn(g.n * g.oh * g.ow * cout, 3);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::workers::on_threads(threads, || {
                 let isa = Isa::detect();
                 let y = forward_with(isa, Algo::Winograd, &g, &x, &w, None, None, false);
                 let r = backward_with(isa, Algo::Winograd, &g, &x, &w, &dy, (true, true, false));

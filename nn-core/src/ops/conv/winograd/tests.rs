@@ -51,11 +51,7 @@ fn results_do_not_depend_on_the_thread_count() {
     let wt = Tensor::randn(&[16, 16, 3, 3], 0.0, 1.0, &mut rng).to_vec();
     let dy = Tensor::randn(&g.out_shape(), 0.0, 1.0, &mut rng).to_vec();
     let run = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::workers::on_threads(threads, || {
             let r = backward(&g, &x, &wt, &dy, true, true);
             (forward(&g, &x, &wt, None), r.dx.unwrap(), r.dw.unwrap())
         })
