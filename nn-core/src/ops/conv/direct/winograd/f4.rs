@@ -112,7 +112,7 @@ const TWELFTH: f32 = 1.0 / 12.0;
 const TWENTY_FOURTH: f32 = 1.0 / 24.0;
 
 /// G v of a kernel's row or column v.
-fn g(v: [f32; 3]) -> [f32; 6] {
+pub(super) fn g(v: [f32; 3]) -> [f32; 6] {
     let (s, d) = (v[0] + v[2], 4.0 * v[2] + v[0]);
     [
         0.25 * v[0],

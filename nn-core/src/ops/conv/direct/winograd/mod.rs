@@ -30,6 +30,7 @@
 
 mod f2;
 mod f4;
+mod pack;
 mod s2;
 mod strided_dx;
 mod tile;
@@ -41,14 +42,13 @@ use super::kernels::gather;
 use crate::ops::conv::geometry::Geom;
 use crate::simd::{Isa, LANES, Simd};
 
+pub(crate) use self::pack::{Packing, pack_u};
 pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
+pub(crate) use self::tile::Tile;
 use self::tile::{MAX_Q, each};
-pub(crate) use self::tile::{Tile, by_kind};
-use self::weight::min_len;
 pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) use self::{f2::F2, f4::F4, s2::S2};
-use rayon::prelude::*;
 
 /// Tiles per block: a block's transformed inputs V (16 · TILES · c_in values) and products M
 /// (16 · TILES · cb·16) stay in a 48 KiB L1 cache up to 32 channels (32 KiB) and mostly at 64
@@ -221,102 +221,6 @@ pub(super) fn separable<const R: usize, const N: usize>(
         }
     }
     std::array::from_fn(|r| t(ta[r]))
-}
-
-/// Which kernel [`pack_u`] transforms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Packing {
-    /// The forward pass's: w[o][i].
-    Forward,
-    /// The stride-1 input gradient's, a forward pass over dy: channels swapped, taps reversed.
-    Flipped,
-    /// The transposed products of the stride-2 input gradient (`strided_dx`): channels swapped,
-    /// taps as they are.
-    Transposed,
-}
-
-/// U = G g Gᵀ of the tile algorithm `kind` packed `[group][e][c_in][cb·16]` for the products,
-/// of the kernel `packing` names. `scale` multiplies output channel o's kernels (a folded
-/// BatchNorm; forward only).
-pub(crate) fn pack_u(
-    kind: Kind,
-    w: &[f32],
-    (cout, cin): (usize, usize),
-    cb: usize,
-    packing: Packing,
-    scale: Option<&[f32]>,
-) -> Vec<f32> {
-    by_kind!(kind, T => pack_u_of::<T>(w, (cout, cin), cb, packing, scale))
-}
-
-fn pack_u_of<T: Tile>(
-    w: &[f32],
-    (cout, cin): (usize, usize),
-    cb: usize,
-    packing: Packing,
-    scale: Option<&[f32]>,
-) -> Vec<f32> {
-    // The product's (out, in) channels.
-    let (po, pi) = match packing {
-        Packing::Forward => (cout, cin),
-        _ => (cin, cout),
-    };
-    let gw = cb * LANES;
-    let groups = po.div_ceil(gw);
-    let p = T::Q * T::Q;
-    // First each input channel's transformed kernels, `[i][group][e][gw]` (one contiguous
-    // block per input channel, so the channels can run in parallel), then the layout the
-    // products read, `[group][e][i][gw]`: a copy of whole lanes.
-    let per_input = |(i, out): (usize, &mut [f32])| {
-        let mut t = [0.0f32; MAX_Q * MAX_Q];
-        for g in 0..groups {
-            let block = &mut out[g * p * gw..(g + 1) * p * gw];
-            for lane in 0..gw.min(po - g * gw) {
-                let o = g * gw + lane;
-                let mut k = [0.0f32; 9];
-                if packing != Packing::Forward {
-                    // Kernel of (out = ci, in = co): w[co = i][ci = o], taps reversed if flipped.
-                    let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
-                    for t in 0..9 {
-                        k[t] = if packing == Packing::Flipped {
-                            src[8 - t]
-                        } else {
-                            src[t]
-                        };
-                    }
-                } else {
-                    let s = scale.map_or(1.0, |s| s[o]);
-                    for (t, v) in k.iter_mut().enumerate() {
-                        *v = s * w[(o * cin + i) * 9 + t];
-                    }
-                }
-                T::kernel(&k, &mut t[..p]);
-                for (e, &v) in t[..p].iter().enumerate() {
-                    block[e * gw + lane] = v;
-                }
-            }
-        }
-    };
-    let gather = |(ge, lanes): (usize, &mut [f32]), by_input: &[f32]| {
-        let (g, e) = (ge / p, ge % p);
-        for (i, dst) in lanes.chunks_exact_mut(gw).enumerate() {
-            let at = ((i * groups + g) * p + e) * gw;
-            dst.copy_from_slice(&by_input[at..at + gw]);
-        }
-    };
-    let mut by_input = vec![0.0f32; pi * groups * p * gw];
-    let mut u = vec![0.0f32; groups * p * pi * gw];
-    let piece = min_len(po * pi);
-    by_input
-        .par_chunks_mut(groups * p * gw)
-        .with_min_len(piece)
-        .enumerate()
-        .for_each(per_input);
-    u.par_chunks_mut(pi * gw)
-        .with_min_len(piece)
-        .enumerate()
-        .for_each(|job| gather(job, &by_input));
-    u
 }
 
 /// Input transform of tiles `t0 .. t0 + nt`: V[e][t][c] = (Bᵀ d B)[e] of each Q² tile d of
