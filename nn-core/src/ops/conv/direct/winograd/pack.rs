@@ -169,23 +169,7 @@ fn pack_u_of<T: Tile>(
             let block = &mut out[g * p * gw..(g + 1) * p * gw];
             for lane in 0..gw.min(po - g * gw) {
                 let o = g * gw + lane;
-                let mut k = [0.0f32; 9];
-                if packing != Packing::Forward {
-                    // Kernel of (out = ci, in = co): w[co = i][ci = o], taps reversed if flipped.
-                    let src = &w[(i * cin + o) * 9..(i * cin + o + 1) * 9];
-                    for t in 0..9 {
-                        k[t] = if packing == Packing::Flipped {
-                            src[8 - t]
-                        } else {
-                            src[t]
-                        };
-                    }
-                } else {
-                    let s = scale.map_or(1.0, |s| s[o]);
-                    for (t, v) in k.iter_mut().enumerate() {
-                        *v = s * w[(o * cin + i) * 9 + t];
-                    }
-                }
+                let k = kernel_of(w, cin, packing, scale, (o, i));
                 T::kernel(&k, &mut t[..p]);
                 for (e, &v) in t[..p].iter().enumerate() {
                     block[e * gw + lane] = v;
