@@ -40,6 +40,15 @@ pub(crate) fn pack_u(
     }
 }
 
+/// The products' (out, in) channels for the convolution's (`cout`, `cin`): swapped for the
+/// input gradient's kernels.
+fn product_channels(packing: Packing, (cout, cin): (usize, usize)) -> (usize, usize) {
+    match packing {
+        Packing::Forward => (cout, cin),
+        _ => (cin, cout),
+    }
+}
+
 /// The 3×3 kernel of the product's output channel `o` and input channel `i`, as `packing` says
 /// (`scale`: the forward pass's folded BatchNorm).
 #[inline(always)]
@@ -78,10 +87,7 @@ fn pack_f4(
     packing: Packing,
     scale: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (po, pi) = match packing {
-        Packing::Forward => (cout, cin),
-        _ => (cin, cout),
-    };
+    let (po, pi) = product_channels(packing, (cout, cin));
     let (gw, p) = (cb * LANES, F4::Q * F4::Q);
     let groups = po.div_ceil(gw);
     let mut u = vec![0.0f32; groups * p * pi * gw];
@@ -152,11 +158,7 @@ fn pack_u_of<T: Tile>(
     packing: Packing,
     scale: Option<&[f32]>,
 ) -> Vec<f32> {
-    // The product's (out, in) channels.
-    let (po, pi) = match packing {
-        Packing::Forward => (cout, cin),
-        _ => (cin, cout),
-    };
+    let (po, pi) = product_channels(packing, (cout, cin));
     let gw = cb * LANES;
     let groups = po.div_ceil(gw);
     let p = T::Q * T::Q;
