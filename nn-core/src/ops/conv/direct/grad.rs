@@ -8,7 +8,7 @@ use super::forward::{Epilogue, Gather};
 use super::pack::{pack_input_grad, pad_nhwc};
 use super::winograd::{
     F2, F4, Kind, Packing, S2, Wino, image_input_grad, image_weight, pack_u, tile_kind,
-    weight_from_du, weight_tiles,
+    weight_from_du, weight_kind, weight_tiles,
 };
 use super::{
     Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
@@ -25,12 +25,15 @@ dispatch!(fn wino_weight_f2(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], s
 dispatch!(fn wino_weight_f4(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight::<F4>);
 dispatch!(fn wino_weight_s2(w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) = image_weight::<S2>);
 
-/// One image's Winograd weight gradient with the tile algorithm `w.kind` (one dispatched
-/// function per algorithm).
+/// The Winograd weight gradient of `w.images` images with the tile algorithm `w.kind` (one
+/// dispatched function per algorithm).
 fn wino_weight(isa: Isa, w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scratch: &mut [f32]) {
     match w.kind {
         Kind::F2 => wino_weight_f2(isa, w, x, dy, part, scratch),
         Kind::F4 => wino_weight_f4(isa, w, x, dy, part, scratch),
+        Kind::F7 => {
+            unreachable!("the weight gradient takes F(4×4) for F(7×7)'s maps (weight_kind)")
+        }
         Kind::S2 => wino_weight_s2(isa, w, x, dy, part, scratch),
     }
 }
@@ -161,7 +164,7 @@ pub(crate) fn backward_with(
     });
     let conv = conv_of(g);
     let wino = (algo == Algo::Winograd).then(|| {
-        let wg = wino_of(isa, g, cb_w);
+        let wg = wino_of(isa, g, cb_w, weight_kind);
         wg.with_tiles(weight_tiles(isa, &wg).min(wg.th * wg.tw))
     });
     let cs_w = g.cout.div_ceil(cb_w * LANES) * cb_w * LANES;
@@ -200,13 +203,48 @@ pub(crate) fn backward_with(
         let glen = if need_x { ig_len } else { 0 };
         with_workspace(xlen + glen, |ws| {
             let (xbuf, gp) = ws.split_at_mut(xlen);
+            // Winograd's weight gradient and input gradient take their images a group at a time
+            // (`Wino::group`: several when an image has fewer tiles than a block), in the
+            // slice's order (the sums do not depend on the threads); both read a step's output
+            // gradient while it is in cache.
+            let gw = match (need_w, &wino) {
+                (true, Some(wg)) => Some((wg, wg.group())),
+                _ => None,
+            };
+            let gx = match (&wpk_x, &ig) {
+                (Some(_), InputGrad::Winograd { wg, u }) => Some((wg, u, wg.group())),
+                _ => None,
+            };
+            let step = gw.map_or(1, |g| g.1).max(gx.map_or(1, |g| g.2));
+            for n0 in (lo..hi).step_by(step) {
+                let end = (n0 + step).min(hi);
+                if let Some((wg, group)) = gw {
+                    for n in (n0..end).step_by(group) {
+                        let k = group.min(end - n);
+                        let (x_g, dy_g) = (&x[n * xs..(n + k) * xs], &dy[n * ys..(n + k) * ys]);
+                        wino_weight(isa, &wg.with_images(k), x_g, dy_g, part, xbuf);
+                    }
+                }
+                if let Some((wg, u, group)) = gx {
+                    for n in (n0..end).step_by(group) {
+                        let k = group.min(end - n);
+                        let dy_g = &dy[n * ys..(n + k) * ys];
+                        let dx_g = &mut dxs[(n - lo) * xs..(n - lo + k) * xs];
+                        let epi = Epilogue {
+                            bias: None,
+                            relu: false,
+                        };
+                        wino_forward(isa, &wg.with_images(k), dy_g, u, epi, dx_g, gp);
+                    }
+                }
+            }
             for n in lo..hi {
                 let dy_n = &dy[n * ys..(n + 1) * ys];
                 // x is only read (and only needs to exist) for the weight gradient.
                 let x_n = || &x[n * xs..(n + 1) * xs];
                 match &wino {
                     _ if !need_w => {}
-                    Some(wg) => wino_weight(isa, wg, x_n(), dy_n, part, xbuf),
+                    Some(_) => {}
                     None if pad_x => {
                         pad_nhwc(
                             x_n(),
@@ -219,7 +257,9 @@ pub(crate) fn backward_with(
                     }
                     None => weight_grad(isa, &conv, cb_w, x_n(), dy_n, part),
                 }
-                if let Some(wpk) = &wpk_x {
+                if let Some(wpk) = &wpk_x
+                    && !matches!(ig, InputGrad::Winograd { .. })
+                {
                     let dx_n = &mut dxs[(n - lo) * xs..(n - lo + 1) * xs];
                     input_grad_image(isa, g, &conv, &ig, cb_x, wpk, dy_n, gp, dx_n);
                 }
@@ -260,13 +300,7 @@ fn input_grad_image(
             };
             forward_image(isa, &gat, buf, wpk, epi, dx_n);
         }
-        InputGrad::Winograd { ref wg, ref u } => {
-            let epi = Epilogue {
-                bias: None,
-                relu: false,
-            };
-            wino_forward(isa, wg, dy_n, u, epi, dx_n, buf);
-        }
+        InputGrad::Winograd { .. } => unreachable!("the Winograd input gradient goes by groups"),
         InputGrad::Phases { ref wg, ref u } => wino_input_grad(isa, wg, dy_n, u, dx_n, buf),
         InputGrad::Scatter {
             wp, in_place: true, ..

@@ -52,7 +52,7 @@ mod kernels;
 mod pack;
 #[cfg(test)]
 pub(super) mod tests;
-mod winograd;
+pub(in crate::ops::conv) mod winograd;
 
 use rayon::prelude::*;
 
@@ -64,7 +64,7 @@ pub(crate) use self::grad::backward;
 use self::grad::backward_with;
 pub(super) use self::grad::{bias_grad, weight_from_khwc};
 use self::pack::{pack_forward, pad_nhwc};
-use self::winograd::{F2, F4, Kind, Packing, S2, Wino, image_forward, pack_u};
+use self::winograd::{F2, F4, F7, Kind, Packing, S2, Wino, image_forward, pack_u};
 use super::geometry::Geom;
 use super::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
@@ -351,18 +351,23 @@ fn forward_winograd(
     hook: ImageHook<'_>,
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
-    let wg = wino_of(isa, g, cb);
+    let wg = wino_of(isa, g, cb, winograd::tile_kind);
     let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Forward, scale);
     let epi = Epilogue { bias, relu };
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
+    // Images go `group` at a time (several when one image has fewer tiles than a block).
+    let group = wg.group();
     for_images(g, &mut y, ys, |n0, yc| {
         with_workspace(wg.scratch(), |scratch| {
-            for (k, y_n) in yc.chunks_mut(ys).enumerate() {
-                let x_n = &x[(n0 + k) * xs..(n0 + k + 1) * xs];
-                wino_forward(isa, &wg, x_n, &u, epi, y_n, scratch);
+            for (k, y_g) in yc.chunks_mut(group * ys).enumerate() {
+                let (n, images) = (n0 + k * group, y_g.len() / ys);
+                let x_g = &x[n * xs..(n + images) * xs];
+                wino_forward(isa, &wg.with_images(images), x_g, &u, epi, y_g, scratch);
                 if let Some(h) = hook {
-                    h(n0 + k, y_n);
+                    for (i, y_n) in y_g.chunks_mut(ys).enumerate() {
+                        h(n + i, y_n);
+                    }
                 }
             }
         });
@@ -370,10 +375,11 @@ fn forward_winograd(
     y
 }
 
-/// The Winograd geometry of the forward pass and the weight gradient: the input at (ph, pw).
-fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
+/// The Winograd geometry of the forward pass (`kind`: [`winograd::tile_kind`]) or of the weight
+/// gradient ([`winograd::weight_kind`]): the input at (ph, pw).
+fn wino_of(isa: Isa, g: &Geom, cb: usize, kind: fn(usize, (usize, usize)) -> Kind) -> Wino {
     Wino::new(
-        winograd::tile_kind(g.sh, (g.oh, g.ow)),
+        kind(g.sh, (g.oh, g.ow)),
         (g.oh, g.ow),
         (g.cin, g.cout),
         cb,
@@ -385,10 +391,11 @@ fn wino_of(isa: Isa, g: &Geom, cb: usize) -> Wino {
 
 dispatch!(fn wino_forward_f2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F2>);
 dispatch!(fn wino_forward_f4(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F4>);
+dispatch!(fn wino_forward_f7(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F7>);
 dispatch!(fn wino_forward_s2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<S2>);
 
-/// One image's Winograd forward pass with the tile algorithm `w.kind` (one dispatched function
-/// per algorithm).
+/// The Winograd forward pass of `w.images` images with the tile algorithm `w.kind` (one
+/// dispatched function per algorithm).
 fn wino_forward(
     isa: Isa,
     w: &Wino,
@@ -401,6 +408,7 @@ fn wino_forward(
     match w.kind {
         Kind::F2 => wino_forward_f2(isa, w, x, u, epi, y, scratch),
         Kind::F4 => wino_forward_f4(isa, w, x, u, epi, y, scratch),
+        Kind::F7 => wino_forward_f7(isa, w, x, u, epi, y, scratch),
         Kind::S2 => wino_forward_s2(isa, w, x, u, epi, y, scratch),
     }
 }

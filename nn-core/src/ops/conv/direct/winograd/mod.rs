@@ -4,6 +4,8 @@
 //! * `f2`, F(2×2, 3×3), stride 1: 16 multiplications per 2×2 output tile and channel pair
 //!   instead of 36 (2.25x fewer);
 //! * `f4`, F(4×4, 3×3), stride 1: 36 instead of 144 (4x fewer);
+//! * `f7`, F(7×7, 3×3), stride 1: 81 instead of 441 (5.4x fewer), for maps its 7×7 tiles
+//!   cover much more tightly than 4×4 ones (14×14, 7×7);
 //! * `s2`, F(2×2, 3×3) at stride 2, in phases: 25 instead of 36 (1.44x fewer);
 //!
 //! for 3×3 undilated convolutions with channel counts that are multiples of 16; [`tile_kind`]
@@ -13,7 +15,9 @@
 //! y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d: Q × Q input tile, g: 3×3 kernel, y: m×m output tile
 //! ```
 //!
-//! Per image, tiles go in blocks of [`block_tiles`]: the block's inputs are transformed into
+//! Tiles go in blocks of [`block_tiles`], numbered image by image over the images of a call
+//! ([`Wino::images`]: several when an image has fewer tiles than a block, e.g. one 7×7 tile
+//! per 7×7 map): the block's inputs are transformed into
 //! `V[e][tile][c_in]` (Q² vectors per tile and 16 channels), each position e is a
 //! small product `M_e = V_e · U_e` computed by the direct kernel's register blocks (tiles as
 //! pixels, a 1×1 "convolution"), and the output transform writes the m×m tiles, all while the
@@ -30,6 +34,7 @@
 
 mod f2;
 mod f4;
+mod f7;
 mod pack;
 mod s2;
 mod strided_dx;
@@ -48,7 +53,7 @@ pub(crate) use self::tile::Kind;
 pub(crate) use self::tile::Tile;
 use self::tile::{MAX_Q, each};
 pub(crate) use self::weight::{image_weight, weight_from_du};
-pub(crate) use self::{f2::F2, f4::F4, s2::S2};
+pub(crate) use self::{f2::F2, f4::F4, f7::F7, s2::S2};
 
 /// Tiles per block: a block's transformed inputs V (16 · TILES · c_in values) and products M
 /// (16 · TILES · cb·16) stay in a 48 KiB L1 cache up to 32 channels (32 KiB) and mostly at 64
@@ -103,16 +108,38 @@ pub(crate) fn applies(g: &Geom) -> bool {
 /// The tile algorithm for a convolution of stride `stride` and output `oh × ow`: at stride 2,
 /// F(2×2, 3×3) in phases ([`Kind::S2`]); at stride 1, F(4×4, 3×3) unless the output is so small
 /// that 4×4 tiles would mostly cover padding: maps of at most 4 pixels a side (one 4×4 tile
-/// against F(2×2)'s four 2×2 tiles, or two against F(2×2)'s tighter cover of an odd side). A rule
-/// of the shape alone, the same on every instruction set, so results never depend on the CPU's
-/// speed.
+/// against F(2×2)'s four 2×2 tiles, or two against F(2×2)'s tighter cover of an odd side); and
+/// F(7×7, 3×3) where its tiles need at most [`F7_SHARE`] of F(4×4)'s products per image (14×14
+/// and 7×7 maps: 0.56x; 28×28: 0.73x; 32×32: 0.88x and 16×16 keep F(4×4)). A rule of the shape
+/// alone, the same on every instruction set, so results never depend on the CPU's speed.
 pub(crate) fn tile_kind(stride: usize, (oh, ow): (usize, usize)) -> Kind {
+    let products = |m: usize, q: usize| oh.div_ceil(m) * ow.div_ceil(m) * q * q;
     match stride {
         2 => Kind::S2,
         _ if oh.min(ow) <= 4 => Kind::F2,
+        _ if products(7, 9) as f64 <= F7_SHARE * products(4, 6) as f64 => Kind::F7,
         _ => Kind::F4,
     }
 }
+
+/// The tile algorithm of the weight gradient: [`tile_kind`]'s, except F(4×4) where that is
+/// F(7×7). The weight gradient sums dU_e over the tiles into a partial of Q²·c_in·c_out floats
+/// per batch slice, read and written once per block of tiles: 81 positions instead of 36 made
+/// it 0.44x as fast at 64→64 @7² and 0.98x at 32→32 @14² (batch 128, 2 threads, AMD EPYC family
+/// 26 model 2, 3 alternating rounds).
+pub(crate) fn weight_kind(stride: usize, out: (usize, usize)) -> Kind {
+    match tile_kind(stride, out) {
+        Kind::F7 => Kind::F4,
+        kind => kind,
+    }
+}
+
+/// The largest share of F(4×4)'s products per image at which [`tile_kind`] takes F(7×7): its
+/// transforms cost about twice as much per output pixel, so it pays only where it saves many
+/// products. Measured against F(4×4) (batch 128, 2 threads, AMD EPYC family 26 model 2, 3-5
+/// alternating rounds, the weight gradient on F(4×4) either way): forward 1.28x @14² 32→32,
+/// 1.21x @7² 64→64, 1.075x @28² 16→16; fwd+bwd 1.15x, 1.20x, 1.07x.
+pub(crate) const F7_SHARE: f64 = 0.75;
 
 /// One image's Winograd geometry: output `oh × ow` in `th × tw` tiles of `m × m`, read from a
 /// zero-padded frame of `(step·th + q − step) × (step·tw + q − step)` pixels (tiles of `q × q`
@@ -135,6 +162,9 @@ pub(crate) struct Wino {
     pub off: (usize, usize),
     /// Tiles per block ([`block_tiles`]; [`TILES`] unless set by [`Wino::with_tiles`]).
     pub tiles: usize,
+    /// Images per call: the input and output hold this many images one after the other, and
+    /// the tiles are numbered across them (1 unless set by [`Wino::with_images`]).
+    pub images: usize,
 }
 
 impl Wino {
@@ -159,6 +189,7 @@ impl Wino {
             src,
             off,
             tiles: TILES,
+            images: 1,
         }
     }
     /// The same geometry with the blocks [`block_tiles`] gives its tile algorithm and channels
@@ -170,6 +201,16 @@ impl Wino {
     pub(crate) fn with_tiles(self, tiles: usize) -> Wino {
         assert!(tiles > 0, "Winograd: blocks of 0 tiles");
         Wino { tiles, ..self }
+    }
+    /// The same geometry for calls on `images` images at a time.
+    pub(crate) fn with_images(self, images: usize) -> Wino {
+        assert!(images > 0, "Winograd: calls on 0 images");
+        Wino { images, ..self }
+    }
+    /// Images per call that fill whole blocks where an image has fewer tiles than a block
+    /// (F(7×7) on 7×7 maps: 1 tile per image, 8 images per block), else 1.
+    pub(crate) fn group(&self) -> usize {
+        (self.tiles / (self.th * self.tw)).max(1)
     }
     /// The zero-padded frame the tiles cover: rows, columns.
     #[cfg(test)]
@@ -250,13 +291,16 @@ fn input_tiles<S: Simd, T: Tile>(
             && v.len() >= n * n * w.tiles * c
             && nt <= w.tiles
     );
-    assert!(c.is_multiple_of(LANES) && x.len() >= h * wd * c && zeros.len() >= wd.max(1) * c);
-    assert!((t0 + nt) <= w.th * w.tw);
+    let (tpi, xs) = (w.th * w.tw, h * wd * c);
+    assert!(c.is_multiple_of(LANES) && x.len() >= w.images * xs && zeros.len() >= wd.max(1) * c);
+    assert!((t0 + nt) <= w.images * tpi);
     // Whether frame rows (columns) f .. f + n all lie in the image, which starts at frame row
     // (column) `off` and is `len` long.
     let inside = |f: usize, off: usize, len: usize| f >= off && f + n <= off + len;
     for k in 0..nt {
-        let t = t0 + k;
+        // Tile t of image t / tpi.
+        let (img, t) = ((t0 + k) / tpi, (t0 + k) % tpi);
+        let x = &x[img * xs..(img + 1) * xs];
         let (fy, fx) = (T::STEP * (t / w.tw), T::STEP * (t % w.tw));
         // SAFETY (both arms): v holds w.tiles tiles of Q² positions × c values; c0 + 16 ≤ c.
         let out = unsafe { v.as_mut_ptr().add(k * c) };
@@ -299,10 +343,11 @@ fn input_tiles<S: Simd, T: Tile>(
                     });
                 }
             } else {
-                let cols: [usize; MAX_Q] = each!(j in [0, 1, 2, 3, 4, 5] => col(j));
+                let cols: [usize; MAX_Q] = each!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8] => col(j));
                 // SAFETY (keep): plain bit patterns.
-                let keep: [S::V; MAX_Q] =
-                    unsafe { each!(j in [0, 1, 2, 3, 4, 5] => S::keep(j >= j0 && j < j1)) };
+                let keep: [S::V; MAX_Q] = unsafe {
+                    each!(j in [0, 1, 2, 3, 4, 5, 6, 7, 8] => S::keep(j >= j0 && j < j1))
+                };
                 unsafe {
                     each_block::<S, T>(c, out, w.tiles * c, |i, j, c0| {
                         S::and(S::load(rows[i].add(cols[j] + c0)), keep[j])
@@ -392,11 +437,14 @@ fn output_tiles<S: Simd, T: Tile>(
     epi: Epilogue<'_>,
     y: &mut [f32],
 ) {
+    let (tpi, ys) = (w.th * w.tw, w.oh * w.ow * w.cout);
     assert!(w.kind.q() == T::Q && m.len() >= w.positions() * w.tiles * gw);
-    assert!(y.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
-    let yp = y.as_mut_ptr();
+    assert!(y.len() >= w.images * ys && co0 + gw <= w.cout && t0 + nt <= w.images * tpi);
     for k in 0..nt {
-        let t = t0 + k;
+        // Tile t of image t / tpi.
+        let (img, t) = ((t0 + k) / tpi, (t0 + k) % tpi);
+        // SAFETY: image img < w.images lies in y.
+        let yp = unsafe { y.as_mut_ptr().add(img * ys) };
         let (ty, tx) = (t / w.tw, t % w.tw);
         for b in (0..gw).step_by(LANES) {
             // SAFETY: M holds the positions × w.tiles tiles × gw values; the stores are to the
@@ -423,7 +471,7 @@ fn output_tiles<S: Simd, T: Tile>(
     }
 }
 
-/// One image: `y` (`[oh][ow][cout]`) from the unpadded input `x` (`[src.0][src.1][cin]`) and
+/// `w.images` images: `y` (`[oh][ow][cout]` each) from the unpadded input `x` (`[src.0][src.1][cin]` each) and
 /// the packed U, with the tile algorithm `T` (which must be `w.kind`'s). Each instance is
 /// dispatched on its own (`direct::wino_forward`): one function per tile algorithm, as fast as
 /// before there were three (with all three inlined into one function the stride-1 weight
@@ -439,7 +487,7 @@ pub(crate) fn image_forward<S: Simd, T: Tile>(
 ) {
     let gw = w.cb * LANES;
     let (v, m, zeros) = w.split_scratch(scratch);
-    let tiles = w.th * w.tw;
+    let tiles = w.images * w.th * w.tw;
     let ulen = w.positions() * w.cin * gw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);

@@ -7,7 +7,7 @@
 
 use super::tile::{MAX_Q, Tile, by_kind, each};
 use super::weight::min_len;
-use super::{F4, Kind, f4};
+use super::{Kind, f4, f7};
 use crate::simd::{Isa, LANES, Simd, dispatch};
 use rayon::prelude::*;
 
@@ -35,7 +35,8 @@ pub(crate) fn pack_u(
     scale: Option<&[f32]>,
 ) -> Vec<f32> {
     match kind {
-        Kind::F4 => pack_f4(w, (cout, cin), cb, packing, scale),
+        Kind::F4 => pack_sep(f4::g, f4_lanes, w, (cout, cin), cb, packing, scale),
+        Kind::F7 => pack_sep(f7::g, f7_lanes, w, (cout, cin), cb, packing, scale),
         _ => by_kind!(kind, T => pack_u_of::<T>(w, (cout, cin), cb, packing, scale)),
     }
 }
@@ -70,17 +71,23 @@ fn kernel_of(
     }
 }
 
-/// The raw output of [`pack_f4`]'s parallel writers.
+/// The raw output of [`pack_sep`]'s parallel writers.
 struct Shared(*mut f32);
 // SAFETY: the writers never write the same element (each owns an input channel's lanes).
 unsafe impl Sync for Shared {}
 
-/// [`pack_u`] for F(4×4), 16 output channels at a time: U = G g Gᵀ as two small matrix
-/// products over vectors of 16 kernels (G's columns are G e_a), written straight into the
-/// products' layout `[group][e][c_in][cb·16]`, each input channel on any thread. The per-pair
-/// transform with a copy through `[c_in][group][e][cb·16]` (`pack_u_of`) took 7 % of a
-/// 64→64 @7² forward pass.
-fn pack_f4(
+/// A dispatched [`sep_lanes`]: G k Gᵀ of 16 kernels for one tile algorithm's G (N × 3).
+type Lanes = fn(Isa, &[[f32; 3]], &[[f32; LANES]; 9], *mut f32, usize);
+
+/// [`pack_u`] for F(4×4) and F(7×7) (G with `N` rows, `g1`: G v of one column v), 16 output
+/// channels at a time: U = G g Gᵀ as two small matrix products over vectors of 16 kernels (G's
+/// columns are G e_a), written straight into the products' layout `[group][e][c_in][cb·16]`,
+/// each input channel on any thread. The per-pair transform with a copy through
+/// `[c_in][group][e][cb·16]` (`pack_u_of`) took 7 % of a 64→64 @7² forward pass with F(4×4).
+#[allow(clippy::too_many_arguments)]
+fn pack_sep<const N: usize>(
+    g1: fn([f32; 3]) -> [f32; N],
+    lanes: Lanes,
     w: &[f32],
     (cout, cin): (usize, usize),
     cb: usize,
@@ -88,12 +95,12 @@ fn pack_f4(
     scale: Option<&[f32]>,
 ) -> Vec<f32> {
     let (po, pi) = product_channels(packing, (cout, cin));
-    let (gw, p) = (cb * LANES, F4::Q * F4::Q);
+    let (gw, p) = (cb * LANES, N * N);
     let groups = po.div_ceil(gw);
     let mut u = vec![0.0f32; groups * p * pi * gw];
-    let cols: [[f32; 6]; 3] =
-        std::array::from_fn(|a| f4::g(std::array::from_fn(|b| f32::from(u8::from(a == b)))));
-    let g: [[f32; 3]; 6] = std::array::from_fn(|r| [cols[0][r], cols[1][r], cols[2][r]]);
+    let cols: [[f32; N]; 3] =
+        std::array::from_fn(|a| g1(std::array::from_fn(|b| f32::from(u8::from(a == b)))));
+    let g: [[f32; 3]; N] = std::array::from_fn(|r| [cols[0][r], cols[1][r], cols[2][r]]);
     let isa = Isa::detect();
     let out = Shared(u.as_mut_ptr());
     let per_input = |i: usize| {
@@ -111,7 +118,7 @@ fn pack_f4(
                 // SAFETY: lanes lb .. lb + 16 of input channel i in group grp, positions e < p,
                 // lie in u; no other input channel writes them.
                 let at = unsafe { out.0.add((grp * p * pi + i) * gw + lb) };
-                f4_lanes(isa, &g, &k, at, pi * gw);
+                lanes(isa, &g, &k, at, pi * gw);
             }
         }
     };
@@ -122,12 +129,18 @@ fn pack_f4(
     u
 }
 
-dispatch!(fn f4_lanes(g: &[[f32; 3]; 6], k: &[[f32; LANES]; 9], out: *mut f32, stride: usize) = f4_lanes_of);
+dispatch!(fn f4_lanes(g: &[[f32; 3]], k: &[[f32; LANES]; 9], out: *mut f32, stride: usize) = sep_lanes::<6>);
+dispatch!(fn f7_lanes(g: &[[f32; 3]], k: &[[f32; LANES]; 9], out: *mut f32, stride: usize) = sep_lanes::<9>);
 
-/// G k Gᵀ of 16 kernels at once (lane l of `k[t]` is tap t of kernel l): position e = 6r + s to
-/// `out + e·stride`.
+/// G k Gᵀ of 16 kernels at once (lane l of `k[t]` is tap t of kernel l; G is N × 3): position
+/// e = N·r + s to `out + e·stride`.
 #[inline(always)]
-fn f4_lanes_of<S: Simd>(g: &[[f32; 3]; 6], k: &[[f32; LANES]; 9], out: *mut f32, stride: usize) {
+fn sep_lanes<S: Simd, const N: usize>(
+    g: &[[f32; 3]],
+    k: &[[f32; LANES]; 9],
+    out: *mut f32,
+    stride: usize,
+) {
     // A function, not a closure (see `each!`).
     #[inline(always)]
     unsafe fn dot<S: Simd>(g: &[f32; 3], v: [S::V; 3]) -> S::V {
@@ -139,13 +152,14 @@ fn f4_lanes_of<S: Simd>(g: &[[f32; 3]; 6], k: &[[f32; LANES]; 9], out: *mut f32,
             )
         }
     }
-    // SAFETY: the caller's bounds (36 positions of 16 values from `out`).
+    assert!(g.len() == N);
+    // SAFETY: the caller's bounds (N² positions of 16 values from `out`).
     unsafe {
         let kv: [S::V; 9] = each!(t in [0, 1, 2, 3, 4, 5, 6, 7, 8] => S::load(k[t].as_ptr()));
-        for r in 0..6 {
+        for r in 0..N {
             let t = each!(c in [0, 1, 2] => dot::<S>(&g[r], [kv[c], kv[3 + c], kv[6 + c]]));
-            for s in 0..6 {
-                S::store(out.add((r * 6 + s) * stride), dot::<S>(&g[s], t));
+            for s in 0..N {
+                S::store(out.add((r * N + s) * stride), dot::<S>(&g[s], t));
             }
         }
     }
@@ -203,13 +217,14 @@ fn pack_u_of<T: Tile>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::{F4, F7};
     use super::*;
 
-    /// The vectorised F(4×4) packing gives U = G g Gᵀ as the per-pair transform does, to
+    /// The vectorised F(4×4) and F(7×7) packings give U = G g Gᵀ as the per-pair transform does, to
     /// rounding (it sums G's products in another order, with fused multiply-adds), for every
     /// packing, with and without a folded scale, with a partial group of output channels.
     #[test]
-    fn vectorised_f4_packing_matches_the_per_pair_transform() {
+    fn vectorised_packing_matches_the_per_pair_transform() {
         let (cout, cin) = (48, 32);
         let w =
             crate::Tensor::randn(&[cout * cin * 9], 0.0, 1.0, &mut crate::rng::seeded(7)).to_vec();
@@ -217,14 +232,18 @@ mod tests {
         for cb in [1, 2, 4] {
             for packing in [Packing::Forward, Packing::Flipped, Packing::Transposed] {
                 let s = (packing == Packing::Forward).then_some(scale.as_slice());
-                let got = pack_u(Kind::F4, &w, (cout, cin), cb, packing, s);
-                let want = pack_u_of::<F4>(&w, (cout, cin), cb, packing, s);
-                assert_eq!(got.len(), want.len());
-                for (k, (a, b)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-                        "cb {cb}, {packing:?}, element {k}: {a} against {b}"
-                    );
+                for (kind, want) in [
+                    (Kind::F4, pack_u_of::<F4>(&w, (cout, cin), cb, packing, s)),
+                    (Kind::F7, pack_u_of::<F7>(&w, (cout, cin), cb, packing, s)),
+                ] {
+                    let got = pack_u(kind, &w, (cout, cin), cb, packing, s);
+                    assert_eq!(got.len(), want.len());
+                    for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                            "{kind:?}, cb {cb}, {packing:?}, element {k}: {a} against {b}"
+                        );
+                    }
                 }
             }
         }

@@ -7,16 +7,16 @@
 //! dM = A dY Aᵀ,  dU_e = Σ_tiles V_eᵀ dM_e,  dW = Gᵀ dU G   (weight gradient)
 //! ```
 
-use super::{f2::F2, f4::F4, s2::S2};
+use super::{f2::F2, f4::F4, f7::F7, s2::S2};
 use crate::simd::Simd;
 
-/// The largest input (and transformed) tile side of any [`Tile`] (F(4×4)'s 6): the fixed-size
+/// The largest input (and transformed) tile side of any [`Tile`] (F(7×7)'s 9): the fixed-size
 /// scratch arrays of the transforms and of the kernel packing hold `MAX_Q` rows or `MAX_Q²`
 /// positions.
-pub(crate) const MAX_Q: usize = 6;
+pub(crate) const MAX_Q: usize = 9;
 
 // Every tile algorithm fits the fixed-size arrays.
-const _: () = assert!(F2::Q <= MAX_Q && F4::Q <= MAX_Q && S2::Q <= MAX_Q);
+const _: () = assert!(F2::Q <= MAX_Q && F4::Q <= MAX_Q && F7::Q <= MAX_Q && S2::Q <= MAX_Q);
 
 /// One Winograd F(m×m, 3×3) algorithm for a 3×3 kernel at one stride.
 pub(crate) trait Tile {
@@ -63,6 +63,8 @@ pub(crate) enum Kind {
     F2,
     /// F(4×4, 3×3), stride 1 (`f4`).
     F4,
+    /// F(7×7, 3×3), stride 1 (`f7`).
+    F7,
     /// F(2×2, 3×3) at stride 2, in phases (`s2`).
     S2,
 }
@@ -73,6 +75,7 @@ impl Kind {
         match self {
             Kind::F2 => F2::M,
             Kind::F4 => F4::M,
+            Kind::F7 => F7::M,
             Kind::S2 => S2::M,
         }
     }
@@ -81,6 +84,7 @@ impl Kind {
         match self {
             Kind::F2 => F2::STRIDE,
             Kind::F4 => F4::STRIDE,
+            Kind::F7 => F7::STRIDE,
             Kind::S2 => S2::STRIDE,
         }
     }
@@ -89,6 +93,7 @@ impl Kind {
         match self {
             Kind::F2 => F2::Q,
             Kind::F4 => F4::Q,
+            Kind::F7 => F7::Q,
             Kind::S2 => S2::Q,
         }
     }
@@ -104,6 +109,10 @@ macro_rules! by_kind {
             }
             $crate::ops::conv::direct::winograd::Kind::F4 => {
                 type $T = $crate::ops::conv::direct::winograd::f4::F4;
+                $body
+            }
+            $crate::ops::conv::direct::winograd::Kind::F7 => {
+                type $T = $crate::ops::conv::direct::winograd::f7::F7;
                 $body
             }
             $crate::ops::conv::direct::winograd::Kind::S2 => {

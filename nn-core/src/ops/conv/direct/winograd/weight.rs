@@ -27,7 +27,8 @@ pub(super) fn min_len(pairs: usize) -> usize {
 }
 
 /// dM = A dY Aᵀ of tiles `t0 .. t0 + nt` for output channels `co0 .. co0 + gw` of the output
-/// gradient image `dy` (`[oh][ow][cout]`, zero beyond the image), into `dm` (`[e][tile][gw]`).
+/// gradient images `dy` (`w.images` of `[oh][ow][cout]`, zero beyond each image), into `dm`
+/// (`[e][tile][gw]`).
 #[inline(always)]
 pub(super) fn grad_tiles<S: Simd, T: Tile>(
     w: &Wino,
@@ -36,10 +37,13 @@ pub(super) fn grad_tiles<S: Simd, T: Tile>(
     (co0, gw): (usize, usize),
     dm: &mut [f32],
 ) {
+    let (tpi, ys) = (w.th * w.tw, w.oh * w.ow * w.cout);
     assert!(w.kind.q() == T::Q && dm.len() >= w.positions() * w.tiles * gw);
-    assert!(dy.len() >= w.oh * w.ow * w.cout && co0 + gw <= w.cout);
+    assert!(dy.len() >= w.images * ys && co0 + gw <= w.cout && t0 + nt <= w.images * tpi);
     for k in 0..nt {
-        let t = t0 + k;
+        // Tile t of image t / tpi.
+        let (img, t) = ((t0 + k) / tpi, (t0 + k) % tpi);
+        let dy = &dy[img * ys..(img + 1) * ys];
         let (ty, tx) = (t / w.tw, t % w.tw);
         for b in (0..gw).step_by(LANES) {
             // SAFETY: loads only from output pixels that exist; dm holds the block.
@@ -59,8 +63,8 @@ pub(super) fn grad_tiles<S: Simd, T: Tile>(
     }
 }
 
-/// Adds one image's dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`): V from the unpadded
-/// input `x` (`[src.0][src.1][cin]`), dM from the output gradient `dy`.
+/// Adds `w.images` images' dU_e = Σ_tiles V_eᵀ dM_e to `part` (`[e][cin][cout]`): V from the
+/// unpadded inputs `x` (`[src.0][src.1][cin]` each), dM from the output gradients `dy`.
 /// With the tile algorithm `T` (which must be `w.kind`'s; see `image_forward`).
 #[inline(always)]
 pub(crate) fn image_weight<S: Simd, T: Tile>(
@@ -73,7 +77,7 @@ pub(crate) fn image_weight<S: Simd, T: Tile>(
     let gw = w.cb * LANES;
     assert!(part.len() >= w.positions() * w.cin * w.cout);
     let (v, dm, zeros) = w.split_scratch(scratch);
-    let tiles = w.th * w.tw;
+    let tiles = w.images * w.th * w.tw;
     for t0 in (0..tiles).step_by(w.tiles) {
         let nt = w.tiles.min(tiles - t0);
         input_tiles::<S, T>(w, x, zeros, (t0, nt), v);
