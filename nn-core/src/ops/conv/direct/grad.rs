@@ -203,65 +203,49 @@ pub(crate) fn backward_with(
         let glen = if need_x { ig_len } else { 0 };
         with_workspace(xlen + glen, |ws| {
             let (xbuf, gp) = ws.split_at_mut(xlen);
-            // Winograd's weight gradient and input gradient take their images a group at a time
-            // (`Wino::group`: several when an image has fewer tiles than a block), in the
-            // slice's order (the sums do not depend on the threads); both read a step's output
-            // gradient while it is in cache.
-            let gw = match (need_w, &wino) {
-                (true, Some(wg)) => Some((wg, wg.group())),
-                _ => None,
+            // Images go a step at a time, the weight gradient's and the input gradient's in
+            // groups within it: one image, or Winograd's `Wino::group` (several when an image has
+            // fewer tiles than a block). In the slice's order (the sums do not depend on the
+            // threads), and both read a step's output gradient while it is in cache.
+            let gw = match &wino {
+                Some(wg) if need_w => wg.group(),
+                _ => 1,
             };
-            let gx = match (&wpk_x, &ig) {
-                (Some(_), InputGrad::Winograd { wg, u }) => Some((wg, u, wg.group())),
-                _ => None,
+            let gx = match &ig {
+                InputGrad::Winograd { wg, .. } if need_x => wg.group(),
+                _ => 1,
             };
-            let step = gw.map_or(1, |g| g.1).max(gx.map_or(1, |g| g.2));
+            let step = gw.max(gx);
             for n0 in (lo..hi).step_by(step) {
                 let end = (n0 + step).min(hi);
-                if let Some((wg, group)) = gw {
-                    for n in (n0..end).step_by(group) {
-                        let k = group.min(end - n);
-                        let (x_g, dy_g) = (&x[n * xs..(n + k) * xs], &dy[n * ys..(n + k) * ys]);
-                        wino_weight(isa, &wg.with_images(k), x_g, dy_g, part, xbuf);
+                for n in (n0..end).step_by(gw) {
+                    let k = gw.min(end - n);
+                    let dy_g = &dy[n * ys..(n + k) * ys];
+                    // x is only read (and only needs to exist) for the weight gradient.
+                    let x_g = || &x[n * xs..(n + k) * xs];
+                    match &wino {
+                        _ if !need_w => {}
+                        Some(wg) => wino_weight(isa, &wg.with_images(k), x_g(), dy_g, part, xbuf),
+                        None if pad_x => {
+                            pad_nhwc(
+                                x_g(),
+                                (g.h, g.w, g.cin),
+                                xbuf,
+                                (hp, wp),
+                                (g.ph as isize, g.pw as isize),
+                            );
+                            weight_grad(isa, &conv_p, cb_w, xbuf, dy_g, part);
+                        }
+                        None => weight_grad(isa, &conv, cb_w, x_g(), dy_g, part),
                     }
                 }
-                if let Some((wg, u, group)) = gx {
-                    for n in (n0..end).step_by(group) {
-                        let k = group.min(end - n);
+                if let Some(wpk) = &wpk_x {
+                    for n in (n0..end).step_by(gx) {
+                        let k = gx.min(end - n);
                         let dy_g = &dy[n * ys..(n + k) * ys];
                         let dx_g = &mut dxs[(n - lo) * xs..(n - lo + k) * xs];
-                        let epi = Epilogue {
-                            bias: None,
-                            relu: false,
-                        };
-                        wino_forward(isa, &wg.with_images(k), dy_g, u, epi, dx_g, gp);
+                        input_grad_images(isa, g, &conv, &ig, cb_x, wpk, dy_g, gp, dx_g);
                     }
-                }
-            }
-            for n in lo..hi {
-                let dy_n = &dy[n * ys..(n + 1) * ys];
-                // x is only read (and only needs to exist) for the weight gradient.
-                let x_n = || &x[n * xs..(n + 1) * xs];
-                match &wino {
-                    _ if !need_w => {}
-                    Some(_) => {}
-                    None if pad_x => {
-                        pad_nhwc(
-                            x_n(),
-                            (g.h, g.w, g.cin),
-                            xbuf,
-                            (hp, wp),
-                            (g.ph as isize, g.pw as isize),
-                        );
-                        weight_grad(isa, &conv_p, cb_w, xbuf, dy_n, part);
-                    }
-                    None => weight_grad(isa, &conv, cb_w, x_n(), dy_n, part),
-                }
-                if let Some(wpk) = &wpk_x
-                    && !matches!(ig, InputGrad::Winograd { .. })
-                {
-                    let dx_n = &mut dxs[(n - lo) * xs..(n - lo + 1) * xs];
-                    input_grad_image(isa, g, &conv, &ig, cb_x, wpk, dy_n, gp, dx_n);
                 }
             }
         });
@@ -279,8 +263,10 @@ pub(crate) fn backward_with(
     ConvGrads { dx, dw, db }
 }
 
+/// The input gradient `dx_n` of the output gradient `dy_n`: one image, or for Winograd (whose
+/// tiles may span images) the whole images they hold.
 #[allow(clippy::too_many_arguments)]
-fn input_grad_image(
+fn input_grad_images(
     isa: Isa,
     g: &Geom,
     conv: &Conv,
@@ -300,7 +286,14 @@ fn input_grad_image(
             };
             forward_image(isa, &gat, buf, wpk, epi, dx_n);
         }
-        InputGrad::Winograd { .. } => unreachable!("the Winograd input gradient goes by groups"),
+        InputGrad::Winograd { ref wg, ref u } => {
+            let epi = Epilogue {
+                bias: None,
+                relu: false,
+            };
+            let images = dy_n.len() / (g.oh * g.ow * g.cout);
+            wino_forward(isa, &wg.with_images(images), dy_n, u, epi, dx_n, buf);
+        }
         InputGrad::Phases { ref wg, ref u } => wino_input_grad(isa, wg, dy_n, u, dx_n, buf),
         InputGrad::Scatter {
             wp, in_place: true, ..
