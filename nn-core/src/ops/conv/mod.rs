@@ -254,7 +254,8 @@ impl Tensor {
             let y = match kernel {
                 NhwcKernel::Direct if want_moments => {
                     let m = crate::ops::norm::ImageMoments::new(g.n, g.cout);
-                    let y = direct::forward_each_image(&g, xs, ws, bs, &|i, y_n| m.record(i, y_n));
+                    let record = |i: usize, y_n: &mut [f32]| m.record(i, y_n);
+                    let y = direct::forward_each_image(&g, xs, ws, bs, &record);
                     moments = m.finish();
                     y
                 }
@@ -289,8 +290,11 @@ impl Tensor {
     /// Inference only (no graph): `relu?(scale[o]·conv2d(x, w)[o] + shift[o])` computed in one
     /// pass by the direct kernels, the scale folded into the weights and the shift (plus
     /// `scale·bias`) added before the store: a convolution followed by an evaluation-mode
-    /// BatchNorm (and ReLU) as one op. `None` when the direct kernels do not apply (the input is
-    /// not channels-last, or the convolution is grouped); then compute the ops one by one.
+    /// BatchNorm (and ReLU) as one op. With `residual`, `relu(… + residual)`: the residual block's
+    /// end, added to each output image in place while it is in cache (the direct kernels only).
+    /// `None` when the kernels do not apply (the input or the residual is not channels-last, the
+    /// convolution is grouped, or a residual meets the NHWC GEMM); then compute the ops one by
+    /// one.
     pub(crate) fn conv2d_affine_inference(
         &self,
         weight: &Tensor,
@@ -298,12 +302,23 @@ impl Tensor {
         options: Conv2dOptions,
         (scale, shift): (&[f32], &[f32]),
         relu: bool,
+        residual: Option<&Tensor>,
     ) -> Option<Tensor> {
         let g = Geom::new(self.shape(), weight.shape(), &options);
         if !layout::is_channels_last(self.data()) {
             return None;
         }
         let kernel = nhwc_kernel(&g)?;
+        let residual = match residual {
+            None => None,
+            Some(r) if kernel == NhwcKernel::Direct && r.shape() == g.out_shape() => {
+                if !layout::is_channels_last(r.data()) {
+                    return None;
+                }
+                Some(r.data().as_slice_memory_order()?)
+            }
+            Some(_) => return None,
+        };
         assert!(scale.len() == g.cout && shift.len() == g.cout);
         let w = weight.data().as_standard_layout();
         let ws = w.as_slice().expect("standard layout");
@@ -320,9 +335,12 @@ impl Tensor {
             .data()
             .as_slice_memory_order()
             .expect("channels-last is contiguous");
-        let y = match kernel {
-            NhwcKernel::Direct => direct::forward(&g, xs, ws, Some(scale), Some(&b), relu),
-            NhwcKernel::Gemm => nhwc_gemm::forward(&g, xs, ws, Some(scale), Some(&b), relu),
+        let y = match (kernel, residual) {
+            (NhwcKernel::Direct, Some(r)) => {
+                direct::forward_add_relu(&g, xs, ws, (Some(scale), Some(&b)), r)
+            }
+            (NhwcKernel::Direct, None) => direct::forward(&g, xs, ws, Some(scale), Some(&b), relu),
+            (NhwcKernel::Gemm, _) => nhwc_gemm::forward(&g, xs, ws, Some(scale), Some(&b), relu),
         };
         Some(Tensor::from_array(layout::channels_last_array(
             g.out_shape(),

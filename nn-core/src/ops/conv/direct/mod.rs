@@ -228,9 +228,9 @@ pub(crate) fn forward(
 }
 
 /// Called as `hook(n, y_n)` right after output image `n` is computed, while it is still in cache
-/// (to gather statistics of the output without another pass over memory). Images run on any
-/// thread in any order; each is passed exactly once.
-pub(crate) type ImageHook<'a> = Option<&'a (dyn Fn(usize, &[f32]) + Sync)>;
+/// (to gather statistics of the output, or to finish it in place, without another pass over
+/// memory). Images run on any thread in any order; each is passed exactly once.
+pub(crate) type ImageHook<'a> = Option<&'a (dyn Fn(usize, &mut [f32]) + Sync)>;
 
 /// [`forward`] with the kernels of `isa` (which the CPU must support) and algorithm `algo`
 /// (which must apply).
@@ -254,7 +254,7 @@ pub(crate) fn forward_each_image(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
-    hook: &(dyn Fn(usize, &[f32]) + Sync),
+    hook: &(dyn Fn(usize, &mut [f32]) + Sync),
 ) -> Vec<f32> {
     forward_hooked(
         Isa::detect(),
@@ -264,6 +264,40 @@ pub(crate) fn forward_each_image(
         w,
         (None, bias, false),
         Some(hook),
+    )
+}
+
+/// relu(conv(x) · scale + bias + residual) (`residual` shaped as the output, channels-last):
+/// [`forward`] then the residual added and ReLU applied to each output image in place while it
+/// is in cache, instead of another pass over memory (the same bits: the sum of the stored
+/// convolution output and the residual, then ReLU).
+pub(crate) fn forward_add_relu(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    (scale, bias): (Option<&[f32]>, Option<&[f32]>),
+    residual: &[f32],
+) -> Vec<f32> {
+    let ys = g.p() * g.cout;
+    assert!(
+        residual.len() == g.n * ys,
+        "conv2d add_relu: residual of {} values for an output of {}",
+        residual.len(),
+        g.n * ys
+    );
+    let finish = |n: usize, y_n: &mut [f32]| {
+        for (y, r) in y_n.iter_mut().zip(&residual[n * ys..(n + 1) * ys]) {
+            *y = crate::ops::relu::relu(*y + r);
+        }
+    };
+    forward_hooked(
+        Isa::detect(),
+        algo(g),
+        g,
+        x,
+        w,
+        (scale, bias, false),
+        Some(&finish),
     )
 }
 
