@@ -32,6 +32,8 @@
 //! * [`checkpoint`] — safetensors state dicts compatible with PyTorch.
 //! * [`atomic_write`] — the workspace's atomic file writing (temporary file, fsync, rename).
 //! * [`fold`] — folding eval-mode BatchNorm into the preceding layer.
+//! * [`infer`] — evaluation-mode inference without a graph, in chunks of the batch run depth
+//!   first (each chunk's activations stay in cache from layer to layer).
 //! * [`linalg`] — the single GEMM seam.
 //! * [`buffer_pool`] — reuse of large buffers across training steps.
 //! * [`replica`] — [`replica::ReplicaGroup`], the seam to data-parallel replicas (synchronised
@@ -47,6 +49,7 @@ pub mod buffer_pool;
 pub mod checkpoint;
 pub mod fold;
 pub mod gradcheck;
+pub mod infer;
 pub mod init;
 pub mod layers;
 pub mod linalg;

@@ -10,7 +10,10 @@
 //!   zoo's default CNN, channels 32-64 with BatchNorm) or `vgg11` (VGG-11 at width 16, hidden
 //!   256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18` (torchvision's,
 //!   ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
-//! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph.
+//! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph, as
+//!   nn-train evaluates (`nn_core::infer::infer`: the CIFAR ResNets channels-last in chunks of
+//!   `nn_train::zoo::INFERENCE_CHUNK` images, depth first); `NN_INFER_CHUNK=0` in the
+//!   environment runs the whole batch layer by layer instead, `NN_INFER_CHUNK=N` chunks of N.
 //! * Optional last words on `train`/`eval`: `rm` or `cl` builds the model row-major or
 //!   channels-last (`ModelConfig::build_with_format`) instead of in its default format, for A/B
 //!   runs of the memory formats; `CxHxW` sets the input's shape (default `3x32x32`; `1x28x28`
@@ -27,7 +30,7 @@ use std::time::Instant;
 
 use nn_core::layers::Activation;
 use nn_core::loss::cross_entropy;
-use nn_core::{Ctx, Tensor, rng, with_no_grad, workers};
+use nn_core::{Ctx, Tensor, infer, rng, with_no_grad, workers};
 use nn_optim::{OptimizerConfig, SgdConfig};
 use nn_train::zoo::{MemoryFormat, NormConfig, Stem, TorchResnetConfig, VggConfig};
 use nn_train::{ModelConfig, optimizer_step};
@@ -103,6 +106,13 @@ fn status_bytes(key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb * 1024.0)
 }
 
+/// `NN_INFER_CHUNK` from the environment, if set: images per chunk of the evaluation (0: the
+/// whole batch).
+fn chunk_override() -> Option<usize> {
+    let v = std::env::var("NN_INFER_CHUNK").ok()?;
+    Some(v.parse().expect("NN_INFER_CHUNK: a number of images"))
+}
+
 fn main() {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
@@ -137,7 +147,16 @@ fn main() {
                 let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();
                 if cmd == "eval" {
                     blocks(inner, n_blocks, || {
-                        with_no_grad(|| model.forward(&x, &mut Ctx::eval()).sum_all().item());
+                        with_no_grad(|| {
+                            match chunk_override() {
+                                Some(c) => {
+                                    infer::infer_in_chunks(model.as_ref(), &x, (c > 0).then_some(c))
+                                }
+                                None => infer::infer(model.as_ref(), &x),
+                            }
+                            .sum_all()
+                            .item()
+                        });
                     })
                 } else {
                     let mut opt = OptimizerConfig::Sgd(SgdConfig {

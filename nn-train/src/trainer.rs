@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use nn_core::infer::infer;
 use nn_core::loss::cross_entropy;
-use nn_core::{Array, Ctx, Module, Tensor, with_no_grad};
+use nn_core::{Array, Module, Tensor, with_no_grad};
 use nn_data::DataLoader;
 use nn_optim::schedule::{Cosine, Warmup};
 use nn_optim::{Interval, Schedule};
@@ -379,7 +380,8 @@ pub fn default_schedule(config: &TrainConfig, steps_per_epoch: u64) -> Schedule 
     })
 }
 
-/// Mean cross-entropy and accuracy of `model` in evaluation mode over a loader.
+/// Mean cross-entropy and accuracy of `model` in evaluation mode over a loader (each batch
+/// through `nn_core::infer::infer`: in the model's chunks, depth first, where it has them).
 pub fn evaluate(model: &dyn Module, loader: &DataLoader) -> Result<(f32, f32)> {
     let e = evaluate_predictions(model, loader)?;
     Ok((e.loss, e.accuracy))
@@ -413,10 +415,7 @@ pub fn evaluate_predictions(model: &dyn Module, loader: &DataLoader) -> Result<E
         let batch = batch?;
         let n = batch.labels.len();
         let (loss, pred) = with_no_grad(|| {
-            let logits = model.forward(
-                &Tensor::from_array(batch.images.into_dyn()),
-                &mut Ctx::eval(),
-            );
+            let logits = infer(model, &Tensor::from_array(batch.images.into_dyn()));
             (
                 cross_entropy(&logits, &batch.labels).item(),
                 logits.argmax(1, false),
@@ -441,10 +440,10 @@ pub fn evaluate_predictions(model: &dyn Module, loader: &DataLoader) -> Result<E
 }
 
 /// Predicted class probabilities (softmax of the logits) of `model` in evaluation mode for a
-/// batch of preprocessed images `[N, C, H, W]`.
+/// batch of preprocessed images `[N, C, H, W]` (through `nn_core::infer::infer`).
 pub fn predict_proba(model: &dyn Module, images: ndarray::Array4<f32>) -> ndarray::Array2<f32> {
     with_no_grad(|| {
-        let logits = model.forward(&Tensor::from_array(images.into_dyn()), &mut Ctx::eval());
+        let logits = infer(model, &Tensor::from_array(images.into_dyn()));
         logits
             .softmax(1)
             .to_array()

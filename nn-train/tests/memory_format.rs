@@ -1,13 +1,14 @@
 //! The zoo's convolutional models in both memory formats: built channels-last, every model and
 //! every model option computes the row-major model's outputs, gradients and running
 //! statistics; and the default format (`ModelConfig::memory_format`) is channels-last for the
-//! CIFAR ResNets with batch norm and ReLU.
+//! CIFAR ResNets with batch norm and ReLU; inference in chunks gives the same outputs.
 
+use nn_core::infer::{infer, infer_in_chunks};
 use nn_core::loss::cross_entropy;
 use nn_core::rng::seeded;
 use nn_core::{Ctx, Module, Tensor, no_grad};
 use nn_train::ModelConfig;
-use nn_train::zoo::MemoryFormat;
+use nn_train::zoo::{INFERENCE_CHUNK, MemoryFormat};
 
 fn model(table: &str) -> ModelConfig {
     toml::from_str(table).unwrap_or_else(|e| panic!("{table}: {e}"))
@@ -78,6 +79,53 @@ fn check(table: &str, input: [usize; 3]) {
         &eval(rm.as_ref()),
         1e-5,
     );
+    // Inference in chunks (2 + 1 images, depth first) and in the model's own chunks.
+    close(
+        &format!("{table}: inference in chunks"),
+        &infer_in_chunks(cl.as_ref(), &x, Some(2)).to_vec(),
+        &eval(rm.as_ref()),
+        1e-5,
+    );
+    close(
+        &format!("{table}: inference"),
+        &infer(cl.as_ref(), &x).to_vec(),
+        &eval(rm.as_ref()),
+        1e-5,
+    );
+}
+
+/// The CIFAR ResNets (and only they) run inference in chunks of `INFERENCE_CHUNK` images,
+/// channels-last; row-major builds and the other models take the whole batch.
+#[test]
+fn cifar_resnets_infer_in_chunks() {
+    let x = [256, 3, 32, 32];
+    for (table, chunk) in [
+        ("kind = \"resnet\"", Some(INFERENCE_CHUNK)),
+        ("kind = \"resnet\"\nwidth = 32", Some(INFERENCE_CHUNK)),
+        ("kind = \"cnn\"", None),
+        ("kind = \"resnet18\"", None),
+        ("kind = \"mlp\"", None),
+    ] {
+        let config = model(table);
+        assert_eq!(config.inference_chunk(), chunk, "{table}");
+        let built = |f| {
+            config
+                .build_with_format([3, 32, 32], 10, f, &mut seeded(1))
+                .unwrap()
+        };
+        let cl = built(MemoryFormat::ChannelsLast);
+        let want = if table == "kind = \"mlp\"" {
+            None
+        } else {
+            chunk
+        };
+        assert_eq!(cl.inference_chunk(&x), want, "{table}");
+        assert_eq!(
+            built(MemoryFormat::Contiguous).inference_chunk(&x),
+            None,
+            "{table}"
+        );
+    }
 }
 
 #[test]

@@ -149,6 +149,16 @@ pub trait Module: Send + Sync {
         0
     }
 
+    /// Images per chunk at which [`crate::infer::infer`] runs this model on a batch of `input`'s
+    /// shape (batch first), depth first, each chunk through every layer on one worker; `None`
+    /// (the default) runs the whole batch layer by layer. A fixed choice of the model and the
+    /// shape, never of the thread count, so that the results are the same on any number of
+    /// threads.
+    fn inference_chunk(&self, input: &[usize]) -> Option<usize> {
+        let _ = input;
+        None
+    }
+
     /// Every parameter with its dotted name, in visit order.
     fn named_parameters(&self) -> Vec<(String, Parameter)> {
         let mut out = Vec::new();

@@ -51,6 +51,10 @@ impl Module for EvalWhenFrozen {
         self.inner.visit(prefix, f)
     }
 
+    fn inference_chunk(&self, input: &[usize]) -> Option<usize> {
+        self.inner.inference_chunk(input)
+    }
+
     fn describe(&self) -> String {
         format!("{} [eval mode while frozen]", self.inner.describe())
     }

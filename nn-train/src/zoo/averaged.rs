@@ -59,6 +59,10 @@ impl Module for DrawAveraged {
         self.inner.visit(prefix, f);
     }
 
+    fn inference_chunk(&self, input: &[usize]) -> Option<usize> {
+        self.inner.inference_chunk(input)
+    }
+
     fn describe(&self) -> String {
         format!(
             "DrawAveraged(draws={}, {})",

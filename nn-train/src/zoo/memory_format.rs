@@ -145,12 +145,15 @@ fn fused(rest: &[&dyn Module], x: &Tensor, ctx: &mut Ctx) -> Option<(Tensor, usi
 /// folding and downcasts ([`Module::as_any`]) are the wrapped model's.
 pub(crate) struct ChannelsLastModel {
     inner: Box<dyn Module>,
+    /// [`Module::inference_chunk`]: images per chunk of `nn_core::infer::infer`, if any.
+    chunk: Option<usize>,
 }
 
 impl ChannelsLastModel {
-    /// `inner`, run channels-last.
-    pub(crate) fn new(inner: Box<dyn Module>) -> ChannelsLastModel {
-        ChannelsLastModel { inner }
+    /// `inner`, run channels-last; `nn_core::infer::infer` runs it on chunks of `chunk`
+    /// images (or the whole batch).
+    pub(crate) fn new(inner: Box<dyn Module>, chunk: Option<usize>) -> ChannelsLastModel {
+        ChannelsLastModel { inner, chunk }
     }
 }
 
@@ -163,6 +166,9 @@ impl Module for ChannelsLastModel {
     }
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+    fn inference_chunk(&self, _input: &[usize]) -> Option<usize> {
+        self.chunk
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         self.inner.as_any()
