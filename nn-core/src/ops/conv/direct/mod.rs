@@ -386,7 +386,20 @@ fn forward_winograd(
 ) -> Vec<f32> {
     let cb = channel_blocks(isa, Algo::Winograd, g.cout);
     let wg = wino_of(isa, g, cb, winograd::tile_kind);
-    let u = pack_u(wg.kind, w, (g.cout, g.cin), cb, Packing::Forward, scale);
+    // Without a graph (inference, chunk after chunk) U comes from the cache of unchanged
+    // kernels; a training step's forward packs its own (the kernels change every step).
+    let u = if crate::autograd::is_grad_enabled() {
+        std::sync::Arc::new(pack_u(
+            wg.kind,
+            w,
+            (g.cout, g.cin),
+            cb,
+            Packing::Forward,
+            scale,
+        ))
+    } else {
+        winograd::forward_u(wg.kind, w, (g.cout, g.cin), cb, scale)
+    };
     let epi = Epilogue { bias, relu };
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written

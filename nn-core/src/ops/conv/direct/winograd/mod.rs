@@ -27,7 +27,8 @@
 //! stride 2 it is the transpose of the forward pass (`strided_dx`). The weight gradient
 //! accumulates dU_e = Σ_tiles V_eᵀ dM_e (dM = A dY Aᵀ) per batch slice, and dW = Gᵀ dU G.
 //! Every image's result depends only on its own tiles and the tile algorithm (never on the
-//! threads or the tiles per block), so runs are bit-for-bit reproducible.
+//! threads or the tiles per block), so runs are bit-for-bit reproducible. Without a graph the
+//! forward pass takes U from a cache of unchanged kernels (`u_cache`, found by contents).
 
 // The transforms read one column of several rows (r[0][j], r[1][j], ...): index loops are clearer.
 #![allow(clippy::needless_range_loop)]
@@ -39,6 +40,7 @@ mod pack;
 mod s2;
 mod strided_dx;
 mod tile;
+mod u_cache;
 mod weight;
 
 use super::blocks::{block_pixels, next_block};
@@ -52,6 +54,7 @@ pub(crate) use self::strided_dx::image_input_grad;
 pub(crate) use self::tile::Kind;
 pub(crate) use self::tile::Tile;
 use self::tile::{MAX_Q, each};
+pub(crate) use self::u_cache::forward_u;
 pub(crate) use self::weight::{image_weight, weight_from_du};
 pub(crate) use self::{f2::F2, f4::F4, f7::F7, s2::S2};
 
