@@ -94,15 +94,16 @@ fn check(table: &str, input: [usize; 3]) {
     );
 }
 
-/// The CIFAR ResNets (and only they) run inference in chunks of `INFERENCE_CHUNK` images,
-/// channels-last; row-major builds and the other models take the whole batch.
+/// The CIFAR ResNets, the CNN and VGG run inference in chunks of `INFERENCE_CHUNK` images,
+/// channels-last; row-major builds, torchvision's ResNets and the MLP take the whole batch.
 #[test]
 fn cifar_resnets_infer_in_chunks() {
     let x = [256, 3, 32, 32];
     for (table, chunk) in [
         ("kind = \"resnet\"", Some(INFERENCE_CHUNK)),
         ("kind = \"resnet\"\nwidth = 32", Some(INFERENCE_CHUNK)),
-        ("kind = \"cnn\"", None),
+        ("kind = \"cnn\"", Some(INFERENCE_CHUNK)),
+        ("kind = \"vgg\"", Some(INFERENCE_CHUNK)),
         ("kind = \"resnet18\"", None),
         ("kind = \"mlp\"", None),
     ] {

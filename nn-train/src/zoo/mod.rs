@@ -75,13 +75,14 @@ use nn_core::rng::Rng;
 
 use crate::error::{Result, invalid};
 
-/// Images per chunk of the CIFAR ResNets' inference ([`ModelConfig::inference_chunk`]).
+/// Images per chunk of the convolutional models' inference ([`ModelConfig::inference_chunk`]).
 /// Measured with `step_driver` (evaluation, batch 256, 2 threads, AMD EPYC family 26 model 2,
-/// milliseconds per batch: whole batch / chunks of 16 / chunks of 32): ResNet-8 @3×32×32 16.2 /
-/// 10.9 / 11.5, ResNet-20 45.7 / 29.8 / 30.3, ResNet-20 @1×28×28 31.2 / 37.5 / 31.9 (smaller
-/// chunks repeat the per-call Winograd weight transform of F(7×7), 13 % of the samples at 16),
-/// WRN-20-2 117 / 111 / 107, WRN-20-4 376 / 408 / 384. The zoo's CNN (32-64 channels) ran 9.0 /
-/// 10.0 / 9.9 and keeps the whole batch.
+/// milliseconds per batch, whole batch / chunks of 8 / 16 / 32, the median of two alternating
+/// rounds on a noisy host, with the Winograd kernels' transforms kept across chunks): ResNet-8
+/// @3×32×32 19.4 / 14.2 / 14.6 / 14.5, ResNet-20 46.9 / 37.3 / 37.3 / 35.5, ResNet-8 @1×28×28
+/// 14.5 / 11.9 / 11.6 / 10.8, ResNet-20 39.9 / 36.2 / 31.3 / 26.8, CNN (32-64) 10.3 / 6.1 / 7.7
+/// / 6.2, at 1×28×28 12.6 / 6.7 / 7.9 / 6.3, WRN-20-2 135 / 124 / 107 / 108, VGG-11 (width 16)
+/// 15.3 / 19.0 / 14.3 / 12.1.
 pub const INFERENCE_CHUNK: usize = 32;
 
 impl ModelConfig {
@@ -289,10 +290,14 @@ impl ModelConfig {
     /// Images per chunk at which inference (`nn_core::infer::infer`: evaluation, prediction,
     /// test-time augmentation) runs the channels-last model depth first, each chunk through
     /// every layer on one worker while its activations stay in cache: [`INFERENCE_CHUNK`] for
-    /// the CIFAR ResNets (and wide ResNets), none (the whole batch layer by layer) for the
-    /// others, where it was not measured to pay.
+    /// the CIFAR ResNets (wide ones included), the CNN and VGG; none (the whole batch layer by
+    /// layer) for the MLP and torchvision's ResNets, where it was not measured.
     pub fn inference_chunk(&self) -> Option<usize> {
-        matches!(self, ModelConfig::Resnet { .. }).then_some(INFERENCE_CHUNK)
+        let convolutional = matches!(
+            self,
+            ModelConfig::Resnet { .. } | ModelConfig::Cnn { .. } | ModelConfig::Vgg(_)
+        );
+        convolutional.then_some(INFERENCE_CHUNK)
     }
 
     fn build_contiguous(
