@@ -63,7 +63,8 @@ pub mod tensor;
 pub mod workers;
 
 pub use autograd::{
-    Backward, BackwardCtx, GraphSize, NoGradGuard, is_grad_enabled, no_grad, with_no_grad,
+    Backward, BackwardCtx, GraphSize, NoGradGuard, is_grad_enabled, no_grad, set_grad_enabled,
+    with_no_grad,
 };
 pub use module::{Buffer, Ctx, Entry, Mode, Module, ParamGuard, Parameter};
 pub use tensor::{Array, Data, GradKey, Tensor, TensorId};

@@ -11,7 +11,7 @@
 //!
 //! Results are the same bits either way: which thread runs a piece of work never changes what
 //! it computes. The caller's grad mode ([`crate::is_grad_enabled`], a per-thread switch) goes
-//! with the closure.
+//! with the closure, set on the worker whatever that worker's own mode is.
 //!
 //! ```
 //! use nn_core::{Tensor, workers, with_no_grad};
@@ -20,15 +20,17 @@
 //! assert!(!y.requires_grad(), "the caller's no_grad holds on the worker");
 //! ```
 
-use crate::autograd::{is_grad_enabled, no_grad};
+use crate::autograd::{is_grad_enabled, set_grad_enabled};
 
 /// Runs `f` on a worker of the current rayon pool (the global pool, or the pool of an
 /// enclosing `ThreadPool::install`) and returns its result; on a worker already, runs it in
-/// place. `f` sees the caller's grad mode.
+/// place. `f` runs in the caller's grad mode, set explicitly on the worker (whose own mode may
+/// differ: a worker waiting in a join picks up queued work, possibly inside another caller's
+/// `no_grad` section) and restored after.
 pub fn run<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let grad = is_grad_enabled();
     rayon::scope(move |_| {
-        let _guard = (!grad).then(no_grad);
+        let _guard = set_grad_enabled(grad);
         f()
     })
 }
@@ -48,6 +50,7 @@ pub(crate) fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) 
 mod tests {
     use super::*;
     use crate::Tensor;
+    use crate::autograd::no_grad;
     use crate::ops::Conv2dOptions;
 
     #[test]
@@ -78,5 +81,45 @@ mod tests {
             (y.to_array(), g)
         };
         assert_eq!(step(), run(step));
+    }
+
+    /// A closure runs in its caller's grad mode even on a worker that is inside another
+    /// caller's `no_grad` section (a worker waiting in a join steals whatever work is queued:
+    /// here one thread evaluates without a graph in parallel chunks on the pool while another
+    /// trains through `run`).
+    #[test]
+    fn a_stolen_closure_keeps_its_callers_grad_mode() {
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let x = Tensor::ones(&[64, 64]);
+        let w = Tensor::ones(&[64, 64]).with_requires_grad();
+        let (stop, off) = (AtomicBool::new(false), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    (0..8).into_par_iter().for_each(|_| {
+                        let _g = no_grad();
+                        let v: f32 = (0..4)
+                            .into_par_iter()
+                            .map(|_| x.matmul(&x).sum_all().item())
+                            .sum();
+                        assert!(v > 0.0);
+                    });
+                }
+            });
+            s.spawn(|| {
+                for _ in 0..400 {
+                    if !run(|| is_grad_enabled() && x.matmul(&w).requires_grad()) {
+                        off.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+        });
+        assert_eq!(
+            off.into_inner(),
+            0,
+            "closures that ran without their caller's graph"
+        );
     }
 }

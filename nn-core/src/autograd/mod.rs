@@ -22,7 +22,7 @@ mod no_grad;
 pub mod profile;
 
 pub use inspect::GraphSize;
-pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
+pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, set_grad_enabled, with_no_grad};
 
 use crate::tensor::{Array, Data, Tensor};
 

@@ -42,6 +42,25 @@ pub fn no_grad() -> NoGradGuard {
     NoGradGuard { previous }
 }
 
+/// Sets whether ops on this thread record the graph until the returned guard is dropped, which
+/// restores the previous mode (PyTorch's `torch.set_grad_enabled`). Work handed to another
+/// thread sets its caller's mode with it ([`crate::workers::run`]): a pool's worker may be
+/// inside someone else's `no_grad` section when it picks the work up.
+///
+/// ```
+/// use nn_core::{is_grad_enabled, no_grad, set_grad_enabled};
+/// let _off = no_grad();
+/// {
+///     let _on = set_grad_enabled(true);
+///     assert!(is_grad_enabled());
+/// }
+/// assert!(!is_grad_enabled());
+/// ```
+pub fn set_grad_enabled(enabled: bool) -> NoGradGuard {
+    let previous = GRAD_ENABLED.with(|g| g.replace(enabled));
+    NoGradGuard { previous }
+}
+
 /// Runs `f` with graph construction disabled on this thread.
 pub fn with_no_grad<T>(f: impl FnOnce() -> T) -> T {
     let _guard = no_grad();
