@@ -11,8 +11,8 @@
 //!   256, 1×1 pooling: CIFAR-sized, no BatchNorm) or `resnet18` (torchvision's,
 //!   ImageNet stem, width 64; `resnet18_cifar` with the 3×3 CIFAR stem).
 //! * `eval MODEL BATCH INNER BLOCKS` — inference in evaluation mode without a graph, as
-//!   nn-train evaluates (`nn_core::infer::infer`: the CIFAR ResNets channels-last in chunks of
-//!   `nn_train::zoo::INFERENCE_CHUNK` images, depth first); `NN_INFER_CHUNK=0` in the
+//!   nn-train evaluates (`nn_core::infer::infer`: the channels-last CIFAR ResNets, CNN and VGG
+//!   in chunks of `nn_train::zoo::INFERENCE_CHUNK` images, depth first); `NN_INFER_CHUNK=0` in the
 //!   environment runs the whole batch layer by layer instead, `NN_INFER_CHUNK=N` chunks of N.
 //! * Optional last words on `train`/`eval`: `rm` or `cl` builds the model row-major or
 //!   channels-last (`ModelConfig::build_with_format`) instead of in its default format, for A/B
@@ -146,9 +146,10 @@ fn main() {
                 let x = Tensor::randn(&[batch, chw[0], chw[1], chw[2]], 0.0, 1.0, &mut r);
                 let labels: Vec<usize> = (0..batch).map(|_| r.random_range(0..10)).collect();
                 if cmd == "eval" {
+                    let chunk = chunk_override();
                     blocks(inner, n_blocks, || {
                         with_no_grad(|| {
-                            match chunk_override() {
+                            match chunk {
                                 Some(c) => {
                                     infer::infer_in_chunks(model.as_ref(), &x, (c > 0).then_some(c))
                                 }
