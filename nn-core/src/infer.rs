@@ -26,7 +26,6 @@
 //! assert_eq!(chunked.shape(), &[10, 3]);
 //! ```
 
-use ndarray::{Axis, Slice};
 use rayon::prelude::*;
 
 use crate::{Ctx, Module, Tensor, with_no_grad, workers};
@@ -55,13 +54,13 @@ pub fn infer_in_chunks(model: &dyn Module, x: &Tensor, chunk: Option<usize>) -> 
         Some(c) if c < n => c,
         _ => return whole(),
     };
-    let xa = x.to_array();
     let parts: Vec<Tensor> = (0..n.div_ceil(c))
         .into_par_iter()
         .map(|i| {
-            let rows = Slice::from(i * c..((i + 1) * c).min(n));
-            let part = Tensor::from_array(xa.slice_axis(Axis(0), rows).to_owned());
-            with_no_grad(|| model.forward(&part, &mut Ctx::eval()))
+            with_no_grad(|| {
+                let part = x.slice_axis(0, i * c..((i + 1) * c).min(n), 1);
+                model.forward(&part, &mut Ctx::eval())
+            })
         })
         .collect();
     Tensor::concat(&parts, 0)
