@@ -6,7 +6,9 @@ in one run, alternating and repeated.
 Shapes: the 3->16 stem (and the 1->16 @28^2 stem of the Fashion-MNIST recipes), 16->16 @32^2, 16->32 stride 2 with its 1x1 stride-2 projection,
 32->32 @16^2, 32->64 stride 2 with its 1x1 projection, 64->64 @8^2. For each: the forward pass
 alone (no graph) and forward + backward (input gradient except for the stem, weight gradient).
-Each side gets `gy.clone()` as the output gradient of every call.
+Each side gets `gy.clone()` as the output gradient of every call. The calling thread takes
+part in the work on both sides: PyTorch's in its OpenMP team, nn's as a worker of its pool
+(`conv_driver` runs each command through `nn_core::workers::run`, as nn-train's steps run).
 
 PyTorch runs in its default contiguous format and, for reference, channels_last; the ratio is
 taken against the FASTER of the two formats (ratio = PyTorch time / nn time, > 1: nn faster).
