@@ -26,10 +26,24 @@ pub(crate) struct Conv {
     pub dw: usize,
 }
 
-/// Scatter-adds the input gradient of one image into the zeroed padded buffer `dxp`
-/// (`[hp][wp][cs]`, `cs = groups·cb·16` channels per pixel, the padding included so that
-/// padded pixel (oy·sh + i·dh, ox·sw + j·dw) receives output pixel (oy, ox) through tap (i, j)).
-/// `wpk` is [`super::pack::pack_input_grad`] without flip.
+/// Where the scatter's taps land: a buffer of `h × w` pixels (`cs` channels each, see
+/// [`scatter_image`]) into which padded-input pixel (py, px) falls at (py − top, px − left).
+/// Taps that fall outside it are dropped: they are the padding's gradients, which nothing
+/// reads. A zero-padded buffer that holds every tap has `top = left = 0`; the input gradient
+/// itself has the convolution's padding, so the scatter needs no buffer and no copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub h: usize,
+    pub w: usize,
+    pub top: usize,
+    pub left: usize,
+}
+
+/// Scatter-adds the input gradient of one image into the zeroed buffer `dxp`
+/// (`[t.h][t.w][cs]`, `cs = groups·cb·16` channels per pixel): output pixel (oy, ox) sends
+/// Σ_co dy[oy, ox, co]·w[co, ·, i, j] through tap (i, j) to padded pixel
+/// (oy·sh + i·dh, ox·sw + j·dw), found in `dxp` as [`Target`] says. `wpk` is
+/// [`super::pack::pack_input_grad`] without flip.
 #[inline(always)]
 pub(crate) fn scatter_image<S: Simd>(
     c: &Conv,
@@ -37,12 +51,12 @@ pub(crate) fn scatter_image<S: Simd>(
     dy: &[f32],
     wpk: &[f32],
     dxp: &mut [f32],
-    wp: usize,
+    t: Target,
 ) {
     match cb {
-        1 => scatter_cb::<S, 1>(c, dy, wpk, dxp, wp),
-        2 => scatter_cb::<S, 2>(c, dy, wpk, dxp, wp),
-        _ => scatter_cb::<S, 4>(c, dy, wpk, dxp, wp),
+        1 => scatter_cb::<S, 1>(c, dy, wpk, dxp, t),
+        2 => scatter_cb::<S, 2>(c, dy, wpk, dxp, t),
+        _ => scatter_cb::<S, 4>(c, dy, wpk, dxp, t),
     }
 }
 
@@ -52,35 +66,54 @@ fn scatter_cb<S: Simd, const CB: usize>(
     dy: &[f32],
     wpk: &[f32],
     dxp: &mut [f32],
-    wp: usize,
+    t: Target,
 ) {
     let gw = CB * LANES;
     let groups = c.cin.div_ceil(gw);
     let cs = groups * gw;
     let tap_len = c.cout * gw;
     assert!(wpk.len() >= groups * c.kh * c.kw * tap_len && dy.len() >= c.oh * c.ow * c.cout);
-    let hp = (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1;
-    assert!(wp > (c.ow - 1) * c.sw + (c.kw - 1) * c.dw && dxp.len() >= hp * wp * cs);
+    assert!(dxp.len() >= t.h * t.w * cs);
     // The forward's register blocks (output pixels row-major; a block may run on from the end
     // of one row into the next, where its pixels' gradients are still adjacent in dy).
     let blocks = Blocks::of(c.oh, c.ow, block_pixels::<S>(CB));
     for grp in 0..groups {
         for blk in blocks.iter() {
             let r = blk.r;
-            // Where pixel k of the block has its tap (0, 0) in dxp (the first `r` used).
-            let at = blk.offsets::<MAX_BLOCK_PIXELS>(r, c.ow, (c.sh * wp * cs, c.sw * cs));
             let d = dy[blk.p * c.cout..].as_ptr();
+            // Pixel k's tap (0, 0) in padded coordinates.
+            let mut origin = [(0usize, 0usize); MAX_BLOCK_PIXELS];
+            for (k, o) in origin.iter_mut().enumerate().take(r) {
+                let (oy, ox) = ((blk.p + k) / c.ow, (blk.p + k) % c.ow);
+                *o = (oy * c.sh, ox * c.sw);
+            }
             for i in 0..c.kh {
                 for j in 0..c.kw {
+                    // Where pixel k of the block lands through tap (i, j), if inside dxp.
+                    let mut at = [0usize; MAX_BLOCK_PIXELS];
+                    let mut inside = 0u32;
+                    for (k, (a, &(y0, x0))) in at.iter_mut().zip(&origin).enumerate().take(r) {
+                        let py = (y0 + i * c.dh).checked_sub(t.top);
+                        let px = (x0 + j * c.dw).checked_sub(t.left);
+                        if let (Some(py), Some(px)) = (py, px)
+                            && py < t.h
+                            && px < t.w
+                        {
+                            *a = (py * t.w + px) * cs + grp * gw;
+                            inside |= 1 << k;
+                        }
+                    }
+                    if inside == 0 {
+                        continue;
+                    }
                     let w = wpk[((grp * c.kh + i) * c.kw + j) * tap_len..].as_ptr();
-                    let tap = (i * c.dh * wp + j * c.dw) * cs + grp * gw;
                     macro_rules! call {
                         ($R:literal, $C:literal) => {
-                            add_block::<S, $R, CB, $C>(d, c, w, dxp, &at, tap)
+                            add_block::<S, $R, CB, $C>(d, c, w, dxp, (&at, inside))
                         };
                     }
                     // SAFETY: r pixels of dy from p (cout channels each), one tap of the
-                    // group's weights, and r padded pixels of dxp (asserted above).
+                    // group's weights, and the pixels of dxp marked inside (checked above).
                     unsafe { by_block!(r, c.cout, [16, 32, 64], call) }
                 }
             }
@@ -88,19 +121,22 @@ fn scatter_cb<S: Simd, const CB: usize>(
     }
 }
 
+/// Adds a block's tap sums to `dxp` at `at[k]` for the pixels k whose bit is set in `inside`.
 #[inline(always)]
 unsafe fn add_block<S: Simd, const R: usize, const CB: usize, const PX: usize>(
     dy: *const f32,
     c: &Conv,
     w: *const f32,
     dxp: &mut [f32],
-    at: &[usize; MAX_BLOCK_PIXELS],
-    tap: usize,
+    (at, inside): (&[usize; MAX_BLOCK_PIXELS], u32),
 ) {
     unsafe {
         let acc = scatter_tap::<S, R, CB, PX>(dy, c.cout, c.cout, w);
-        let p0 = dxp.as_mut_ptr().add(tap);
+        let p0 = dxp.as_mut_ptr();
         for (r, a) in acc.iter().enumerate() {
+            if inside & (1 << r) == 0 {
+                continue;
+            }
             for (b, v) in a.iter().enumerate() {
                 let p = p0.add(at[r] + b * LANES);
                 S::store(p, S::add(S::load(p), *v));
@@ -122,17 +158,26 @@ const fn weight_channels<S: Simd>(cb: usize) -> usize {
     }
 }
 
-/// Adds one image's weight gradient to `part` (`[kh][kw][cin][cs]`, `cs = groups·cb·16`
-/// output channels): Σ over output pixels of x[tap of p][ci] · dy[p][co]. `x` is the unpadded
-/// input (`[h][w][cin]`; each tap sums only over the output pixels whose tap falls inside it,
-/// which leaves out exactly the zero terms a padded copy adds), `dy` the output gradient
-/// `[oh][ow][cout]`.
+/// Adds the weight gradient of `images` consecutive images to `part` (`[kh][kw][cin][cs]`,
+/// `cs = groups·cb·16` output channels): Σ over the images and their output pixels of
+/// x[tap of p][ci] · dy[p][co]. `x` holds the unpadded inputs (`[images][h][w][cin]`; each tap
+/// sums only over the output pixels whose tap falls inside it, which leaves out exactly the zero
+/// terms a padded copy adds), `dy` the output gradients `[images][oh][ow][cout]`. Each register
+/// block sums its tap over all the images before it is added to `part` once (see
+/// `grad::WEIGHT_IMAGES_AVX512`); the stems' kernel-row blocks ([`rows_image`]) go image by image.
 #[inline(always)]
-pub(crate) fn weight_image<S: Simd>(c: &Conv, cb: usize, x: &[f32], dy: &[f32], part: &mut [f32]) {
+pub(crate) fn weight_image<S: Simd>(
+    c: &Conv,
+    cb: usize,
+    images: usize,
+    x: &[f32],
+    dy: &[f32],
+    part: &mut [f32],
+) {
     match cb {
-        1 => weight_cb::<S, 1>(c, x, dy, part),
-        2 => weight_cb::<S, 2>(c, x, dy, part),
-        _ => weight_cb::<S, 4>(c, x, dy, part),
+        1 => weight_cb::<S, 1>(c, images, x, dy, part),
+        2 => weight_cb::<S, 2>(c, images, x, dy, part),
+        _ => weight_cb::<S, 4>(c, images, x, dy, part),
     }
 }
 
@@ -150,15 +195,27 @@ fn tap_range(n: usize, s: usize, k: usize, p: usize, len: usize) -> (usize, usiz
 }
 
 #[inline(always)]
-fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &mut [f32]) {
+fn weight_cb<S: Simd, const CB: usize>(
+    c: &Conv,
+    images: usize,
+    x: &[f32],
+    dy: &[f32],
+    part: &mut [f32],
+) {
     let gw = CB * LANES;
     let groups = c.cout.div_ceil(gw);
     let cs = groups * gw;
-    assert!(part.len() >= c.kh * c.kw * c.cin * cs && dy.len() >= c.oh * c.ow * c.cout);
-    assert!(x.len() >= c.h * c.w * c.cin);
+    let (xs, ys) = (c.h * c.w * c.cin, c.oh * c.ow * c.cout);
+    assert!(images >= 1 && part.len() >= c.kh * c.kw * c.cin * cs);
+    assert!(dy.len() >= images * ys && x.len() >= images * xs);
     if c.ph == 0 && c.pw == 0 && rows_image::<S, CB>(c, x, dy, part, cs) {
+        // Whether the kernel-row blocks apply depends on the shape alone.
+        for m in 1..images {
+            rows_image::<S, CB>(c, &x[m * xs..], &dy[m * ys..], part, cs);
+        }
         return;
     }
+    let strides = (xs, ys, images);
     let cmax = weight_channels::<S>(CB);
     // The first block's pass reads the image from memory: for a 1×1 kernel (the stride-2
     // projections, where it is most of the work) it prefetches row by row (1×1 16→32 and 32→64
@@ -194,14 +251,30 @@ fn weight_cb<S: Simd, const CB: usize>(c: &Conv, x: &[f32], dy: &[f32], part: &m
                             let x = x.as_ptr().add((iy * c.w + ix) * c.cin + ci);
                             let d = dy.as_ptr().add((oy0 * c.ow + ox0) * c.cout + co0);
                             match n {
-                                16 => tap::<S, 16, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                8 => tap::<S, 8, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                6 => tap::<S, 6, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                5 => tap::<S, 5, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                4 => tap::<S, 4, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                3 => tap::<S, 3, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                2 => tap::<S, 2, CB>(c, x, d, dy_n, rect, part, at, cs, first),
-                                _ => tap::<S, 1, CB>(c, x, d, dy_n, rect, part, at, cs, first),
+                                16 => tap::<S, 16, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                8 => tap::<S, 8, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                6 => tap::<S, 6, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                5 => tap::<S, 5, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                4 => tap::<S, 4, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                3 => tap::<S, 3, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                2 => tap::<S, 2, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
+                                _ => tap::<S, 1, CB>(
+                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                ),
                             }
                         }
                         first = false;
@@ -240,19 +313,22 @@ unsafe fn tap<S: Simd, const CI: usize, const CB: usize>(
     at: usize,
     cs: usize,
     first: bool,
+    (xs, ys, images): (usize, usize, usize),
 ) {
     unsafe {
         let mut acc = [[S::zero(); CB]; CI];
-        weight_tap::<S, CI, CB>(
-            x,
-            (c.sh * c.w * c.cin, c.sw * c.cin),
-            dy,
-            (c.ow * c.cout, c.cout),
-            dy_n,
-            rect,
-            &mut acc,
-            first,
-        );
+        for m in 0..images {
+            weight_tap::<S, CI, CB>(
+                x.add(m * xs),
+                (c.sh * c.w * c.cin, c.sw * c.cin),
+                dy.add(m * ys),
+                (c.ow * c.cout, c.cout),
+                dy_n,
+                rect,
+                &mut acc,
+                first,
+            );
+        }
         let p0 = part.as_mut_ptr().add(at);
         for (ci, a) in acc.iter().enumerate() {
             for (b, v) in a.iter().enumerate() {

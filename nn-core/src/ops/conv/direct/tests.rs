@@ -504,6 +504,45 @@ fn blocks_across_rows_match_row_blocks_bitwise() {
     }
 }
 
+/// The direct weight gradient sums its taps over groups of images (`grad::weight_images`: 4 on
+/// AVX-512) within the batch's slices: batches whose slices hold 2, 3 and 5 images (groups of
+/// 4 and a remainder), the stride-2 shapes (the input gradient scattered in place), a 1×1
+/// projection and an unpadded few-channel convolution (the kernel-row blocks, image by image)
+/// give the reference exactly; and the same bits on 1 thread as on 3 with general values.
+#[test]
+fn weight_gradient_over_groups_of_images() {
+    let p1 = Conv2dOptions::default().with_padding(1);
+    let s2 = Conv2dOptions::default().with_stride(2);
+    check(&geom(40, 16, (6, 6), 32, (3, 3), p1.with_stride(2)), false);
+    check(&geom(21, 32, (5, 6), 64, (3, 3), p1.with_stride(2)), true);
+    check(&geom(21, 32, (6, 6), 64, (1, 1), s2), false);
+    check(
+        &geom(21, 3, (6, 6), 16, (3, 3), Conv2dOptions::default()),
+        false,
+    );
+    let g = geom(40, 32, (8, 8), 64, (3, 3), p1.with_stride(2));
+    let x = randn(g.n * g.h * g.w * g.cin, 1);
+    let w = randn(g.cout * g.cin * 9, 2);
+    let dy = randn(g.n * g.oh * g.ow * g.cout, 3);
+    let run = |threads: usize| {
+        crate::workers::on_threads(threads, || {
+            let r = backward_with(
+                Isa::detect(),
+                Algo::Direct,
+                &g,
+                &x,
+                &w,
+                &dy,
+                (true, true, false),
+            );
+            (r.dx.unwrap(), r.dw.unwrap())
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    assert_same_bits(&three.0, &one.0, "input gradient");
+    assert_same_bits(&three.1, &one.1, "weight gradient");
+}
+
 /// The Winograd path's parallel parts (the weight transform `pack_u`, the partial weight
 /// gradients' sum, dW = Gᵀ dU G) give the same bits on 1 thread as on 3: forward, input and
 /// weight gradient of 32→32 and 64→32 3×3 convolutions, general values.
