@@ -93,6 +93,36 @@ pub(super) unsafe fn gather_at<S: Simd, const R: usize, const CB: usize>(
     }
 }
 
+/// One tap of a forward block read in place: for `R` output pixels, pixel `r` reading its `cin`
+/// input channels at `xs[r]` (the tap's input pixel, or a run of zeros where the tap falls into
+/// the padding), adds Σ_c x[c]·w[c][·] to the `R × CB` accumulators. `w` holds the tap's packed
+/// weights `[cin][CB·16]`. Summed in [`gather`]'s order (tap by tap, channel by channel), so a
+/// padded convolution read in place gives the bits of one read from a zero-padded copy.
+#[inline(always)]
+pub(super) unsafe fn gather_tap<S: Simd, const R: usize, const CB: usize>(
+    xs: &[*const f32; R],
+    cin: usize,
+    w: *const f32,
+    acc: &mut [[S::V; CB]; R],
+) {
+    unsafe {
+        let mut wt = w;
+        for c in 0..cin {
+            let mut wv = [S::zero(); CB];
+            for (b, v) in wv.iter_mut().enumerate() {
+                *v = S::load(wt.add(b * LANES));
+            }
+            for (a, xr) in acc.iter_mut().zip(xs) {
+                let xc = xr.add(c);
+                for b in 0..CB {
+                    a[b] = S::bcast_fma(xc, wv[b], a[b]);
+                }
+            }
+            wt = wt.add(CB * LANES);
+        }
+    }
+}
+
 /// Input-gradient scatter block for strided convolutions: for `R` consecutive output pixels and
 /// one tap, the `CB` blocks of 16 input channels of Σ_co dy[p, co]·w[co, ci, tap].
 ///

@@ -58,7 +58,9 @@ use rayon::prelude::*;
 
 use self::backward::Conv;
 pub(crate) use self::forward::Epilogue;
-use self::forward::{Gather, gather_image};
+use self::forward::{
+    Gather, InPlace, gather_image, gather_in_place, in_place_offsets, reads_in_place,
+};
 pub(crate) use self::grad::backward;
 #[cfg(test)]
 use self::grad::backward_with;
@@ -324,6 +326,9 @@ fn forward_hooked(
     });
     // Unpadded (the 1×1 projections): the gather reads each image in place, without a copy.
     let in_place = g.ph == 0 && g.pw == 0;
+    // Padded, from 16 input channels (the 3×3 stride-2 convolutions): read in place tap by tap,
+    // the padding's taps reading zeros (`forward::gather_in_place`).
+    let taps_in_place = !in_place && reads_in_place(isa, g.cin, g.kh * g.kw, cb);
     let (hp, wp) = if in_place {
         (g.h, g.w)
     } else {
@@ -343,6 +348,17 @@ fn forward_hooked(
         wp,
         cb,
     };
+    let zeros = vec![0.0f32; if taps_in_place { g.cin } else { 0 }];
+    let offs = if taps_in_place {
+        in_place_offsets(isa, &gat, (g.h, g.w, g.ph, g.pw))
+    } else {
+        Vec::new()
+    };
+    let src = InPlace {
+        len: g.hw() * g.cin,
+        zeros: &zeros,
+        offs: &offs,
+    };
     let epi = Epilogue {
         bias: bias_padded.as_deref(),
         relu,
@@ -350,11 +366,18 @@ fn forward_hooked(
     let (xs, ys) = (g.hw() * g.cin, g.p() * g.cout);
     let mut y = crate::buffer_pool::take(g.n * ys); // every element is written
     for_images(g, &mut y, ys, |n0, yc| {
-        with_workspace(if in_place { 0 } else { hp * wp * g.cin }, |xp| {
+        let ws = if in_place || taps_in_place {
+            0
+        } else {
+            hp * wp * g.cin
+        };
+        with_workspace(ws, |xp| {
             for (k, y_n) in yc.chunks_mut(ys).enumerate() {
                 let x_n = &x[(n0 + k) * xs..(n0 + k + 1) * xs];
                 if in_place {
                     forward_image(isa, &gat, x_n, &wpk, epi, y_n);
+                } else if taps_in_place {
+                    forward_in_place(isa, &gat, x_n, src, &wpk, epi, y_n);
                 } else {
                     pad_nhwc(
                         x_n,
@@ -461,3 +484,4 @@ fn wino_forward(
 }
 
 dispatch!(fn forward_image(g: &Gather, xp: &[f32], wpk: &[f32], epi: Epilogue<'_>, y: &mut [f32]) = gather_image);
+dispatch!(fn forward_in_place(g: &Gather, x: &[f32], src: InPlace<'_>, wpk: &[f32], epi: Epilogue<'_>, y: &mut [f32]) = gather_in_place);

@@ -311,7 +311,8 @@ fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
 }
 
 /// The kernels that read the unpadded image (the Winograd tiles of the forward pass and of both
-/// gradients, the direct weight gradient's clamped taps) give the same bits as the same kernels
+/// gradients, the direct forward tap by tap from 16 input channels with zeros for the padding's
+/// taps, the direct weight gradient's clamped taps) give the same bits as the same kernels
 /// on a zero-padded copy with padding 0 (for the Winograd input gradient: on a padded copy of
 /// dy), which is the arithmetic of the copies they replace. General values, every instruction
 /// set, both algorithms where Winograd applies: the ResNet-20 shapes at 28² (including stride 2
