@@ -250,31 +250,22 @@ fn weight_cb<S: Simd, const CB: usize>(
                         unsafe {
                             let x = x.as_ptr().add((iy * c.w + ix) * c.cin + ci);
                             let d = dy.as_ptr().add((oy0 * c.ow + ox0) * c.cout + co0);
+                            macro_rules! call {
+                                ($CI:literal) => {
+                                    tap::<S, $CI, CB>(
+                                        c, x, d, dy_n, rect, part, at, cs, first, strides,
+                                    )
+                                };
+                            }
                             match n {
-                                16 => tap::<S, 16, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                8 => tap::<S, 8, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                6 => tap::<S, 6, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                5 => tap::<S, 5, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                4 => tap::<S, 4, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                3 => tap::<S, 3, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                2 => tap::<S, 2, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
-                                _ => tap::<S, 1, CB>(
-                                    c, x, d, dy_n, rect, part, at, cs, first, strides,
-                                ),
+                                16 => call!(16),
+                                8 => call!(8),
+                                6 => call!(6),
+                                5 => call!(5),
+                                4 => call!(4),
+                                3 => call!(3),
+                                2 => call!(2),
+                                _ => call!(1),
                             }
                         }
                         first = false;

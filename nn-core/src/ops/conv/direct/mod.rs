@@ -48,6 +48,7 @@ mod backward;
 mod blocks;
 mod forward;
 mod grad;
+mod in_place;
 mod kernels;
 mod pack;
 #[cfg(test)]
@@ -58,13 +59,12 @@ use rayon::prelude::*;
 
 use self::backward::Conv;
 pub(crate) use self::forward::Epilogue;
-use self::forward::{
-    Gather, InPlace, gather_image, gather_in_place, in_place_offsets, reads_in_place,
-};
+use self::forward::{Gather, gather_image};
 pub(crate) use self::grad::backward;
 #[cfg(test)]
 use self::grad::backward_with;
 pub(super) use self::grad::{bias_grad, weight_from_khwc};
+use self::in_place::{InPlace, gather_in_place, in_place_offsets, reads_in_place};
 use self::pack::{pack_forward, pad_nhwc};
 use self::winograd::{F2, F4, F7, Kind, Packing, S2, Wino, image_forward, pack_u};
 use super::geometry::Geom;
@@ -327,7 +327,7 @@ fn forward_hooked(
     // Unpadded (the 1×1 projections): the gather reads each image in place, without a copy.
     let in_place = g.ph == 0 && g.pw == 0;
     // Padded, from 16 input channels (the 3×3 stride-2 convolutions): read in place tap by tap,
-    // the padding's taps reading zeros (`forward::gather_in_place`).
+    // the padding's taps reading zeros (`in_place.rs`).
     let taps_in_place = !in_place && reads_in_place(isa, g.cin, g.kh * g.kw, cb);
     let (hp, wp) = if in_place {
         (g.h, g.w)
