@@ -11,7 +11,7 @@ use super::winograd::{
     weight_from_du, weight_kind, weight_tiles,
 };
 use super::{
-    Algo, PARALLEL_MACS, algo, channel_blocks, conv_of, forward_image, macs, padded_input,
+    Algo, PARALLEL_MACS, backward_algo, channel_blocks, conv_of, forward_image, macs, padded_input,
     wino_forward, wino_of,
 };
 use crate::ops::conv::backward::ConvGrads;
@@ -31,9 +31,10 @@ fn wino_weight(isa: Isa, w: &Wino, x: &[f32], dy: &[f32], part: &mut [f32], scra
     match w.kind {
         Kind::F2 => wino_weight_f2(isa, w, x, dy, part, scratch),
         Kind::F4 => wino_weight_f4(isa, w, x, dy, part, scratch),
-        Kind::F7 => {
-            unreachable!("the weight gradient takes F(4×4) for F(7×7)'s maps (weight_kind)")
-        }
+        Kind::F7 | Kind::S4 => unreachable!(
+            "the weight gradient takes F(4×4) for F(7×7)'s maps and F(2×2) in phases for F(4×4) \
+             in phases (weight_kind)"
+        ),
         Kind::S2 => wino_weight_s2(isa, w, x, dy, part, scratch),
     }
 }
@@ -163,7 +164,7 @@ pub(crate) fn backward(
     dy: &[f32],
     need: (bool, bool, bool),
 ) -> ConvGrads {
-    backward_with(Isa::detect(), algo(g), g, x, w, dy, need)
+    backward_with(Isa::detect(), backward_algo(g), g, x, w, dy, need)
 }
 
 /// [`backward`] with the kernels of `isa` (which the CPU must support) and algorithm `algo`

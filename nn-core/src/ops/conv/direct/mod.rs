@@ -10,8 +10,9 @@
 //! * **Input gradient**: for stride 1, the same kernel on the padded output gradient with the
 //!   flipped, transposed weight; for larger strides, a scatter form (per output pixel and tap,
 //!   Σ_co dy·w added into a padded input-gradient buffer).
-//! * **Winograd** (`winograd/`): 3×3 kernels at stride 1 (F(4×4) or F(2×2)) and, on AVX2, at
-//!   stride 2 (F(2×2) in phases), for all three passes, where [`algo`] picks it.
+//! * **Winograd** (`winograd/`): 3×3 kernels at stride 1 (F(4×4), F(7×7) or F(2×2)) and at
+//!   stride 2 (F(4×4) in phases forward, F(2×2) in phases for the gradients), where [`algo`]
+//!   (forward) and [`backward_algo`] pick it (at stride 2 on AVX-512 the forward pass only).
 //! * **Weight gradient**: per tap and block of input channels, Σ of x·dy in registers over the
 //!   output pixels (in bands of rows that keep their lines in L1) whose tap falls inside the image (x is read in place, no padded copy, except
 //!   for stems), added into a per-slice partial; slices of the batch are fixed by the shape and
@@ -66,7 +67,7 @@ use self::grad::backward_with;
 pub(super) use self::grad::{bias_grad, weight_from_khwc};
 use self::in_place::{InPlace, gather_in_place, in_place_offsets, reads_in_place};
 use self::pack::{pack_forward, pad_nhwc};
-use self::winograd::{F2, F4, F7, Kind, Packing, S2, Wino, image_forward, pack_u};
+use self::winograd::{F2, F4, F7, Kind, Packing, S2, S4, Wino, image_forward, pack_u};
 use super::geometry::Geom;
 use super::workspace::with_workspace;
 use crate::simd::{Isa, LANES, dispatch};
@@ -84,28 +85,45 @@ pub(crate) enum Algo {
     Winograd,
 }
 
-/// The algorithm for a convolution: Winograd where it applies and both channel counts are at
-/// least [`WINOGRAD_MIN_CHANNELS`] (at stride 2:
-/// [`STRIDED_WINOGRAD_MIN_CHANNELS`], and not on AVX-512), else direct. A fixed rule of the
-/// shape (never of timings or of the thread count), so that results are reproducible run to
-/// run: the two algorithms round differently.
+/// The algorithm of a convolution's forward pass: Winograd where it applies and both channel
+/// counts are at least [`WINOGRAD_MIN_CHANNELS`] (at stride 2:
+/// [`STRIDED_WINOGRAD_MIN_CHANNELS`]), else direct. The backward pass takes
+/// [`backward_algo`]. A fixed rule of the shape and the instruction set (never of timings or
+/// of the thread count), so that results are reproducible run to run: the two algorithms round
+/// differently.
 pub(crate) fn algo(g: &Geom) -> Algo {
     algo_for(Isa::detect(), g)
 }
 
 /// [`algo`] on a given instruction set.
-pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
+pub(crate) fn algo_for(_isa: Isa, g: &Geom) -> Algo {
     let min = if g.sh == 1 {
         WINOGRAD_MIN_CHANNELS
     } else {
         STRIDED_WINOGRAD_MIN_CHANNELS
     };
-    // Stride 2 (Winograd in phases) lost to the direct kernels on AVX-512.
-    let strided_ok = g.sh == 1 || isa != Isa::Avx512;
-    if winograd::applies(g) && strided_ok && g.cin >= min && g.cout >= min {
+    if winograd::applies(g) && g.cin >= min && g.cout >= min {
         Algo::Winograd
     } else {
         Algo::Direct
+    }
+}
+
+/// The algorithm of a convolution's backward pass (both gradients): [`algo`]'s, except that
+/// on AVX-512 the 3×3 stride-2 convolutions keep the direct kernels, whose weight gradient beat
+/// Winograd in phases there (see [`STRIDED_WINOGRAD_MIN_CHANNELS`]). Each pass computes the
+/// exact convolution's values up to rounding, so the gradients need not round as the forward
+/// pass did.
+pub(crate) fn backward_algo(g: &Geom) -> Algo {
+    backward_algo_for(Isa::detect(), g)
+}
+
+/// [`backward_algo`] on a given instruction set.
+pub(crate) fn backward_algo_for(isa: Isa, g: &Geom) -> Algo {
+    if g.sh != 1 && isa == Isa::Avx512 {
+        Algo::Direct
+    } else {
+        algo_for(isa, g)
     }
 }
 
@@ -127,13 +145,25 @@ pub(crate) fn algo_for(isa: Isa, g: &Geom) -> Algo {
 const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Fewest input and output channels for which the rule picks Winograd in phases for a 3×3
-/// stride-2 convolution (on AVX2 and the scalar fallback; AVX-512 keeps the direct kernels:
-/// there Winograd in phases was slower, fwd+bwd 0.78x at 32→64 @16² and 0.84x at 16→32 @32²,
-/// forward 1.04x at 32→64; AMD EPYC family 26 model 2, AVX-512, batch 128, 2 threads, A/B 5
-/// rounds, 2026-12-07). Measured against the direct kernels (batch 128, 2 threads, AMD EPYC family
-/// 25 model 17 with AVX2 only, alternating rounds): 32→64 @16² forward 1.13x faster, backward
-/// 1.12x, fwd+bwd 1.09-1.15x (7-9 rounds); 16→32 @32² forward 0.97x, backward 1.01x, fwd+bwd
-/// 0.96x (7 rounds: with 16 input channels the products are too short for the transforms).
+/// stride-2 convolution: the forward pass on every instruction set, the backward pass on AVX2
+/// and the scalar fallback only ([`backward_algo`]).
+///
+/// * AVX2 (AMD EPYC family 25 model 17 with AVX2 only, F(2×2) in phases against the direct
+///   kernels, batch 128, 2 threads, alternating rounds): 32→64 @16² forward 1.13x faster,
+///   backward 1.12x, fwd+bwd 1.09-1.15x (7-9 rounds); 16→32 @32² forward 0.97x, backward 1.01x,
+///   fwd+bwd 0.96x (7 rounds: with 16 input channels the products are too short for the
+///   transforms).
+/// * AVX-512 on Zen 5 (AMD EPYC family 26 model 2, F(2×2) in phases, 5 rounds, 2026-12-07):
+///   forward 1.04x faster at 32→64, but fwd+bwd 0.78x at 32→64 @16² and 0.84x at 16→32 @32².
+/// * AVX-512 on Zen 4 (AMD EPYC family 25 model 17, 2026-12-08, batch 128, 2 threads): 32→64
+///   @16² forward 1.17-1.24x faster with F(2×2) in phases (4 rounds), 1.43x with F(4×4) in
+///   phases (8 rounds, best block 1.01 against 1.45 ms); the weight gradient alone slower
+///   (F(2×2): 1.95-2.6 against 1.6-1.9 ms; F(4×4): no faster), the input gradient about as fast
+///   (1.25 against 1.2 ms); 16→32 @32² forward 0.7-0.9x with F(2×2) in phases (3 rounds on a
+///   noisy host).
+///
+/// Hence the forward pass by Winograd in phases from 32 channels on every instruction set and
+/// the gradients by the direct kernels on AVX-512.
 const STRIDED_WINOGRAD_MIN_CHANNELS: usize = 32;
 
 /// Whether the direct kernels handle this convolution (ungrouped).
@@ -463,6 +493,7 @@ dispatch!(fn wino_forward_f2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, 
 dispatch!(fn wino_forward_f4(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F4>);
 dispatch!(fn wino_forward_f7(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<F7>);
 dispatch!(fn wino_forward_s2(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<S2>);
+dispatch!(fn wino_forward_s4(w: &Wino, x: &[f32], u: &[f32], epi: Epilogue<'_>, y: &mut [f32], scratch: &mut [f32]) = image_forward::<S4>);
 
 /// The Winograd forward pass of `w.images` images with the tile algorithm `w.kind` (one
 /// dispatched function per algorithm).
@@ -480,6 +511,7 @@ fn wino_forward(
         Kind::F4 => wino_forward_f4(isa, w, x, u, epi, y, scratch),
         Kind::F7 => wino_forward_f7(isa, w, x, u, epi, y, scratch),
         Kind::S2 => wino_forward_s2(isa, w, x, u, epi, y, scratch),
+        Kind::S4 => wino_forward_s4(isa, w, x, u, epi, y, scratch),
     }
 }
 

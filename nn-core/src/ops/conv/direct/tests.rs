@@ -83,10 +83,12 @@ fn check(g: &Geom, with_bias: bool) {
         algos.push(Algo::Winograd);
     }
     // Small integers and F(2×2, 3×3)'s halves are exact in f32: the direct kernels, F(2×2)
-    // and its stride-2 form (whose input gradient is the direct scatter) must give the
-    // reference exactly on every instruction set, F(4×4) to its rounding.
-    let kinds = [(g.oh, g.ow), (g.h, g.w)].map(|o| winograd::tile_kind(1, o));
-    let f2 = g.sh == 2 || kinds == [winograd::Kind::F2; 2];
+    // and its stride-2 form must give the reference exactly on every instruction set, F(4×4)
+    // and its stride-2 form (sixths) to their rounding.
+    let kinds = [(g.oh, g.ow), (g.h, g.w)].map(|o| winograd::tile_kind(g.sh, o));
+    let f2 = kinds
+        .iter()
+        .all(|&k| matches!(k, winograd::Kind::F2 | winograd::Kind::S2));
     // F(7×7)'s transforms hold ninths and 144ths of values up to 6.6 and powers of 2 up to 64:
     // about 10x F(4×4)'s rounding.
     let rel = if g.sh == 1 && kinds.contains(&winograd::Kind::F7) {
@@ -209,10 +211,19 @@ fn winograd_shapes_odd_sizes_and_padding() {
         let g8 = geom(1, 8, (8, 8), 32, (3, 3), o);
         assert_eq!(super::algo_for(isa, &g8), Algo::Direct);
     }
-    // Stride 2: Winograd in phases on AVX2 only (slower than direct on AVX-512).
+    // Stride 2: Winograd in phases forward everywhere, backward on AVX2 only (the direct
+    // weight gradient is faster on AVX-512); 16 input channels keep the direct kernels.
     let s2 = geom(1, 32, (16, 16), 64, (3, 3), o.with_stride(2));
-    assert_eq!(super::algo_for(Isa::Avx2, &s2), Algo::Winograd);
-    assert_eq!(super::algo_for(Isa::Avx512, &s2), Algo::Direct);
+    for isa in [Isa::Avx512, Isa::Avx2] {
+        assert_eq!(super::algo_for(isa, &s2), Algo::Winograd);
+        let s16 = geom(1, 16, (16, 16), 32, (3, 3), o.with_stride(2));
+        assert_eq!(super::algo_for(isa, &s16), Algo::Direct);
+        assert_eq!(super::backward_algo_for(isa, &s16), Algo::Direct);
+        // Stride 1 takes the same algorithm both ways.
+        assert_eq!(super::backward_algo_for(isa, &g), super::algo_for(isa, &g));
+    }
+    assert_eq!(super::backward_algo_for(Isa::Avx2, &s2), Algo::Winograd);
+    assert_eq!(super::backward_algo_for(Isa::Avx512, &s2), Algo::Direct);
     check(
         &geom(
             1,
@@ -412,7 +423,7 @@ fn winograd_forward_bits_do_not_depend_on_the_tiles_per_block() {
             y
         };
         use winograd::Kind;
-        for kind in [Kind::F2, Kind::F4, Kind::F7, Kind::S2] {
+        for kind in [Kind::F2, Kind::F4, Kind::F7, Kind::S2, Kind::S4] {
             let want = run(kind, winograd::TILES);
             for tiles in [1, 2, 5, 6, 7, 13] {
                 let what = format!("{isa:?}, {kind:?}, cb {cb}, {tiles} tiles per block");

@@ -7,6 +7,8 @@
 //! * `f7`, F(7×7, 3×3), stride 1: 81 instead of 441 (5.4x fewer), for maps its 7×7 tiles
 //!   cover much more tightly than 4×4 ones (14×14, 7×7);
 //! * `s2`, F(2×2, 3×3) at stride 2, in phases: 25 instead of 36 (1.44x fewer);
+//! * `s4`, F(4×4, 3×3) at stride 2, in phases: 81 instead of 144 (1.78x fewer), the forward
+//!   pass's (the gradients at stride 2 keep `s2` or the direct kernels);
 //!
 //! for 3×3 undilated convolutions with channel counts that are multiples of 16; [`tile_kind`]
 //! picks one per shape.
@@ -38,6 +40,7 @@ mod f4;
 mod f7;
 mod pack;
 mod s2;
+mod s4;
 mod strided_dx;
 mod tile;
 mod u_cache;
@@ -56,7 +59,7 @@ pub(crate) use self::tile::Tile;
 use self::tile::{MAX_Q, each};
 pub(crate) use self::u_cache::forward_u;
 pub(crate) use self::weight::{image_weight, weight_from_du};
-pub(crate) use self::{f2::F2, f4::F4, f7::F7, s2::S2};
+pub(crate) use self::{f2::F2, f4::F4, f7::F7, s2::S2, s4::S4};
 
 /// Tiles per block: a block's transformed inputs V (16 · TILES · c_in values) and products M
 /// (16 · TILES · cb·16) stay in a 48 KiB L1 cache up to 32 channels (32 KiB) and mostly at 64
@@ -65,9 +68,16 @@ pub(crate) use self::{f2::F2, f4::F4, f7::F7, s2::S2};
 /// with 32.
 pub(crate) const TILES: usize = 8;
 
+/// Tiles per block of F(4×4, 3×3) in phases, on every instruction set: one 8×8 output (V and M
+/// 41 and 83 KiB at 32 → 64 channels). Forward 32→64 @16², batch 128, 2 threads, AMD EPYC family
+/// 25 model 17 (Zen 4), alternating rounds, best block / median: AVX-512 1.42 / 1.69 ms with 4,
+/// 1.55 / 1.78 with 8, 1.81 / 2.04 with 2; AVX2 (`NN_SIMD=avx2`) 1.63 / 1.82 with 4, 1.75 / 1.89
+/// with 6.
+pub(crate) const S4_TILES: usize = 4;
+
 /// Tiles per block on `isa` for the tile algorithm `kind`, `cin` channels in and `gw` out per
-/// group of the products: [`TILES`] on AVX-512, twice that for F(4×4) at 16 → 16 channels; 6 on
-/// AVX2, one register block of 6 tiles × 1 channel block (12 accumulators, see
+/// group of the products: [`S4_TILES`] for F(4×4) in phases; else [`TILES`] on AVX-512, twice
+/// that for F(4×4) at 16 → 16 channels; 6 on AVX2, one register block of 6 tiles × 1 channel block (12 accumulators, see
 /// `blocks::block_pixels`), where 8 tiles ran as 4 + 4 (8 accumulators).
 ///
 /// At 16 → 16 channels a block of 16 tiles (V and M 36 KiB each) spills out of a 48 KiB L1, but
@@ -77,6 +87,7 @@ pub(crate) const TILES: usize = 8;
 /// (24 tiles: about as fast; 32: 0.70x; at 32 → 32 channels 16 tiles: 0.73x).
 pub(crate) const fn block_tiles(isa: Isa, kind: Kind, (cin, gw): (usize, usize)) -> usize {
     match isa {
+        _ if matches!(kind, Kind::S4) => S4_TILES,
         Isa::Avx2 => 6,
         Isa::Avx512 if matches!(kind, Kind::F4) && cin + gw <= 2 * LANES => 2 * TILES,
         _ => TILES,
@@ -108,8 +119,12 @@ pub(crate) fn applies(g: &Geom) -> bool {
         && g.cout.is_multiple_of(LANES)
 }
 
-/// The tile algorithm for a convolution of stride `stride` and output `oh × ow`: at stride 2,
-/// F(2×2, 3×3) in phases ([`Kind::S2`]); at stride 1, F(4×4, 3×3) unless the output is so small
+/// The tile algorithm of the forward pass for a convolution of stride `stride` and output
+/// `oh × ow`: at stride 2, F(4×4, 3×3) in phases ([`Kind::S4`]: 81 products per 16 outputs
+/// against [`Kind::S2`]'s 100; forward 32→64 @16², batch 128, 2 threads, AMD EPYC family 25
+/// model 17 (Zen 4), 8-10 alternating rounds, best block: 1.09-1.42 ms against S2's 1.33 and
+/// the direct kernels' 1.58 on AVX-512, 1.63 against 1.92 ms with `NN_SIMD=avx2`; @14² 1.10
+/// against 1.54 and 1.42); at stride 1, F(4×4, 3×3) unless the output is so small
 /// that 4×4 tiles would mostly cover padding: maps of at most 4 pixels a side (one 4×4 tile
 /// against F(2×2)'s four 2×2 tiles, or two against F(2×2)'s tighter cover of an odd side); and
 /// F(7×7, 3×3) where its tiles need at most [`F7_SHARE`] of F(4×4)'s products per image (14×14
@@ -118,7 +133,7 @@ pub(crate) fn applies(g: &Geom) -> bool {
 pub(crate) fn tile_kind(stride: usize, (oh, ow): (usize, usize)) -> Kind {
     let products = |m: usize, q: usize| oh.div_ceil(m) * ow.div_ceil(m) * q * q;
     match stride {
-        2 => Kind::S2,
+        2 => Kind::S4,
         _ if oh.min(ow) <= 4 => Kind::F2,
         _ if products(7, 9) as f64 <= F7_SHARE * products(4, 6) as f64 => Kind::F7,
         _ => Kind::F4,
@@ -126,13 +141,16 @@ pub(crate) fn tile_kind(stride: usize, (oh, ow): (usize, usize)) -> Kind {
 }
 
 /// The tile algorithm of the weight gradient: [`tile_kind`]'s, except F(4×4) where that is
-/// F(7×7). The weight gradient sums dU_e over the tiles into a partial of Q²·c_in·c_out floats
+/// F(7×7), and F(2×2) in phases where that is F(4×4) in phases (at stride 2 the weight
+/// gradient runs Winograd only on AVX2, where S4's took 2.7-3.1 ms against S2's 1.97 at 32→64
+/// @16², batch 128, 2 threads, Zen 4; on AVX-512 it was no faster than the direct kernels). The weight gradient sums dU_e over the tiles into a partial of Q²·c_in·c_out floats
 /// per batch slice, read and written once per block of tiles: 81 positions instead of 36 made
 /// it 0.44x as fast at 64→64 @7² and 0.98x at 32→32 @14² (batch 128, 2 threads, AMD EPYC family
 /// 26 model 2, 3 alternating rounds).
 pub(crate) fn weight_kind(stride: usize, out: (usize, usize)) -> Kind {
     match tile_kind(stride, out) {
         Kind::F7 => Kind::F4,
+        Kind::S4 => Kind::S2,
         kind => kind,
     }
 }

@@ -7,7 +7,7 @@
 //! dM = A dY Aᵀ,  dU_e = Σ_tiles V_eᵀ dM_e,  dW = Gᵀ dU G   (weight gradient)
 //! ```
 
-use super::{f2::F2, f4::F4, f7::F7, s2::S2};
+use super::{f2::F2, f4::F4, f7::F7, s2::S2, s4::S4};
 use crate::simd::Simd;
 
 /// The largest input (and transformed) tile side of any [`Tile`] (F(7×7)'s 9): the fixed-size
@@ -16,7 +16,8 @@ use crate::simd::Simd;
 pub(crate) const MAX_Q: usize = 9;
 
 // Every tile algorithm fits the fixed-size arrays.
-const _: () = assert!(F2::Q <= MAX_Q && F4::Q <= MAX_Q && F7::Q <= MAX_Q && S2::Q <= MAX_Q);
+const _: () =
+    assert!(F2::Q <= MAX_Q && F4::Q <= MAX_Q && F7::Q <= MAX_Q && S2::Q <= MAX_Q && S4::Q <= MAX_Q);
 
 /// One Winograd F(m×m, 3×3) algorithm for a 3×3 kernel at one stride.
 pub(crate) trait Tile {
@@ -67,6 +68,8 @@ pub(crate) enum Kind {
     F7,
     /// F(2×2, 3×3) at stride 2, in phases (`s2`).
     S2,
+    /// F(4×4, 3×3) at stride 2, in phases (`s4`).
+    S4,
 }
 
 impl Kind {
@@ -77,6 +80,7 @@ impl Kind {
             Kind::F4 => F4::M,
             Kind::F7 => F7::M,
             Kind::S2 => S2::M,
+            Kind::S4 => S4::M,
         }
     }
     /// The convolution's stride.
@@ -86,6 +90,7 @@ impl Kind {
             Kind::F4 => F4::STRIDE,
             Kind::F7 => F7::STRIDE,
             Kind::S2 => S2::STRIDE,
+            Kind::S4 => S4::STRIDE,
         }
     }
     /// The input (and transformed) tile's side Q.
@@ -95,6 +100,7 @@ impl Kind {
             Kind::F4 => F4::Q,
             Kind::F7 => F7::Q,
             Kind::S2 => S2::Q,
+            Kind::S4 => S4::Q,
         }
     }
 }
@@ -117,6 +123,10 @@ macro_rules! by_kind {
             }
             $crate::ops::conv::direct::winograd::Kind::S2 => {
                 type $T = $crate::ops::conv::direct::winograd::s2::S2;
+                $body
+            }
+            $crate::ops::conv::direct::winograd::Kind::S4 => {
+                type $T = $crate::ops::conv::direct::winograd::s4::S4;
                 $body
             }
         }
