@@ -87,7 +87,8 @@ pub(crate) enum Algo {
 
 /// The algorithm of a convolution's forward pass: Winograd where it applies and both channel
 /// counts are at least [`WINOGRAD_MIN_CHANNELS`] (at stride 2:
-/// [`STRIDED_WINOGRAD_MIN_CHANNELS`]), else direct. The backward pass takes
+/// [`STRIDED_WINOGRAD_MIN_CHANNELS`], or [`WINOGRAD_MIN_CHANNELS`] where F(4×4) in phases
+/// covers the output with whole tiles: sides a multiple of 4), else direct. The backward pass takes
 /// [`backward_algo`]. A fixed rule of the shape and the instruction set (never of timings or
 /// of the thread count), so that results are reproducible run to run: the two algorithms round
 /// differently.
@@ -97,12 +98,15 @@ pub(crate) fn algo(g: &Geom) -> Algo {
 
 /// [`algo`] on a given instruction set.
 pub(crate) fn algo_for(_isa: Isa, g: &Geom) -> Algo {
-    let min = if g.sh == 1 {
-        WINOGRAD_MIN_CHANNELS
+    let wide = |min: usize| g.cin >= min && g.cout >= min;
+    let pays = if g.sh == 1 {
+        wide(WINOGRAD_MIN_CHANNELS)
     } else {
-        STRIDED_WINOGRAD_MIN_CHANNELS
+        let m = winograd::Kind::S4.m();
+        let exact_cover = g.oh.is_multiple_of(m) && g.ow.is_multiple_of(m);
+        wide(STRIDED_WINOGRAD_MIN_CHANNELS) || (exact_cover && wide(WINOGRAD_MIN_CHANNELS))
     };
-    if winograd::applies(g) && g.cin >= min && g.cout >= min {
+    if winograd::applies(g) && pays {
         Algo::Winograd
     } else {
         Algo::Direct
@@ -110,8 +114,8 @@ pub(crate) fn algo_for(_isa: Isa, g: &Geom) -> Algo {
 }
 
 /// The algorithm of a convolution's backward pass (both gradients): [`algo`]'s, except that
-/// on AVX-512 the 3×3 stride-2 convolutions keep the direct kernels, whose weight gradient beat
-/// Winograd in phases there (see [`STRIDED_WINOGRAD_MIN_CHANNELS`]). Each pass computes the
+/// the 3×3 stride-2 convolutions keep the direct kernels on AVX-512, whose weight gradient beat
+/// Winograd in phases there, and below [`STRIDED_WINOGRAD_MIN_CHANNELS`] channels. Each pass computes the
 /// exact convolution's values up to rounding, so the gradients need not round as the forward
 /// pass did.
 pub(crate) fn backward_algo(g: &Geom) -> Algo {
@@ -120,7 +124,8 @@ pub(crate) fn backward_algo(g: &Geom) -> Algo {
 
 /// [`backward_algo`] on a given instruction set.
 pub(crate) fn backward_algo_for(isa: Isa, g: &Geom) -> Algo {
-    if g.sh != 1 && isa == Isa::Avx512 {
+    let narrow = g.cin < STRIDED_WINOGRAD_MIN_CHANNELS || g.cout < STRIDED_WINOGRAD_MIN_CHANNELS;
+    if g.sh != 1 && (isa == Isa::Avx512 || narrow) {
         Algo::Direct
     } else {
         algo_for(isa, g)
@@ -162,8 +167,14 @@ const WINOGRAD_MIN_CHANNELS: usize = 16;
 ///   (1.25 against 1.2 ms); 16→32 @32² forward 0.7-0.9x with F(2×2) in phases (3 rounds on a
 ///   noisy host).
 ///
-/// Hence the forward pass by Winograd in phases from 32 channels on every instruction set and
-/// the gradients by the direct kernels on AVX-512.
+/// * Forward with F(4×4) in phases at 16 channels (16→32 @32², batch 128, 2 threads, Zen 4,
+///   4-6 alternating rounds, best block / median): AVX-512 1.27 / 1.44 ms against the direct
+///   kernels' 1.54 / 1.63, AVX2 1.40 / 1.49 against 1.65 / 1.80; but @28² (a 14×14 output in
+///   4×4 tiles: 1.31x the pixels) as fast as direct (1.18 / 1.31 against 1.17 / 1.30).
+///
+/// Hence the forward pass by Winograd in phases from 32 channels, or from 16 where its tiles
+/// cover the output exactly, on every instruction set, and the gradients by Winograd in phases
+/// only on AVX2 from 32 channels.
 const STRIDED_WINOGRAD_MIN_CHANNELS: usize = 32;
 
 /// Whether the direct kernels handle this convolution (ungrouped).

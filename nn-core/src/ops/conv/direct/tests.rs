@@ -212,13 +212,16 @@ fn winograd_shapes_odd_sizes_and_padding() {
         assert_eq!(super::algo_for(isa, &g8), Algo::Direct);
     }
     // Stride 2: Winograd in phases forward everywhere, backward on AVX2 only (the direct
-    // weight gradient is faster on AVX-512); 16 input channels keep the direct kernels.
+    // weight gradient is faster on AVX-512) and from 32 channels.
     let s2 = geom(1, 32, (16, 16), 64, (3, 3), o.with_stride(2));
     for isa in [Isa::Avx512, Isa::Avx2] {
         assert_eq!(super::algo_for(isa, &s2), Algo::Winograd);
+        // 16 channels: Winograd forward only where 4×4 tiles cover the output (8×8, not 7×7).
         let s16 = geom(1, 16, (16, 16), 32, (3, 3), o.with_stride(2));
-        assert_eq!(super::algo_for(isa, &s16), Algo::Direct);
+        assert_eq!(super::algo_for(isa, &s16), Algo::Winograd);
         assert_eq!(super::backward_algo_for(isa, &s16), Algo::Direct);
+        let s16_odd = geom(1, 16, (14, 14), 32, (3, 3), o.with_stride(2));
+        assert_eq!(super::algo_for(isa, &s16_odd), Algo::Direct);
         // Stride 1 takes the same algorithm both ways.
         assert_eq!(super::backward_algo_for(isa, &g), super::algo_for(isa, &g));
     }
